@@ -1,0 +1,229 @@
+"""Ledger events: the facts stored in each account's stream, in past tense.
+
+Every event names the ``command_id`` that caused it. Charges and returns say exactly which lot
+paid how much (``Draw``), so history replays identically after prices or rules change.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
+
+from events.commands import BillingInterval
+
+LotKind = Literal["subscription", "purchased", "granted"]
+Detail = int | str | None
+
+
+class Draw(BaseModel):
+    """Credits that moved between one lot and a use, hold or refund."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    lot_id: str
+    kind: LotKind
+    credits: int = Field(gt=0)
+
+
+class Forfeit(Draw):
+    """Credits given back to a lot that can no longer take them: they expire or are removed."""
+
+    reason: Literal["expired", "removed"]
+
+
+class LedgerEvent(BaseModel):
+    """Fields every ledger event carries."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    command_id: str
+    occurred_at: AwareDatetime
+
+
+class CycleStarted(LedgerEvent):
+    type: Literal["CycleStarted"] = "CycleStarted"
+    plan: str
+    billing_interval: BillingInterval
+    cycle_start: AwareDatetime
+    cycle_end: AwareDatetime
+    lot_id: str
+    credits: int
+
+
+class CreditsExpired(LedgerEvent):
+    """Unused credits of a lot ran out of time (or their cycle was renewed): nothing rolls over."""
+
+    type: Literal["CreditsExpired"] = "CreditsExpired"
+    lot_id: str
+    kind: LotKind
+    credits: int
+    expired_at: AwareDatetime
+
+
+class PackagePurchased(LedgerEvent):
+    type: Literal["PackagePurchased"] = "PackagePurchased"
+    lot_id: str
+    package: str
+    credits: int
+    price_cents: int
+    payment_ref: str
+    catalog_version: int
+
+
+class ToolUsed(LedgerEvent):
+    type: Literal["ToolUsed"] = "ToolUsed"
+    tool: str
+    units: int
+    unit_cost_credits: int
+    catalog_version: int
+    credits: int
+    draws: tuple[Draw, ...]
+
+
+class CreditsReserved(LedgerEvent):
+    type: Literal["CreditsReserved"] = "CreditsReserved"
+    hold_id: str
+    tool: str
+    units: int | None
+    unit_cost_credits: int | None
+    catalog_version: int
+    credits: int
+    draws: tuple[Draw, ...]
+    expires_at: AwareDatetime
+
+
+class HoldSettled(LedgerEvent):
+    type: Literal["HoldSettled"] = "HoldSettled"
+    hold_id: str
+    tool: str
+    credits: int
+    draws: tuple[Draw, ...]
+    returned: tuple[Draw, ...]
+    forfeited: tuple[Forfeit, ...]
+
+
+class HoldReleased(LedgerEvent):
+    type: Literal["HoldReleased"] = "HoldReleased"
+    hold_id: str
+    returned: tuple[Draw, ...]
+    forfeited: tuple[Forfeit, ...]
+
+
+class HoldExpired(LedgerEvent):
+    """A hold passed its ``expires_at`` unsettled; everything it held went back."""
+
+    type: Literal["HoldExpired"] = "HoldExpired"
+    hold_id: str
+    returned: tuple[Draw, ...]
+    forfeited: tuple[Forfeit, ...]
+
+
+class UsageRefunded(LedgerEvent):
+    type: Literal["UsageRefunded"] = "UsageRefunded"
+    of_command_id: str
+    credits: int
+    returned: tuple[Draw, ...]
+    forfeited: tuple[Forfeit, ...]
+
+
+class CreditsGranted(LedgerEvent):
+    type: Literal["CreditsGranted"] = "CreditsGranted"
+    lot_id: str
+    credits: int
+    expires_at: AwareDatetime | None
+    reason: str
+
+
+class PackageRefunded(LedgerEvent):
+    """A package's payment was reversed; ``shortfall_credits`` had already been spent or held."""
+
+    type: Literal["PackageRefunded"] = "PackageRefunded"
+    payment_ref: str
+    lot_id: str
+    credits_removed: int
+    shortfall_credits: int
+
+
+class PlanUpgraded(LedgerEvent):
+    type: Literal["PlanUpgraded"] = "PlanUpgraded"
+    from_plan: str
+    to_plan: str
+    lot_id: str
+    credits: int
+
+
+class PlanDowngradeScheduled(LedgerEvent):
+    type: Literal["PlanDowngradeScheduled"] = "PlanDowngradeScheduled"
+    from_plan: str
+    to_plan: str
+    effective_at: AwareDatetime
+
+
+class PlanDowngradeCancelled(LedgerEvent):
+    type: Literal["PlanDowngradeCancelled"] = "PlanDowngradeCancelled"
+    plan: str
+
+
+class CommandRefused(LedgerEvent):
+    """The rules said no. Kept in the stream for audit and so a repeat gets the same answer."""
+
+    type: Literal["CommandRefused"] = "CommandRefused"
+    command_type: str
+    code: str
+    message: str
+    details: dict[str, Detail]
+
+
+AnyLedgerEvent = Annotated[
+    CycleStarted
+    | CreditsExpired
+    | PackagePurchased
+    | ToolUsed
+    | CreditsReserved
+    | HoldSettled
+    | HoldReleased
+    | HoldExpired
+    | UsageRefunded
+    | CreditsGranted
+    | PackageRefunded
+    | PlanUpgraded
+    | PlanDowngradeScheduled
+    | PlanDowngradeCancelled
+    | CommandRefused,
+    Field(discriminator="type"),
+]
+LEDGER_EVENTS: TypeAdapter[AnyLedgerEvent] = TypeAdapter(AnyLedgerEvent)
+
+# Events a command's decision ends with; the others (expiries) are time catching up with the
+# account and may come before it.
+DECISION_EVENTS = (
+    CycleStarted,
+    PackagePurchased,
+    ToolUsed,
+    CreditsReserved,
+    HoldSettled,
+    HoldReleased,
+    UsageRefunded,
+    CreditsGranted,
+    PackageRefunded,
+    PlanUpgraded,
+    PlanDowngradeScheduled,
+    PlanDowngradeCancelled,
+    CommandRefused,
+)
+DecisionEvent = (
+    CycleStarted
+    | PackagePurchased
+    | ToolUsed
+    | CreditsReserved
+    | HoldSettled
+    | HoldReleased
+    | UsageRefunded
+    | CreditsGranted
+    | PackageRefunded
+    | PlanUpgraded
+    | PlanDowngradeScheduled
+    | PlanDowngradeCancelled
+    | CommandRefused
+)

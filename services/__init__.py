@@ -1,0 +1,1 @@
+"""Deployables that decide: the ledger service and (later) the HTTP API."""

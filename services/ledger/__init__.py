@@ -1,0 +1,1 @@
+"""The credit ledger: decision core, event store and Kafka edge."""

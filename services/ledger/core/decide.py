@@ -1,0 +1,443 @@
+"""``decide``: every credit rule. ``handle``: a command's whole decision, idempotent.
+
+Time comes in on the command (``occurred_at``); nothing here reads a clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from events.commands import (
+    BuyPackage,
+    ChangePlan,
+    Command,
+    CycleRenewed,
+    ExpireHolds,
+    GrantCredits,
+    RefundPackage,
+    RefundUsage,
+    ReleaseHold,
+    ReserveCredits,
+    SettleHold,
+    UseTool,
+)
+from events.ledger import (
+    DECISION_EVENTS,
+    CommandRefused,
+    CreditsExpired,
+    CreditsGranted,
+    CreditsReserved,
+    CycleStarted,
+    DecisionEvent,
+    Draw,
+    HoldExpired,
+    HoldReleased,
+    HoldSettled,
+    LedgerEvent,
+    PackagePurchased,
+    PackageRefunded,
+    PlanDowngradeCancelled,
+    PlanDowngradeScheduled,
+    PlanUpgraded,
+    ToolUsed,
+    UsageRefunded,
+)
+from events.refusals import (
+    AlreadyRefunded,
+    DuplicateHold,
+    DuplicatePayment,
+    HoldNotOpen,
+    InvalidAmount,
+    InvalidCommand,
+    NoSubscription,
+    PlanUnchanged,
+    Refusal,
+    StaleCycle,
+    UnknownAccount,
+    UnknownHold,
+    UnknownPackage,
+    UnknownPayment,
+    UnknownPlan,
+    UnknownTool,
+    UnknownUsage,
+)
+from services.ledger.core.catalog import Catalog, PlanTerms, ToolPrice
+from services.ledger.core.invariants import check_invariants
+from services.ledger.core.lots import give_back, take
+from services.ledger.core.state import Account, Hold, replay
+
+Events = tuple[LedgerEvent, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What handling a command did: the new events, the account after them, and the outcome."""
+
+    events: Events
+    state: Account
+    outcome: DecisionEvent | None
+    repeat: bool = False
+
+    @property
+    def refused(self) -> bool:
+        return isinstance(self.outcome, CommandRefused)
+
+
+def handle(command: Command, state: Account, catalog: Catalog) -> Decision:
+    """Decide a command once: a repeat of a decided ``command_id`` returns the first outcome."""
+    if (earlier := state.decided.get(command.command_id)) is not None:
+        return Decision((), state, earlier, repeat=True)
+    due = catch_up(state, command)
+    current = replay(due, state)
+    try:
+        own = decide(command, current, catalog)
+    except Refusal as refusal:
+        own = (refused(command, refusal),)
+    after = replay(own, current)
+    check_invariants(after, command.occurred_at)
+    outcome = own[-1] if own and isinstance(own[-1], DECISION_EVENTS) else None
+    return Decision(due + own, after, outcome)
+
+
+def catch_up(state: Account, command: Command) -> Events:
+    """Time's facts due by ``occurred_at``: lots past their expiry, then holds past theirs."""
+    now, cause = command.occurred_at, command.command_id
+    expired: list[LedgerEvent] = [
+        CreditsExpired(
+            command_id=cause,
+            occurred_at=now,
+            lot_id=lot.lot_id,
+            kind=lot.kind,
+            credits=lot.remaining,
+            expired_at=lot.expires_at,
+        )
+        for lot in sorted(state.lots.values(), key=lambda lot: lot.seq)
+        if lot.status == "open" and lot.remaining and lot.expires_at and lot.expires_at <= now
+    ]
+    for hold in sorted(state.holds.values(), key=lambda hold: (hold.expires_at, hold.hold_id)):
+        if hold.status == "open" and hold.expires_at <= now:
+            returned, forfeited = give_back(state, hold.draws, now)
+            expired.append(
+                HoldExpired(
+                    command_id=cause,
+                    occurred_at=now,
+                    hold_id=hold.hold_id,
+                    returned=returned,
+                    forfeited=forfeited,
+                )
+            )
+    return tuple(expired)
+
+
+def decide(command: Command, state: Account, catalog: Catalog) -> Events:
+    """The events a command causes on a caught-up account, or a typed ``Refusal``."""
+    rule: Callable[[Any, Account, Catalog], Events] = _RULES[type(command)]
+    return rule(command, state, catalog)
+
+
+def refused(command: Command, refusal: Refusal) -> CommandRefused:
+    return CommandRefused(
+        command_id=command.command_id,
+        occurred_at=command.occurred_at,
+        command_type=type(command).__name__,
+        code=refusal.code,
+        message=refusal.message,
+        details=refusal.details,
+    )
+
+
+def _use_tool(cmd: UseTool, state: Account, catalog: Catalog) -> Events:
+    price = _tool(catalog, cmd.tool)
+    _require_opened(state)
+    credits = price.credits * cmd.units
+    return (
+        ToolUsed(
+            command_id=cmd.command_id,
+            occurred_at=cmd.occurred_at,
+            tool=cmd.tool,
+            units=cmd.units,
+            unit_cost_credits=price.credits,
+            catalog_version=catalog.version,
+            credits=credits,
+            draws=take(state, credits, cmd.occurred_at),
+        ),
+    )
+
+
+def _buy_package(cmd: BuyPackage, state: Account, catalog: Catalog) -> Events:
+    offer = catalog.packages.get(cmd.package)
+    if offer is None:
+        raise UnknownPackage(f"no package {cmd.package!r}", package=cmd.package)
+    if cmd.payment_ref in state.payments:
+        raise DuplicatePayment(
+            f"payment {cmd.payment_ref!r} already bought a package", payment_ref=cmd.payment_ref
+        )
+    return (
+        PackagePurchased(
+            command_id=cmd.command_id,
+            occurred_at=cmd.occurred_at,
+            lot_id=f"package:{cmd.payment_ref}",
+            package=cmd.package,
+            credits=offer.credits,
+            price_cents=offer.price_cents,
+            payment_ref=cmd.payment_ref,
+            catalog_version=catalog.version,
+        ),
+    )
+
+
+def _cycle_renewed(cmd: CycleRenewed, state: Account, catalog: Catalog) -> Events:
+    terms = _plan(catalog, cmd.plan)
+    if state.cycle_start is not None and cmd.cycle_start <= state.cycle_start:
+        raise StaleCycle(
+            "that credit cycle has already started",
+            cycle_start=_utc(cmd.cycle_start),
+            current_cycle_start=_utc(state.cycle_start),
+        )
+    unused = [
+        CreditsExpired(
+            command_id=cmd.command_id,
+            occurred_at=cmd.occurred_at,
+            lot_id=lot.lot_id,
+            kind=lot.kind,
+            credits=lot.remaining,
+            expired_at=min(lot.expires_at, cmd.cycle_start),
+        )
+        for lot in state.lots.values()
+        if lot.kind == "subscription"
+        and lot.status == "open"
+        and lot.remaining
+        and lot.expires_at is not None
+    ]
+    started = CycleStarted(
+        command_id=cmd.command_id,
+        occurred_at=cmd.occurred_at,
+        plan=cmd.plan,
+        billing_interval=cmd.billing_interval,
+        cycle_start=cmd.cycle_start,
+        cycle_end=cmd.cycle_end,
+        lot_id=f"cycle:{_utc(cmd.cycle_start)}",
+        credits=terms.credits_per_cycle,
+    )
+    return (*unused, started)
+
+
+def _reserve_credits(cmd: ReserveCredits, state: Account, catalog: Catalog) -> Events:
+    price = _tool(catalog, cmd.tool)
+    _require_opened(state)
+    if cmd.hold_id in state.holds:
+        raise DuplicateHold(f"hold {cmd.hold_id!r} already exists", hold_id=cmd.hold_id)
+    if cmd.expires_at <= cmd.occurred_at:
+        raise InvalidCommand("a hold must expire after it is made", hold_id=cmd.hold_id)
+    credits = price.credits * cmd.units if cmd.units is not None else (cmd.credits or 0)
+    return (
+        CreditsReserved(
+            command_id=cmd.command_id,
+            occurred_at=cmd.occurred_at,
+            hold_id=cmd.hold_id,
+            tool=cmd.tool,
+            units=cmd.units,
+            catalog_version=catalog.version,
+            credits=credits,
+            unit_cost_credits=None if cmd.units is None else price.credits,
+            draws=take(state, credits, cmd.occurred_at),
+            expires_at=cmd.expires_at,
+        ),
+    )
+
+
+def _settle_hold(cmd: SettleHold, state: Account, catalog: Catalog) -> Events:
+    hold = _open_hold(state, cmd.hold_id)
+    if cmd.credits > hold.credits:
+        raise InvalidAmount(
+            "cannot settle more than the hold reserved",
+            hold_id=hold.hold_id,
+            reserved=hold.credits,
+            requested=cmd.credits,
+        )
+    charged, rest = _split(hold.draws, cmd.credits)
+    returned, forfeited = give_back(state, rest, cmd.occurred_at)
+    return (
+        HoldSettled(
+            command_id=cmd.command_id,
+            occurred_at=cmd.occurred_at,
+            hold_id=hold.hold_id,
+            tool=hold.tool,
+            credits=cmd.credits,
+            draws=charged,
+            returned=returned,
+            forfeited=forfeited,
+        ),
+    )
+
+
+def _release_hold(cmd: ReleaseHold, state: Account, catalog: Catalog) -> Events:
+    hold = _open_hold(state, cmd.hold_id)
+    returned, forfeited = give_back(state, hold.draws, cmd.occurred_at)
+    return (
+        HoldReleased(
+            command_id=cmd.command_id,
+            occurred_at=cmd.occurred_at,
+            hold_id=hold.hold_id,
+            returned=returned,
+            forfeited=forfeited,
+        ),
+    )
+
+
+def _expire_holds(cmd: ExpireHolds, state: Account, catalog: Catalog) -> Events:
+    return ()  # catch_up has already released every hold that was due
+
+
+def _refund_usage(cmd: RefundUsage, state: Account, catalog: Catalog) -> Events:
+    use = state.decided.get(cmd.of_command_id)
+    if not isinstance(use, ToolUsed | HoldSettled):
+        raise UnknownUsage(
+            f"no use {cmd.of_command_id!r} on this account", of_command_id=cmd.of_command_id
+        )
+    if cmd.of_command_id in state.refunds:
+        raise AlreadyRefunded(
+            f"use {cmd.of_command_id!r} was already refunded",
+            of_command_id=cmd.of_command_id,
+            refunded_by=state.refunds[cmd.of_command_id],
+        )
+    returned, forfeited = give_back(state, use.draws, cmd.occurred_at)
+    return (
+        UsageRefunded(
+            command_id=cmd.command_id,
+            occurred_at=cmd.occurred_at,
+            of_command_id=cmd.of_command_id,
+            credits=use.credits,
+            returned=returned,
+            forfeited=forfeited,
+        ),
+    )
+
+
+def _grant_credits(cmd: GrantCredits, state: Account, catalog: Catalog) -> Events:
+    if cmd.expires_at is not None and cmd.expires_at <= cmd.occurred_at:
+        raise InvalidCommand("granted credits must expire after they are granted")
+    return (
+        CreditsGranted(
+            command_id=cmd.command_id,
+            occurred_at=cmd.occurred_at,
+            lot_id=f"grant:{cmd.command_id}",
+            credits=cmd.credits,
+            expires_at=cmd.expires_at,
+            reason=cmd.reason,
+        ),
+    )
+
+
+def _refund_package(cmd: RefundPackage, state: Account, catalog: Catalog) -> Events:
+    lot_id = state.payments.get(cmd.payment_ref)
+    if lot_id is None:
+        raise UnknownPayment(
+            f"no package bought with payment {cmd.payment_ref!r}", payment_ref=cmd.payment_ref
+        )
+    lot = state.lots[lot_id]
+    if lot.status == "removed":
+        raise AlreadyRefunded(
+            f"payment {cmd.payment_ref!r} was already refunded", payment_ref=cmd.payment_ref
+        )
+    return (
+        PackageRefunded(
+            command_id=cmd.command_id,
+            occurred_at=cmd.occurred_at,
+            payment_ref=cmd.payment_ref,
+            lot_id=lot_id,
+            credits_removed=lot.remaining,
+            shortfall_credits=lot.credits - lot.remaining,
+        ),
+    )
+
+
+def _change_plan(cmd: ChangePlan, state: Account, catalog: Catalog) -> Events:
+    terms = _plan(catalog, cmd.plan)
+    if state.plan is None or state.cycle_end is None or state.cycle_end <= cmd.occurred_at:
+        raise NoSubscription("no current credit cycle to change the plan of")
+    at = {"command_id": cmd.command_id, "occurred_at": cmd.occurred_at}
+    if cmd.plan == state.plan:
+        if state.pending_plan is None:
+            raise PlanUnchanged(f"already on plan {cmd.plan!r}", plan=cmd.plan)
+        return (PlanDowngradeCancelled(**at, plan=cmd.plan),)
+    if terms.credits_per_cycle > state.plan_credits:
+        assert state.subscription_lot_id is not None
+        return (
+            PlanUpgraded(
+                **at,
+                from_plan=state.plan,
+                to_plan=cmd.plan,
+                lot_id=state.subscription_lot_id,
+                credits=terms.credits_per_cycle - state.plan_credits,
+            ),
+        )
+    return (
+        PlanDowngradeScheduled(
+            **at, from_plan=state.plan, to_plan=cmd.plan, effective_at=state.cycle_end
+        ),
+    )
+
+
+def _tool(catalog: Catalog, tool: str) -> ToolPrice:
+    if (price := catalog.tools.get(tool)) is None:
+        raise UnknownTool(f"no tool {tool!r} in catalog version {catalog.version}", tool=tool)
+    return price
+
+
+def _plan(catalog: Catalog, plan: str) -> PlanTerms:
+    if (terms := catalog.plans.get(plan)) is None:
+        raise UnknownPlan(f"no plan {plan!r}", plan=plan)
+    return terms
+
+
+def _require_opened(state: Account) -> None:
+    if not state.opened:
+        raise UnknownAccount("this account has no plan, package or granted credits")
+
+
+def _open_hold(state: Account, hold_id: str) -> Hold:
+    hold = state.holds.get(hold_id)
+    if hold is None:
+        raise UnknownHold(f"no hold {hold_id!r}", hold_id=hold_id)
+    if hold.status != "open":
+        raise HoldNotOpen(
+            f"hold {hold_id!r} is already {hold.status}", hold_id=hold_id, status=hold.status
+        )
+    return hold
+
+
+def _split(draws: Iterable[Draw], credits: int) -> tuple[tuple[Draw, ...], tuple[Draw, ...]]:
+    """The first ``credits`` of ``draws`` (in drawdown order) and the rest."""
+    charged: list[Draw] = []
+    rest: list[Draw] = []
+    for draw in draws:
+        part = min(draw.credits, credits)
+        credits -= part
+        if part:
+            charged.append(draw.model_copy(update={"credits": part}))
+        if draw.credits - part:
+            rest.append(draw.model_copy(update={"credits": draw.credits - part}))
+    return tuple(charged), tuple(rest)
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
+
+
+_RULES: dict[type[Command], Callable[[Any, Account, Catalog], Events]] = {
+    UseTool: _use_tool,
+    BuyPackage: _buy_package,
+    CycleRenewed: _cycle_renewed,
+    ReserveCredits: _reserve_credits,
+    SettleHold: _settle_hold,
+    ReleaseHold: _release_hold,
+    ExpireHolds: _expire_holds,
+    RefundUsage: _refund_usage,
+    GrantCredits: _grant_credits,
+    RefundPackage: _refund_package,
+    ChangePlan: _change_plan,
+}

@@ -1,0 +1,15 @@
+"""What the ledger relies on after every decision; a failure here is a bug, never a refusal."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from services.ledger.core.state import Account
+
+
+def check_invariants(state: Account, now: datetime) -> None:
+    for lot in state.lots.values():
+        assert 0 <= lot.remaining <= lot.credits, f"lot {lot.lot_id} out of bounds: {lot}"
+        assert lot.status == "open" or lot.remaining == 0, f"closed lot {lot.lot_id} has credits"
+    for hold in state.holds.values():
+        assert hold.credits == sum(draw.credits for draw in hold.draws), f"hold {hold.hold_id}"

@@ -1,0 +1,272 @@
+"""An account's state and ``evolve``, the fold of ledger events into it.
+
+``evolve`` holds no rule and never raises: it only writes down what an event says happened.
+State is immutable; the growing maps are persistent (``immutables.Map``), so folding an event
+costs O(log n) however long the account's history is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Literal
+
+from immutables import Map
+
+from events.commands import BillingInterval
+from events.ledger import (
+    CommandRefused,
+    CreditsExpired,
+    CreditsGranted,
+    CreditsReserved,
+    CycleStarted,
+    DecisionEvent,
+    Draw,
+    HoldExpired,
+    HoldReleased,
+    HoldSettled,
+    LedgerEvent,
+    LotKind,
+    PackagePurchased,
+    PackageRefunded,
+    PlanDowngradeCancelled,
+    PlanDowngradeScheduled,
+    PlanUpgraded,
+    ToolUsed,
+    UsageRefunded,
+)
+
+LotStatus = Literal["open", "expired", "removed"]
+HoldStatus = Literal["open", "settled", "released", "expired"]
+
+
+@dataclass(frozen=True, slots=True)
+class Lot:
+    """Credits of one origin (a cycle's allowance, a package, a grant) and what is left of them."""
+
+    lot_id: str
+    kind: LotKind
+    credits: int
+    remaining: int
+    expires_at: datetime | None
+    seq: int
+    status: LotStatus = "open"
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """Credits set aside for long-running work, and the lots they came from."""
+
+    hold_id: str
+    tool: str
+    credits: int
+    draws: tuple[Draw, ...]
+    expires_at: datetime
+    status: HoldStatus = "open"
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """Everything the rules need to know about one account, folded from its events."""
+
+    opened: bool = False
+    plan: str | None = None
+    plan_credits: int = 0
+    billing_interval: BillingInterval | None = None
+    cycle_start: datetime | None = None
+    cycle_end: datetime | None = None
+    subscription_lot_id: str | None = None
+    pending_plan: str | None = None
+    lots: Map[str, Lot] = field(default_factory=Map)
+    holds: Map[str, Hold] = field(default_factory=Map)
+    decided: Map[str, DecisionEvent] = field(default_factory=Map)
+    refunds: Map[str, str] = field(default_factory=Map)
+    payments: Map[str, str] = field(default_factory=Map)
+    version: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    """Spendable credits by kind, and what open holds have set aside."""
+
+    subscription: int
+    purchased: int
+    granted: int
+    held: int
+
+    @property
+    def total(self) -> int:
+        return self.subscription + self.purchased + self.granted
+
+
+def balance(state: Account) -> Balance:
+    """The balance as the events left it (expiries count once they are recorded)."""
+    by_kind = {"subscription": 0, "purchased": 0, "granted": 0}
+    for lot in state.lots.values():
+        if lot.status == "open":
+            by_kind[lot.kind] += lot.remaining
+    held = sum(hold.credits for hold in state.holds.values() if hold.status == "open")
+    return Balance(by_kind["subscription"], by_kind["purchased"], by_kind["granted"], held)
+
+
+def evolve(state: Account, event: LedgerEvent) -> Account:
+    """Fold one event into the account."""
+    folded = _FOLDS[type(event)](state, event)
+    return replace(folded, version=state.version + 1)
+
+
+def replay(events: Iterable[LedgerEvent], state: Account | None = None) -> Account:
+    """Fold a whole history, from an empty account or from a snapshot."""
+    state = state or Account()
+    for event in events:
+        state = evolve(state, event)
+    return state
+
+
+def _moved(lots: Map[str, Lot], draws: Iterable[Draw], sign: int) -> Map[str, Lot]:
+    changed = lots.mutate()
+    for draw in draws:
+        lot = changed[draw.lot_id]
+        changed[draw.lot_id] = replace(lot, remaining=lot.remaining + sign * draw.credits)
+    return changed.finish()
+
+
+def _new_lot(
+    state: Account, lot_id: str, kind: LotKind, credits: int, expires_at: datetime | None
+) -> Map[str, Lot]:
+    lot = Lot(lot_id, kind, credits, credits, expires_at, seq=len(state.lots))
+    return state.lots.set(lot_id, lot)
+
+
+def _decided(state: Account, event: DecisionEvent, **changes: Any) -> Account:
+    return replace(state, decided=state.decided.set(event.command_id, event), **changes)
+
+
+def _cycle_started(state: Account, e: CycleStarted) -> Account:
+    return _decided(
+        state,
+        e,
+        opened=True,
+        plan=e.plan,
+        plan_credits=e.credits,
+        billing_interval=e.billing_interval,
+        cycle_start=e.cycle_start,
+        cycle_end=e.cycle_end,
+        subscription_lot_id=e.lot_id,
+        pending_plan=None,
+        lots=_new_lot(state, e.lot_id, "subscription", e.credits, e.cycle_end),
+    )
+
+
+def _credits_expired(state: Account, e: CreditsExpired) -> Account:
+    lot = state.lots[e.lot_id]
+    expired = replace(lot, remaining=lot.remaining - e.credits, status="expired")
+    return replace(state, lots=state.lots.set(e.lot_id, expired))
+
+
+def _package_purchased(state: Account, e: PackagePurchased) -> Account:
+    return _decided(
+        state,
+        e,
+        opened=True,
+        payments=state.payments.set(e.payment_ref, e.lot_id),
+        lots=_new_lot(state, e.lot_id, "purchased", e.credits, None),
+    )
+
+
+def _tool_used(state: Account, e: ToolUsed) -> Account:
+    return _decided(state, e, lots=_moved(state.lots, e.draws, -1))
+
+
+def _credits_reserved(state: Account, e: CreditsReserved) -> Account:
+    hold = Hold(e.hold_id, e.tool, e.credits, e.draws, e.expires_at)
+    return _decided(
+        state, e, lots=_moved(state.lots, e.draws, -1), holds=state.holds.set(e.hold_id, hold)
+    )
+
+
+def _hold_closed(
+    state: Account, e: HoldSettled | HoldReleased | HoldExpired, status: HoldStatus
+) -> Account:
+    hold = replace(state.holds[e.hold_id], status=status)
+    return replace(
+        state, lots=_moved(state.lots, e.returned, +1), holds=state.holds.set(e.hold_id, hold)
+    )
+
+
+def _hold_settled(state: Account, e: HoldSettled) -> Account:
+    return _decided(_hold_closed(state, e, "settled"), e)
+
+
+def _hold_released(state: Account, e: HoldReleased) -> Account:
+    return _decided(_hold_closed(state, e, "released"), e)
+
+
+def _hold_expired(state: Account, e: HoldExpired) -> Account:
+    return _hold_closed(state, e, "expired")  # time's doing, not a command's decision
+
+
+def _usage_refunded(state: Account, e: UsageRefunded) -> Account:
+    return _decided(
+        state,
+        e,
+        lots=_moved(state.lots, e.returned, +1),
+        refunds=state.refunds.set(e.of_command_id, e.command_id),
+    )
+
+
+def _credits_granted(state: Account, e: CreditsGranted) -> Account:
+    return _decided(
+        state, e, opened=True, lots=_new_lot(state, e.lot_id, "granted", e.credits, e.expires_at)
+    )
+
+
+def _package_refunded(state: Account, e: PackageRefunded) -> Account:
+    lot = state.lots[e.lot_id]
+    removed = replace(lot, remaining=lot.remaining - e.credits_removed, status="removed")
+    return _decided(state, e, lots=state.lots.set(e.lot_id, removed))
+
+
+def _plan_upgraded(state: Account, e: PlanUpgraded) -> Account:
+    lot = state.lots[e.lot_id]
+    topped_up = replace(lot, credits=lot.credits + e.credits, remaining=lot.remaining + e.credits)
+    return _decided(
+        state,
+        e,
+        plan=e.to_plan,
+        plan_credits=state.plan_credits + e.credits,
+        pending_plan=None,
+        lots=state.lots.set(e.lot_id, topped_up),
+    )
+
+
+def _downgrade_scheduled(state: Account, e: PlanDowngradeScheduled) -> Account:
+    return _decided(state, e, pending_plan=e.to_plan)
+
+
+def _downgrade_cancelled(state: Account, e: PlanDowngradeCancelled) -> Account:
+    return _decided(state, e, pending_plan=None)
+
+
+def _command_refused(state: Account, e: CommandRefused) -> Account:
+    return _decided(state, e)
+
+
+_FOLDS: dict[type[LedgerEvent], Callable[[Account, Any], Account]] = {
+    CycleStarted: _cycle_started,
+    CreditsExpired: _credits_expired,
+    PackagePurchased: _package_purchased,
+    ToolUsed: _tool_used,
+    CreditsReserved: _credits_reserved,
+    HoldSettled: _hold_settled,
+    HoldReleased: _hold_released,
+    HoldExpired: _hold_expired,
+    UsageRefunded: _usage_refunded,
+    CreditsGranted: _credits_granted,
+    PackageRefunded: _package_refunded,
+    PlanUpgraded: _plan_upgraded,
+    PlanDowngradeScheduled: _downgrade_scheduled,
+    PlanDowngradeCancelled: _downgrade_cancelled,
+    CommandRefused: _command_refused,
+}

@@ -1,0 +1,177 @@
+"""Given/when/then for the decision core: commands build the history, events are asserted.
+
+Times are days after ``T0``; command ids are generated unless a test names one.
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from events.commands import (
+    BuyPackage,
+    ChangePlan,
+    Command,
+    CycleRenewed,
+    ExpireHolds,
+    GrantCredits,
+    RefundPackage,
+    RefundUsage,
+    ReleaseHold,
+    ReserveCredits,
+    SettleHold,
+    UseTool,
+)
+from events.ledger import CommandRefused, CreditsExpired, HoldExpired, LedgerEvent
+from services.ledger.catalog_file import load_catalog
+from services.ledger.core import Account, Decision, balance, handle
+
+CATALOG = load_catalog()
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+ACCOUNT = "acct-1"
+_ids = itertools.count(1)
+
+
+def day(n: float) -> datetime:
+    return T0 + timedelta(days=n)
+
+
+def _base(at: float, command_id: str | None) -> dict[str, Any]:
+    return {
+        "command_id": command_id or f"cmd-{next(_ids)}",
+        "account_id": ACCOUNT,
+        "occurred_at": day(at),
+    }
+
+
+def renewed(
+    plan: str = "solo",
+    start: float = 0,
+    *,
+    at: float | None = None,
+    interval: str = "monthly",
+    command_id: str | None = None,
+) -> CycleRenewed:
+    return CycleRenewed(
+        **_base(start if at is None else at, command_id),
+        plan=plan,
+        billing_interval=interval,
+        cycle_start=day(start),
+        cycle_end=day(start + 30),
+    )
+
+
+def bought(
+    package: str = "small",
+    *,
+    at: float = 0,
+    payment_ref: str | None = None,
+    command_id: str | None = None,
+) -> BuyPackage:
+    base = _base(at, command_id)
+    return BuyPackage(
+        **base, package=package, payment_ref=payment_ref or f"pay-{base['command_id']}"
+    )
+
+
+def used(
+    tool: str = "article_generation",
+    units: int = 1,
+    *,
+    at: float = 1,
+    command_id: str | None = None,
+) -> UseTool:
+    return UseTool(**_base(at, command_id), tool=tool, units=units)
+
+
+def reserved(
+    hold_id: str = "hold-1",
+    *,
+    tool: str = "article_generation",
+    units: int | None = 1,
+    credits: int | None = None,
+    at: float = 1,
+    expires: float = 2,
+    command_id: str | None = None,
+) -> ReserveCredits:
+    return ReserveCredits(
+        **_base(at, command_id),
+        hold_id=hold_id,
+        tool=tool,
+        units=None if credits is not None else units,
+        credits=credits,
+        expires_at=day(expires),
+    )
+
+
+def settled(
+    hold_id: str = "hold-1", credits: int = 0, *, at: float = 1.5, command_id: str | None = None
+) -> SettleHold:
+    return SettleHold(**_base(at, command_id), hold_id=hold_id, credits=credits)
+
+
+def released(hold_id: str = "hold-1", *, at: float = 1.5) -> ReleaseHold:
+    return ReleaseHold(**_base(at, None), hold_id=hold_id)
+
+
+def holds_expired(*, at: float) -> ExpireHolds:
+    return ExpireHolds(**_base(at, None))
+
+
+def refunded_use(
+    of_command_id: str, *, at: float = 2, command_id: str | None = None
+) -> RefundUsage:
+    return RefundUsage(**_base(at, command_id), of_command_id=of_command_id)
+
+
+def granted(
+    credits: int, *, expires: float | None = None, at: float = 0, reason: str = "support goodwill"
+) -> GrantCredits:
+    return GrantCredits(
+        **_base(at, None),
+        credits=credits,
+        reason=reason,
+        expires_at=None if expires is None else day(expires),
+    )
+
+
+def refunded_package(payment_ref: str, *, at: float = 2) -> RefundPackage:
+    return RefundPackage(**_base(at, None), payment_ref=payment_ref)
+
+
+def changed_plan(plan: str, *, at: float = 1) -> ChangePlan:
+    return ChangePlan(**_base(at, None), plan=plan)
+
+
+def given(*commands: Command, on: Account | None = None) -> Account:
+    """The account after these commands (on top of ``on``), each of which must be accepted."""
+    state = on or Account()
+    for command in commands:
+        decision = handle(command, state, CATALOG)
+        assert not decision.refused, decision.outcome
+        state = decision.state
+    return state
+
+
+def when(state: Account, command: Command) -> Decision:
+    return handle(command, state, CATALOG)
+
+
+def then_refused(decision: Decision, code: str) -> CommandRefused:
+    """The command was refused with ``code``; nothing but time's own expiries came before it."""
+    assert isinstance(decision.outcome, CommandRefused), decision.outcome
+    assert decision.outcome.code == code, decision.outcome
+    assert decision.events[-1] == decision.outcome
+    assert all(isinstance(e, CreditsExpired | HoldExpired) for e in decision.events[:-1])
+    return decision.outcome
+
+
+def spendable(state: Account) -> tuple[int, int, int]:
+    """(subscription, purchased, granted) credits as the sidebar shows them."""
+    figures = balance(state)
+    return figures.subscription, figures.purchased, figures.granted
+
+
+def event_types(events: tuple[LedgerEvent, ...]) -> list[str]:
+    return [type(event).__name__ for event in events]
