@@ -1,0 +1,45 @@
+# Two commands matter: `make run` (the system, on the embedded SQLite event store) and
+# `make test` (lint, types, every test against the real Kafka broker and PostgreSQL).
+# Both set up what they need: virtualenv, Python packages, Kafka's jars, the services.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+DEPS_STAMP := $(VENV)/.deps-$(shell cat pyproject.toml | sha256sum | cut -c1-16)
+
+.PHONY: run test setup kafka postgres topics lint stop clean
+
+run: setup kafka topics
+	$(PY) -m services.run
+
+test: setup kafka postgres topics lint
+	$(VENV)/bin/pytest
+
+setup: $(DEPS_STAMP)
+
+$(DEPS_STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	rm -f $(VENV)/.deps-* && touch $@
+
+kafka:
+	scripts/kafka.sh start
+
+postgres:
+	scripts/postgres.sh start
+
+topics: setup kafka
+	$(PY) -m services.topics
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+stop:
+	scripts/kafka.sh stop
+
+clean: stop
+	rm -rf .cache $(VENV)

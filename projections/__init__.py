@@ -1,0 +1,1 @@
+"""Folds of ledger events into read models (the balance the sidebar shows)."""

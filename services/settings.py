@@ -1,0 +1,44 @@
+"""Settings for every Kalema Credits process: the only place that reads the environment.
+
+Every variable has the ``KALEMA_`` prefix and a development default that works with the
+README's run command (Kafka on 127.0.0.1:9092, SQLite in ``.cache/``).
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from events import topics
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KALEMA_", frozen=True)
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    topic_prefix: str = topics.DEFAULT_PREFIX
+    max_message_bytes: int = 64 * 1024
+
+    event_store: Literal["sqlite", "postgres"] = "sqlite"
+    sqlite_path: Path = REPO / ".cache" / "ledger.sqlite"
+    postgres_host: str = "127.0.0.1"
+    postgres_port: int = 5432
+    postgres_db: str = "kalema"
+    postgres_user: str = "kalema"
+    postgres_password: str = "kalema"
+
+    @cached_property
+    def topic(self) -> dict[str, str]:
+        """Full topic names by role, e.g. ``settings.topic["commands"]``."""
+        return {spec.role: spec.name(self.topic_prefix) for spec in topics.ALL_TOPICS}
+
+    def postgres_dsn(self) -> str:
+        return (
+            f"postgresql://{self.postgres_user}:{self.postgres_password}"
+            f"@{self.postgres_host}:{self.postgres_port}/{self.postgres_db}"
+        )

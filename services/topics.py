@@ -1,0 +1,61 @@
+"""Creates the ledger's topics idempotently through Kafka's admin API.
+
+python -m services.topics        # create what is missing, report what exists
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from events.topics import ALL_TOPICS, TopicSpec
+from services.settings import Settings
+
+TOPIC_ALREADY_EXISTS = TopicAlreadyExistsError.errno
+
+
+async def ensure_topics(
+    settings: Settings, specs: tuple[TopicSpec, ...] = ALL_TOPICS
+) -> dict[str, str]:
+    """Create every missing topic; returns ``{name: "created" | "exists"}``. Safe to repeat."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        response = await admin.create_topics(
+            [
+                NewTopic(
+                    spec.name(settings.topic_prefix), spec.partitions, 1, topic_configs=spec.configs
+                )
+                for spec in specs
+            ]
+        )
+    finally:
+        await admin.close()
+    result = {}
+    for name, code, *message in response.topic_errors:
+        if code not in (0, TOPIC_ALREADY_EXISTS):
+            raise RuntimeError(f"could not create topic {name}: error {code} {message}")
+        result[name] = "created" if code == 0 else "exists"
+    return result
+
+
+async def delete_topics(settings: Settings, specs: tuple[TopicSpec, ...] = ALL_TOPICS) -> None:
+    """Delete the topics under the settings' prefix (tests clean up their namespace)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        await admin.delete_topics([spec.name(settings.topic_prefix) for spec in specs])
+    finally:
+        await admin.close()
+
+
+def main() -> None:
+    settings = Settings()
+    for name, state in asyncio.run(ensure_topics(settings)).items():
+        print(f"topic {name}: {state}")
+
+
+if __name__ == "__main__":
+    main()
