@@ -24,6 +24,11 @@ class Settings(BaseSettings):
     topic_prefix: str = topics.DEFAULT_PREFIX
     max_message_bytes: int = 64 * 1024
 
+    ledger_group_id: str = "kalema-ledger"
+    ledger_batch_max_records: int = 500
+    ledger_batch_wait_ms: int = 100
+    ledger_cache_accounts: int = 50_000
+
     event_store: Literal["sqlite", "postgres"] = "sqlite"
     sqlite_path: Path = REPO / ".cache" / "ledger.sqlite"
     postgres_host: str = "127.0.0.1"
@@ -31,6 +36,7 @@ class Settings(BaseSettings):
     postgres_db: str = "kalema"
     postgres_user: str = "kalema"
     postgres_password: str = "kalema"
+    postgres_schema: str = "public"
 
     @cached_property
     def topic(self) -> dict[str, str]:

@@ -20,6 +20,7 @@ async def ensure_topics(
     settings: Settings, specs: tuple[TopicSpec, ...] = ALL_TOPICS
 ) -> dict[str, str]:
     """Create every missing topic; returns ``{name: "created" | "exists"}``. Safe to repeat."""
+    names = [spec.name(settings.topic_prefix) for spec in specs]
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
     await admin.start()
     try:
@@ -31,6 +32,7 @@ async def ensure_topics(
                 for spec in specs
             ]
         )
+        await _until_led(admin, names)
     finally:
         await admin.close()
     result = {}
@@ -39,6 +41,21 @@ async def ensure_topics(
             raise RuntimeError(f"could not create topic {name}: error {code} {message}")
         result[name] = "created" if code == 0 else "exists"
     return result
+
+
+async def _until_led(admin: AIOKafkaAdminClient, names: list[str], timeout_s: float = 30) -> None:
+    """Wait until every partition of the topics has a leader: only then can clients use them."""
+    async with asyncio.timeout(timeout_s):
+        while True:
+            topics = await admin.describe_topics(names)
+            if all(
+                t["error_code"] == 0
+                and t["partitions"]
+                and all(p["leader"] >= 0 for p in t["partitions"])
+                for t in topics
+            ):
+                return
+            await asyncio.sleep(0.1)
 
 
 async def delete_topics(settings: Settings, specs: tuple[TopicSpec, ...] = ALL_TOPICS) -> None:

@@ -1,0 +1,74 @@
+"""What the ledger answers: one ``Outcome`` per command, and ``DeadLetter`` for unreadable input.
+
+Outcomes are keyed by ``account_id`` on the outcomes topic; a producer waits for the one with
+its ``command_id``. A repeated command is answered with its first outcome (``repeat: true``)
+and the balance as it is now.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from events.ledger import Detail, Draw
+
+
+class BalanceFigures(BaseModel):
+    """Spendable credits by kind, what holds have set aside, and the sidebar's total."""
+
+    model_config = ConfigDict(frozen=True)
+
+    subscription: int
+    purchased: int
+    granted: int
+    held: int
+    total: int
+
+
+class Outcome(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    command_id: str
+    account_id: str
+    command_type: str
+    status: Literal["accepted", "refused"]
+    code: str | None = None
+    message: str | None = None
+    details: dict[str, Detail] = {}
+    charged: tuple[Draw, ...] = ()
+    events: tuple[str, ...] = ()
+    balance: BalanceFigures | None = None
+    stream_version: int | None = None
+    repeat: bool = False
+
+
+DeadLetterReason = Literal[
+    "empty",
+    "oversized",
+    "undecodable",
+    "unknown_command_type",
+    "schema_violation",
+    "missing_key",
+    "key_mismatch",
+    "unknown_account",
+    "unknown_tool",
+    "unknown_package",
+    "unknown_plan",
+]
+
+
+class DeadLetter(BaseModel):
+    """A message the ledger could not act on, kept whole with the reason."""
+
+    model_config = ConfigDict(frozen=True)
+
+    reason: DeadLetterReason
+    error: str
+    source_topic: str
+    partition: int
+    offset: int
+    key: str | None
+    payload_base64: str
+    headers: tuple[tuple[str, str], ...]
+    command_id: str | None = None

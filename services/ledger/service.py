@@ -1,0 +1,167 @@
+"""The ledger's batch loop, free of any Kafka client: decide a partition's batch of records
+against cached account states, then store its events and position in one transaction."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from eventsourcing.persistence import Tracking
+
+from events.commands import Command
+from events.ledger import CreditsReserved, HoldSettled, ToolUsed
+from events.outcomes import BalanceFigures, DeadLetter, Outcome
+from services.ledger.core import Account, Catalog, Decision, balance, handle
+from services.ledger.intake import Incoming, dead_letter, read_command
+from services.ledger.store import LedgerStore, Recorded
+
+# Refusals that mean the producer sent something it should not have: answered, and also
+# dead-lettered so the mistake is seen where bad input is watched.
+INPUT_REFUSALS = {"unknown_account", "unknown_tool", "unknown_package", "unknown_plan"}
+
+
+@dataclass
+class Batch:
+    """What one partition's batch decided, ready to publish and to commit."""
+
+    source: str
+    next_offset: int
+    recorded: list[Recorded] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    states: dict[str, Account] = field(default_factory=dict)
+
+
+class Ledger:
+    """Decides commands against account streams, with an LRU cache of account states."""
+
+    def __init__(
+        self,
+        store: LedgerStore,
+        catalog: Catalog,
+        *,
+        max_message_bytes: int,
+        cache_size: int = 50_000,
+    ) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.max_message_bytes = max_message_bytes
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, Account] = OrderedDict()
+        self._snapshotted: dict[str, int] = {}
+
+    def decide(self, records: Sequence[Incoming]) -> Batch:
+        """Decide one partition's records in order. Nothing is stored yet."""
+        assert records and len({(r.topic, r.partition) for r in records}) == 1
+        last = records[-1]
+        batch = Batch(source=source_name(last.topic, last.partition), next_offset=last.offset + 1)
+        for record in records:
+            command = read_command(record, self.max_message_bytes)
+            if isinstance(command, DeadLetter):
+                batch.dead_letters.append(command)
+                if command.command_id is not None:
+                    batch.outcomes.append(_malformed(command))
+                continue
+            before = batch.states.get(command.account_id) or self._account(command.account_id)
+            decision = handle(command, before, self.catalog)
+            batch.recorded += [
+                Recorded(command.account_id, before.version + n, event)
+                for n, event in enumerate(decision.events, start=1)
+            ]
+            batch.states[command.account_id] = decision.state
+            outcome = outcome_of(command, decision)
+            batch.outcomes.append(outcome)
+            if outcome.code in INPUT_REFUSALS and not decision.repeat:
+                batch.dead_letters.append(
+                    dead_letter(
+                        record,
+                        outcome.code,
+                        outcome.message or "",
+                        command.command_id,  # type: ignore[arg-type]
+                    )
+                )
+        return batch
+
+    def commit(self, batch: Batch) -> None:
+        """Store the batch's events with the position after it, atomically; then cache."""
+        self.store.append(batch.recorded, Tracking(batch.source, batch.next_offset))
+        for account_id, state in batch.states.items():
+            self._remember(account_id, state)
+        due = [
+            (account_id, state)
+            for account_id, state in batch.states.items()
+            if state.version - self._snapshotted.get(account_id, 0) >= self.store.snapshot_every
+        ]
+        self.store.save_snapshots(due)
+        self._snapshotted.update((account_id, state.version) for account_id, state in due)
+
+    def forget(self) -> None:
+        """Drop cached states (after a rebalance or a failed commit): the store is the truth."""
+        self._cache.clear()
+
+    def _account(self, account_id: str) -> Account:
+        state = self._cache.get(account_id)
+        if state is None:
+            state = self.store.load(account_id)
+            self._remember(account_id, state)
+        else:
+            self._cache.move_to_end(account_id)
+        return state
+
+    def _remember(self, account_id: str, state: Account) -> None:
+        self._cache[account_id] = state
+        self._cache.move_to_end(account_id)
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+
+
+def source_name(topic: str, partition: int) -> str:
+    """The tracking name of a topic partition: positions are stored per partition."""
+    return f"{topic}:{partition}"
+
+
+def outcome_of(command: Command, decision: Decision) -> Outcome:
+    figures = balance(decision.state)
+    summary = BalanceFigures(
+        subscription=figures.subscription,
+        purchased=figures.purchased,
+        granted=figures.granted,
+        held=figures.held,
+        total=figures.total,
+    )
+    common = {
+        "command_id": command.command_id,
+        "account_id": command.account_id,
+        "command_type": type(command).__name__,
+        "balance": summary,
+        "stream_version": decision.state.version,
+        "repeat": decision.repeat,
+        "events": tuple(type(e).__name__ for e in decision.events),
+    }
+    if decision.refused:
+        refusal = decision.outcome
+        return Outcome(
+            status="refused",
+            code=refusal.code,
+            message=refusal.message,  # type: ignore[union-attr]
+            details=refusal.details,
+            **common,
+        )  # type: ignore[union-attr]
+    charged = (
+        decision.outcome.draws
+        if isinstance(decision.outcome, ToolUsed | HoldSettled | CreditsReserved)
+        else ()
+    )
+    return Outcome(status="accepted", charged=charged, **common)
+
+
+def _malformed(letter: DeadLetter) -> Outcome:
+    return Outcome(
+        command_id=letter.command_id or "",
+        account_id=letter.key or "",
+        command_type="unknown",
+        status="refused",
+        code=letter.reason,
+        message=letter.error,
+    )

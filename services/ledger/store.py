@@ -1,0 +1,151 @@
+"""The event store: one stream per account, in the ``eventsourcing`` library's recorders.
+
+SQLite (embedded default) or PostgreSQL (production), chosen by settings. Events of a whole
+batch and the consumer's position are written in one transaction (``Tracking``), so a crash
+can neither lose a decided command nor apply one twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import (
+    Mapper,
+    ProcessRecorder,
+    StoredEvent,
+    Tracking,
+    Transcoder,
+)
+
+from events.ledger import LEDGER_EVENTS, LedgerEvent
+from services.ledger import snapshots
+from services.ledger.core import Account, replay
+from services.settings import Settings
+
+SNAPSHOT_TOPIC = "AccountSnapshot"
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """A ledger event at its place in an account's stream."""
+
+    originator_id: str
+    originator_version: int
+    event: LedgerEvent
+
+    @property
+    def timestamp(self) -> datetime:
+        return self.event.occurred_at
+
+
+class LedgerMapper(Mapper[str]):
+    """Stores ledger events as their own JSON under their type name (no pickled class paths)."""
+
+    def to_stored_event(self, domain_event: Any) -> StoredEvent:
+        recorded: Recorded = domain_event
+        return StoredEvent(
+            originator_id=recorded.originator_id,
+            originator_version=recorded.originator_version,
+            topic=type(recorded.event).__name__,
+            state=recorded.event.model_dump_json().encode(),
+        )
+
+    def to_domain_event(self, stored_event: StoredEvent) -> Any:
+        return Recorded(
+            originator_id=str(stored_event.originator_id),
+            originator_version=stored_event.originator_version,
+            event=LEDGER_EVENTS.validate_json(stored_event.state),
+        )
+
+
+class _NoTranscoder(Transcoder):
+    def encode(self, obj: Any) -> bytes:  # pragma: no cover - events encode themselves
+        raise NotImplementedError
+
+    def decode(self, data: bytes) -> Any:  # pragma: no cover
+        raise NotImplementedError
+
+
+class LedgerStore(Application[str]):
+    """Account streams, snapshots and consumer positions."""
+
+    name = "ledger"
+    snapshot_every = 200  # events since the last snapshot before another is taken
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        super().__init__(env=_persistence_env(settings))
+
+    def construct_env(self, name: str, env: Any = None) -> Any:
+        # Only the settings read the environment: do not let the library merge os.environ.
+        from eventsourcing.utils import Environment
+
+        return Environment(name, dict(env or {}))
+
+    def construct_mapper(self) -> Mapper[str]:
+        return LedgerMapper(transcoder=_NoTranscoder())
+
+    def construct_recorder(self) -> ProcessRecorder:
+        return self.factory.process_recorder()
+
+    @property
+    def process_recorder(self) -> ProcessRecorder:
+        assert isinstance(self.recorder, ProcessRecorder)
+        return self.recorder
+
+    def load(self, account_id: str) -> Account:
+        """The account folded from its latest snapshot and the events after it."""
+        state = Account()
+        if self.snapshots is not None:
+            latest = self.snapshots.recorder.select_events(account_id, desc=True, limit=1)
+            if latest:
+                state = snapshots.load(latest[0].state)
+        return replay((r.event for r in self.stream(account_id, after=state.version)), state)
+
+    def stream(self, account_id: str, after: int = 0) -> list[Recorded]:
+        stored = self.recorder.select_events(account_id, gt=after or None)
+        return [self.mapper.to_domain_event(s) for s in stored]
+
+    def append(self, recorded: Sequence[Recorded], tracking: Tracking | None = None) -> None:
+        """Write a batch of events (any accounts) and the consumer position, atomically."""
+        stored = [self.mapper.to_stored_event(r) for r in recorded]
+        self.process_recorder.insert_events(stored, tracking=tracking)
+
+    def position(self, source: str) -> int | None:
+        """The next offset to read from ``source`` (a topic partition), if any was stored."""
+        return self.process_recorder.max_tracking_id(source)
+
+    def save_snapshots(self, states: Iterable[tuple[str, Account]]) -> None:
+        """Store snapshots of these accounts; a later load starts from them."""
+        if self.snapshots is None:
+            return
+        stored = [
+            StoredEvent(account_id, state.version, SNAPSHOT_TOPIC, snapshots.dump(state))
+            for account_id, state in states
+        ]
+        if stored:
+            self.snapshots.recorder.insert_events(stored)
+
+
+def _persistence_env(settings: Settings) -> dict[str, str]:
+    common = {"ORIGINATOR_ID_TYPE": "text", "IS_SNAPSHOTTING_ENABLED": "y", "CREATE_TABLE": "y"}
+    if settings.event_store == "sqlite":
+        settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        return common | {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(settings.sqlite_path),
+            "SQLITE_LOCK_TIMEOUT": "10",
+        }
+    return common | {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_HOST": settings.postgres_host,
+        "POSTGRES_PORT": str(settings.postgres_port),
+        "POSTGRES_DBNAME": settings.postgres_db,
+        "POSTGRES_USER": settings.postgres_user,
+        "POSTGRES_PASSWORD": settings.postgres_password,
+        "POSTGRES_SCHEMA": settings.postgres_schema,
+    }
