@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     ledger_batch_max_records: int = 500
     ledger_batch_wait_ms: int = 100
     ledger_cache_accounts: int = 50_000
+    ledger_session_timeout_ms: int = 10_000
 
     event_store: Literal["sqlite", "postgres"] = "sqlite"
     sqlite_path: Path = REPO / ".cache" / "ledger.sqlite"

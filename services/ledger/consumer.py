@@ -49,6 +49,8 @@ class LedgerConsumer:
             auto_offset_reset="earliest",
             max_records=settings.ledger_batch_max_records,
             batch_timeout_ms=settings.ledger_batch_wait_ms,
+            session_timeout_ms=settings.ledger_session_timeout_ms,
+            heartbeat_interval_ms=min(3000, settings.ledger_session_timeout_ms // 3),
             listener=_ResumeFromStore(self),
             parser=_keep_raw,
             decoder=_no_body,
