@@ -1,16 +1,50 @@
-"""``make run``: the Kalema Credits system on one machine, on the embedded SQLite event store."""
+"""``make run``: the whole system on one machine, on the embedded SQLite event store.
+
+Starts each deployable as its own process, says where things are, and stops them all on
+Ctrl-C or SIGTERM (each finishes its batch first). If one dies, the others are stopped too.
+"""
 
 from __future__ import annotations
 
-from services.settings import Settings
+import signal
+import subprocess
+import sys
+import time
+
+from services.settings import REPO, Settings
+
+PROCESSES = {
+    "ledger": [sys.executable, "-m", "services.ledger"],
+}
 
 
-def main() -> None:
+def main() -> int:
     settings = Settings()
-    print(f"kafka: {settings.kafka_bootstrap_servers}")
-    for role, name in settings.topic.items():
-        print(f"topic {role}: {name}")
+    print(f"kafka:    {settings.kafka_bootstrap_servers}")
+    print(f"commands: {settings.topic['commands']} (key = account_id)")
+    print(f"outcomes: {settings.topic['outcomes']}")
+    print(f"events:   {settings.event_store} ({settings.sqlite_path})", flush=True)
+    children = {name: subprocess.Popen(argv, cwd=REPO) for name, argv in PROCESSES.items()}
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    while not stopping and all(child.poll() is None for child in children.values()):
+        time.sleep(0.2)
+    for child in children.values():
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    codes = {name: child.wait(timeout=60) for name, child in children.items()}
+    failed = {name: code for name, code in codes.items() if code not in (0, -signal.SIGTERM)}
+    if failed and not stopping:
+        print(f"stopped because {', '.join(failed)} exited: {failed}", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -17,8 +17,13 @@ from events.commands import (
 )
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
-TOOLS = ["keyword_suggestions", "meta_description", "content_analysis", "image_generation",
-         "article_generation"]
+TOOLS = [
+    "keyword_suggestions",
+    "meta_description",
+    "content_analysis",
+    "image_generation",
+    "article_generation",
+]
 
 
 def command_log(commands: int, accounts: int, seed: int = 7) -> list[Command]:
@@ -37,21 +42,35 @@ def command_log(commands: int, accounts: int, seed: int = 7) -> list[Command]:
 
 
 def _next(rng: random.Random, account: str, history: list[Command], n: int) -> Command:
-    base = {"command_id": f"{account}-{len(history)}", "account_id": account,
-            "occurred_at": START + timedelta(minutes=n)}
+    base = {
+        "command_id": f"{account}-{len(history)}",
+        "account_id": account,
+        "occurred_at": START + timedelta(minutes=n),
+    }
     if not history:
-        return CycleRenewed(**base, plan=rng.choice(["solo", "business", "agency"]),
-                            cycle_start=START, cycle_end=START + timedelta(days=30))
+        return CycleRenewed(
+            **base,
+            plan=rng.choice(["solo", "business", "agency"]),
+            cycle_start=START,
+            cycle_end=START + timedelta(days=30),
+        )
     roll = rng.random()
     if roll < 0.05:
         return history[rng.randrange(len(history))]  # a producer's retry
     if roll < 0.12:
-        return BuyPackage(**base, package=rng.choice(["small", "medium"]),
-                          payment_ref=f"pay-{account}-{len(history)}")
+        return BuyPackage(
+            **base,
+            package=rng.choice(["small", "medium"]),
+            payment_ref=f"pay-{account}-{len(history)}",
+        )
     if roll < 0.17:
-        return ReserveCredits(**base, hold_id=f"hold-{len(history)}", tool="article_generation",
-                              units=rng.randint(1, 4),
-                              expires_at=base["occurred_at"] + timedelta(hours=rng.randint(1, 48)))
+        return ReserveCredits(
+            **base,
+            hold_id=f"hold-{len(history)}",
+            tool="article_generation",
+            units=rng.randint(1, 4),
+            expires_at=base["occurred_at"] + timedelta(hours=rng.randint(1, 48)),
+        )
     holds = [c for c in history if isinstance(c, ReserveCredits)]
     if roll < 0.22 and holds:
         return SettleHold(**base, hold_id=rng.choice(holds).hold_id, credits=rng.randint(0, 60))

@@ -34,14 +34,28 @@ def oracle(log) -> dict[str, list]:
 
 
 def start_ledger(settings: Settings) -> subprocess.Popen:
-    env = {**os.environ, **{f"KALEMA_{k.upper()}": str(v) for k, v in {
-        "topic_prefix": settings.topic_prefix, "event_store": settings.event_store,
-        "sqlite_path": settings.sqlite_path, "postgres_schema": settings.postgres_schema,
-        "ledger_group_id": settings.ledger_group_id, "ledger_session_timeout_ms": 6000,
-        "ledger_batch_max_records": 100,
-    }.items()}}
-    return subprocess.Popen([sys.executable, "-m", "services.ledger"], cwd=REPO, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env = {
+        **os.environ,
+        **{
+            f"KALEMA_{k.upper()}": str(v)
+            for k, v in {
+                "topic_prefix": settings.topic_prefix,
+                "event_store": settings.event_store,
+                "sqlite_path": settings.sqlite_path,
+                "postgres_schema": settings.postgres_schema,
+                "ledger_group_id": settings.ledger_group_id,
+                "ledger_session_timeout_ms": 6000,
+                "ledger_batch_max_records": 100,
+            }.items()
+        },
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "services.ledger"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 def consumed(store: LedgerStore, settings: Settings) -> int:
@@ -62,14 +76,21 @@ async def test_killing_the_ledger_twice_mid_stream_loses_nothing_and_applies_not
     store_settings,
 ):
     log = command_log(COMMANDS, ACCOUNTS)
-    producer = AIOKafkaProducer(bootstrap_servers=store_settings.kafka_bootstrap_servers,
-                                acks="all", enable_idempotence=True, linger_ms=5)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=store_settings.kafka_bootstrap_servers,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+    )
     await producer.start()
 
     async def produce() -> None:
         for n, command in enumerate(log):
-            await producer.send(store_settings.topic["commands"],
-                                command.model_dump_json().encode(), key=command.account_id.encode())
+            await producer.send(
+                store_settings.topic["commands"],
+                command.model_dump_json().encode(),
+                key=command.account_id.encode(),
+            )
             if n % 250 == 249:
                 await producer.flush()
                 await asyncio.sleep(0.1)  # a steady stream, so the kills land mid-way

@@ -1,0 +1,81 @@
+"""The event store, one test body over SQLite and PostgreSQL: streams round-trip, snapshots
+shorten loads without changing them, and a batch's events and position commit together."""
+
+from __future__ import annotations
+
+import pytest
+from eventsourcing.persistence import IntegrityError, Tracking
+
+from services.ledger.catalog_file import load_catalog
+from services.ledger.core import Account, handle
+from services.ledger.intake import Incoming
+from services.ledger.service import Ledger
+from services.ledger.store import LedgerStore, Recorded
+from tests.unit.core import scenario as s
+
+
+@pytest.fixture
+def store(store_settings):
+    store = LedgerStore(store_settings)
+    yield store
+    store.close()
+
+
+def decided(account: str, *commands, state: Account | None = None) -> tuple[Account, list]:
+    state, recorded = state or Account(), []
+    for command in commands:
+        decision = handle(command.model_copy(update={"account_id": account}), state, s.CATALOG)
+        recorded += [
+            Recorded(account, state.version + n, e) for n, e in enumerate(decision.events, start=1)
+        ]
+        state = decision.state
+    return state, recorded
+
+
+def test_an_accounts_stream_round_trips_through_the_store(store):
+    state, recorded = decided("acct-1", s.renewed("solo"), s.bought("small"), s.used(units=3))
+
+    store.append(recorded)
+
+    assert store.stream("acct-1") == recorded
+    assert store.load("acct-1") == state
+    assert store.load("acct-unknown") == Account()
+
+
+def test_a_long_stream_is_snapshotted_and_loads_the_same_from_its_snapshot(store):
+    commands = [s.bought("large", payment_ref="p")] + [
+        s.used("keyword_suggestions", at=1 + n / 1000) for n in range(store.snapshot_every + 20)
+    ]
+    commands = [c.model_copy(update={"account_id": "acct-long"}) for c in commands]
+    ledger = Ledger(store, load_catalog(), max_message_bytes=65536)
+    for offset, command in enumerate(commands):
+        record = Incoming("commands", 0, offset, b"acct-long", command.model_dump_json().encode())
+        ledger.commit(ledger.decide([record]))
+
+    (snapshot,) = store.snapshots.recorder.select_events("acct-long", desc=True, limit=1)
+    assert snapshot.originator_version == store.snapshot_every
+    assert store.load("acct-long") == decided("acct-long", *commands)[0]
+    assert store.load("acct-long").version == len(commands)
+
+
+def test_a_batch_and_its_position_are_stored_together_or_not_at_all(store):
+    _, first = decided("acct-1", s.bought("small"))
+    _, second = decided("acct-2", s.bought("small"))
+    store.append(first, Tracking("commands:0", 10))
+
+    with pytest.raises(IntegrityError):
+        store.append(second, Tracking("commands:0", 10))  # a stale position: already stored
+
+    assert store.stream("acct-2") == []
+    assert store.position("commands:0") == 10
+
+
+def test_two_writers_cannot_both_append_the_same_version_of_a_stream(store):
+    _, ours = decided("acct-1", s.bought("small"))
+    _, theirs = decided("acct-1", s.bought("medium"))
+    store.append(ours)
+
+    with pytest.raises(IntegrityError):
+        store.append(theirs)
+
+    assert [r.event.package for r in store.stream("acct-1")] == ["small"]
