@@ -67,6 +67,7 @@ class PackagePurchased(LedgerEvent):
     package: str
     credits: int
     price_cents: int
+    currency: str = Field(min_length=3, max_length=3)
     payment_ref: str
     catalog_version: int
 

@@ -3,6 +3,7 @@ against cached account states, then store its events and position in one transac
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -14,7 +15,9 @@ from events.ledger import CreditsReserved, HoldSettled, ToolUsed
 from events.outcomes import BalanceFigures, DeadLetter, Outcome
 from services.ledger.core import Account, Catalog, Decision, balance, handle
 from services.ledger.intake import Incoming, dead_letter, read_command
-from services.ledger.store import LedgerStore, Recorded
+from services.ledger.store import LedgerStore, Recorded, seal
+
+log = logging.getLogger("kalema.ledger")
 
 # Refusals that mean the producer sent something it should not have: answered, and also
 # dead-lettered so the mistake is seen where bad input is watched.
@@ -30,7 +33,7 @@ class Batch:
     recorded: list[Recorded] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
-    states: dict[str, Account] = field(default_factory=dict)
+    states: dict[str, tuple[Account, str]] = field(default_factory=dict)  # with chain heads
 
 
 class Ledger:
@@ -48,7 +51,7 @@ class Ledger:
         self.catalog = catalog
         self.max_message_bytes = max_message_bytes
         self.cache_size = cache_size
-        self._cache: OrderedDict[str, Account] = OrderedDict()
+        self._cache: OrderedDict[str, tuple[Account, str]] = OrderedDict()
         self._snapshotted: dict[str, int] = {}
 
     def decide(self, records: Sequence[Incoming]) -> Batch:
@@ -63,13 +66,12 @@ class Ledger:
                 if command.command_id is not None:
                     batch.outcomes.append(_malformed(command))
                 continue
-            before = batch.states.get(command.account_id) or self._account(command.account_id)
+            before, head = batch.states.get(command.account_id) or self._account(command.account_id)
             decision = handle(command, before, self.catalog)
-            batch.recorded += [
-                Recorded(command.account_id, before.version + n, event)
-                for n, event in enumerate(decision.events, start=1)
-            ]
-            batch.states[command.account_id] = decision.state
+            for version, event in enumerate(decision.events, start=before.version + 1):
+                batch.recorded.append(seal(command.account_id, version, event, head))
+                head = batch.recorded[-1].chain
+            batch.states[command.account_id] = (decision.state, head)
             outcome = outcome_of(command, decision)
             batch.outcomes.append(outcome)
             if outcome.code in INPUT_REFUSALS and not decision.repeat:
@@ -86,31 +88,35 @@ class Ledger:
     def commit(self, batch: Batch) -> None:
         """Store the batch's events with the position after it, atomically; then cache."""
         self.store.append(batch.recorded, Tracking(batch.source, batch.next_offset))
-        for account_id, state in batch.states.items():
-            self._remember(account_id, state)
+        for account_id, loaded in batch.states.items():
+            self._remember(account_id, loaded)
         due = [
-            (account_id, state)
-            for account_id, state in batch.states.items()
+            (account_id, state, head)
+            for account_id, (state, head) in batch.states.items()
             if state.version - self._snapshotted.get(account_id, 0) >= self.store.snapshot_every
         ]
-        self.store.save_snapshots(due)
-        self._snapshotted.update((account_id, state.version) for account_id, state in due)
+        try:
+            self.store.save_snapshots(due)
+        except Exception:  # a snapshot is derived data: losing one costs a longer load
+            log.exception("could not store snapshots")
+            return
+        self._snapshotted.update((account_id, state.version) for account_id, state, _ in due)
 
     def forget(self) -> None:
         """Drop cached states (after a rebalance or a failed commit): the store is the truth."""
         self._cache.clear()
 
-    def _account(self, account_id: str) -> Account:
-        state = self._cache.get(account_id)
-        if state is None:
-            state = self.store.load(account_id)
-            self._remember(account_id, state)
+    def _account(self, account_id: str) -> tuple[Account, str]:
+        loaded = self._cache.get(account_id)
+        if loaded is None:
+            loaded = self.store.load_with_head(account_id)
+            self._remember(account_id, loaded)
         else:
             self._cache.move_to_end(account_id)
-        return state
+        return loaded
 
-    def _remember(self, account_id: str, state: Account) -> None:
-        self._cache[account_id] = state
+    def _remember(self, account_id: str, loaded: tuple[Account, str]) -> None:
+        self._cache[account_id] = loaded
         self._cache.move_to_end(account_id)
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)

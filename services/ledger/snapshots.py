@@ -17,9 +17,10 @@ from services.ledger.core import Account, Hold, Lot
 FORMAT = 1
 
 
-def dump(state: Account) -> bytes:
+def dump(state: Account, head: str) -> bytes:
     document = {
         "format": FORMAT,
+        "head": head,
         "opened": state.opened,
         "plan": state.plan,
         "plan_credits": state.plan_credits,
@@ -59,7 +60,7 @@ def dump(state: Account) -> bytes:
     return json.dumps(document, separators=(",", ":")).encode()
 
 
-def load(data: bytes) -> Account:
+def load(data: bytes) -> tuple[Account, str]:
     doc: dict[str, Any] = json.loads(data)
     if doc["format"] != FORMAT:
         raise ValueError(f"unknown snapshot format {doc['format']}")
@@ -78,7 +79,7 @@ def load(data: bytes) -> Account:
         (event.command_id, event)
         for event in (LEDGER_EVENTS.validate_python(raw) for raw in doc["decided"])
     )
-    return Account(
+    state = Account(
         opened=doc["opened"],
         plan=doc["plan"],
         plan_credits=doc["plan_credits"],
@@ -94,6 +95,7 @@ def load(data: bytes) -> Account:
         payments=Map(doc["payments"]),
         version=doc["version"],
     )
+    return state, doc["head"]
 
 
 def _time(moment: datetime | None) -> str | None:

@@ -7,6 +7,7 @@ can neither lose a decided command nor apply one twice.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,9 +22,10 @@ from eventsourcing.persistence import (
     Transcoder,
 )
 
-from events.ledger import LEDGER_EVENTS, LedgerEvent
-from services.ledger import snapshots
-from services.ledger.core import Account, replay
+from events.ledger import LedgerEvent
+from services.ledger import snapshots, upcasting
+from services.ledger.chain import GENESIS, link
+from services.ledger.core import Account, evolve
 from services.settings import Settings
 
 SNAPSHOT_TOPIC = "AccountSnapshot"
@@ -31,35 +33,58 @@ SNAPSHOT_TOPIC = "AccountSnapshot"
 
 @dataclass(frozen=True, slots=True)
 class Recorded:
-    """A ledger event at its place in an account's stream."""
+    """A ledger event at its place in an account's stream, with its stored bytes and hash."""
 
     originator_id: str
     originator_version: int
     event: LedgerEvent
+    payload: bytes = b""
+    chain: str = ""
 
     @property
     def timestamp(self) -> datetime:
         return self.event.occurred_at
 
 
+def seal(account_id: str, version: int, event: LedgerEvent, previous: str) -> Recorded:
+    """The event as it will be stored, hashed onto the chain after ``previous``."""
+    payload = event.model_dump_json().encode()
+    return Recorded(
+        account_id, version, event, payload, link(previous, account_id, version, payload)
+    )
+
+
 class LedgerMapper(Mapper[str]):
-    """Stores ledger events as their own JSON under their type name (no pickled class paths)."""
+    """Stores ledger events as ``sha256:<chain>\n<event JSON>`` under ``Type`` or ``Type@N``
+    (schema version N > 1); older versions are upcast when read, their bytes left untouched."""
 
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
         recorded: Recorded = domain_event
         return StoredEvent(
             originator_id=recorded.originator_id,
             originator_version=recorded.originator_version,
-            topic=type(recorded.event).__name__,
-            state=recorded.event.model_dump_json().encode(),
+            topic=upcasting.topic_of(recorded.event.type),
+            state=b"sha256:" + recorded.chain.encode() + b"\n" + recorded.payload,
         )
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
+        chain, payload = unseal(stored_event.state)
         return Recorded(
             originator_id=str(stored_event.originator_id),
             originator_version=stored_event.originator_version,
-            event=LEDGER_EVENTS.validate_json(stored_event.state),
+            event=upcasting.event_from(stored_event.topic, payload),
+            payload=payload,
+            chain=chain,
         )
+
+
+def unseal(state: bytes | str) -> tuple[str, bytes]:
+    """The chain hash and the event bytes of a stored state (text if someone rewrote it)."""
+    data = state.encode() if isinstance(state, str) else bytes(state)
+    header, _, payload = data.partition(b"\n")
+    if not header.startswith(b"sha256:"):
+        raise ValueError("stored event has no chain header")
+    return header.removeprefix(b"sha256:").decode(), payload
 
 
 class _NoTranscoder(Transcoder):
@@ -99,12 +124,19 @@ class LedgerStore(Application[str]):
 
     def load(self, account_id: str) -> Account:
         """The account folded from its latest snapshot and the events after it."""
-        state = Account()
+        return self.load_with_head(account_id)[0]
+
+    def load_with_head(self, account_id: str) -> tuple[Account, str]:
+        """The account and the chain hash of its last event (where the next one links on)."""
+        state, head = Account(), GENESIS
         if self.snapshots is not None:
             latest = self.snapshots.recorder.select_events(account_id, desc=True, limit=1)
             if latest:
-                state = snapshots.load(latest[0].state)
-        return replay((r.event for r in self.stream(account_id, after=state.version)), state)
+                with contextlib.suppress(ValueError):  # an unreadable snapshot costs a replay
+                    state, head = snapshots.load(latest[0].state)
+        for recorded in self.stream(account_id, after=state.version):
+            state, head = evolve(state, recorded.event), recorded.chain
+        return state, head
 
     def stream(self, account_id: str, after: int = 0) -> list[Recorded]:
         stored = self.recorder.select_events(account_id, gt=after or None)
@@ -119,13 +151,13 @@ class LedgerStore(Application[str]):
         """The next offset to read from ``source`` (a topic partition), if any was stored."""
         return self.process_recorder.max_tracking_id(source)
 
-    def save_snapshots(self, states: Iterable[tuple[str, Account]]) -> None:
-        """Store snapshots of these accounts; a later load starts from them."""
+    def save_snapshots(self, states: Iterable[tuple[str, Account, str]]) -> None:
+        """Store snapshots of these accounts (with their chain heads); loads start from them."""
         if self.snapshots is None:
             return
         stored = [
-            StoredEvent(account_id, state.version, SNAPSHOT_TOPIC, snapshots.dump(state))
-            for account_id, state in states
+            StoredEvent(account_id, state.version, SNAPSHOT_TOPIC, snapshots.dump(state, head))
+            for account_id, state, head in states
         ]
         if stored:
             self.snapshots.recorder.insert_events(stored)

@@ -7,10 +7,11 @@ import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 
 from services.ledger.catalog_file import load_catalog
+from services.ledger.chain import GENESIS
 from services.ledger.core import Account, handle
 from services.ledger.intake import Incoming
 from services.ledger.service import Ledger
-from services.ledger.store import LedgerStore, Recorded
+from services.ledger.store import LedgerStore, seal
 from tests.unit.core import scenario as s
 
 
@@ -22,12 +23,13 @@ def store(store_settings):
 
 
 def decided(account: str, *commands, state: Account | None = None) -> tuple[Account, list]:
-    state, recorded = state or Account(), []
+    """The account after these commands and its events, sealed onto the chain as stored."""
+    state, recorded, head = state or Account(), [], GENESIS
     for command in commands:
         decision = handle(command.model_copy(update={"account_id": account}), state, s.CATALOG)
-        recorded += [
-            Recorded(account, state.version + n, e) for n, e in enumerate(decision.events, start=1)
-        ]
+        for version, event in enumerate(decision.events, start=state.version + 1):
+            recorded.append(seal(account, version, event, head))
+            head = recorded[-1].chain
         state = decision.state
     return state, recorded
 

@@ -31,6 +31,7 @@ class PackageOffer(_Entry):
 
     credits: int = Field(gt=0)
     price_cents: int = Field(ge=0)
+    currency: str = Field(default="USD", min_length=3, max_length=3)
 
 
 class Catalog(BaseModel):

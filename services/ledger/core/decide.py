@@ -183,6 +183,7 @@ def _buy_package(cmd: BuyPackage, state: Account, catalog: Catalog) -> Events:
             package=cmd.package,
             credits=offer.credits,
             price_cents=offer.price_cents,
+            currency=offer.currency,
             payment_ref=cmd.payment_ref,
             catalog_version=catalog.version,
         ),

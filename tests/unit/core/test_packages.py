@@ -32,6 +32,7 @@ def test_buying_a_package_adds_a_lot_of_its_credits_at_its_price(package, credit
             package=package,
             credits=credits,
             price_cents=price_cents,
+            currency="USD",
             payment_ref="pay-1",
             catalog_version=1,
         ),

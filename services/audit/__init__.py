@@ -1,0 +1,1 @@
+"""Audit: account history, point-in-time balances, verification and tamper evidence."""

@@ -1,0 +1,149 @@
+"""``credits``: the auditor's command line.
+
+credits audit ACCOUNT [--at 2026-11-20T12:00:00Z] [--json | --csv]
+credits verify [--chain]
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import sys
+from datetime import datetime
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from services.audit import history
+from services.audit.verify import verify as verify_store
+from services.ledger.store import LedgerStore
+from services.settings import Settings
+
+app = typer.Typer(help="Audit the Kalema Credits ledger.", no_args_is_help=True)
+Store = Annotated[str | None, typer.Option(help="sqlite or postgres (default: settings)")]
+
+
+def _store(store: str | None) -> LedgerStore:
+    settings = Settings() if store is None else Settings(event_store=store)  # type: ignore[arg-type]
+    return LedgerStore(settings)
+
+
+@app.command()
+def audit(
+    account: str,
+    at: Annotated[datetime | None, typer.Option(help="show the state at this instant")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="print CSV")] = False,
+    store: Store = None,
+) -> None:
+    """The full history of ACCOUNT with running balances, or its state at one instant."""
+    ledger = _store(store)
+    events = [recorded.event for recorded in ledger.stream(account)]
+    if not events:
+        typer.echo(f"no events for account {account!r}", err=True)
+        raise typer.Exit(1)
+    if at is not None:
+        if at.tzinfo is None:
+            raise typer.BadParameter(
+                "give a timezone, e.g. 2026-11-20T12:00:00Z", param_hint="--at"
+            )
+        _print_at(account, events, at, as_json)
+        return
+    table = history.rows(events)
+    if as_json:
+        typer.echo(json.dumps([_plain(row) for row in table], indent=2, default=str))
+    elif as_csv:
+        writer = csv.DictWriter(
+            sys.stdout, fieldnames=[f.name for f in dataclasses.fields(history.Row)]
+        )
+        writer.writeheader()
+        writer.writerows(_plain(row) for row in table)
+    else:
+        _print_table(account, table)
+
+
+@app.command()
+def verify(
+    chain: Annotated[bool, typer.Option("--chain", help="also check every hash chain")] = False,
+    store: Store = None,
+) -> None:
+    """Replay every account and compare with snapshots (and, with --chain, the hash chains)."""
+    problems = verify_store(_store(store), chain=chain, read_model=None)
+    for problem in problems:
+        typer.echo(str(problem))
+    typer.echo(f"{len(problems)} problem(s) found" if problems else "all accounts verified")
+    raise typer.Exit(1 if problems else 0)
+
+
+def _print_at(account: str, events: list, moment: datetime, as_json: bool) -> None:
+    state, figures = history.at(events, moment)
+    summary = {
+        "account_id": account,
+        "at": moment.isoformat(),
+        "version": state.version,
+        "plan": state.plan,
+        "cycle_end": state.cycle_end.isoformat() if state.cycle_end else None,
+        **dataclasses.asdict(figures),
+        "total": figures.total,
+    }
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+        return
+    for key, value in summary.items():
+        typer.echo(f"{key:>13}: {value}")
+
+
+def _print_table(account: str, table: list[history.Row]) -> None:
+    view = Table(title=f"account {account}")
+    for column in (
+        "#",
+        "time",
+        "command",
+        "what happened",
+        "tool/package",
+        "sub Δ",
+        "purch Δ",
+        "held Δ",
+        "subscription",
+        "purchased",
+        "total",
+    ):
+        view.add_column(
+            column,
+            justify="right"
+            if "Δ" in column or column in ("#", "subscription", "purchased", "total")
+            else "left",
+        )
+    for row in table:
+        view.add_row(
+            str(row.version),
+            f"{row.at:%Y-%m-%d %H:%M:%S}",
+            row.command_id,
+            row.what,
+            row.item,
+            _signed(row.subscription_change),
+            _signed(row.purchased_change),
+            _signed(row.held_change),
+            str(row.subscription),
+            str(row.purchased),
+            str(row.total),
+        )
+    Console().print(view)
+
+
+def _plain(row: history.Row) -> dict[str, object]:
+    return {
+        k: (v.isoformat() if isinstance(v, datetime) else v)
+        for k, v in dataclasses.asdict(row).items()
+    }
+
+
+def _signed(n: int) -> str:
+    return f"{n:+d}" if n else ""
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,134 @@
+"""An account's history as an auditor reads it: one row per event, with what each event did
+to each kind of credit and the running balance after it. Pure: events in, rows out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from events.commands import ExpireHolds
+from events.ledger import (
+    CommandRefused,
+    CreditsExpired,
+    CreditsGranted,
+    CreditsReserved,
+    CycleStarted,
+    HoldExpired,
+    HoldReleased,
+    HoldSettled,
+    LedgerEvent,
+    PackagePurchased,
+    PackageRefunded,
+    PlanDowngradeCancelled,
+    PlanDowngradeScheduled,
+    PlanUpgraded,
+    ToolUsed,
+    UsageRefunded,
+)
+from services.ledger.core import Account, Balance, balance, evolve
+from services.ledger.core.decide import catch_up
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    version: int
+    at: datetime
+    command_id: str
+    event: str
+    what: str
+    item: str
+    subscription_change: int
+    purchased_change: int
+    granted_change: int
+    held_change: int
+    subscription: int
+    purchased: int
+    granted: int
+    held: int
+    total: int
+
+
+def rows(events: Iterable[LedgerEvent]) -> list[Row]:
+    """Every event with its effect on the balance and the running figures after it."""
+    state, before, table = Account(), balance(Account()), []
+    for event in events:
+        state = evolve(state, event)
+        after = balance(state)
+        table.append(
+            Row(
+                version=state.version,
+                at=event.occurred_at,
+                command_id=event.command_id,
+                event=type(event).__name__,
+                what=describe(event),
+                item=item_of(event),
+                subscription_change=after.subscription - before.subscription,
+                purchased_change=after.purchased - before.purchased,
+                granted_change=after.granted - before.granted,
+                held_change=after.held - before.held,
+                subscription=after.subscription,
+                purchased=after.purchased,
+                granted=after.granted,
+                held=after.held,
+                total=after.total,
+            )
+        )
+        before = after
+    return table
+
+
+def at(events: Iterable[LedgerEvent], moment: datetime) -> tuple[Account, Balance]:
+    """The account and its spendable balance at ``moment``: every event up to it, and the
+    expiries that time had brought by then even if no command had recorded them yet."""
+    state = Account()
+    for event in events:
+        if event.occurred_at > moment:
+            break
+        state = evolve(state, event)
+    probe = ExpireHolds(command_id="audit", account_id="audit", occurred_at=moment)
+    for event in catch_up(state, probe):
+        state = evolve(state, event)
+    return state, balance(state)
+
+
+def describe(event: LedgerEvent) -> str:
+    match event:
+        case CycleStarted():
+            return f"{event.plan} cycle to {event.cycle_end:%Y-%m-%d}: +{event.credits}"
+        case CreditsExpired():
+            return f"{event.credits} {event.kind} credits expired"
+        case PackagePurchased():
+            return f"bought {event.package} ({event.price_cents / 100:.2f} {event.currency})"
+        case ToolUsed():
+            return f"{event.tool} x{event.units} at {event.unit_cost_credits}: -{event.credits}"
+        case CreditsReserved():
+            return f"hold {event.hold_id} for {event.tool}: {event.credits} set aside"
+        case HoldSettled():
+            return f"hold {event.hold_id} settled at {event.credits}"
+        case HoldReleased() | HoldExpired():
+            verb = "released" if isinstance(event, HoldReleased) else "expired"
+            return f"hold {event.hold_id} {verb}"
+        case UsageRefunded():
+            return f"refund of {event.of_command_id}: {event.credits}"
+        case CreditsGranted():
+            return f"granted {event.credits}: {event.reason}"
+        case PackageRefunded():
+            return f"payment {event.payment_ref} refunded: -{event.credits_removed}"
+        case PlanUpgraded():
+            return f"upgraded {event.from_plan} to {event.to_plan}: +{event.credits}"
+        case PlanDowngradeScheduled():
+            return f"downgrade to {event.to_plan} from {event.effective_at:%Y-%m-%d}"
+        case PlanDowngradeCancelled():
+            return f"downgrade cancelled, staying on {event.plan}"
+        case CommandRefused():
+            return f"{event.command_type} refused: {event.message}"
+    return type(event).__name__  # pragma: no cover - every event type is matched above
+
+
+def item_of(event: LedgerEvent) -> str:
+    for name in ("tool", "package", "plan", "to_plan", "hold_id"):
+        value = getattr(event, name, None)
+        if isinstance(value, str):
+            return value
+    return ""

@@ -1,0 +1,42 @@
+"""Schema evolution of stored events: each event type has a current schema version, and
+upcasters lift older stored JSON to it when read. Stored bytes are never rewritten (the hash
+chain covers them).
+
+Versions:
+- ``PackagePurchased`` 2 adds ``currency`` (ISO 4217). Version 1 prices were always US cents.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from events.ledger import LEDGER_EVENTS, LedgerEvent
+
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+
+CURRENT: dict[str, int] = {"PackagePurchased": 2}
+UPCASTERS: dict[tuple[str, int], Upcaster] = {
+    ("PackagePurchased", 1): lambda v1: {**v1, "currency": "USD"},
+}
+
+
+def topic_of(event_type: str) -> str:
+    """The stored topic of an event type at its current version: ``Type`` or ``Type@N``."""
+    version = CURRENT.get(event_type, 1)
+    return event_type if version == 1 else f"{event_type}@{version}"
+
+
+def event_from(topic: str, payload: bytes) -> LedgerEvent:
+    """The event in ``payload``, stored under ``topic``, lifted to the current schema."""
+    event_type, _, stored = topic.partition("@")
+    version = int(stored or 1)
+    current = CURRENT.get(event_type, 1)
+    if version == current:
+        return LEDGER_EVENTS.validate_json(payload)
+    data = json.loads(payload)
+    while version < current:
+        data = UPCASTERS[(event_type, version)](data)
+        version += 1
+    return LEDGER_EVENTS.validate_python(data)

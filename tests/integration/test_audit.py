@@ -1,0 +1,212 @@
+"""Audit on SQLite and PostgreSQL: the history and point-in-time commands, verification, and
+tamper evidence (rows edited, deleted or reordered directly in the database), and version-1
+events that still replay through their upcaster."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sqlite3
+from pathlib import Path
+
+import psycopg
+import pytest
+from typer.testing import CliRunner
+
+from events.commands import COMMANDS
+from services.audit.cli import app
+from services.ledger.catalog_file import load_catalog
+from services.ledger.intake import Incoming
+from services.ledger.service import Ledger
+from services.ledger.store import LedgerStore
+from tests.unit.core import scenario as s
+
+V1_STREAM = Path(__file__).parent.parent / "data" / "v1_stream.json"
+ACCOUNT = "acct-1"
+
+
+@pytest.fixture
+def ledger_store(store_settings):
+    store = LedgerStore(store_settings)
+    ledger = Ledger(store, load_catalog(), max_message_bytes=65536)
+    commands = [
+        s.renewed("solo"),
+        s.used("content_analysis", units=95),
+        s.bought("small"),
+        s.used("article_generation", at=2),
+        s.used("keyword_suggestions", at=3),
+    ]
+    for offset, command in enumerate(commands):
+        record = Incoming(
+            "commands", 0, offset, ACCOUNT.encode(), command.model_dump_json().encode()
+        )
+        ledger.commit(ledger.decide([record]))
+    yield store
+    store.close()
+
+
+def credits(store_settings, *args: str) -> tuple[int, str]:
+    env = {
+        "KALEMA_EVENT_STORE": store_settings.event_store,
+        "KALEMA_SQLITE_PATH": str(store_settings.sqlite_path),
+        "KALEMA_POSTGRES_SCHEMA": store_settings.postgres_schema,
+        "COLUMNS": "200",
+    }
+    result = CliRunner().invoke(app, list(args), env=env)
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.output
+
+
+def sql(settings, statement: str, *params) -> list[tuple]:
+    """Run SQL straight against the event store, as someone with database access could."""
+    table = "stored_events" if settings.event_store == "sqlite" else "ledger_events"
+    statement = statement.replace("stored_events", table)
+    if settings.event_store == "sqlite":
+        with sqlite3.connect(settings.sqlite_path) as conn:
+            return conn.execute(statement, params).fetchall()
+    with psycopg.connect(settings.postgres_dsn(), autocommit=True) as conn:
+        conn.execute(f"SET search_path TO {settings.postgres_schema}")
+        cursor = conn.execute(statement.replace("?", "%s"), params)
+        return cursor.fetchall() if cursor.description else []
+
+
+def edit(settings, version: int, old: bytes, new: bytes) -> None:
+    """Rewrite one stored event's bytes in place."""
+    ((state,),) = sql(
+        settings,
+        "SELECT state FROM stored_events WHERE originator_id = ? AND originator_version = ?",
+        ACCOUNT,
+        version,
+    )
+    assert old in bytes(state)
+    sql(
+        settings,
+        "UPDATE stored_events SET state = ? WHERE originator_id = ? AND originator_version = ?",
+        bytes(state).replace(old, new),
+        ACCOUNT,
+        version,
+    )
+
+
+def test_audit_shows_the_full_history_with_running_balances(ledger_store, store_settings):
+    code, output = credits(store_settings, "audit", ACCOUNT, "--json")
+
+    rows = json.loads(output)
+    assert code == 0
+    assert [(r["event"], r["subscription"], r["purchased"], r["total"]) for r in rows] == [
+        ("CycleStarted", 980, 0, 980),
+        ("ToolUsed", 30, 0, 30),
+        ("PackagePurchased", 30, 1000, 1030),
+        ("ToolUsed", 0, 980, 980),
+        ("ToolUsed", 0, 979, 979),
+    ]
+    code, table = credits(store_settings, "audit", ACCOUNT)
+    assert code == 0 and "article_generation x1 at 50: -50" in table
+    code, csv_text = credits(store_settings, "audit", ACCOUNT, "--csv")
+    assert csv_text.splitlines()[0].startswith("version,at,command_id,event,what")
+    assert len(csv_text.splitlines()) == 6
+
+
+def test_audit_at_an_instant_answers_what_the_balance_was_then(ledger_store, store_settings):
+    code, output = credits(
+        store_settings, "audit", ACCOUNT, "--at", "2026-11-02T12:00:00+00:00", "--json"
+    )
+
+    summary = json.loads(output)
+    assert code == 0
+    assert (summary["version"], summary["subscription"], summary["purchased"]) == (3, 30, 1000)
+    code, _ = credits(store_settings, "audit", "acct-nobody")
+    assert code == 1
+
+
+def test_verify_passes_on_an_untouched_store(ledger_store, store_settings):
+    assert credits(store_settings, "verify", "--chain") == (0, "all accounts verified\n")
+
+
+def test_verify_detects_an_event_edited_in_the_database(ledger_store, store_settings):
+    edit(store_settings, 2, b'"credits":950', b'"credits":95')
+
+    code, output = credits(store_settings, "verify", "--chain")
+
+    assert code == 1
+    assert f"{ACCOUNT}: chain: event 2 was altered or moved" in output
+
+
+def test_verify_detects_an_event_deleted_from_the_database(ledger_store, store_settings):
+    sql(
+        store_settings,
+        "DELETE FROM stored_events WHERE originator_id = ? AND originator_version = 3",
+        ACCOUNT,
+    )
+
+    code, output = credits(store_settings, "verify", "--chain")
+
+    assert code == 1 and "version 3 is missing" in output
+
+
+def test_verify_detects_events_reordered_in_the_database(ledger_store, store_settings):
+    sql(
+        store_settings,
+        "UPDATE stored_events SET originator_version = -originator_version "
+        "WHERE originator_id = ? AND originator_version IN (4, 5)",
+        ACCOUNT,
+    )
+    sql(
+        store_settings,
+        "UPDATE stored_events SET originator_version = 9 + originator_version "
+        "WHERE originator_id = ? AND originator_version IN (-4, -5)",
+        ACCOUNT,
+    )
+
+    code, output = credits(store_settings, "verify", "--chain")
+
+    assert code == 1 and "event 4 was altered or moved" in output
+
+
+def test_version_1_events_still_replay_through_their_upcaster(store_settings):
+    store = LedgerStore(store_settings)
+    rows = json.loads(V1_STREAM.read_text())["rows"]
+    for row in rows:
+        sql(
+            store_settings,
+            "INSERT INTO stored_events VALUES (?, ?, ?, ?)",
+            row["originator_id"],
+            row["originator_version"],
+            row["topic"],
+            row["state"].encode(),
+        )
+
+    stream = store.stream("acct-v1")
+
+    purchase = stream[1].event
+    assert (purchase.type, purchase.currency, purchase.price_cents) == (
+        "PackagePurchased",
+        "USD",
+        5000,
+    )
+    assert store.load("acct-v1").version == 3
+    assert credits(store_settings, "verify", "--chain") == (0, "all accounts verified\n")
+    next_use = COMMANDS.validate_python(
+        {
+            **json.loads(s.used(at=0).model_dump_json()),
+            "account_id": "acct-v1",
+            "occurred_at": "2026-06-05T00:00:00Z",
+        }
+    )
+    ledger = Ledger(store, load_catalog(), max_message_bytes=65536)
+    batch = ledger.decide(
+        [Incoming("commands", 0, 0, b"acct-v1", next_use.model_dump_json().encode())]
+    )
+    assert batch.outcomes[0].balance.total == 1930 - 50
+    store.close()
+
+
+def test_verify_detects_a_snapshot_that_differs_from_the_replay(ledger_store, store_settings):
+    state, head = ledger_store.load_with_head(ACCOUNT)
+    ledger_store.save_snapshots([(ACCOUNT, dataclasses.replace(state, plan="agency"), head)])
+
+    code, output = credits(store_settings, "verify")
+
+    assert code == 1
+    assert f"{ACCOUNT}: snapshot: snapshot at version 5 differs from replay" in output
