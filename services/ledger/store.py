@@ -8,10 +8,10 @@ can neither lose a decided command nor apply one twice.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+import gc
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import (
@@ -31,8 +31,7 @@ from services.settings import Settings
 SNAPSHOT_TOPIC = "AccountSnapshot"
 
 
-@dataclass(frozen=True, slots=True)
-class Recorded:
+class Recorded(NamedTuple):
     """A ledger event at its place in an account's stream, with its stored bytes and hash."""
 
     originator_id: str
@@ -76,6 +75,22 @@ class LedgerMapper(Mapper[str]):
             payload=payload,
             chain=chain,
         )
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while decoding many events.
+
+    Decoding allocates many small acyclic objects that the collector would scan again and again
+    (decoding measured 3.6x faster without it, see BENCHMARKS.md). Reference counting still frees
+    everything, and the collector resumes afterwards."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def unseal(state: bytes | str) -> tuple[str, bytes]:
@@ -139,8 +154,10 @@ class LedgerStore(Application[str]):
         return state, head
 
     def stream(self, account_id: str, after: int = 0) -> list[Recorded]:
+        """The account's events after version ``after``, in order."""
         stored = self.recorder.select_events(account_id, gt=after or None)
-        return [self.mapper.to_domain_event(s) for s in stored]
+        with gc_paused():
+            return [self.mapper.to_domain_event(s) for s in stored]
 
     def append(self, recorded: Sequence[Recorded], tracking: Tracking | None = None) -> None:
         """Write a batch of events (any accounts) and the consumer position, atomically."""

@@ -22,6 +22,11 @@ UPCASTERS: dict[tuple[str, int], Upcaster] = {
 }
 
 
+def _current_topics() -> frozenset[str]:
+    names = [cls.model_fields["type"].default for cls in LedgerEvent.__subclasses__()]
+    return frozenset(topic_of(name) for name in names)
+
+
 def topic_of(event_type: str) -> str:
     """The stored topic of an event type at its current version: ``Type`` or ``Type@N``."""
     version = CURRENT.get(event_type, 1)
@@ -30,13 +35,15 @@ def topic_of(event_type: str) -> str:
 
 def event_from(topic: str, payload: bytes) -> LedgerEvent:
     """The event in ``payload``, stored under ``topic``, lifted to the current schema."""
-    event_type, _, stored = topic.partition("@")
-    version = int(stored or 1)
-    current = CURRENT.get(event_type, 1)
-    if version == current:
+    if topic in _CURRENT_TOPICS:
         return LEDGER_EVENTS.validate_json(payload)
+    event_type, _, stored = topic.partition("@")
+    version, current = int(stored or 1), CURRENT.get(event_type, 1)
     data = json.loads(payload)
     while version < current:
         data = UPCASTERS[(event_type, version)](data)
         version += 1
     return LEDGER_EVENTS.validate_python(data)
+
+
+_CURRENT_TOPICS = _current_topics()

@@ -4,7 +4,6 @@ events that still replay through their upcaster."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sqlite3
 from pathlib import Path
@@ -204,7 +203,7 @@ def test_version_1_events_still_replay_through_their_upcaster(store_settings):
 
 def test_verify_detects_a_snapshot_that_differs_from_the_replay(ledger_store, store_settings):
     state, head = ledger_store.load_with_head(ACCOUNT)
-    ledger_store.save_snapshots([(ACCOUNT, dataclasses.replace(state, plan="agency"), head)])
+    ledger_store.save_snapshots([(ACCOUNT, state._replace(plan="agency"), head)])
 
     code, output = credits(store_settings, "verify")
 

@@ -1,0 +1,139 @@
+"""Replay speed: how fast account histories are read from the event store, decoded and folded.
+
+    .venv/bin/python -m benchmarks.replay [--store sqlite|postgres] [--events 100000]
+
+Builds a throwaway store with one account of ``--events`` events and ``--accounts`` accounts
+holding as many events between them, then times (best of ``--repeat``) replaying the long
+account, and replaying every account from the notification log. Prints the figures and writes
+them to benchmarks/results/replay.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+
+from events.commands import BuyPackage, CycleRenewed, UseTool
+from services.ledger.catalog_file import load_catalog
+from services.ledger.chain import GENESIS
+from services.ledger.core import Account, evolve, handle
+from services.ledger.store import LedgerStore, gc_paused, seal
+from services.settings import REPO, Settings
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def history(account: str, events: int) -> list:
+    """An account's stream: a renewal, a large package now and then, and tool uses."""
+    catalog, state, head, sealed = load_catalog(), Account(), GENESIS, []
+    n = 0
+    while state.version < events:
+        at = START + timedelta(seconds=n)
+        base = {"command_id": f"{account}-{n}", "account_id": account, "occurred_at": at}
+        if n == 0:
+            command = CycleRenewed(
+                **base, plan="agency", cycle_start=START, cycle_end=START + timedelta(days=3650)
+            )
+        elif n % 900 == 1:
+            command = BuyPackage(**base, package="large", payment_ref=f"pay-{account}-{n}")
+        else:
+            command = UseTool(**base, tool="keyword_suggestions", units=1 + n % 5)
+        decision = handle(command, state, catalog)
+        for version, event in enumerate(decision.events, start=state.version + 1):
+            sealed.append(seal(account, version, event, head))
+            head = sealed[-1].chain
+        state, n = decision.state, n + 1
+    return sealed[:events]
+
+
+def best(repeat: int, run) -> float:
+    times = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - began)
+    return min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--accounts", type=int, default=1_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    settings = Settings(
+        event_store=args.store,
+        postgres_schema=schema,
+        sqlite_path=Path(tempfile.mkdtemp()) / "replay.sqlite",
+    )
+    if args.store == "postgres":
+        with psycopg.connect(settings.postgres_dsn(), autocommit=True) as conn:
+            conn.execute(f"CREATE SCHEMA {schema}")
+    store = LedgerStore(settings)
+    try:
+        long_stream = history("acct-long", args.events)
+        per_account = args.events // args.accounts
+        many = [r for a in range(args.accounts) for r in history(f"acct-{a:05d}", per_account)]
+        for chunk in range(0, len(long_stream), 10_000):
+            store.append(long_stream[chunk : chunk + 10_000])
+        for chunk in range(0, len(many), 10_000):
+            store.append(many[chunk : chunk + 10_000])
+
+        def replay_one() -> None:
+            state = Account()
+            for recorded in store.stream("acct-long"):
+                state = evolve(state, recorded.event)
+            assert state.version == args.events
+
+        def replay_all() -> None:
+            states: dict[str, Account] = defaultdict(Account)
+            start = 1
+            while notifications := store.recorder.select_notifications(start, 10_000):
+                with gc_paused():
+                    decoded = [store.mapper.to_domain_event(n) for n in notifications]
+                for recorded in decoded:
+                    states[recorded.originator_id] = evolve(
+                        states[recorded.originator_id], recorded.event
+                    )
+                start = notifications[-1].id + 1
+            assert sum(s.version for s in states.values()) == len(long_stream) + len(many)
+
+        one_s = best(args.repeat, replay_one)
+        all_s = best(args.repeat, replay_all)
+        total = len(long_stream) + len(many)
+        results = {
+            "store": args.store,
+            "one_account_events": args.events,
+            "one_account_seconds": round(one_s, 3),
+            "one_account_events_per_s": round(args.events / one_s),
+            "all_accounts": args.accounts + 1,
+            "all_accounts_events": total,
+            "all_accounts_seconds": round(all_s, 3),
+            "all_accounts_events_per_s": round(total / all_s),
+            "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+    finally:
+        store.close()
+        if args.store == "postgres":
+            with psycopg.connect(settings.postgres_dsn(), autocommit=True) as conn:
+                conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    for key, value in results.items():
+        print(f"{key:>26}: {value}")
+    out = REPO / "benchmarks" / "results" / f"replay-{args.store}.json"
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"written to {out.relative_to(REPO)}")
+
+
+if __name__ == "__main__":
+    main()
