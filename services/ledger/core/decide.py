@@ -104,11 +104,10 @@ def handle(command: Command, state: Account, catalog: Catalog) -> Decision:
 
 def catch_up(state: Account, command: Command) -> Events:
     """Time's facts due by ``occurred_at``: lots past their expiry, then holds past theirs."""
-    now, cause = command.occurred_at, command.command_id
+    now = command.occurred_at
     expired: list[LedgerEvent] = [
         CreditsExpired(
-            command_id=cause,
-            occurred_at=now,
+            **_caused_by(command),
             lot_id=lot.lot_id,
             kind=lot.kind,
             credits=lot.remaining,
@@ -122,8 +121,7 @@ def catch_up(state: Account, command: Command) -> Events:
             returned, forfeited = give_back(state, hold.draws, now)
             expired.append(
                 HoldExpired(
-                    command_id=cause,
-                    occurred_at=now,
+                    **_caused_by(command),
                     hold_id=hold.hold_id,
                     returned=returned,
                     forfeited=forfeited,
@@ -140,8 +138,7 @@ def decide(command: Command, state: Account, catalog: Catalog) -> Events:
 
 def refused(command: Command, refusal: Refusal) -> CommandRefused:
     return CommandRefused(
-        command_id=command.command_id,
-        occurred_at=command.occurred_at,
+        **_caused_by(command),
         command_type=type(command).__name__,
         code=refusal.code,
         message=refusal.message,
@@ -155,8 +152,7 @@ def _use_tool(cmd: UseTool, state: Account, catalog: Catalog) -> Events:
     credits = price.credits * cmd.units
     return (
         ToolUsed(
-            command_id=cmd.command_id,
-            occurred_at=cmd.occurred_at,
+            **_caused_by(cmd),
             tool=cmd.tool,
             units=cmd.units,
             unit_cost_credits=price.credits,
@@ -177,8 +173,7 @@ def _buy_package(cmd: BuyPackage, state: Account, catalog: Catalog) -> Events:
         )
     return (
         PackagePurchased(
-            command_id=cmd.command_id,
-            occurred_at=cmd.occurred_at,
+            **_caused_by(cmd),
             lot_id=f"package:{cmd.payment_ref}",
             package=cmd.package,
             credits=offer.credits,
@@ -200,8 +195,7 @@ def _cycle_renewed(cmd: CycleRenewed, state: Account, catalog: Catalog) -> Event
         )
     unused = [
         CreditsExpired(
-            command_id=cmd.command_id,
-            occurred_at=cmd.occurred_at,
+            **_caused_by(cmd),
             lot_id=lot.lot_id,
             kind=lot.kind,
             credits=lot.remaining,
@@ -214,8 +208,7 @@ def _cycle_renewed(cmd: CycleRenewed, state: Account, catalog: Catalog) -> Event
         and lot.expires_at is not None
     ]
     started = CycleStarted(
-        command_id=cmd.command_id,
-        occurred_at=cmd.occurred_at,
+        **_caused_by(cmd),
         plan=cmd.plan,
         billing_interval=cmd.billing_interval,
         cycle_start=cmd.cycle_start,
@@ -236,8 +229,7 @@ def _reserve_credits(cmd: ReserveCredits, state: Account, catalog: Catalog) -> E
     credits = price.credits * cmd.units if cmd.units is not None else (cmd.credits or 0)
     return (
         CreditsReserved(
-            command_id=cmd.command_id,
-            occurred_at=cmd.occurred_at,
+            **_caused_by(cmd),
             hold_id=cmd.hold_id,
             tool=cmd.tool,
             units=cmd.units,
@@ -263,8 +255,7 @@ def _settle_hold(cmd: SettleHold, state: Account, catalog: Catalog) -> Events:
     returned, forfeited = give_back(state, rest, cmd.occurred_at)
     return (
         HoldSettled(
-            command_id=cmd.command_id,
-            occurred_at=cmd.occurred_at,
+            **_caused_by(cmd),
             hold_id=hold.hold_id,
             tool=hold.tool,
             credits=cmd.credits,
@@ -280,8 +271,7 @@ def _release_hold(cmd: ReleaseHold, state: Account, catalog: Catalog) -> Events:
     returned, forfeited = give_back(state, hold.draws, cmd.occurred_at)
     return (
         HoldReleased(
-            command_id=cmd.command_id,
-            occurred_at=cmd.occurred_at,
+            **_caused_by(cmd),
             hold_id=hold.hold_id,
             returned=returned,
             forfeited=forfeited,
@@ -308,8 +298,7 @@ def _refund_usage(cmd: RefundUsage, state: Account, catalog: Catalog) -> Events:
     returned, forfeited = give_back(state, use.draws, cmd.occurred_at)
     return (
         UsageRefunded(
-            command_id=cmd.command_id,
-            occurred_at=cmd.occurred_at,
+            **_caused_by(cmd),
             of_command_id=cmd.of_command_id,
             credits=use.credits,
             returned=returned,
@@ -323,8 +312,7 @@ def _grant_credits(cmd: GrantCredits, state: Account, catalog: Catalog) -> Event
         raise InvalidCommand("granted credits must expire after they are granted")
     return (
         CreditsGranted(
-            command_id=cmd.command_id,
-            occurred_at=cmd.occurred_at,
+            **_caused_by(cmd),
             lot_id=f"grant:{cmd.command_id}",
             credits=cmd.credits,
             expires_at=cmd.expires_at,
@@ -346,8 +334,7 @@ def _refund_package(cmd: RefundPackage, state: Account, catalog: Catalog) -> Eve
         )
     return (
         PackageRefunded(
-            command_id=cmd.command_id,
-            occurred_at=cmd.occurred_at,
+            **_caused_by(cmd),
             payment_ref=cmd.payment_ref,
             lot_id=lot_id,
             credits_removed=lot.remaining,
@@ -360,7 +347,7 @@ def _change_plan(cmd: ChangePlan, state: Account, catalog: Catalog) -> Events:
     terms = _plan(catalog, cmd.plan)
     if state.plan is None or state.cycle_end is None or state.cycle_end <= cmd.occurred_at:
         raise NoSubscription("no current credit cycle to change the plan of")
-    at = {"command_id": cmd.command_id, "occurred_at": cmd.occurred_at}
+    at = _caused_by(cmd)
     if cmd.plan == state.plan:
         if state.pending_plan is None:
             raise PlanUnchanged(f"already on plan {cmd.plan!r}", plan=cmd.plan)
@@ -423,6 +410,11 @@ def _split(draws: Iterable[Draw], credits: int) -> tuple[tuple[Draw, ...], tuple
         if draw.credits - part:
             rest.append(draw.model_copy(update={"credits": draw.credits - part}))
     return tuple(charged), tuple(rest)
+
+
+def _caused_by(cmd: Command) -> dict[str, Any]:
+    """The fields every event takes from the command that caused it."""
+    return {"command_id": cmd.command_id, "occurred_at": cmd.occurred_at}
 
 
 def _utc(moment: datetime) -> str:
