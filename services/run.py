@@ -15,6 +15,7 @@ from services.settings import REPO, Settings
 
 PROCESSES = {
     "ledger": [sys.executable, "-m", "services.ledger"],
+    "projector": [sys.executable, "-m", "projections"],
 }
 
 
@@ -23,6 +24,8 @@ def main() -> int:
     print(f"kafka:    {settings.kafka_bootstrap_servers}")
     print(f"commands: {settings.topic['commands']} (key = account_id)")
     print(f"outcomes: {settings.topic['outcomes']}")
+    print(f"balances: {settings.topic['balances']} (compacted, key = account_id)")
+    print(f"alerts:   {settings.topic['alerts']}")
     print(f"events:   {settings.event_store} ({settings.sqlite_path})", flush=True)
     children = {name: subprocess.Popen(argv, cwd=REPO) for name, argv in PROCESSES.items()}
     stopping = False

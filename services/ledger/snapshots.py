@@ -71,8 +71,15 @@ def load(data: bytes) -> tuple[Account, str]:
     holds = Map(
         (
             row[0],
-            Hold(row[0], row[1], row[2], tuple(Draw(**d) for d in row[3]), _parse(row[4]), row[5]),
-        )  # type: ignore[arg-type]
+            Hold(
+                row[0],
+                row[1],
+                row[2],
+                tuple(Draw(**d) for d in row[3]),
+                datetime.fromisoformat(row[4]),
+                row[5],
+            ),
+        )
         for row in doc["holds"]
     )
     decided = Map(

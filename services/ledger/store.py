@@ -11,7 +11,7 @@ import contextlib
 import gc
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import (
@@ -62,7 +62,7 @@ class LedgerMapper(Mapper[str]):
         return StoredEvent(
             originator_id=recorded.originator_id,
             originator_version=recorded.originator_version,
-            topic=upcasting.topic_of(recorded.event.type),
+            topic=upcasting.topic_of(type(recorded.event).__name__),
             state=b"sha256:" + recorded.chain.encode() + b"\n" + recorded.payload,
         )
 
@@ -157,7 +157,7 @@ class LedgerStore(Application[str]):
         """The account's events after version ``after``, in order."""
         stored = self.recorder.select_events(account_id, gt=after or None)
         with gc_paused():
-            return [self.mapper.to_domain_event(s) for s in stored]
+            return [cast(Recorded, self.mapper.to_domain_event(s)) for s in stored]
 
     def append(self, recorded: Sequence[Recorded], tracking: Tracking | None = None) -> None:
         """Write a batch of events (any accounts) and the consumer position, atomically."""

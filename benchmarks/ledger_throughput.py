@@ -1,0 +1,98 @@
+"""Ledger throughput: commands decided and stored per second, end to end through Kafka.
+
+    .venv/bin/python -m benchmarks.ledger_throughput [--store sqlite|postgres] [--commands 20000]
+
+Loads ``--commands`` commands over ``--accounts`` accounts (tests/workload.py) onto a fresh
+commands topic, then starts the ledger and times it until every command's position is stored.
+Prints the figures and writes them to benchmarks/results/ledger-throughput-<store>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+from aiokafka import AIOKafkaProducer
+
+from services.ledger.__main__ import build
+from services.settings import REPO, Settings
+from services.topics import delete_topics, ensure_topics
+from tests.workload import command_log
+
+
+async def run(args: argparse.Namespace) -> dict[str, object]:
+    name = f"bench_{uuid.uuid4().hex[:8]}"
+    settings = Settings(
+        topic_prefix=f"bench.{name}",
+        event_store=args.store,
+        postgres_schema=name,
+        ledger_group_id=name,
+        sqlite_path=Path(tempfile.mkdtemp()) / "ledger.sqlite",
+    )
+    if args.store == "postgres":
+        with psycopg.connect(settings.postgres_dsn(), autocommit=True) as conn:
+            conn.execute(f"CREATE SCHEMA {name}")
+    await ensure_topics(settings)
+    log = command_log(args.commands, args.accounts)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, linger_ms=20)
+    await producer.start()
+    for command in log:
+        await producer.send(
+            settings.topic["commands"],
+            command.model_dump_json().encode(),
+            key=command.account_id.encode(),
+        )
+    await producer.flush()
+    await producer.stop()
+
+    _, edge = build(settings)
+    try:
+        async with edge.broker:
+            began = time.perf_counter()
+            await edge.broker.start()
+            while sum(edge.positions.values()) < len(log):
+                await asyncio.sleep(0.01)
+            elapsed = time.perf_counter() - began
+        events = sum(len(edge.ledger.store.stream(a)) for a in {c.account_id for c in log})
+    finally:
+        edge.ledger.store.close()
+        await delete_topics(settings)
+        if args.store == "postgres":
+            with psycopg.connect(settings.postgres_dsn(), autocommit=True) as conn:
+                conn.execute(f"DROP SCHEMA {name} CASCADE")
+    return {
+        "store": args.store,
+        "commands": len(log),
+        "accounts": args.accounts,
+        "events_stored": events,
+        "seconds_including_group_join": round(elapsed, 2),
+        "commands_per_s": round(len(log) / elapsed),
+        "batches": edge.batches_committed,
+        "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--commands", type=int, default=20_000)
+    parser.add_argument("--accounts", type=int, default=1_000)
+    results = asyncio.run(run(parser.parse_args()))
+    for key, value in results.items():
+        print(f"{key:>30}: {value}")
+    out = REPO / "benchmarks" / "results" / f"ledger-throughput-{results['store']}.json"
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"written to {out.relative_to(REPO)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""Balance alerts, fired once per crossing: pure, no clock (time is the event's).
+
+- ``depleted``: the total spendable balance reached 0. Re-armed once it is above 0 again.
+- ``low_balance``: the total fell to or below the low line, the larger of an absolute number
+  of credits and a percentage of the plan's allowance. Re-armed once it is above the line
+  again. Reaching 0 from above the line says ``depleted`` only (the stronger of the two), and
+  coming back up from 0 to below the line is no new crossing.
+- ``subscription_expiring_soon``: subscription credits remain and their cycle ends within the
+  warning window of the event's time. Once per cycle: a new cycle (a new subscription lot)
+  re-arms it.
+
+``evaluate`` is applied at the end of each command's events (``projections.batch``), so the
+passing figures inside one command (a renewal expires the old credits before granting the new)
+raise nothing. The state that remembers what has fired is stored with the view.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from events.balances import AlertKind, BalanceAlert
+from events.outcomes import BalanceFigures
+from projections.balance import BalanceView
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRules:
+    """Where the lines are. A line of 0 (credits and percent both) turns low-balance off."""
+
+    low_balance_credits: int = 50
+    low_balance_percent: int = 10
+    expiring_within: timedelta = timedelta(hours=72)
+
+    def low_line(self, plan_credits: int) -> int:
+        return max(self.low_balance_credits, self.low_balance_percent * plan_credits // 100)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertState:
+    """What has fired and is not yet re-armed."""
+
+    low_balance: bool = False
+    depleted: bool = False
+    expiring_lot_id: str | None = None  # the subscription lot already warned about
+
+
+def evaluate(
+    view: BalanceView, state: AlertState, rules: AlertRules
+) -> tuple[AlertState, tuple[BalanceAlert, ...]]:
+    """The alerts this view fires, given what has fired before, and the state after them."""
+    account = view.account
+    if not account.opened or view.updated_at is None:
+        return state, ()  # nothing to warn about on an account that was never opened
+    total = view.figures.total
+    line = rules.low_line(account.plan_credits)
+    fired: list[tuple[AlertKind, int | None, datetime | None]] = []
+    low, depleted = state.low_balance, state.depleted
+    if total == 0:
+        if not depleted:
+            fired.append(("depleted", None, None))
+        low, depleted = True, True
+    elif total <= line:
+        if not low:
+            fired.append(("low_balance", line, None))
+        low, depleted = True, False
+    else:
+        low, depleted = False, False
+
+    expiring = state.expiring_lot_id
+    lot = account.lots.get(account.subscription_lot_id or "")
+    if (
+        lot is not None
+        and lot.remaining
+        and lot.expires_at is not None
+        and view.updated_at < lot.expires_at <= view.updated_at + rules.expiring_within
+        and expiring != lot.lot_id
+    ):
+        fired.append(("subscription_expiring_soon", None, lot.expires_at))
+        expiring = lot.lot_id
+
+    after = replace(state, low_balance=low, depleted=depleted, expiring_lot_id=expiring)
+    return after, tuple(_alert(view, *what) for what in fired)
+
+
+def _alert(
+    view: BalanceView, kind: AlertKind, line: int | None, expires_at: datetime | None
+) -> BalanceAlert:
+    figures = view.figures
+    assert view.updated_at is not None
+    return BalanceAlert(
+        alert_id=f"{view.account_id}:{view.version}:{kind}",
+        account_id=view.account_id,
+        kind=kind,
+        version=view.version,
+        balance=BalanceFigures(
+            subscription=figures.subscription,
+            purchased=figures.purchased,
+            granted=figures.granted,
+            held=figures.held,
+            total=figures.total,
+        ),
+        plan=view.account.plan,
+        plan_credits=view.account.plan_credits,
+        threshold_credits=line,
+        expires_at=expires_at,
+        occurred_at=view.updated_at,
+    )
+
+
+def dump(state: AlertState) -> dict[str, object]:
+    return {
+        "low_balance": state.low_balance,
+        "depleted": state.depleted,
+        "expiring_lot_id": state.expiring_lot_id,
+    }
+
+
+def load(doc: dict[str, object]) -> AlertState:
+    return AlertState(
+        low_balance=bool(doc.get("low_balance", False)),
+        depleted=bool(doc.get("depleted", False)),
+        expiring_lot_id=None if doc.get("expiring_lot_id") is None else str(doc["expiring_lot_id"]),
+    )

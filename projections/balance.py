@@ -1,0 +1,198 @@
+"""The balance read model's fold: ledger events in, one small immutable view per account out.
+
+Why the view holds the core's own ``Account`` and folds with the core's own ``evolve``: the
+balance must agree with the ledger to the credit, and the honest way to agree is to run the
+same fold rather than a second copy of its arithmetic. Only what the balance can never need
+again is dropped after each event (``_lean``): the decided commands, refunds and payments
+(idempotency memory), and lots and holds that are closed. The core never touches a closed lot
+or hold again (credits given back to one are forfeited, a hold closes once, a package is
+refunded once), so the figures of the lean account are those of the full one; the property
+test in ``tests/unit/projections`` checks exactly that against ``handle`` for random command
+sequences. Were that ever broken, ``evolve`` would raise on the missing lot and the projector
+would stop with the event named, never publish a wrong figure.
+
+The lean account is small (open lots and holds), so the view is stored whole with each row of
+the read model (``dump``/``load``) and a restart needs nothing but the read model.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from immutables import Map
+
+from events.balances import BalanceUpdated
+from events.ledger import Draw, LedgerEvent
+from services.ledger.core import Account, Balance, Hold, Lot, balance, evolve
+
+FORMAT = 1
+_EMPTY: Map[str, Any] = Map()
+
+
+class RecordedEvent(Protocol):
+    """A ledger event at its place in an account's stream (the store's ``Recorded``)."""
+
+    @property
+    def originator_id(self) -> str: ...
+    @property
+    def originator_version(self) -> int: ...
+    @property
+    def event(self) -> LedgerEvent: ...
+
+
+class StreamGap(RuntimeError):
+    """An event arrived whose predecessor the view has not seen: something was skipped."""
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceView:
+    """One account's balance as of stream ``version``, and the lean account it is read from."""
+
+    account_id: str
+    account: Account = field(default_factory=Account)
+    updated_at: datetime | None = None
+
+    @property
+    def version(self) -> int:
+        return self.account.version
+
+    @property
+    def figures(self) -> Balance:
+        return balance(self.account)
+
+    @property
+    def subscription_expires_at(self) -> datetime | None:
+        """When the spendable subscription credits expire (None if there are none)."""
+        ends = [
+            lot.expires_at
+            for lot in self.account.lots.values()
+            if lot.kind == "subscription" and lot.remaining and lot.expires_at is not None
+        ]
+        return min(ends, default=None)
+
+    def message(self) -> BalanceUpdated:
+        """The view as the balances topic carries it."""
+        assert self.updated_at is not None, "a view is published only after an event"
+        figures, account = self.figures, self.account
+        return BalanceUpdated(
+            account_id=self.account_id,
+            version=self.version,
+            subscription=figures.subscription,
+            purchased=figures.purchased,
+            granted=figures.granted,
+            held=figures.held,
+            total=figures.total,
+            plan=account.plan,
+            plan_credits=account.plan_credits,
+            billing_interval=account.billing_interval,
+            pending_plan=account.pending_plan,
+            cycle_end=account.cycle_end,
+            subscription_expires_at=self.subscription_expires_at,
+            updated_at=self.updated_at,
+        )
+
+
+def fold(view: BalanceView, recorded: RecordedEvent) -> BalanceView:
+    """The view after one more event of its account's stream. An event the view has already
+    folded (a version at or below its own) changes nothing; a skipped version raises."""
+    assert recorded.originator_id == view.account_id, (recorded.originator_id, view.account_id)
+    if recorded.originator_version <= view.version:
+        return view
+    if recorded.originator_version != view.version + 1:
+        raise StreamGap(
+            f"{view.account_id}: got version {recorded.originator_version} after {view.version}"
+        )
+    account = _lean(evolve(view.account, recorded.event))
+    return BalanceView(view.account_id, account, recorded.event.occurred_at)
+
+
+def _lean(account: Account) -> Account:
+    lots = account.lots
+    if any(lot.status != "open" for lot in lots.values()):
+        lots = Map((k, lot) for k, lot in lots.items() if lot.status == "open")
+    holds = account.holds
+    if any(hold.status != "open" for hold in holds.values()):
+        holds = Map((k, hold) for k, hold in holds.items() if hold.status == "open")
+    return account._replace(lots=lots, holds=holds, decided=_EMPTY, refunds=_EMPTY, payments=_EMPTY)
+
+
+def dump(view: BalanceView) -> str:
+    """The view as JSON, for the read model's row."""
+    a = view.account
+    return json.dumps(
+        {
+            "format": FORMAT,
+            "updated_at": _time(view.updated_at),
+            "opened": a.opened,
+            "plan": a.plan,
+            "plan_credits": a.plan_credits,
+            "billing_interval": a.billing_interval,
+            "cycle_start": _time(a.cycle_start),
+            "cycle_end": _time(a.cycle_end),
+            "subscription_lot_id": a.subscription_lot_id,
+            "pending_plan": a.pending_plan,
+            "lots": [
+                [x.lot_id, x.kind, x.credits, x.remaining, _time(x.expires_at), x.seq, x.status]
+                for x in a.lots.values()
+            ],
+            "holds": [
+                [
+                    h.hold_id,
+                    h.tool,
+                    h.credits,
+                    [d.model_dump() for d in h.draws],
+                    _time(h.expires_at),
+                    h.status,
+                ]
+                for h in a.holds.values()
+            ],
+            "version": a.version,
+        },
+        separators=(",", ":"),
+    )
+
+
+def load(account_id: str, text: str) -> BalanceView:
+    """The view back from its JSON; raises ``ValueError`` on anything unreadable."""
+    try:
+        doc = json.loads(text)
+        if doc["format"] != FORMAT:
+            raise ValueError(f"unknown view format {doc['format']}")
+        lots = Map(
+            (r[0], Lot(r[0], r[1], r[2], r[3], _parse(r[4]), r[5], r[6])) for r in doc["lots"]
+        )
+        holds = Map(
+            (r[0], Hold(r[0], r[1], r[2], tuple(Draw(**d) for d in r[3]), _moment(r[4]), r[5]))
+            for r in doc["holds"]
+        )
+        account = Account(
+            opened=doc["opened"],
+            plan=doc["plan"],
+            plan_credits=doc["plan_credits"],
+            billing_interval=doc["billing_interval"],
+            cycle_start=_parse(doc["cycle_start"]),
+            cycle_end=_parse(doc["cycle_end"]),
+            subscription_lot_id=doc["subscription_lot_id"],
+            pending_plan=doc["pending_plan"],
+            lots=lots,
+            holds=holds,
+            version=doc["version"],
+        )
+        return BalanceView(account_id, account, _parse(doc["updated_at"]))
+    except (KeyError, IndexError, TypeError) as error:
+        raise ValueError(f"unreadable view of {account_id}: {error!r}") from error
+
+
+def _time(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def _moment(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _parse(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)

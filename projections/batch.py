@@ -1,0 +1,99 @@
+"""A batch of the ledger's log folded into read-model entries and messages: pure, no I/O.
+
+Alerts are evaluated at the end of each command's events (a command's events are contiguous
+in its account's stream and share its ``command_id``), so what the balance passes through
+inside one decision raises nothing, and the same log gives the same alerts however it is cut
+into batches: live, after a restart, or in a rebuild.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from events.balances import BalanceAlert, BalanceUpdated
+from projections.alerts import AlertRules, AlertState, evaluate
+from projections.balance import BalanceView, RecordedEvent, fold
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One row of the read model: an account's view and what its alerts have fired."""
+
+    view: BalanceView
+    alerts: AlertState = field(default_factory=AlertState)
+
+
+@dataclass
+class Projected:
+    """What a batch changed: the entries to store, the updates and alerts to publish."""
+
+    entries: dict[str, Entry] = field(default_factory=dict)
+    alerts: list[BalanceAlert] = field(default_factory=list)
+
+    @property
+    def updates(self) -> list[BalanceUpdated]:
+        """The latest balance of every changed account that has one: on a compacted topic only
+        the latest per key matters, so a batch publishes one update per account."""
+        return [e.view.message() for e in self.entries.values() if e.view.account.opened]
+
+
+def project(
+    entries: Mapping[str, Entry], batch: Sequence[RecordedEvent], rules: AlertRules
+) -> Projected:
+    """Fold ``batch`` (whole commands, in log order) into ``entries`` (the accounts' rows as
+    stored; missing ones are new accounts)."""
+    ends = _command_ends(batch)
+    out = Projected()
+    for recorded, ends_command in zip(batch, ends, strict=True):
+        account_id = recorded.originator_id
+        entry = out.entries.get(account_id) or entries.get(account_id)
+        entry = entry or Entry(BalanceView(account_id))
+        view = fold(entry.view, recorded)
+        if view is entry.view:
+            continue  # already folded: a repeat changes nothing
+        alerts = entry.alerts
+        if ends_command:
+            alerts, fired = evaluate(view, alerts, rules)
+            out.alerts += fired
+        out.entries[account_id] = Entry(view, alerts)
+    return out
+
+
+def quiet_alerts(view: BalanceView, rules: AlertRules) -> AlertState:
+    """An alert state for a view whose history is unknown: whatever holds now counts as
+    already said (so nothing fires twice), everything else is armed."""
+    return evaluate(view, AlertState(low_balance=True, depleted=True), rules)[0]
+
+
+def whole_commands(
+    page: Sequence[T], full: bool, key: Callable[[T], tuple[str, str]]
+) -> Sequence[T]:
+    """The part of a page of the log that holds whole commands only.
+
+    A page that is not full is everything committed after its start, and the ledger commits
+    whole batches of commands, so it ends where a command ends. A full page may stop inside a
+    command: its last command is left for the next page (unless it is all the page holds).
+    """
+    if not full or not page:
+        return page
+    last = key(page[-1])
+    cut = len(page)
+    while cut and key(page[cut - 1]) == last:
+        cut -= 1
+    return page[:cut] if cut else page
+
+
+def _command_ends(batch: Sequence[RecordedEvent]) -> list[bool]:
+    """For each event: is it the last of its command in this batch?"""
+    ends = [False] * len(batch)
+    following: dict[str, str] = {}
+    for n in range(len(batch) - 1, -1, -1):
+        recorded = batch[n]
+        command_id = recorded.event.command_id
+        ends[n] = following.get(recorded.originator_id) != command_id
+        following[recorded.originator_id] = command_id
+    return ends

@@ -1,0 +1,114 @@
+"""Following the ledger's notification log: pages of whole commands, and a wake-up when the
+ledger stores more.
+
+The projector reads pages itself (``select_notifications`` after its position) rather than
+through eventsourcing's ``recorder.subscribe``, because a subscription hands out one
+notification at a time and so hides where the ledger's transactions end. A page that is not
+full is everything committed after the position, which always ends at the end of a ledger
+transaction (whole commands); a full page leaves its last command for the next one. The
+wake-up is the subscription's own mechanism: on PostgreSQL the recorder NOTIFYs its channel in
+every insert transaction and we LISTEN to it, as ``PostgresSubscription`` does. SQLite has no
+notifications (its recorder's ``subscribe`` raises ``NotImplementedError``), so the projector
+polls it every ``projector_poll_interval_ms``: an indexed ``rowid >`` query, cheap enough at
+10 ms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import cast
+
+from eventsourcing.postgres import PostgresApplicationRecorder
+from psycopg.sql import SQL, Identifier
+
+from projections.batch import whole_commands
+from services.ledger.store import LedgerStore, Recorded
+
+log = logging.getLogger("kalema.projector")
+
+
+class UnreadableEvent(RuntimeError):
+    """A stored event cannot be decoded. Skipping it would corrupt every balance after it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: Sequence[tuple[int, Recorded]]  # (notification id, event), in log order
+    full: bool  # more may be waiting right after it
+
+    @property
+    def last_id(self) -> int:
+        return self.items[-1][0]
+
+
+class LogReader:
+    def __init__(self, ledger: LedgerStore, page_size: int) -> None:
+        self.ledger = ledger
+        self.page_size = page_size
+
+    def read(self, after: int) -> Page:
+        """The next page of whole commands after notification ``after``."""
+        notifications = self.ledger.recorder.select_notifications(
+            start=after, limit=self.page_size, inclusive_of_start=False
+        )
+        items = []
+        for n in notifications:
+            try:
+                recorded = cast(Recorded, self.ledger.mapper.to_domain_event(n))
+            except Exception as error:
+                raise UnreadableEvent(
+                    f"stored event {n.id} ({n.originator_id} version {n.originator_version}, "
+                    f"{n.topic}) cannot be read: {error}. The projector stops here rather "
+                    "than skip it."
+                ) from error
+            items.append((n.id, recorded))
+        full = len(notifications) == self.page_size
+        kept = whole_commands(items, full, lambda i: (i[1].originator_id, i[1].event.command_id))
+        return Page(kept, full)
+
+
+class Wakeup:
+    """Sets ``event`` whenever the ledger may have stored events (PostgreSQL only)."""
+
+    def __init__(self, ledger: LedgerStore, event: asyncio.Event) -> None:
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+        recorder = ledger.recorder
+        if isinstance(recorder, PostgresApplicationRecorder):
+            loop = asyncio.get_running_loop()
+            self._thread = threading.Thread(
+                target=self._listen, args=(recorder, loop, event), name="projector-listen"
+            )
+            self._thread.start()
+
+    def _listen(
+        self,
+        recorder: PostgresApplicationRecorder,
+        loop: asyncio.AbstractEventLoop,
+        event: asyncio.Event,
+    ) -> None:
+        while not self._stopped.is_set():
+            try:
+                with recorder.datastore.get_connection() as conn:
+                    conn.execute(SQL("LISTEN {0}").format(Identifier(recorder.channel_name)))
+                    try:
+                        loop.call_soon_threadsafe(event.set)  # what was stored before we listened
+                        while not self._stopped.is_set():
+                            for _ in conn.notifies(timeout=0.1, stop_after=1):
+                                loop.call_soon_threadsafe(event.set)
+                    finally:
+                        conn.execute("UNLISTEN *")
+            except Exception:
+                if self._stopped.is_set():
+                    return
+                log.exception("LISTEN failed; polling until it is back")
+                self._stopped.wait(1.0)
+
+    def close(self) -> None:
+        self._stopped.set()
+        if self._thread is not None:
+            self._thread.join()

@@ -1,0 +1,121 @@
+"""Rebuild, check and lag of the balance read model.
+
+- ``rebuild`` folds every stored event from the start, in memory, and swaps the result in with
+  its position in one transaction (the table is dropped and created anew, so a changed schema
+  is picked up too). It publishes nothing: the balances topic already carries every version,
+  and old alerts are not news. A projector running meanwhile finds its position moved and
+  re-reads from the rebuilt one.
+- ``check`` compares every row with the ledger core's own answer: for each account, its events
+  up to the read model's position are replayed by the core (``replay`` and ``balance``, not
+  the projector's fold), and both the row's columns and its stored view must match.
+- ``lag``: events the ledger has stored that the read model has not folded yet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, cast
+
+from projections.balance import BalanceView, load
+from projections.batch import Entry, project
+from projections.follow import LogReader
+from projections.settings import ProjectorSettings
+from projections.store import BalanceReadModel, message_of
+from services.ledger.core import replay
+from services.ledger.store import LedgerStore, Recorded
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    account_id: str
+    field: str
+    read_model: Any
+    replay: Any
+
+    def __str__(self) -> str:
+        read_model, core = self.read_model, self.replay
+        return f"{self.account_id} {self.field}: read model {read_model!r}, replay {core!r}"
+
+
+def rebuild(settings: ProjectorSettings) -> tuple[int, int]:
+    """Rebuild the read model from every event; returns (accounts, position)."""
+    ledger = LedgerStore(settings)
+    try:
+        reader = LogReader(ledger, settings.projector_batch_max_events)
+        rules = settings.alert_rules()
+        entries: dict[str, Entry] = {}
+        position = 0
+        while (page := reader.read(position)).items:
+            entries.update(project(entries, [r for _, r in page.items], rules).entries)
+            position = page.last_id
+        BalanceReadModel(ledger).replace_all(entries.values(), position)
+        return len(entries), position
+    finally:
+        ledger.close()
+
+
+def check(settings: ProjectorSettings) -> tuple[int, list[Difference]]:
+    """Compare the read model with a fresh replay by the core; returns (position, differences)."""
+    ledger = LedgerStore(settings)
+    try:
+        position, rows = BalanceReadModel(ledger).snapshot()
+        versions = _versions_until(ledger, position)
+        by_account = {row["account_id"]: row for row in rows}
+        differences: list[Difference] = []
+        for account_id in sorted(versions.keys() | by_account.keys()):
+            row, version = by_account.get(account_id), versions.get(account_id)
+            if row is None or version is None:
+                differences.append(
+                    Difference(account_id, "row", row and "present", version and "expected")
+                )
+                continue
+            differences += _compare(ledger, account_id, version, row)
+        return position, differences
+    finally:
+        ledger.close()
+
+
+def lag(settings: ProjectorSettings) -> int:
+    ledger = LedgerStore(settings)
+    try:
+        return BalanceReadModel(ledger).lag()
+    finally:
+        ledger.close()
+
+
+def _versions_until(ledger: LedgerStore, position: int) -> dict[str, int]:
+    """Each account's stream version as of notification ``position``."""
+    versions: dict[str, int] = {}
+    start = 0
+    while start < position:
+        page = ledger.recorder.select_notifications(
+            start=start, limit=1000, stop=position, inclusive_of_start=False
+        )
+        if not page:
+            break
+        for n in page:
+            versions[str(n.originator_id)] = n.originator_version
+        start = page[-1].id
+    return versions
+
+
+def _compare(
+    ledger: LedgerStore, account_id: str, version: int, row: dict[str, Any]
+) -> list[Difference]:
+    stored = ledger.recorder.select_events(account_id, lte=version)
+    recorded = [cast(Recorded, ledger.mapper.to_domain_event(s)) for s in stored]
+    state = replay(r.event for r in recorded)
+    expected = BalanceView(account_id, state, recorded[-1].event.occurred_at).message()
+    try:
+        columns = message_of(row)
+        kept = load(account_id, row["view"]).message()
+    except ValueError as error:
+        return [Difference(account_id, "row", str(error), "readable")]
+    found = []
+    for source, got in (("columns", columns), ("view", kept)):
+        for name, value in got.model_dump().items():
+            if value != getattr(expected, name):
+                found.append(
+                    Difference(account_id, f"{source}.{name}", value, getattr(expected, name))
+                )
+    return found

@@ -1,0 +1,184 @@
+"""The read model's tables in both databases, as eventsourcing tracking recorders.
+
+The recorders are eventsourcing's SQLite and PostgreSQL tracking recorders with the ``balances``
+table added (the library's ``TrackingRecorder`` pattern): a batch's rows and the position after
+it are written in ONE transaction. The position has its own single-row tracking table,
+``balances_tracking``, under the ledger's name (``ledger``), and moves by compare-and-set: it
+must still be where the writer last left it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
+from psycopg.sql import SQL, Composed, Identifier
+
+from projections import alerts, balance
+from projections.batch import Entry
+
+TABLE, TRACKING, SOURCE = "balances", "balances_tracking", "ledger"
+FIGURES = ("subscription", "purchased", "granted", "held", "total", "plan_credits")
+COLUMNS = (
+    ("account_id", "TEXT PRIMARY KEY"),
+    ("version", "BIGINT NOT NULL"),
+    *((name, "BIGINT NOT NULL") for name in FIGURES),
+    ("plan", "TEXT"),
+    ("billing_interval", "TEXT"),
+    ("pending_plan", "TEXT"),
+    ("cycle_end", "{time}"),
+    ("subscription_expires_at", "{time}"),
+    ("updated_at", "{time} NOT NULL"),
+    ("view", "TEXT NOT NULL"),
+    ("alerts", "TEXT NOT NULL"),
+)
+TIMES = ("cycle_end", "subscription_expires_at", "updated_at")
+NAMES = [name for name, _ in COLUMNS]
+CREATE = "CREATE TABLE IF NOT EXISTS {table} (" + ", ".join(f"{n} {t}" for n, t in COLUMNS) + ")"
+UPSERT = (
+    f"INSERT INTO {{table}} ({', '.join(NAMES)}) VALUES ({', '.join('?' * len(NAMES))}) "
+    f"ON CONFLICT (account_id) DO UPDATE SET " + ", ".join(f"{n} = excluded.{n}" for n in NAMES[1:])
+)
+POSITION = "SELECT notification_id FROM {tracking} WHERE application_name = ?"
+
+
+class PositionMoved(RuntimeError):
+    """The stored position is not where this projector left it: someone else wrote it."""
+
+
+class _BalanceTable:
+    """The table's statements, the same for both databases but for quoting and types."""
+
+    datastore: Any
+    time_type = "TEXT"
+
+    def q(self, template: str) -> Any:
+        return template.format(table=TABLE, tracking=TRACKING, time=self.time_type)
+
+    def time_param(self, moment: datetime | None) -> Any:
+        return None if moment is None else moment.isoformat()
+
+    @contextmanager
+    def snapshot_transaction(self) -> Iterator[Any]:
+        with self.datastore.transaction(commit=False) as c:
+            yield c
+
+    def save(self, entries: Iterable[Entry], previous: int, position: int) -> None:
+        """Write these rows and move the position from ``previous`` to ``position``, atomically."""
+        rows = [self.row(entry) for entry in entries]
+        with self.datastore.transaction(commit=True) as c:
+            if rows:  # writes first: in SQLite a write takes the lock, waiting if need be
+                c.executemany(self.q(UPSERT), rows)
+            if previous:
+                c.execute(
+                    self.q(
+                        "UPDATE {tracking} SET notification_id = ? WHERE application_name = ? "
+                        "AND notification_id = ? RETURNING notification_id"
+                    ),
+                    (position, SOURCE, previous),
+                )
+            else:
+                c.execute(
+                    self.q(
+                        "INSERT INTO {tracking} (application_name, notification_id) VALUES (?, ?) "
+                        "ON CONFLICT (application_name) DO NOTHING RETURNING notification_id"
+                    ),
+                    (SOURCE, position),
+                )
+            if c.fetchone() is None:
+                raise PositionMoved(f"the read model is no longer at notification {previous}")
+
+    def replace_all(self, entries: Iterable[Entry], position: int) -> None:
+        """Drop the table and write it anew with ``position``, in one transaction."""
+        rows = [self.row(entry) for entry in entries]
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(self.q("DROP TABLE IF EXISTS {table}"))
+            c.execute(self.q(CREATE))
+            if rows:
+                c.executemany(self.q(UPSERT), rows)
+            c.execute(self.q("DELETE FROM {tracking} WHERE application_name = ?"), (SOURCE,))
+            if position:
+                c.execute(
+                    self.q(
+                        "INSERT INTO {tracking} (application_name, notification_id) VALUES (?, ?)"
+                    ),
+                    (SOURCE, position),
+                )
+
+    def select(self, ids: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        with self.datastore.transaction(commit=False) as c:
+            if ids is None:
+                c.execute(self.q("SELECT * FROM {table} ORDER BY account_id"))
+                return [dict(row) for row in c.fetchall()]
+            found: list[dict[str, Any]] = []
+            for n in range(0, len(ids), 500):
+                chunk = ids[n : n + 500]
+                marks = ", ".join("?" * len(chunk))
+                c.execute(self.q(f"SELECT * FROM {{table}} WHERE account_id IN ({marks})"), chunk)
+                found += [dict(row) for row in c.fetchall()]
+            return found
+
+    def snapshot(self) -> tuple[int, list[dict[str, Any]]]:
+        """The position and every row, as of one instant."""
+        with self.snapshot_transaction() as c:
+            c.execute(self.q(POSITION), (SOURCE,))
+            row = c.fetchone()
+            c.execute(self.q("SELECT * FROM {table} ORDER BY account_id"))
+            position = row["notification_id"] if row else 0
+            return position or 0, [dict(r) for r in c.fetchall()]
+
+    def row(self, entry: Entry) -> tuple[Any, ...]:
+        m = entry.view.message()
+        values = m.model_dump(include=set(NAMES))
+        for name in TIMES:
+            values[name] = self.time_param(getattr(m, name))
+        values["view"] = balance.dump(entry.view)
+        values["alerts"] = json.dumps(alerts.dump(entry.alerts))
+        return tuple(values[name] for name in NAMES)
+
+
+class SQLiteBalanceRecorder(_BalanceTable, SQLiteTrackingRecorder):
+    def __init__(self, datastore: SQLiteDatastore) -> None:
+        super().__init__(datastore)
+        self.insert_tracking_statement = self.insert_tracking_statement.replace(
+            "tracking", TRACKING
+        )
+        self.select_max_tracking_id_statement = self.q(
+            "SELECT MAX(notification_id) FROM {tracking} WHERE application_name=?"
+        )
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [
+            f"CREATE TABLE IF NOT EXISTS {TRACKING} (application_name TEXT, "
+            "notification_id INTEGER, PRIMARY KEY (application_name)) WITHOUT ROWID",
+            self.q(CREATE),
+        ]
+
+
+class PostgresBalanceRecorder(_BalanceTable, PostgresTrackingRecorder):
+    time_type = "TIMESTAMPTZ"
+
+    def __init__(self, datastore: PostgresDatastore) -> None:
+        super().__init__(datastore, tracking_table_name=TRACKING)
+        self.sql_create_statements.append(self.q(CREATE))
+
+    def q(self, template: str) -> Composed:
+        schema = self.datastore.schema
+        text = template.replace("{time}", self.time_type).replace("?", "%s")
+        return SQL(text).format(
+            table=Identifier(schema, TABLE), tracking=Identifier(schema, TRACKING)
+        )
+
+    def time_param(self, moment: datetime | None) -> Any:
+        return moment
+
+    @contextmanager
+    def snapshot_transaction(self) -> Iterator[Any]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            yield c

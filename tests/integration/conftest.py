@@ -1,0 +1,3 @@
+"""The projector's fixtures (``projector``, ``balances``, ``alerts``) for integration tests."""
+
+from tests.integration.conftest_projections import alerts, balances, projector  # noqa: F401

@@ -1,0 +1,320 @@
+"""The balance projector on the real broker, one test body over SQLite and PostgreSQL: the
+balances topic carries every command's figures, the latest record per key is the balance,
+a restart neither skips nor repeats, a rebuild equals the live read model, ``check`` finds a
+tampered row, and alerts fire once per crossing."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+from eventsourcing.persistence import StoredEvent
+
+from events.commands import (
+    BuyPackage,
+    ChangePlan,
+    CycleRenewed,
+    ExpireHolds,
+    GrantCredits,
+    RefundPackage,
+    RefundUsage,
+    ReleaseHold,
+    ReserveCredits,
+    SettleHold,
+    UseTool,
+)
+from projections import maintenance
+from projections.follow import UnreadableEvent
+from projections.projector import Projector
+from projections.store import message_of
+from services.ledger.store import LedgerStore
+from services.settings import REPO
+from tests.integration.conftest_projections import (
+    caught_up,
+    folded,
+    projector_settings,
+    running_projector,
+)
+from tests.workload import command_log
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def at(hours: float) -> datetime:
+    return NOW + timedelta(hours=hours)
+
+
+def ids(account: str, n: str) -> dict:
+    return {"command_id": f"{account}-{n}", "account_id": account, "occurred_at": at(float(n))}
+
+
+def solo(account: str, n: str = "1", days: int = 30) -> CycleRenewed:
+    return CycleRenewed(
+        **ids(account, n), plan="solo", cycle_start=at(float(n)), cycle_end=at(24 * days)
+    )
+
+
+async def test_the_balances_topic_carries_the_figures_after_every_command_kind(
+    ledger, projector, client, balances
+):
+    a = "acct-kinds"
+    commands = [
+        solo(a),
+        BuyPackage(**ids(a, "2"), package="small", payment_ref="pay-1"),
+        UseTool(**ids(a, "3"), tool="article_generation"),
+        ReserveCredits(
+            **ids(a, "4"), hold_id="h1", tool="image_generation", units=2, expires_at=at(10)
+        ),
+        SettleHold(**ids(a, "5"), hold_id="h1", credits=60),
+        ReserveCredits(
+            **ids(a, "6"), hold_id="h2", tool="image_generation", credits=30, expires_at=at(8)
+        ),
+        ReleaseHold(**ids(a, "7"), hold_id="h2"),
+        ReserveCredits(
+            **ids(a, "8"), hold_id="h3", tool="keyword_suggestions", units=5, expires_at=at(9)
+        ),
+        ExpireHolds(**ids(a, "10")),
+        RefundUsage(**ids(a, "11"), of_command_id=f"{a}-3"),
+        GrantCredits(**ids(a, "12"), credits=25, reason="outage"),
+        RefundPackage(**ids(a, "13"), payment_ref="pay-1"),
+        ChangePlan(**ids(a, "14"), plan="agency"),
+        UseTool(**ids(a, "15"), tool="no_such_tool"),  # refused: a new version, same figures
+    ]
+    for command in commands:
+        outcome = await client.decide(command)
+
+        update = await update_at(balances, a, outcome.stream_version)
+        assert update.version == outcome.stream_version, command.type
+        assert update.figures == outcome.balance, command.type
+    assert update.plan == "agency" and update.plan_credits == 4500
+    assert update.cycle_end == at(24 * 30) and update.subscription_expires_at == at(24 * 30)
+    assert update.held == 0 and update.total == 4465
+    await folded(projector, a, update.version)  # published first, then committed
+    assert projector.model.get(a).message() == update
+
+
+async def test_the_latest_record_per_key_is_the_current_balance_and_versions_only_rise(
+    store_settings, ledger, projector, client, balances
+):
+    log = command_log(400, 20, seed=3)
+    for command in log:
+        await client.send(command)
+    await consumed(ledger, len(log))
+    await caught_up(projector)
+    position, rows = projector.model.snapshot()
+    stored = {row["account_id"]: message_of(row) for row in rows}
+
+    await balances.until(lambda _: balances.latest() == stored)
+    for account_id in stored:
+        versions = [u.version for _, _, u in sorted(balances.records) if u.account_id == account_id]
+        assert versions == sorted(set(versions)), account_id  # never stale, never repeated
+    assert maintenance.check(projector.settings) == (position, [])
+
+
+async def test_a_projector_restarted_mid_stream_neither_skips_nor_repeats(
+    store_settings, ledger, client, balances
+):
+    log = command_log(600, 20, seed=11)
+    producing = asyncio.create_task(send_steadily(client, log))
+    small_pages = {"projector_batch_max_events": 40}
+    async with running_projector(store_settings, **small_pages) as first:
+        while first.events_projected < 150:
+            await asyncio.sleep(0.01)
+    async with running_projector(store_settings, **small_pages) as second:
+        await producing
+        await consumed(ledger, len(log))
+        await caught_up(second)
+        total = second.ledger.recorder.max_notification_id()
+
+    assert first.position < total  # it really was stopped mid-stream
+    assert first.events_projected + second.events_projected == total  # none skipped or twice
+    assert maintenance.check(second.settings)[1] == []
+    seen = [(u.account_id, u.version) for u in balances.messages]
+    assert len(seen) == len(set(seen))
+
+
+async def test_a_commit_that_fails_after_publishing_is_retried_and_consumers_drop_the_repeat(
+    store_settings, ledger, client, balances
+):
+    a = "acct-retry"
+    async with running_projector(store_settings, projector_retry_delay_ms=10) as projector:
+        save, failures = projector.model.save, []
+
+        def crash_once(*args):
+            if not failures:
+                failures.append(args)
+                raise OSError("the process died between publishing and committing")
+            return save(*args)
+
+        projector.model.save = crash_once
+        outcome = await client.decide(solo(a))
+        await folded(projector, a, outcome.stream_version)
+
+    published = [u for u in balances.messages if u.account_id == a]
+    assert [u.version for u in published] == [outcome.stream_version] * 2  # at least once
+    assert published[0] == published[1] and published[0].figures == outcome.balance
+    assert maintenance.check(projector.settings)[1] == []
+
+
+async def test_a_rebuild_equals_the_live_read_model(store_settings, ledger, projector, client):
+    log = command_log(300, 15, seed=5)
+    for command in log:
+        await client.send(command)
+    await consumed(ledger, len(log))
+    await caught_up(projector)
+    live = projector.model.snapshot()
+
+    accounts, position = await asyncio.to_thread(maintenance.rebuild, projector.settings)
+
+    assert (accounts, position) == (len(live[1]), live[0])
+    assert projector.model.snapshot() == live
+
+
+async def test_check_finds_a_tampered_row_and_exits_non_zero(
+    store_settings, ledger, projector, client
+):
+    for n, account in enumerate(["acct-t1", "acct-t2"]):
+        await client.decide(solo(account))
+        used = await client.decide(
+            UseTool(**ids(account, "2"), tool="content_analysis", units=n + 1)
+        )
+        await folded(projector, account, used.stream_version)
+    assert run_cli(store_settings, "check").returncode == 0
+
+    execute(store_settings, "UPDATE balances SET total = total + 7 WHERE account_id = 'acct-t2'")
+
+    _, differences = maintenance.check(projector.settings)
+    assert [(d.account_id, d.field, d.read_model, d.replay) for d in differences] == [
+        ("acct-t2", "columns.total", 967, 960)
+    ]
+    checked = run_cli(store_settings, "check")
+    assert checked.returncode == 1
+    assert "acct-t2 columns.total: read model 967, replay 960" in checked.stdout
+    assert run_cli(store_settings, "lag").stdout.strip() == "0"
+
+
+async def test_alerts_fire_once_per_crossing(store_settings, ledger, client, alerts):
+    a, b = "acct-low", "acct-ending"
+    lines = {
+        "alert_low_balance_credits": 100,
+        "alert_low_balance_percent": 0,
+        "alert_expiring_within_hours": 48,
+    }
+    async with running_projector(store_settings, **lines):
+        for command in [
+            solo(a),
+            UseTool(**ids(a, "2"), tool="content_analysis", units=90),  # 80: low
+            UseTool(**ids(a, "3"), tool="keyword_suggestions"),  # 79: still low
+            BuyPackage(**ids(a, "4"), package="small", payment_ref="p"),  # 1079: re-armed
+            UseTool(**ids(a, "5"), tool="content_analysis", units=100),  # 79: low again
+            UseTool(**ids(a, "6"), tool="keyword_suggestions", units=79),  # 0: depleted
+            UseTool(**ids(a, "7"), tool="keyword_suggestions"),  # refused: still depleted
+            solo(b, days=2),  # its cycle ends within 48 hours: expiring
+            UseTool(**ids(b, "2"), tool="keyword_suggestions"),
+        ]:
+            await client.decide(command)
+        said = await alerts.until(lambda seen: len(seen) >= 4)
+        await asyncio.sleep(0.5)  # and nothing more
+
+    assert [(x.account_id, x.kind) for x in alerts.messages] == [
+        (a, "low_balance"),
+        (a, "low_balance"),
+        (a, "depleted"),
+        (b, "subscription_expiring_soon"),
+    ]
+    assert said[0].threshold_credits == 100 and said[0].balance.total == 80
+    assert said[3].expires_at == at(48)
+
+
+async def test_a_stored_event_that_cannot_be_read_stops_the_projector_with_its_name(
+    store_settings,
+):
+    store = LedgerStore(store_settings)
+    store.recorder.insert_events([StoredEvent("acct-bad", 1, "ToolUsed", b"not an event")])
+    stuck = Projector(projector_settings(store_settings))
+    try:
+        with pytest.raises(UnreadableEvent, match="acct-bad version 1"):
+            await asyncio.wait_for(stuck.run(asyncio.Event()), 20)
+        assert stuck.model.position() == 0
+    finally:
+        stuck.close()
+        store.close()
+
+
+async def test_an_unreadable_row_is_rebuilt_from_its_stream_and_the_projector_carries_on(
+    store_settings, ledger, client, balances
+):
+    a = "acct-garbled"
+    async with running_projector(store_settings) as first:
+        started = await client.decide(solo(a))
+        await folded(first, a, started.stream_version)
+    execute(store_settings, f"UPDATE balances SET view = 'garbled' WHERE account_id = '{a}'")
+    outcome = await client.decide(UseTool(**ids(a, "2"), tool="article_generation"))
+    async with asyncio.timeout(10):  # the ledger stores the event just after the outcome
+        while maintenance.lag(projector_settings(store_settings)) != 1:
+            await asyncio.sleep(0.02)
+
+    async with running_projector(store_settings) as second:
+        update = await update_at(balances, a, outcome.stream_version)
+        await caught_up(second)
+
+    assert update.figures == outcome.balance
+    assert maintenance.check(second.settings)[1] == []
+
+
+async def consumed(ledger, count: int, timeout_s: float = 60) -> None:
+    """Until the ledger has taken ``count`` commands off the topic."""
+    async with asyncio.timeout(timeout_s):
+        while sum(ledger.positions.values()) < count:
+            await asyncio.sleep(0.02)
+
+
+async def send_steadily(client, log, chunk: int = 40) -> None:
+    for n in range(0, len(log), chunk):
+        for command in log[n : n + chunk]:
+            await client.send(command)
+        await asyncio.sleep(0.1)
+
+
+def execute(settings, statement: str) -> None:
+    """Change the read model behind the projector's back."""
+    if settings.event_store == "sqlite":
+        with sqlite3.connect(settings.sqlite_path) as conn:
+            conn.execute(statement)
+        return
+    with psycopg.connect(settings.postgres_dsn(), autocommit=True) as conn:
+        conn.execute(f"SET search_path TO {settings.postgres_schema}")
+        conn.execute(statement)
+
+
+def run_cli(settings, command: str) -> subprocess.CompletedProcess:
+    env = os.environ | {
+        "KALEMA_TOPIC_PREFIX": settings.topic_prefix,
+        "KALEMA_EVENT_STORE": settings.event_store,
+        "KALEMA_SQLITE_PATH": str(settings.sqlite_path),
+        "KALEMA_POSTGRES_SCHEMA": settings.postgres_schema,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "projections", command],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+async def update_at(balances, account: str, version: int):
+    """The balance update of ``account`` at ``version``, once it is on the topic."""
+
+    def found(seen):
+        return any(u.account_id == account and u.version == version for u in seen)
+
+    seen = await balances.until(found)
+    return next(u for u in seen if u.account_id == account and u.version == version)
