@@ -17,18 +17,24 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from projections import maintenance
+from projections.settings import ProjectorSettings
 from services.audit import history
 from services.audit.verify import verify as verify_store
 from services.ledger.store import LedgerStore
-from services.settings import Settings
 
 app = typer.Typer(help="Audit the Kalema Credits ledger.", no_args_is_help=True)
 Store = Annotated[str | None, typer.Option(help="sqlite or postgres (default: settings)")]
 
 
+def _settings(store: str | None) -> ProjectorSettings:
+    if store is None:
+        return ProjectorSettings()
+    return ProjectorSettings(event_store=store)  # type: ignore[arg-type]
+
+
 def _store(store: str | None) -> LedgerStore:
-    settings = Settings() if store is None else Settings(event_store=store)  # type: ignore[arg-type]
-    return LedgerStore(settings)
+    return LedgerStore(_settings(store))
 
 
 @app.command()
@@ -68,12 +74,23 @@ def audit(
 @app.command()
 def verify(
     chain: Annotated[bool, typer.Option("--chain", help="also check every hash chain")] = False,
+    read_model: Annotated[
+        bool, typer.Option(help="also compare the balance read model with the replay")
+    ] = True,
     store: Store = None,
 ) -> None:
-    """Replay every account and compare with snapshots (and, with --chain, the hash chains)."""
-    problems = verify_store(_store(store), chain=chain, read_model=None)
+    """Replay every account and compare with its snapshots and the balance read model
+    (and, with --chain, check every hash chain). Exits 1 if anything disagrees."""
+    settings = _settings(store)
+    ledger = LedgerStore(settings)
+    try:
+        problems = [str(p) for p in verify_store(ledger, chain=chain)]
+    finally:
+        ledger.close()
+    if read_model:
+        problems += [f"read model: {d}" for d in maintenance.check(settings)[1]]
     for problem in problems:
-        typer.echo(str(problem))
+        typer.echo(problem)
     typer.echo(f"{len(problems)} problem(s) found" if problems else "all accounts verified")
     raise typer.Exit(1 if problems else 0)
 

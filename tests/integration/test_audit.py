@@ -13,6 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from events.commands import COMMANDS
+from projections import maintenance
+from projections.settings import ProjectorSettings
 from services.audit.cli import app
 from services.ledger.catalog_file import load_catalog
 from services.ledger.intake import Incoming
@@ -40,8 +42,13 @@ def ledger_store(store_settings):
             "commands", 0, offset, ACCOUNT.encode(), command.model_dump_json().encode()
         )
         ledger.commit(ledger.decide([record]))
+    maintenance.rebuild(projector_settings(store_settings))  # the read model, as the projector
     yield store
     store.close()
+
+
+def projector_settings(settings) -> ProjectorSettings:
+    return ProjectorSettings(**settings.model_dump())
 
 
 def credits(store_settings, *args: str) -> tuple[int, str]:
@@ -176,6 +183,7 @@ def test_version_1_events_still_replay_through_their_upcaster(store_settings):
             row["state"].encode(),
         )
 
+    maintenance.rebuild(projector_settings(store_settings))
     stream = store.stream("acct-v1")
 
     purchase = stream[1].event
@@ -209,3 +217,18 @@ def test_verify_detects_a_snapshot_that_differs_from_the_replay(ledger_store, st
 
     assert code == 1
     assert f"{ACCOUNT}: snapshot: snapshot at version 5 differs from replay" in output
+
+
+def test_verify_detects_latest_events_removed_by_comparing_with_the_read_model(
+    ledger_store, store_settings
+):
+    sql(
+        store_settings,
+        "DELETE FROM stored_events WHERE originator_id = ? AND originator_version = 5",
+        ACCOUNT,
+    )
+
+    assert credits(store_settings, "verify", "--chain", "--no-read-model")[0] == 0  # still whole
+    code, output = credits(store_settings, "verify", "--chain")
+
+    assert code == 1 and f"read model: {ACCOUNT}" in output
