@@ -8,12 +8,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DEPS_STAMP := $(VENV)/.deps-$(shell cat pyproject.toml | sha256sum | cut -c1-16)
 
-.PHONY: run test setup kafka postgres topics lint stop clean
+.PHONY: run test setup kafka postgres topics chromium lint stop clean
 
 run: setup kafka topics
 	$(PY) -m services.run
 
-test: setup kafka postgres topics lint
+test: setup kafka postgres topics chromium lint
 	$(VENV)/bin/pytest
 
 setup: $(DEPS_STAMP)
@@ -29,6 +29,11 @@ kafka:
 
 postgres:
 	scripts/postgres.sh start
+
+# The browser test drives Debian's Chromium (never a downloaded browser).
+chromium:
+	@command -v chromium >/dev/null || { echo "installing Debian's chromium for the browser test"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 topics: setup kafka
 	$(PY) -m services.topics
