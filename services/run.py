@@ -11,12 +11,17 @@ import subprocess
 import sys
 import time
 
+from services.api.settings import ApiSettings
 from services.settings import REPO, Settings
 
 PROCESSES = {
     "ledger": [sys.executable, "-m", "services.ledger"],
     "projector": [sys.executable, "-m", "projections"],
+    "api": [sys.executable, "-m", "services.api"],
 }
+# Run once, not supervised: this month's Solo cycle for the demo account, as billing would send
+# it (development only; a repeat is answered with the first outcome).
+ONCE = {"demo": [sys.executable, "-m", "services.api.demo"]}
 
 
 def main() -> int:
@@ -26,8 +31,12 @@ def main() -> int:
     print(f"outcomes: {settings.topic['outcomes']}")
     print(f"balances: {settings.topic['balances']} (compacted, key = account_id)")
     print(f"alerts:   {settings.topic['alerts']}")
-    print(f"events:   {settings.event_store} ({settings.sqlite_path})", flush=True)
+    print(f"events:   {settings.event_store} ({settings.sqlite_path})")
+    api = ApiSettings()
+    print(f"api:      {api.url()}/docs (OpenAPI: {api.url()}/openapi.json)")
+    print(f"page:     {api.page_url()}  (account {api.api_demo_account})", flush=True)
     children = {name: subprocess.Popen(argv, cwd=REPO) for name, argv in PROCESSES.items()}
+    once = [subprocess.Popen(argv, cwd=REPO) for argv in ONCE.values()]
     stopping = False
 
     def stop(*_: object) -> None:
@@ -41,6 +50,10 @@ def main() -> int:
     for child in children.values():
         if child.poll() is None:
             child.send_signal(signal.SIGTERM)
+    for child in once:
+        if child.poll() is None:
+            child.terminate()
+        child.wait(timeout=60)
     codes = {name: child.wait(timeout=60) for name, child in children.items()}
     failed = {name: code for name, code in codes.items() if code not in (0, -signal.SIGTERM)}
     if failed and not stopping:

@@ -85,7 +85,7 @@ class LedgerClient:
 
     async def decide(self, command: Command) -> Outcome:
         """Send a command and wait for its outcome (accepted or refused)."""
-        waiting = asyncio.get_running_loop().create_future()
+        waiting: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._waiting[command.command_id] = waiting
         try:
             await self.send(command)

@@ -1,0 +1,72 @@
+"""``python -m services.api``: the HTTP API and the account page, until SIGTERM or Ctrl-C.
+
+On a stop the open balance streams end at once (browsers reconnect by themselves), any other
+request in flight has ``KALEMA_API_SHUTDOWN_GRACE_S`` to finish, then the ledger client and the
+balances feed are closed. Development tokens are refused on any address but loopback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import sys
+from types import FrameType
+
+import uvicorn
+from fastapi import FastAPI
+
+from services.api import logs
+from services.api.app import create_app
+from services.api.settings import ApiSettings
+
+log = logging.getLogger("kalema.api")
+
+
+class ApiServer(uvicorn.Server):
+    """Ends the open balance streams as soon as a stop is asked for: their connections close
+    at once, and the shutdown does not wait out the grace period on them."""
+
+    def __init__(self, config: uvicorn.Config, app: FastAPI) -> None:
+        super().__init__(config)
+        self.app = app
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        self.loop = asyncio.get_running_loop()
+        await super().serve(sockets)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        ports = self.app.state.ports
+        if ports is not None and self.loop is not None:
+            self.loop.call_soon_threadsafe(ports.hub.close)
+        super().handle_exit(sig, frame)
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    settings = ApiSettings()
+    if settings.dev_tokens_exposed():
+        log.error(
+            "refusing to serve development tokens on %s: set KALEMA_API_SERVICE_TOKEN and "
+            "KALEMA_API_ACCOUNT_TOKENS",
+            settings.api_host,
+        )
+        return 2
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        host=settings.api_host,
+        port=settings.api_port,
+        log_config=None,  # keep the root logger's format; our filter is installed below
+        timeout_graceful_shutdown=settings.api_shutdown_grace_s,
+        proxy_headers=False,
+    )
+    logs.install()
+    log.info("api: %s (balances from %s)", settings.url(), settings.topic["balances"])
+    ApiServer(config, app).run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""The HTTP API and the account page, as one FastAPI app.
+
+``create_app(settings)`` opens the real ports (store, ledger client, balances feed) for the
+app's lifetime; tests may pass their own ``ports`` instead. OpenAPI is at ``/openapi.json``
+and ``/docs``; the page is at ``/`` with its files under ``/static``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+
+from services.api import errors
+from services.api.ports import Ports, real_ports
+from services.api.routes import accounts, catalog, commands, me
+from services.api.settings import ApiSettings
+
+STATIC = Path(__file__).with_name("static")
+PAGE_HEADERS = {
+    # The page's token must not leave it: no third-party code, no referrer.
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+def create_app(settings: ApiSettings | None = None, ports: Ports | None = None) -> FastAPI:
+    settings = settings or ApiSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if ports is not None:
+            app.state.ports = ports
+            yield
+            return
+        async with real_ports(settings) as real:
+            app.state.ports = real
+            yield
+
+    app = FastAPI(
+        title="Kalema Credits API",
+        version="1",
+        summary="Credit balances, history and commands of Kalema accounts.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.ports = ports  # None until the lifespan opens the real ones
+    app.add_exception_handler(errors.ApiError, errors.answer)
+    app.add_exception_handler(RequestValidationError, errors.invalid)
+    for module in (accounts, commands, catalog, me):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html", headers=PAGE_HEADERS)
+
+    return app

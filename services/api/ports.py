@@ -1,0 +1,99 @@
+"""What the API's handlers talk to, as small interfaces, and the real ones behind them.
+
+``Reads``: the balance read model and the ledger's streams (blocking database calls, run in
+threads). ``Decides``: the ledger over Kafka (``LedgerClient``). Unit tests pass fakes of both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from typing import Protocol
+
+from events.commands import Command
+from events.ledger import LedgerEvent
+from events.outcomes import Outcome
+from projections.balance import BalanceView
+from projections.store import BalanceReadModel
+from services.api.feed import BalanceFeed
+from services.api.hub import BalanceHub
+from services.api.settings import ApiSettings
+from services.ledger.catalog_file import load_catalog
+from services.ledger.client import LedgerClient
+from services.ledger.core import Catalog
+from services.ledger.store import LedgerStore
+from services.topics import ensure_topics
+
+log = logging.getLogger("kalema.api")
+
+
+class Reads(Protocol):
+    async def view(self, account_id: str) -> BalanceView | None: ...
+    async def events(self, account_id: str) -> list[LedgerEvent]: ...
+
+
+class Decides(Protocol):
+    async def decide(self, command: Command) -> Outcome: ...
+
+
+@dataclass(frozen=True)
+class Ports:
+    reads: Reads
+    ledger: Decides
+    hub: BalanceHub
+    catalog: Catalog
+
+
+class StoreReads:
+    """The read model and the ledger's store, in the ledger's own database."""
+
+    def __init__(self, settings: ApiSettings, attempts: int = 5) -> None:
+        self.store, self.model = _open(settings, attempts)
+
+    async def view(self, account_id: str) -> BalanceView | None:
+        return await asyncio.to_thread(self.model.get, account_id)
+
+    async def events(self, account_id: str) -> list[LedgerEvent]:
+        recorded = await asyncio.to_thread(self.store.stream, account_id)
+        return [r.event for r in recorded]
+
+    def close(self) -> None:
+        self.store.close()
+
+
+@asynccontextmanager
+async def real_ports(settings: ApiSettings) -> AsyncIterator[Ports]:
+    """The store, the ledger client and the balances feed, until the block ends."""
+    await ensure_topics(settings)
+    async with AsyncExitStack() as stack:
+        reads = await asyncio.to_thread(StoreReads, settings)
+        stack.callback(reads.close)
+        ledger = LedgerClient(settings, timeout_s=settings.api_ledger_timeout_s)
+        await stack.enter_async_context(ledger)
+        hub = BalanceHub(settings.api_stream_recent_accounts)
+        feed = BalanceFeed(settings, hub)
+        await feed.start()
+        stack.push_async_callback(feed.stop)
+        yield Ports(reads=reads, ledger=ledger, hub=hub, catalog=load_catalog())
+
+
+def _open(settings: ApiSettings, attempts: int) -> tuple[LedgerStore, BalanceReadModel]:
+    """Retried a few times: on a fresh PostgreSQL schema the ledger or the projector may be
+    creating the same tables at the same instant."""
+    for attempt in range(1, attempts + 1):
+        store = None
+        try:
+            store = LedgerStore(settings)
+            return store, BalanceReadModel(store)
+        except Exception:
+            if store is not None:
+                store.close()
+            if attempt == attempts:
+                raise
+            log.warning("could not open the store (attempt %d); retrying", attempt)
+            time.sleep(1.0)
+    raise AssertionError("unreachable")

@@ -1,0 +1,96 @@
+"""Reading an account: the sidebar's balance, its details, its history, and its live stream."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+
+from events.balances import BalanceUpdated
+from projections.balance import BalanceView
+from services.api import models, views
+from services.api.deps import Account, PortsDep, SettingsDep
+from services.api.errors import documented, documented_json, error
+from services.api.hub import Subscription
+from services.api.ports import Ports
+from services.audit import history
+from services.ledger.core import replay
+
+HISTORY_LIMIT_MAX = 100
+OFFSET_MAX = 10_000_000
+router = APIRouter(tags=["accounts"])
+
+
+async def opened(ports: Ports, account_id: str) -> BalanceView:
+    """The account's row of the read model; an account is known once it has been opened."""
+    view = await ports.reads.view(account_id)
+    if view is None or not view.account.opened:
+        raise error(404, "unknown_account", f"no account {account_id}")
+    return view
+
+
+@router.get("/accounts/{account_id}/balance", responses=documented(401, 403, 404, 422))
+async def balance(account_id: Account, ports: PortsDep) -> BalanceUpdated:
+    """The sidebar's figure: total spendable credits, split by kind, as of ``version``."""
+    return (await opened(ports, account_id)).message()
+
+
+@router.get("/accounts/{account_id}", responses=documented(401, 403, 404, 422))
+async def details(
+    account_id: Account, ports: PortsDep, settings: SettingsDep
+) -> models.AccountDetails:
+    """What clicking the balance shows: plan, renewal date, credits by kind, lots, activity."""
+    view = await opened(ports, account_id)
+    table = history.rows(await ports.reads.events(account_id))
+    return views.details(view, table, ports.catalog, settings.api_recent_activity)
+
+
+@router.get("/accounts/{account_id}/history", responses=documented(401, 403, 404, 422))
+async def account_history(
+    account_id: Account,
+    ports: PortsDep,
+    offset: Annotated[int, Query(ge=0, le=OFFSET_MAX, description="entries to skip")] = 0,
+    limit: Annotated[int, Query(ge=1, le=HISTORY_LIMIT_MAX, description="entries")] = 20,
+) -> models.HistoryPage:
+    """Every event of the account, newest first, each with the running balance after it."""
+    events = await ports.reads.events(account_id)
+    if not replay(events).opened:
+        raise error(404, "unknown_account", f"no account {account_id}")
+    return views.history_page(account_id, history.rows(events), offset, limit)
+
+
+async def subscribed(account_id: Account, ports: PortsDep) -> AsyncIterator[Subscription]:
+    """A stream of the account, subscribed BEFORE the current balance is read, so an update
+    published in between is not lost (and an older one is dropped by version)."""
+    subscription = ports.hub.subscribe(account_id)
+    try:
+        subscription.offer((await opened(ports, account_id)).message())
+        yield subscription
+    finally:
+        ports.hub.unsubscribe(subscription)
+
+
+@router.get(
+    "/accounts/{account_id}/balance/stream",
+    response_class=EventSourceResponse,
+    responses=documented_json(401, 403, 404, 422),
+)
+async def balance_stream(
+    subscription: Annotated[Subscription, Depends(subscribed)],
+    ports: PortsDep,
+    settings: SettingsDep,
+) -> AsyncIterable[ServerSentEvent]:
+    """Server-sent events, ``event: balance`` with the ``BalanceUpdated`` as data and its
+    version as id: the current balance first, then every newer one, whoever changed it."""
+    while True:
+        update = await subscription.next(settings.api_stream_refresh_s)
+        if subscription.closed:
+            return
+        if update is None:  # quiet for a while: make sure nothing was missed
+            view = await ports.reads.view(subscription.account_id)
+            if view is not None and view.account.opened:
+                subscription.offer(view.message())
+            continue
+        yield ServerSentEvent(event="balance", id=str(update.version), data=update)

@@ -1,0 +1,229 @@
+"""The account page in a real browser: headless Chromium (Debian's, never a downloaded one)
+driven by Playwright, in front of the ledger, the projector and the API running as their own
+processes on the real broker (SQLite store). The balance must change on the page, without a
+reload, when ANOTHER process produces a ``UseTool`` on Kafka."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.async_api import Page, async_playwright, expect
+
+from services.ledger.client import LedgerClient
+from services.settings import REPO, Settings
+from tests.integration.conftest_api import SERVICE_TOKEN, TOKENS, open_account
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOT = REPO / "artifacts" / "browser" / "sidebar.png"
+WAIT_MS = 20_000  # the longest any expectation waits for the page (it is not a measurement)
+
+
+def environment(settings: Settings, port: int) -> dict[str, str]:
+    return {
+        **os.environ,
+        "KALEMA_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "KALEMA_TOPIC_PREFIX": settings.topic_prefix,
+        "KALEMA_EVENT_STORE": settings.event_store,
+        "KALEMA_SQLITE_PATH": str(settings.sqlite_path),
+        "KALEMA_LEDGER_GROUP_ID": settings.ledger_group_id,
+        "KALEMA_API_PORT": str(port),
+        "KALEMA_API_SERVICE_TOKEN": SERVICE_TOKEN,
+        "KALEMA_API_ACCOUNT_TOKENS": json.dumps(TOKENS),
+    }
+
+
+@contextmanager
+def processes(env: dict[str, str], logs: Path) -> Iterator[dict[str, subprocess.Popen[bytes]]]:
+    """The deployables as ``make run`` starts them, stopped by SIGTERM at the end."""
+    started = {}
+    try:
+        for name, module in (
+            ("ledger", "services.ledger"),
+            ("projector", "projections"),
+            ("api", "services.api"),
+        ):
+            with (logs / f"{name}.log").open("wb") as log:
+                started[name] = subprocess.Popen(
+                    [sys.executable, "-m", module], cwd=REPO, env=env, stdout=log, stderr=log
+                )
+        yield started
+    finally:
+        for child in started.values():
+            child.send_signal(signal.SIGTERM)
+        for child in started.values():
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def until_serving(url: str, api: subprocess.Popen[bytes], log: Path) -> None:
+    async with asyncio.timeout(30), httpx.AsyncClient() as http:
+        while True:
+            assert api.poll() is None, f"the API exited:\n{log.read_text()}"
+            try:
+                if (await http.get(f"{url}/openapi.json")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+
+
+@pytest.fixture
+async def served(store_settings: Settings, tmp_path: Path) -> AsyncIterator[tuple[str, dict]]:
+    """The page's URL and the environment of the system behind it (account acct-a opened:
+    Solo's 980 subscription credits and a small package's 1,000)."""
+    port = free_port()
+    env = environment(store_settings, port)
+    with processes(env, tmp_path) as children:
+        url = f"http://127.0.0.1:{port}"
+        try:
+            async with LedgerClient(store_settings, timeout_s=30) as client:
+                await open_account(client, "acct-a")
+            await until_serving(url, children["api"], tmp_path / "api.log")
+            yield url, env
+        finally:
+            for name in children:
+                print(f"--- {name} ---\n{(tmp_path / f'{name}.log').read_text()[-3000:]}")
+
+
+async def produce_from_another_process(env: dict[str, str], account_id: str, tool: str) -> dict:
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.integration.outside_producer",
+        account_id,
+        tool,
+        cwd=REPO,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await child.communicate()
+    assert child.returncode == 0, err.decode()
+    return json.loads(out)
+
+
+async def sidebar(page: Page) -> tuple[str, str, str]:
+    return (
+        await page.locator("#balance-total").inner_text(),
+        await page.locator("#balance-subscription").inner_text(),
+        await page.locator("#balance-purchased").inner_text(),
+    )
+
+
+@asynccontextmanager
+async def browser_page() -> AsyncIterator[Page]:
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield await browser.new_page(viewport={"width": 1180, "height": 860})
+        finally:
+            await browser.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_the_page_shows_the_balance_and_follows_every_change_live(served, backend):
+    url, env = served
+    async with browser_page() as page:
+        loads = []
+        page.on("load", lambda _: loads.append(page.url))
+        await page.goto(f"{url}/?token=token-a")
+        total = page.locator("#balance-total")
+        await expect(total).to_have_text("1,980", timeout=WAIT_MS)
+        assert await sidebar(page) == ("1,980", "980", "1,000")
+        assert "token" not in page.url
+        assert await page.evaluate("sessionStorage.getItem('kalema.token')") == "token-a"
+        await expect(page.locator("#live")).to_have_attribute("data-state", "on", timeout=WAIT_MS)
+        await page.evaluate("() => { window.sameDocument = true; }")  # a reload forgets it
+
+        outcome = await produce_from_another_process(env, "acct-a", "article_generation")
+
+        assert outcome["balance"]["total"] == 1930
+        await expect(total).to_have_text("1,930", timeout=WAIT_MS)
+        assert await sidebar(page) == ("1,930", "930", "1,000")
+        assert await page.evaluate("() => window.sameDocument") is True
+
+        await page.select_option("#tool", "content_analysis")
+        await page.get_by_role("button", name="Use tool").click()
+        await expect(total).to_have_text("1,920", timeout=WAIT_MS)
+        await expect(page.locator("#message")).to_contain_text("10 credits (10 subscription)")
+
+        await page.select_option("#package", "small")
+        await page.get_by_role("button", name="Buy package").click()
+        await expect(total).to_have_text("2,920", timeout=WAIT_MS)
+        assert await sidebar(page) == ("2,920", "920", "2,000")
+
+        await page.select_option("#tool", "image_generation")
+        await page.fill("#units", "100")
+        await page.get_by_role("button", name="Use tool").click()
+        message = page.locator("#message.refused")
+        await expect(message).to_contain_text("Insufficient Credits", timeout=WAIT_MS)
+        await expect(message).to_contain_text("needs 4,000 credits; you have 2,920")
+        assert (await total.inner_text()) == "2,920"
+
+        await page.locator("#balance").click()
+        details = page.locator("#details")
+        await expect(details).to_be_visible(timeout=WAIT_MS)
+        await expect(page.locator("#lots tbody tr")).to_have_count(3, timeout=WAIT_MS)
+        await expect(page.locator("#plan")).to_contain_text("Solo · 980 credits per month")
+        await expect(page.locator("#history tbody tr").first).to_contain_text(
+            "UseTool refused: Insufficient Credits", timeout=WAIT_MS
+        )
+        assert await page.evaluate("() => window.sameDocument") is True
+        assert len(loads) == 1, loads  # the first load only
+
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+        await page.reload()  # the token was kept for this tab
+        await expect(total).to_have_text("2,920", timeout=WAIT_MS)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_a_new_account_starts_empty_opens_with_a_purchase_and_is_then_followed_live(
+    served, backend
+):
+    url, env = served
+    async with browser_page() as page:
+        await page.goto(f"{url}/#token=token-b")  # acct-b has never had a credit
+        total = page.locator("#balance-total")
+        await expect(page.locator("#balance-note")).to_have_text(
+            "No credits yet: buy a package to start.", timeout=WAIT_MS
+        )
+
+        await page.get_by_role("button", name="Buy package").click()
+        await expect(total).to_have_text("1,000", timeout=WAIT_MS)
+        await expect(page.locator("#live")).to_have_attribute("data-state", "on", timeout=WAIT_MS)
+        await produce_from_another_process(env, "acct-b", "meta_description")
+
+        await expect(total).to_have_text("998", timeout=WAIT_MS)
+        assert await sidebar(page) == ("998", "0", "998")

@@ -1,0 +1,19 @@
+"""Given commands, the account as the API reads it: the read model's view (folded as the
+projector folds) and the stream's events, both from the pure core."""
+
+from __future__ import annotations
+
+from events.commands import Command
+from events.ledger import LedgerEvent
+from projections.balance import BalanceView, fold
+from tests.unit.core.scenario import ACCOUNT
+from tests.unit.projections.history import decided
+
+
+def account_after(*commands: Command) -> tuple[BalanceView, list[LedgerEvent]]:
+    view, events = BalanceView(ACCOUNT), []
+    for _, recorded in decided(commands):
+        for rec in recorded:
+            view = fold(view, rec)
+            events.append(rec.event)
+    return view, events

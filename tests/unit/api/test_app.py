@@ -1,0 +1,200 @@
+"""The app over fake ports (no Kafka, no database): routing, auth order, statuses, documents."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+import pytest
+from aiokafka.errors import KafkaConnectionError
+from pydantic import SecretStr
+
+from events.commands import Command
+from events.outcomes import BalanceFigures, Outcome
+from services.api.app import create_app
+from services.api.hub import BalanceHub
+from services.api.ports import Ports
+from services.api.settings import ApiSettings
+from services.ledger.client import LedgerTimeout
+from tests.unit.api.accounts import account_after
+from tests.unit.core.scenario import ACCOUNT, CATALOG, bought, renewed
+
+SETTINGS = ApiSettings(
+    api_service_token=SecretStr("svc"),
+    api_account_tokens={SecretStr("tok-1"): ACCOUNT, SecretStr("tok-2"): "acct-2"},
+)
+FIGURES = BalanceFigures(subscription=10, purchased=30, granted=0, held=0, total=40)
+
+
+class FakeReads:
+    """One opened account (Solo and a small package); every other account is unknown."""
+
+    def __init__(self) -> None:
+        self.opened, self.log = account_after(renewed("solo"), bought("small"))
+
+    async def view(self, account_id: str):
+        return self.opened if account_id == ACCOUNT else None
+
+    async def events(self, account_id: str):
+        return self.log if account_id == ACCOUNT else []
+
+
+class FakeLedger:
+    def __init__(self, answer: Callable[[Command], Outcome]) -> None:
+        self.answer = answer
+        self.sent: list[Command] = []
+
+    async def decide(self, command: Command) -> Outcome:
+        self.sent.append(command)
+        return self.answer(command)
+
+
+def outcome(command: Command, **fields) -> Outcome:
+    return Outcome(
+        command_id=command.command_id,
+        account_id=command.account_id,
+        command_type=command.type,
+        balance=FIGURES,
+        stream_version=3,
+        **{"status": "accepted", **fields},
+    )
+
+
+def raises(error: Exception) -> Callable[[Command], Outcome]:
+    def answer(_: Command) -> Outcome:
+        raise error
+
+    return answer
+
+
+def client(answer: Callable[[Command], Outcome] = outcome, token: str | None = "tok-1"):
+    ledger = FakeLedger(answer)
+    ports = Ports(reads=FakeReads(), ledger=ledger, hub=BalanceHub(10), catalog=CATALOG)
+    app = create_app(SETTINGS, ports=ports)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    http = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://api", headers=headers
+    )
+    return http, ledger
+
+
+async def test_the_page_is_served_at_the_root_with_headers_that_keep_its_token_in_the_tab():
+    http, _ = client(token=None)
+    async with http:
+        page = await http.get("/")
+        script = await http.get("/static/app.js")
+
+    assert page.status_code == 200 and "Credit balance" in page.text
+    assert page.headers["content-security-policy"].startswith("default-src 'self'")
+    assert page.headers["referrer-policy"] == "no-referrer"
+    assert script.status_code == 200 and "sessionStorage" in script.text
+
+
+async def test_the_openapi_document_lists_every_endpoint_and_the_bearer_scheme():
+    http, _ = client(token=None)
+    async with http:
+        spec = (await http.get("/openapi.json")).json()
+        docs = await http.get("/docs")
+
+    assert set(spec["paths"]) == {
+        "/accounts/{account_id}/balance",
+        "/accounts/{account_id}",
+        "/accounts/{account_id}/history",
+        "/accounts/{account_id}/balance/stream",
+        "/accounts/{account_id}/tool-uses",
+        "/accounts/{account_id}/packages",
+        "/catalog/tools",
+        "/catalog/plans",
+        "/catalog/packages",
+        "/me",
+    }
+    assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    assert "402" in spec["paths"]["/accounts/{account_id}/tool-uses"]["post"]["responses"]
+    assert docs.status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/catalog/tools", "/catalog/plans", "/catalog/packages"])
+async def test_the_catalog_needs_a_token_and_lists_the_offers(path):
+    anonymous, _ = client(token=None)
+    http, _ = client()
+    async with anonymous, http:
+        refused = await anonymous.get(path)
+        listed = await http.get(path)
+
+    assert refused.status_code == 401
+    assert listed.status_code == 200 and listed.json()["version"] == CATALOG.version
+
+
+async def test_the_token_is_checked_before_the_id_and_the_id_before_access():
+    anonymous, _ = client(token=None)
+    other, _ = client(token="tok-2")
+    async with anonymous, other:
+        statuses = [
+            (await anonymous.get("/accounts/bad%20id/balance")).status_code,
+            (await other.get("/accounts/bad%20id/balance")).status_code,
+            (await other.get(f"/accounts/{ACCOUNT}/balance")).status_code,
+            (await other.get("/accounts/acct-nobody/balance")).status_code,
+        ]
+
+    assert statuses == [401, 422, 403, 403]
+
+
+async def test_reads_answer_404_for_an_account_never_opened():
+    http, _ = client(token="svc")
+    async with http:
+        known = await http.get(f"/accounts/{ACCOUNT}/balance")
+        unknown = await http.get("/accounts/acct-2/balance")
+
+    assert (known.status_code, known.json()["total"]) == (200, 1980)
+    assert (unknown.status_code, unknown.json()["code"]) == (404, "unknown_account")
+
+
+async def test_a_refused_use_is_402_with_the_figures():
+    refuse = lambda c: outcome(  # noqa: E731
+        c,
+        status="refused",
+        code="insufficient_credits",
+        message="Insufficient Credits",
+        details={"required": 50, "available": 40},
+    )
+    http, ledger = client(refuse)
+    async with http:
+        response = await http.post(
+            f"/accounts/{ACCOUNT}/tool-uses", json={"tool": "image_generation"}
+        )
+
+    assert response.status_code == 402
+    assert response.json()["message"] == "Insufficient Credits"
+    assert response.json()["details"] == {"required": 50, "available": 40}
+    assert [c.type for c in ledger.sent] == ["UseTool"]
+
+
+@pytest.mark.parametrize(
+    ("failure", "status", "code"),
+    [
+        (LedgerTimeout("no outcome"), 504, "ledger_timeout"),
+        (KafkaConnectionError("down"), 503, "ledger_unavailable"),
+    ],
+)
+async def test_a_ledger_that_does_not_answer_is_a_gateway_error_naming_the_command(
+    failure, status, code
+):
+    http, ledger = client(raises(failure))
+    async with http:
+        response = await http.post(
+            f"/accounts/{ACCOUNT}/packages",
+            json={"package": "small"},
+            headers={"Idempotency-Key": "k-1"},
+        )
+
+    assert (response.status_code, response.json()["code"]) == (status, code)
+    assert response.json()["command_id"] == ledger.sent[0].command_id
+
+
+async def test_a_name_the_catalog_does_not_know_never_reaches_the_ledger():
+    http, ledger = client()
+    async with http:
+        response = await http.post(f"/accounts/{ACCOUNT}/tool-uses", json={"tool": "mind_reading"})
+
+    assert (response.status_code, response.json()["code"]) == (422, "unknown_tool")
+    assert ledger.sent == []

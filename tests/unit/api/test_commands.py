@@ -1,0 +1,93 @@
+"""HTTP bodies to commands, and outcomes to HTTP statuses."""
+
+from datetime import UTC, datetime
+
+from events.outcomes import BalanceFigures, Outcome
+from services.api import commands, errors
+from services.api.logs import redact
+from tests.unit.core.scenario import CATALOG
+
+NOW = datetime(2026, 11, 25, tzinfo=UTC)
+
+
+def test_the_same_idempotency_key_is_the_same_command_and_never_another_accounts():
+    body = commands.ToolUse(tool="meta_description")
+
+    first = commands.use_tool("acct-a", body, "key-1", NOW)
+    retry = commands.use_tool("acct-a", body, "key-1", NOW)
+    other = commands.use_tool("acct-b", body, "key-1", NOW)
+
+    assert first.command_id == retry.command_id != other.command_id
+    assert len(first.command_id) <= 128 and first.occurred_at == NOW
+
+
+def test_a_purchase_without_a_payment_ref_gets_one_derived_from_its_command():
+    bought = commands.buy_package("acct-a", commands.PackagePurchase(package="small"), "k", NOW)
+    paid = commands.buy_package(
+        "acct-a", commands.PackagePurchase(package="small", payment_ref="pi_9"), "k", NOW
+    )
+
+    assert bought.payment_ref == f"web-{bought.command_id}"
+    assert paid.payment_ref == "pi_9"
+
+
+def test_names_the_catalog_does_not_know_are_refused_at_the_edge():
+    tool = commands.unknown_item(CATALOG, tool="mind_reading")
+    package = commands.unknown_item(CATALOG, package="huge")
+
+    assert (tool.status, tool.problem.code) == (422, "unknown_tool")
+    assert (package.status, package.problem.code) == (422, "unknown_package")
+    assert commands.unknown_item(CATALOG, tool="meta_description", package="small") is None
+
+
+def refusal(code: str, **details: int) -> Outcome:
+    return Outcome(
+        command_id="c-1",
+        account_id="acct-a",
+        command_type="UseTool",
+        status="refused",
+        code=code,
+        message="Insufficient Credits" if code == "insufficient_credits" else code,
+        details=details,
+        balance=BalanceFigures(subscription=10, purchased=30, granted=0, held=0, total=40),
+    )
+
+
+def test_insufficient_credits_is_402_with_the_figures_and_the_balance():
+    answer = errors.refused(refusal("insufficient_credits", required=50, available=40))
+
+    assert answer.status == 402
+    assert answer.problem.message == "Insufficient Credits"
+    assert answer.problem.details == {"required": 50, "available": 40}
+    assert answer.problem.balance.total == 40 and answer.problem.command_id == "c-1"
+
+
+def test_other_refusals_are_404_422_or_409_by_what_they_mean():
+    statuses = {
+        code: errors.refused(refusal(code)).status
+        for code in (
+            "unknown_account",
+            "unknown_tool",
+            "unknown_package",
+            "schema_violation",
+            "duplicate_payment",
+            "no_subscription",
+            "a_code_added_later",
+        )
+    }
+
+    assert statuses == {
+        "unknown_account": 404,
+        "unknown_tool": 422,
+        "unknown_package": 422,
+        "schema_violation": 422,
+        "duplicate_payment": 409,
+        "no_subscription": 409,
+        "a_code_added_later": 409,
+    }
+
+
+def test_a_token_in_a_logged_url_is_redacted():
+    assert redact("GET /?token=s3cret&x=1") == "GET /?token=REDACTED&x=1"
+    assert redact("/?x=1&access_token=abc#y") == "/?x=1&access_token=REDACTED#y"
+    assert redact("/accounts/acct-a/balance") == "/accounts/acct-a/balance"
