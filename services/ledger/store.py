@@ -155,8 +155,8 @@ class LedgerStore(Application[str]):
 
     def stream(self, account_id: str, after: int = 0) -> list[Recorded]:
         """The account's events after version ``after``, in order."""
-        stored = self.recorder.select_events(account_id, gt=after or None)
         with gc_paused():
+            stored = self.recorder.select_events(account_id, gt=after or None)
             return [cast(Recorded, self.mapper.to_domain_event(s)) for s in stored]
 
     def append(self, recorded: Sequence[Recorded], tracking: Tracking | None = None) -> None:
