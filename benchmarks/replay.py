@@ -92,10 +92,7 @@ def main() -> None:
             store.append(many[chunk : chunk + 10_000])
 
         def replay_one() -> None:
-            state = Account()
-            for recorded in store.stream("acct-long"):
-                state = evolve(state, recorded.event)
-            assert state.version == args.events
+            assert store.load("acct-long").version == args.events  # no snapshot: every event
 
         def replay_all() -> None:
             states: dict[str, Account] = defaultdict(Account)
@@ -106,10 +103,11 @@ def main() -> None:
                     decoded = [store.mapper.to_domain_event(n) for n in notifications]
                 if not notifications:
                     break
-                for recorded in decoded:
-                    states[recorded.originator_id] = evolve(
-                        states[recorded.originator_id], recorded.event
-                    )
+                with gc_paused():
+                    for recorded in decoded:
+                        states[recorded.originator_id] = evolve(
+                            states[recorded.originator_id], recorded.event
+                        )
                 start = notifications[-1].id + 1
             assert sum(s.version for s in states.values()) == total
 
