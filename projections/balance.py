@@ -25,10 +25,11 @@ from typing import Any, Protocol
 from immutables import Map
 
 from events.balances import BalanceUpdated
-from events.ledger import Draw, LedgerEvent
-from services.ledger.core import Account, Balance, Hold, Lot, balance, evolve
+from events.ledger import LedgerEvent
+from services.ledger import snapshots
+from services.ledger.core import Account, Balance, balance, evolve
 
-FORMAT = 1
+FORMAT = 2  # 2: the ledger's account encoding (services/ledger/snapshots.py)
 _EMPTY: Map[str, Any] = Map()
 
 
@@ -120,39 +121,9 @@ def _lean(account: Account) -> Account:
 
 
 def dump(view: BalanceView) -> str:
-    """The view as JSON, for the read model's row."""
-    a = view.account
-    return json.dumps(
-        {
-            "format": FORMAT,
-            "updated_at": _time(view.updated_at),
-            "opened": a.opened,
-            "plan": a.plan,
-            "plan_credits": a.plan_credits,
-            "billing_interval": a.billing_interval,
-            "cycle_start": _time(a.cycle_start),
-            "cycle_end": _time(a.cycle_end),
-            "subscription_lot_id": a.subscription_lot_id,
-            "pending_plan": a.pending_plan,
-            "lots": [
-                [x.lot_id, x.kind, x.credits, x.remaining, _time(x.expires_at), x.seq, x.status]
-                for x in a.lots.values()
-            ],
-            "holds": [
-                [
-                    h.hold_id,
-                    h.tool,
-                    h.credits,
-                    [d.model_dump() for d in h.draws],
-                    _time(h.expires_at),
-                    h.status,
-                ]
-                for h in a.holds.values()
-            ],
-            "version": a.version,
-        },
-        separators=(",", ":"),
-    )
+    """The view as JSON, for the read model's row (the ledger's own account encoding)."""
+    document = {"format": FORMAT, "updated_at": _time(view.updated_at)}
+    return json.dumps(document | snapshots.to_document(view.account), separators=(",", ":"))
 
 
 def load(account_id: str, text: str) -> BalanceView:
@@ -161,38 +132,14 @@ def load(account_id: str, text: str) -> BalanceView:
         doc = json.loads(text)
         if doc["format"] != FORMAT:
             raise ValueError(f"unknown view format {doc['format']}")
-        lots = Map(
-            (r[0], Lot(r[0], r[1], r[2], r[3], _parse(r[4]), r[5], r[6])) for r in doc["lots"]
-        )
-        holds = Map(
-            (r[0], Hold(r[0], r[1], r[2], tuple(Draw(**d) for d in r[3]), _moment(r[4]), r[5]))
-            for r in doc["holds"]
-        )
-        account = Account(
-            opened=doc["opened"],
-            plan=doc["plan"],
-            plan_credits=doc["plan_credits"],
-            billing_interval=doc["billing_interval"],
-            cycle_start=_parse(doc["cycle_start"]),
-            cycle_end=_parse(doc["cycle_end"]),
-            subscription_lot_id=doc["subscription_lot_id"],
-            pending_plan=doc["pending_plan"],
-            lots=lots,
-            holds=holds,
-            version=doc["version"],
-        )
-        return BalanceView(account_id, account, _parse(doc["updated_at"]))
-    except (KeyError, IndexError, TypeError) as error:
+        updated_at = doc["updated_at"]
+    except (KeyError, TypeError) as error:
         raise ValueError(f"unreadable view of {account_id}: {error!r}") from error
+    account = snapshots.from_document(doc)
+    return BalanceView(
+        account_id, account, None if updated_at is None else datetime.fromisoformat(updated_at)
+    )
 
 
 def _time(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
-
-
-def _moment(text: str) -> datetime:
-    return datetime.fromisoformat(text)
-
-
-def _parse(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text)

@@ -1,4 +1,5 @@
-"""Account snapshots: the folded state as JSON, so long streams load fast.
+"""An account's folded state as JSON: ledger snapshots (so long streams load fast), and the
+balance read model's stored views, share this one encoding.
 
 A snapshot is derived data: losing one costs a longer replay, never a credit.
 """
@@ -18,9 +19,22 @@ FORMAT = 1
 
 
 def dump(state: Account, head: str) -> bytes:
-    document = {
-        "format": FORMAT,
-        "head": head,
+    """A snapshot: the account and the chain hash of its last event."""
+    document = {"format": FORMAT, "head": head, **to_document(state)}
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
+def load(data: bytes) -> tuple[Account, str]:
+    """The account and chain head back from a snapshot; ``ValueError`` if unreadable."""
+    doc: dict[str, Any] = json.loads(data)
+    if doc.get("format") != FORMAT:
+        raise ValueError(f"unknown snapshot format {doc.get('format')}")
+    return from_document(doc), doc["head"]
+
+
+def to_document(state: Account) -> dict[str, Any]:
+    """The account as plain JSON values."""
+    return {
         "opened": state.opened,
         "plan": state.plan,
         "plan_credits": state.plan_credits,
@@ -57,52 +71,50 @@ def dump(state: Account, head: str) -> bytes:
         "payments": dict(state.payments.items()),
         "version": state.version,
     }
-    return json.dumps(document, separators=(",", ":")).encode()
 
 
-def load(data: bytes) -> tuple[Account, str]:
-    doc: dict[str, Any] = json.loads(data)
-    if doc["format"] != FORMAT:
-        raise ValueError(f"unknown snapshot format {doc['format']}")
-    lots = Map(
-        (row[0], Lot(row[0], row[1], row[2], row[3], _parse(row[4]), row[5], row[6]))
-        for row in doc["lots"]
-    )
-    holds = Map(
-        (
-            row[0],
-            Hold(
-                row[0],
-                row[1],
-                row[2],
-                tuple(Draw(**d) for d in row[3]),
-                datetime.fromisoformat(row[4]),
-                row[5],
-            ),
+def from_document(doc: dict[str, Any]) -> Account:
+    """The account back from ``to_document``; ``ValueError`` on anything malformed."""
+    try:
+        lots = Map(
+            (r[0], Lot(r[0], r[1], r[2], r[3], _parse(r[4]), r[5], r[6])) for r in doc["lots"]
         )
-        for row in doc["holds"]
-    )
-    decided = Map(
-        (event.command_id, event)
-        for event in (LEDGER_EVENTS.validate_python(raw) for raw in doc["decided"])
-    )
-    state = Account(
-        opened=doc["opened"],
-        plan=doc["plan"],
-        plan_credits=doc["plan_credits"],
-        billing_interval=doc["billing_interval"],
-        cycle_start=_parse(doc["cycle_start"]),
-        cycle_end=_parse(doc["cycle_end"]),
-        subscription_lot_id=doc["subscription_lot_id"],
-        pending_plan=doc["pending_plan"],
-        lots=lots,
-        holds=holds,
-        decided=decided,  # type: ignore[arg-type]
-        refunds=Map(doc["refunds"]),
-        payments=Map(doc["payments"]),
-        version=doc["version"],
-    )
-    return state, doc["head"]
+        holds = Map(
+            (
+                r[0],
+                Hold(
+                    r[0],
+                    r[1],
+                    r[2],
+                    tuple(Draw(**d) for d in r[3]),
+                    datetime.fromisoformat(r[4]),
+                    r[5],
+                ),
+            )
+            for r in doc["holds"]
+        )
+        decided = Map(
+            (event.command_id, event)
+            for event in (LEDGER_EVENTS.validate_python(raw) for raw in doc["decided"])
+        )
+        return Account(
+            opened=doc["opened"],
+            plan=doc["plan"],
+            plan_credits=doc["plan_credits"],
+            billing_interval=doc["billing_interval"],
+            cycle_start=_parse(doc["cycle_start"]),
+            cycle_end=_parse(doc["cycle_end"]),
+            subscription_lot_id=doc["subscription_lot_id"],
+            pending_plan=doc["pending_plan"],
+            lots=lots,
+            holds=holds,
+            decided=decided,  # type: ignore[arg-type]
+            refunds=Map(doc["refunds"]),
+            payments=Map(doc["payments"]),
+            version=doc["version"],
+        )
+    except (KeyError, IndexError, TypeError) as error:
+        raise ValueError(f"malformed account document: {error!r}") from error
 
 
 def _time(moment: datetime | None) -> str | None:
