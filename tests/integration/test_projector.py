@@ -222,14 +222,14 @@ async def test_alerts_fire_once_per_crossing(store_settings, ledger, client, ale
         said = await alerts.until(lambda seen: len(seen) >= 4)
         await asyncio.sleep(0.5)  # and nothing more
 
-    assert [(x.account_id, x.kind) for x in alerts.messages] == [
-        (a, "low_balance"),
-        (a, "low_balance"),
-        (a, "depleted"),
-        (b, "subscription_expiring_soon"),
-    ]
-    assert said[0].threshold_credits == 100 and said[0].balance.total == 80
-    assert said[3].expires_at == at(48)
+    # Order holds per account (per partition); the two accounts may sit on different partitions.
+    of_a = [x for x in alerts.messages if x.account_id == a]
+    of_b = [x for x in alerts.messages if x.account_id == b]
+    assert [x.kind for x in of_a] == ["low_balance", "low_balance", "depleted"]
+    assert [x.kind for x in of_b] == ["subscription_expiring_soon"]
+    assert len(said) == 4
+    assert of_a[0].threshold_credits == 100 and of_a[0].balance.total == 80
+    assert of_b[0].expires_at == at(48)
 
 
 async def test_a_stored_event_that_cannot_be_read_stops_the_projector_with_its_name(
