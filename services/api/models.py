@@ -9,26 +9,7 @@ from pydantic import BaseModel
 from events.commands import BillingInterval
 from events.ledger import LotKind
 from events.outcomes import BalanceFigures
-
-
-class HistoryEntry(BaseModel):
-    """One event: what happened, its change to each kind of credit, and the balance after it."""
-
-    version: int
-    at: datetime
-    command_id: str
-    event: str
-    what: str
-    item: str
-    subscription_change: int
-    purchased_change: int
-    granted_change: int
-    held_change: int
-    subscription: int
-    purchased: int
-    granted: int
-    held: int
-    total: int
+from services.audit.history import Row  # one history row, the same for the CLI and the API
 
 
 class HistoryPage(BaseModel):
@@ -38,7 +19,7 @@ class HistoryPage(BaseModel):
     total: int
     offset: int
     limit: int
-    entries: list[HistoryEntry]
+    entries: list[Row]
 
 
 class Plan(BaseModel):
@@ -77,4 +58,4 @@ class AccountDetails(BaseModel):
     subscription_expires_at: datetime | None
     lots: list[LotOut]
     holds: list[HoldOut]
-    recent: list[HistoryEntry]
+    recent: list[Row]

@@ -8,11 +8,10 @@ The sidebar's balance is ``BalanceUpdated`` itself, the message of the balances 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
 
 from events.outcomes import BalanceFigures
 from projections.balance import BalanceView
-from services.api.models import AccountDetails, HistoryEntry, HistoryPage, HoldOut, LotOut, Plan
+from services.api.models import AccountDetails, HistoryPage, HoldOut, LotOut, Plan
 from services.audit.history import Row
 from services.ledger.core import Catalog
 from services.ledger.core.lots import spendable
@@ -25,7 +24,7 @@ def history_page(account_id: str, table: Sequence[Row], offset: int, limit: int)
         total=len(table),
         offset=offset,
         limit=limit,
-        entries=[HistoryEntry(**asdict(row)) for row in newest_first],
+        entries=list(newest_first),
     )
 
 
