@@ -47,13 +47,7 @@ class BalanceUpdated(BaseModel):
 
     @property
     def figures(self) -> BalanceFigures:
-        return BalanceFigures(
-            subscription=self.subscription,
-            purchased=self.purchased,
-            granted=self.granted,
-            held=self.held,
-            total=self.total,
-        )
+        return BalanceFigures.of(self)
 
 
 class BalanceAlert(BaseModel):

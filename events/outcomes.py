@@ -7,11 +7,26 @@ and the balance as it is now.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
 from events.ledger import Detail, Draw
+
+
+class Figures(Protocol):
+    """Anything that has the balance's figures (the core's ``Balance``, a ``BalanceUpdated``)."""
+
+    @property
+    def subscription(self) -> int: ...
+    @property
+    def purchased(self) -> int: ...
+    @property
+    def granted(self) -> int: ...
+    @property
+    def held(self) -> int: ...
+    @property
+    def total(self) -> int: ...
 
 
 class BalanceFigures(BaseModel):
@@ -24,6 +39,16 @@ class BalanceFigures(BaseModel):
     granted: int
     held: int
     total: int
+
+    @classmethod
+    def of(cls, figures: Figures) -> BalanceFigures:
+        return cls(
+            subscription=figures.subscription,
+            purchased=figures.purchased,
+            granted=figures.granted,
+            held=figures.held,
+            total=figures.total,
+        )
 
 
 class Outcome(BaseModel):

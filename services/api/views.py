@@ -33,14 +33,7 @@ def details(
 ) -> AccountDetails:
     """The account as the read model has it, with the history up to the same version (the
     ledger's stream may already be ahead of the read model)."""
-    account, f = view.account, view.figures
-    figures = BalanceFigures(
-        subscription=f.subscription,
-        purchased=f.purchased,
-        granted=f.granted,
-        held=f.held,
-        total=f.total,
-    )
+    account, figures = view.account, BalanceFigures.of(view.figures)
     upto = [row for row in table if row.version <= view.version]
     # Drawdown order as of the last event: the figures are as recorded, so are the lots.
     lots = spendable(account, view.updated_at) if view.updated_at else []

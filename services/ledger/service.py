@@ -128,14 +128,7 @@ def source_name(topic: str, partition: int) -> str:
 
 
 def outcome_of(command: Command, decision: Decision) -> Outcome:
-    figures = balance(decision.state)
-    summary = BalanceFigures(
-        subscription=figures.subscription,
-        purchased=figures.purchased,
-        granted=figures.granted,
-        held=figures.held,
-        total=figures.total,
-    )
+    summary = BalanceFigures.of(balance(decision.state))
     common = {
         "command_id": command.command_id,
         "account_id": command.account_id,
