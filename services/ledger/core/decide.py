@@ -97,7 +97,7 @@ def handle(command: Command, state: Account, catalog: Catalog) -> Decision:
     except Refusal as refusal:
         own = (refused(command, refusal),)
     after = replay(own, current)
-    check_invariants(after, command.occurred_at)
+    check_invariants(after)
     outcome = own[-1] if own and isinstance(own[-1], DECISION_EVENTS) else None
     return Decision(due + own, after, outcome)
 

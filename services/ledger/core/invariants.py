@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from services.ledger.core.state import Account
 
 
-def check_invariants(state: Account, now: datetime) -> None:
+def check_invariants(state: Account) -> None:
     for lot in state.lots.values():
         assert 0 <= lot.remaining <= lot.credits, f"lot {lot.lot_id} out of bounds: {lot}"
         assert lot.status == "open" or lot.remaining == 0, f"closed lot {lot.lot_id} has credits"

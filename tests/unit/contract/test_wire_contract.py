@@ -8,6 +8,7 @@ from pydantic import ValidationError
 from events.commands import COMMANDS, UseTool
 from events.ledger import LEDGER_EVENTS, Draw, ToolUsed
 from events.refusals import InsufficientCredits, UnknownTool, refusal_from
+from events.topics import COMMANDS as COMMANDS_TOPIC
 from services.ledger.core import Catalog
 
 BASE = {"command_id": "c-1", "account_id": "acct-1", "occurred_at": "2026-11-01T10:00:00Z"}
@@ -109,3 +110,8 @@ def test_a_refusal_is_rebuilt_from_its_wire_form():
 def test_a_catalog_without_tools_is_invalid():
     with pytest.raises(ValidationError, match="at least one tool"):
         Catalog(version=1, tools={}, plans={}, packages={})
+
+
+def test_topic_names_are_the_prefix_and_the_role():
+    assert COMMANDS_TOPIC.name("kalema.credits") == "kalema.credits.commands"
+    assert COMMANDS_TOPIC.partitions >= 8
