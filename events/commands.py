@@ -2,17 +2,72 @@
 
 Each command carries a client-generated ``command_id`` (the idempotency key), the ``account_id``
 it concerns (also the Kafka key) and ``occurred_at``, the only clock the decision core sees.
+
+The wire is strict, so that what a producer meant is never guessed: integers are JSON integers
+(not ``true``, ``"7"`` or ``1e3``), times are ISO 8601 text with an offset between 2000 and 2200
+(not epoch numbers), a cycle lasts at most 31 days, free text has no control characters, and a
+JSON object may not name a key twice (``parse_command``).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import json
+import re
+import unicodedata
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+MIN_CYCLE = timedelta(days=1)
+MAX_CYCLE = timedelta(days=31)
+_ISO_8601 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|z|[+-]\d{2}:\d{2})")
+# Bidirectional embeddings, overrides and isolates: they make text read other than it is.
+_BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+
+
+def _iso_8601_text(value: Any) -> Any:
+    if isinstance(value, str) and not _ISO_8601.fullmatch(value):
+        raise ValueError("a time must be ISO 8601 text with a timezone, e.g. 2026-11-01T00:00:00Z")
+    if not isinstance(value, str | datetime):
+        raise ValueError("a time must be ISO 8601 text with a timezone, not a number")
+    return value
+
+
+def _within_bounds(moment: datetime) -> datetime:
+    if not EARLIEST <= moment < LATEST:
+        raise ValueError("a time must be from 2000-01-01 to before 2200-01-01 (UTC)")
+    return moment
+
+
+def _plain_text(text: str) -> str:
+    for char in text:
+        if char in _BIDI_CONTROLS or unicodedata.category(char) in ("Cc", "Cs"):
+            raise ValueError(f"control character U+{ord(char):04X} is not allowed in text")
+    return text
+
 
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@/+=-]+$")]
-Credits = Annotated[int, Field(gt=0, le=100_000_000)]
-Units = Annotated[int, Field(gt=0, le=10_000)]
+Credits = Annotated[int, Strict(), Field(gt=0, le=100_000_000)]
+Units = Annotated[int, Strict(), Field(gt=0, le=10_000)]
+Moment = Annotated[AwareDatetime, BeforeValidator(_iso_8601_text), AfterValidator(_within_bounds)]
+Text = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_plain_text)]
 BillingInterval = Literal["monthly", "yearly"]
 
 
@@ -23,7 +78,7 @@ class Command(BaseModel):
 
     command_id: Identifier
     account_id: Identifier
-    occurred_at: AwareDatetime
+    occurred_at: Moment
 
 
 class UseTool(Command):
@@ -49,13 +104,17 @@ class CycleRenewed(Command):
     type: Literal["CycleRenewed"] = "CycleRenewed"
     plan: Identifier
     billing_interval: BillingInterval = "monthly"
-    cycle_start: AwareDatetime
-    cycle_end: AwareDatetime
+    cycle_start: Moment
+    cycle_end: Moment
 
     @model_validator(mode="after")
-    def _cycle_ends_after_it_starts(self) -> CycleRenewed:
+    def _cycle_is_a_month_at_most(self) -> CycleRenewed:
         if self.cycle_end <= self.cycle_start:
             raise ValueError("cycle_end must be after cycle_start")
+        if not MIN_CYCLE <= self.cycle_end - self.cycle_start <= MAX_CYCLE:
+            raise ValueError(
+                "a credit cycle lasts from 1 to 31 days (yearly billing sends monthly cycles)"
+            )
         return self
 
 
@@ -67,7 +126,7 @@ class ReserveCredits(Command):
     tool: Identifier
     units: Units | None = None
     credits: Credits | None = None
-    expires_at: AwareDatetime
+    expires_at: Moment
 
     @model_validator(mode="after")
     def _units_or_credits(self) -> ReserveCredits:
@@ -81,7 +140,7 @@ class SettleHold(Command):
 
     type: Literal["SettleHold"] = "SettleHold"
     hold_id: Identifier
-    credits: Annotated[int, Field(ge=0, le=100_000_000)]
+    credits: Annotated[int, Strict(), Field(ge=0, le=100_000_000)]
 
 
 class ReleaseHold(Command):
@@ -92,7 +151,8 @@ class ReleaseHold(Command):
 
 
 class ExpireHolds(Command):
-    """Sent by a scheduler: release every hold whose ``expires_at`` has passed."""
+    """Sent by a scheduler (the clock): record every expiry due by ``occurred_at`` (cycles'
+    unused credits, grants, holds past ``expires_at``). Decided once, like any command."""
 
     type: Literal["ExpireHolds"] = "ExpireHolds"
 
@@ -109,8 +169,8 @@ class GrantCredits(Command):
 
     type: Literal["GrantCredits"] = "GrantCredits"
     credits: Credits
-    expires_at: AwareDatetime | None = None
-    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    expires_at: Moment | None = None
+    reason: Text
 
 
 class RefundPackage(Command):
@@ -142,3 +202,42 @@ AnyCommand = Annotated[
     Field(discriminator="type"),
 ]
 COMMANDS: TypeAdapter[AnyCommand] = TypeAdapter(AnyCommand)
+
+
+def parse_command(data: bytes | str) -> Command:
+    """The command in a JSON document, by the strict wire rules; ``ValidationError`` if not.
+
+    JSON parsers keep the last of two equal keys without a word; a command that says
+    ``"units": 1`` and ``"units": 100`` is ambiguous, so it is refused here first."""
+    try:
+        json.loads(data, object_pairs_hook=_no_duplicate_keys)
+    except _DuplicateKey as duplicate:
+        raise ValidationError.from_exception_data(
+            "Command",
+            [
+                InitErrorDetails(
+                    type=PydanticCustomError(
+                        "duplicate_key", "the key '{key}' appears twice", {"key": duplicate.key}
+                    ),
+                    loc=(duplicate.key,),
+                    input=duplicate.key,
+                )
+            ],
+        ) from None
+    except (ValueError, RecursionError):
+        pass  # not JSON at all: let the model say so, as it does for every other error
+    return COMMANDS.validate_json(data)
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _DuplicateKey(key)
+        seen[key] = value
+    return seen

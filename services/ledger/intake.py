@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from events.commands import COMMANDS, Command
+from events.commands import Command, parse_command
 from events.outcomes import DeadLetter, DeadLetterReason
 
 
@@ -32,7 +32,7 @@ def read_command(record: Incoming, max_bytes: int) -> Command | DeadLetter:
     if len(value) > max_bytes:
         return _dead(record, "oversized", f"{len(value)} bytes is over the {max_bytes} limit")
     try:
-        command = COMMANDS.validate_json(value)
+        command = parse_command(value)
     except ValidationError as error:
         return _dead(record, _reason(error), _summary(error))
     if record.key is None:
