@@ -6,7 +6,7 @@ paid how much (``Draw``), so history replays identically after prices or rules c
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -42,6 +42,13 @@ class LedgerEvent(BaseModel):
 
 
 class CycleStarted(LedgerEvent):
+    """Billing renewed the plan for a cycle. Its credits are spendable from ``cycle_start``
+    (an early renewal waits for it) until ``cycle_end``, or until the next cycle starts.
+
+    ``expected_plan`` is set when billing renewed another plan than the ledger expected (a
+    scheduled downgrade or an upgrade that billing did not carry over): billing's plan is
+    granted, and the mismatch stays on record for the auditor."""
+
     type: Literal["CycleStarted"] = "CycleStarted"
     plan: str
     billing_interval: BillingInterval
@@ -49,6 +56,7 @@ class CycleStarted(LedgerEvent):
     cycle_end: AwareDatetime
     lot_id: str
     credits: int
+    expected_plan: str | None = None
 
 
 class CreditsExpired(LedgerEvent):
@@ -166,6 +174,13 @@ class PlanDowngradeCancelled(LedgerEvent):
     plan: str
 
 
+class ExpiryChecked(LedgerEvent):
+    """A scheduler's ``ExpireHolds`` was decided: whatever had expired by ``occurred_at`` is
+    recorded before it (``CreditsExpired``, ``HoldExpired``), so a repeat is a repeat."""
+
+    type: Literal["ExpiryChecked"] = "ExpiryChecked"
+
+
 class CommandRefused(LedgerEvent):
     """The rules said no. Kept in the stream for audit and so a repeat gets the same answer."""
 
@@ -191,28 +206,12 @@ AnyLedgerEvent = Annotated[
     | PlanUpgraded
     | PlanDowngradeScheduled
     | PlanDowngradeCancelled
+    | ExpiryChecked
     | CommandRefused,
     Field(discriminator="type"),
 ]
 LEDGER_EVENTS: TypeAdapter[AnyLedgerEvent] = TypeAdapter(AnyLedgerEvent)
 
-# Events a command's decision ends with; the others (expiries) are time catching up with the
-# account and may come before it.
-DECISION_EVENTS = (
-    CycleStarted,
-    PackagePurchased,
-    ToolUsed,
-    CreditsReserved,
-    HoldSettled,
-    HoldReleased,
-    UsageRefunded,
-    CreditsGranted,
-    PackageRefunded,
-    PlanUpgraded,
-    PlanDowngradeScheduled,
-    PlanDowngradeCancelled,
-    CommandRefused,
-)
 DecisionEvent = (
     CycleStarted
     | PackagePurchased
@@ -226,5 +225,9 @@ DecisionEvent = (
     | PlanUpgraded
     | PlanDowngradeScheduled
     | PlanDowngradeCancelled
+    | ExpiryChecked
     | CommandRefused
 )
+# Events a command's decision ends with; the others (expiries) are time catching up with the
+# account and may come before it. Kept once, as the union above.
+DECISION_EVENTS: tuple[type[LedgerEvent], ...] = get_args(DecisionEvent)

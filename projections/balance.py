@@ -28,8 +28,10 @@ from events.balances import BalanceUpdated
 from events.ledger import LedgerEvent
 from services.ledger import snapshots
 from services.ledger.core import Account, Balance, balance, evolve
+from services.ledger.core.lots import ends
+from services.ledger.core.state import started
 
-FORMAT = 2  # 2: the ledger's account encoding (services/ledger/snapshots.py)
+FORMAT = 3  # 3: the ledger's account encoding, format 2 (services/ledger/snapshots.py)
 _EMPTY: Map[str, Any] = Map()
 
 
@@ -67,12 +69,13 @@ class BalanceView:
     @property
     def subscription_expires_at(self) -> datetime | None:
         """When the spendable subscription credits expire (None if there are none)."""
-        ends = [
-            lot.expires_at
+        end = ends(self.account)
+        spendable = [
+            end[lot.lot_id]
             for lot in self.account.lots.values()
-            if lot.kind == "subscription" and lot.remaining and lot.expires_at is not None
+            if lot.kind == "subscription" and lot.remaining and started(lot, self.account.as_of)
         ]
-        return min(ends, default=None)
+        return min((at for at in spendable if at is not None), default=None)
 
     def message(self) -> BalanceUpdated:
         """The view as the balances topic carries it."""

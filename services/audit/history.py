@@ -7,13 +7,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from events.commands import ExpireHolds
 from events.ledger import (
     CommandRefused,
     CreditsExpired,
     CreditsGranted,
     CreditsReserved,
     CycleStarted,
+    ExpiryChecked,
     HoldExpired,
     HoldReleased,
     HoldSettled,
@@ -86,8 +86,7 @@ def at(events: Iterable[LedgerEvent], moment: datetime) -> tuple[Account, Balanc
         if event.occurred_at > moment:
             break
         state = evolve(state, event)
-    probe = ExpireHolds(command_id="audit", account_id="audit", occurred_at=moment)
-    for event in catch_up(state, probe):
+    for event in catch_up(state, moment, "audit"):
         state = evolve(state, event)
     return state, balance(state)
 
@@ -95,7 +94,9 @@ def at(events: Iterable[LedgerEvent], moment: datetime) -> tuple[Account, Balanc
 def describe(event: LedgerEvent) -> str:
     match event:
         case CycleStarted():
-            return f"{event.plan} cycle to {event.cycle_end:%Y-%m-%d}: +{event.credits}"
+            cycle = f"{event.plan} cycle {event.cycle_start:%Y-%m-%d} to {event.cycle_end:%Y-%m-%d}"
+            mismatch = f" (expected {event.expected_plan})" if event.expected_plan else ""
+            return f"{cycle}: +{event.credits}{mismatch}"
         case CreditsExpired():
             return f"{event.credits} {event.kind} credits expired"
         case PackagePurchased():
@@ -121,6 +122,8 @@ def describe(event: LedgerEvent) -> str:
             return f"downgrade to {event.to_plan} from {event.effective_at:%Y-%m-%d}"
         case PlanDowngradeCancelled():
             return f"downgrade cancelled, staying on {event.plan}"
+        case ExpiryChecked():
+            return "expiries checked"
         case CommandRefused():
             return f"{event.command_type} refused: {event.message}"
     return type(event).__name__  # pragma: no cover - every event type is matched above

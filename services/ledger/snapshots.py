@@ -15,7 +15,7 @@ from immutables import Map
 from events.ledger import LEDGER_EVENTS, Draw
 from services.ledger.core import Account, Hold, Lot
 
-FORMAT = 1
+FORMAT = 2  # 2: lots know when they start (early renewals), the account its latest time
 
 
 def dump(state: Account, head: str) -> bytes:
@@ -52,6 +52,7 @@ def to_document(state: Account) -> dict[str, Any]:
                 _time(lot.expires_at),
                 lot.seq,
                 lot.status,
+                _time(lot.starts_at),
             ]
             for lot in state.lots.values()
         ],
@@ -70,6 +71,7 @@ def to_document(state: Account) -> dict[str, Any]:
         "refunds": dict(state.refunds.items()),
         "payments": dict(state.payments.items()),
         "version": state.version,
+        "as_of": _time(state.as_of),
     }
 
 
@@ -77,7 +79,8 @@ def from_document(doc: dict[str, Any]) -> Account:
     """The account back from ``to_document``; ``ValueError`` on anything malformed."""
     try:
         lots = Map(
-            (r[0], Lot(r[0], r[1], r[2], r[3], _parse(r[4]), r[5], r[6])) for r in doc["lots"]
+            (r[0], Lot(r[0], r[1], r[2], r[3], _parse(r[4]), r[5], r[6], _parse(r[7])))
+            for r in doc["lots"]
         )
         holds = Map(
             (
@@ -112,6 +115,7 @@ def from_document(doc: dict[str, Any]) -> Account:
             refunds=Map(doc["refunds"]),
             payments=Map(doc["payments"]),
             version=doc["version"],
+            as_of=_parse(doc["as_of"]),
         )
     except (KeyError, IndexError, TypeError) as error:
         raise ValueError(f"malformed account document: {error!r}") from error

@@ -40,6 +40,7 @@ class Catalog(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     version: int = Field(ge=1)
+    max_hold_hours: int = Field(default=24, gt=0, le=24 * 31)  # how long work may hold credits
     tools: dict[str, ToolPrice]
     plans: dict[str, PlanTerms]
     packages: dict[str, PackageOffer]

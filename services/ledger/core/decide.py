@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 from events.commands import (
     BuyPackage,
@@ -33,6 +33,7 @@ from events.ledger import (
     CycleStarted,
     DecisionEvent,
     Draw,
+    ExpiryChecked,
     HoldExpired,
     HoldReleased,
     HoldSettled,
@@ -66,10 +67,11 @@ from events.refusals import (
 )
 from services.ledger.core.catalog import Catalog, PlanTerms, ToolPrice
 from services.ledger.core.invariants import check_invariants
-from services.ledger.core.lots import give_back, take
-from services.ledger.core.state import Account, Hold, replay
+from services.ledger.core.lots import ends, give_back, take
+from services.ledger.core.state import Account, Hold, Lot, replay
 
 Events = tuple[LedgerEvent, ...]
+AnyCommand = TypeVar("AnyCommand", bound=Command)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,19 +80,28 @@ class Decision:
 
     events: Events
     state: Account
-    outcome: DecisionEvent | None
+    outcome: DecisionEvent
     repeat: bool = False
 
     @property
+    def refusal(self) -> CommandRefused | None:
+        return self.outcome if isinstance(self.outcome, CommandRefused) else None
+
+    @property
     def refused(self) -> bool:
-        return isinstance(self.outcome, CommandRefused)
+        return self.refusal is not None
 
 
 def handle(command: Command, state: Account, catalog: Catalog) -> Decision:
-    """Decide a command once: a repeat of a decided ``command_id`` returns the first outcome."""
+    """Decide a command once: a repeat of a decided ``command_id`` returns the first outcome.
+
+    An account's time never goes back: a command stamped before the account's latest event
+    (a late producer, a clock behind) is decided as of that event, so it can neither undo an
+    expiry already recorded nor act on credits that have ended."""
     if (earlier := state.decided.get(command.command_id)) is not None:
         return Decision((), state, earlier, repeat=True)
-    due = catch_up(state, command)
+    command = not_before(command, state.as_of)
+    due = catch_up(state, command.occurred_at, command.command_id)
     current = replay(due, state)
     try:
         own = decide(command, current, catalog)
@@ -98,36 +109,43 @@ def handle(command: Command, state: Account, catalog: Catalog) -> Decision:
         own = (refused(command, refusal),)
     after = replay(own, current)
     check_invariants(after)
-    outcome = own[-1] if own and isinstance(own[-1], DECISION_EVENTS) else None
-    return Decision(due + own, after, outcome)
+    outcome = own[-1]
+    assert isinstance(outcome, DECISION_EVENTS), f"{type(command).__name__} decided nothing"
+    return Decision(due + own, after, outcome)  # type: ignore[arg-type]
 
 
-def catch_up(state: Account, command: Command) -> Events:
-    """Time's facts due by ``occurred_at``: lots past their expiry, then holds past theirs."""
-    now = command.occurred_at
-    expired: list[LedgerEvent] = [
-        CreditsExpired(
-            **_caused_by(command),
-            lot_id=lot.lot_id,
-            kind=lot.kind,
-            credits=lot.remaining,
-            expired_at=lot.expires_at,
-        )
+def not_before(command: AnyCommand, moment: datetime | None) -> AnyCommand:
+    """The command as of ``moment`` if it is stamped earlier."""
+    if moment is None or command.occurred_at >= moment:
+        return command
+    return command.model_copy(update={"occurred_at": moment})
+
+
+def catch_up(state: Account, now: datetime, command_id: str) -> Events:
+    """Time's facts due by ``now``: lots that have ended (their unused credits expire; an
+    emptied lot closes with 0, so nothing can be given back to it later), then holds past
+    their ``expires_at``, each in a fixed order."""
+    end = ends(state)
+    caused = {"command_id": command_id, "occurred_at": now}
+    due: list[LedgerEvent] = [
+        expiry(lot, lot_end, caused)
         for lot in sorted(state.lots.values(), key=lambda lot: lot.seq)
-        if lot.status == "open" and lot.remaining and lot.expires_at and lot.expires_at <= now
+        if lot.status == "open" and (lot_end := end[lot.lot_id]) is not None and lot_end <= now
     ]
     for hold in sorted(state.holds.values(), key=lambda hold: (hold.expires_at, hold.hold_id)):
         if hold.status == "open" and hold.expires_at <= now:
             returned, forfeited = give_back(state, hold.draws, now)
-            expired.append(
-                HoldExpired(
-                    **_caused_by(command),
-                    hold_id=hold.hold_id,
-                    returned=returned,
-                    forfeited=forfeited,
-                )
+            due.append(
+                HoldExpired(**caused, hold_id=hold.hold_id, returned=returned, forfeited=forfeited)
             )
-    return tuple(expired)
+    return tuple(due)
+
+
+def expiry(lot: Lot, at: datetime, caused: dict[str, Any]) -> CreditsExpired:
+    """The lot's unused credits expire (and the lot closes) as of ``at``."""
+    return CreditsExpired(
+        **caused, lot_id=lot.lot_id, kind=lot.kind, credits=lot.remaining, expired_at=at
+    )
 
 
 def decide(command: Command, state: Account, catalog: Catalog) -> Events:
@@ -186,27 +204,26 @@ def _buy_package(cmd: BuyPackage, state: Account, catalog: Catalog) -> Events:
 
 
 def _cycle_renewed(cmd: CycleRenewed, state: Account, catalog: Catalog) -> Events:
+    """A cycle that has begun ends the previous one now (its unused credits expire); one
+    renewed early waits for its ``cycle_start``, and the previous cycle's credits stay until
+    then (``lots.ends``). Billing's plan is granted; a plan the ledger did not expect is
+    recorded (``expected_plan``), never silently dropped."""
     terms = _plan(catalog, cmd.plan)
+    if cmd.cycle_end <= cmd.occurred_at:
+        raise StaleCycle("that credit cycle has already ended", cycle_end=_utc(cmd.cycle_end))
     if state.cycle_start is not None and cmd.cycle_start <= state.cycle_start:
         raise StaleCycle(
             "that credit cycle has already started",
             cycle_start=_utc(cmd.cycle_start),
             current_cycle_start=_utc(state.cycle_start),
         )
+    begun = cmd.cycle_start <= cmd.occurred_at
     unused = [
-        CreditsExpired(
-            **_caused_by(cmd),
-            lot_id=lot.lot_id,
-            kind=lot.kind,
-            credits=lot.remaining,
-            expired_at=min(lot.expires_at, cmd.cycle_start),
-        )
-        for lot in state.lots.values()
-        if lot.kind == "subscription"
-        and lot.status == "open"
-        and lot.remaining
-        and lot.expires_at is not None
+        expiry(lot, cmd.cycle_start, _caused_by(cmd))
+        for lot in sorted(state.lots.values(), key=lambda lot: lot.seq)
+        if begun and lot.kind == "subscription" and lot.status == "open"
     ]
+    expected = state.pending_plan or state.plan
     started = CycleStarted(
         **_caused_by(cmd),
         plan=cmd.plan,
@@ -215,6 +232,7 @@ def _cycle_renewed(cmd: CycleRenewed, state: Account, catalog: Catalog) -> Event
         cycle_end=cmd.cycle_end,
         lot_id=f"cycle:{_utc(cmd.cycle_start)}",
         credits=terms.credits_per_cycle,
+        expected_plan=expected if expected not in (None, cmd.plan) else None,
     )
     return (*unused, started)
 
@@ -226,6 +244,12 @@ def _reserve_credits(cmd: ReserveCredits, state: Account, catalog: Catalog) -> E
         raise DuplicateHold(f"hold {cmd.hold_id!r} already exists", hold_id=cmd.hold_id)
     if cmd.expires_at <= cmd.occurred_at:
         raise InvalidCommand("a hold must expire after it is made", hold_id=cmd.hold_id)
+    if cmd.expires_at - cmd.occurred_at > timedelta(hours=catalog.max_hold_hours):
+        raise InvalidCommand(
+            f"a hold may last at most {catalog.max_hold_hours} hours",
+            hold_id=cmd.hold_id,
+            max_hold_hours=catalog.max_hold_hours,
+        )
     credits = price.credits * cmd.units if cmd.units is not None else (cmd.credits or 0)
     return (
         CreditsReserved(
@@ -280,7 +304,8 @@ def _release_hold(cmd: ReleaseHold, state: Account, catalog: Catalog) -> Events:
 
 
 def _expire_holds(cmd: ExpireHolds, state: Account, catalog: Catalog) -> Events:
-    return ()  # catch_up has already released every hold that was due
+    _require_opened(state)
+    return (ExpiryChecked(**_caused_by(cmd)),)  # catch_up has recorded everything that was due
 
 
 def _refund_usage(cmd: RefundUsage, state: Account, catalog: Catalog) -> Events:

@@ -1,20 +1,44 @@
-"""Drawdown: which lots pay for a use, and where credits given back go."""
+"""Drawdown: which lots pay for a use, where credits given back go, and when a lot ends."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from itertools import pairwise
 
 from events.ledger import Draw, Forfeit
 from events.refusals import InsufficientCredits
-from services.ledger.core.state import Account, Lot
+from services.ledger.core.state import Account, Lot, started
+
+
+def ends(state: Account) -> dict[str, datetime | None]:
+    """When each lot stops being spendable: its ``expires_at`` (None: never), and for a cycle's
+    lot the start of the next cycle if that comes first, so that no two cycles' allowances are
+    ever spendable at once (an early renewal's credits wait for their ``cycle_start``, and
+    the old cycle's credits last until then)."""
+    end = {lot_id: lot.expires_at for lot_id, lot in state.lots.items()}
+    cycles = sorted(
+        (lot for lot in state.lots.values() if lot.kind == "subscription" and lot.starts_at),
+        key=lambda lot: (lot.starts_at, lot.seq),
+    )
+    for lot, successor in pairwise(cycles):
+        own, cut = lot.expires_at, successor.starts_at
+        if cut is not None and (own is None or cut < own):
+            end[lot.lot_id] = cut
+    return end
 
 
 def spendable(state: Account, now: datetime) -> list[Lot]:
-    """Lots that can pay at ``now``, in drawdown order: soonest-expiring first (so the current
+    """Lots that can pay at ``now``, in drawdown order: soonest-ending first (so the current
     cycle's subscription credits), then lots that never expire, oldest first."""
-    lots = [lot for lot in state.lots.values() if lot.remaining and _alive(lot, now)]
-    return sorted(lots, key=lambda lot: (lot.expires_at is None, lot.expires_at or now, lot.seq))
+    end = ends(state)
+    lots = [
+        lot for lot in state.lots.values() if lot.remaining and alive(lot, end[lot.lot_id], now)
+    ]
+    return sorted(
+        lots,
+        key=lambda lot: (end[lot.lot_id] is None, end[lot.lot_id] or now, lot.seq),
+    )
 
 
 def take(state: Account, credits: int, now: datetime) -> tuple[Draw, ...]:
@@ -39,13 +63,15 @@ def take(state: Account, credits: int, now: datetime) -> tuple[Draw, ...]:
 def give_back(
     state: Account, draws: Iterable[Draw], now: datetime
 ) -> tuple[tuple[Draw, ...], tuple[Forfeit, ...]]:
-    """Credits going back to the lots they came from. A lot that has expired or was removed
-    cannot take them: they are forfeited instead, so nothing is ever revived."""
+    """Credits going back to the lots they came from. A lot that has ended (expired, been
+    followed by the next cycle, or been removed) cannot take them: they are forfeited instead,
+    so nothing is ever revived and nothing rolls over."""
+    end = ends(state)
     returned: list[Draw] = []
     forfeited: list[Forfeit] = []
     for draw in draws:
         lot = state.lots[draw.lot_id]
-        if _alive(lot, now):
+        if alive(lot, end[lot.lot_id], now):
             returned.append(draw)
         else:
             reason = "removed" if lot.status == "removed" else "expired"
@@ -53,5 +79,6 @@ def give_back(
     return tuple(returned), tuple(forfeited)
 
 
-def _alive(lot: Lot, now: datetime) -> bool:
-    return lot.status == "open" and (lot.expires_at is None or now < lot.expires_at)
+def alive(lot: Lot, end: datetime | None, now: datetime) -> bool:
+    """Whether the lot can pay, or take credits back, at ``now``."""
+    return lot.status == "open" and (end is None or now < end) and started(lot, now)

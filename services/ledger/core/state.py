@@ -23,6 +23,7 @@ from events.ledger import (
     CycleStarted,
     DecisionEvent,
     Draw,
+    ExpiryChecked,
     HoldExpired,
     HoldReleased,
     HoldSettled,
@@ -44,7 +45,10 @@ HoldStatus = Literal["open", "settled", "released", "expired"]
 
 
 class Lot(NamedTuple):
-    """Credits of one origin (a cycle's allowance, a package, a grant) and what is left of them."""
+    """Credits of one origin (a cycle's allowance, a package, a grant) and what is left of them.
+
+    Spendable from ``starts_at`` (None: from the start) until ``expires_at`` (None: never); a
+    cycle's lot also ends when the next cycle starts (``lots.ends_at``)."""
 
     lot_id: str
     kind: LotKind
@@ -53,6 +57,7 @@ class Lot(NamedTuple):
     expires_at: datetime | None
     seq: int
     status: LotStatus = "open"
+    starts_at: datetime | None = None
 
 
 class Hold(NamedTuple):
@@ -86,6 +91,7 @@ class Account(NamedTuple):
     refunds: Map[str, str] = _EMPTY
     payments: Map[str, str] = _EMPTY
     version: int = 0
+    as_of: datetime | None = None  # the latest event's time: an account's time never goes back
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,18 +109,28 @@ class Balance:
 
 
 def balance(state: Account) -> Balance:
-    """The balance as the events left it (expiries count once they are recorded)."""
+    """The balance as the events left it: expiries count once they are recorded, and a cycle
+    renewed early counts from its start (once an event at or after it has been recorded)."""
     by_kind = {"subscription": 0, "purchased": 0, "granted": 0}
     for lot in state.lots.values():
-        if lot.status == "open":
+        if lot.status == "open" and started(lot, state.as_of):
             by_kind[lot.kind] += lot.remaining
     held = sum(hold.credits for hold in state.holds.values() if hold.status == "open")
     return Balance(by_kind["subscription"], by_kind["purchased"], by_kind["granted"], held)
 
 
+def started(lot: Lot, now: datetime | None) -> bool:
+    """Whether the lot's credits have become spendable by ``now``."""
+    return lot.starts_at is None or (now is not None and lot.starts_at <= now)
+
+
 def evolve(state: Account, event: LedgerEvent) -> Account:
     """Fold one event into the account."""
-    return state._replace(version=state.version + 1, **_FOLDS[type(event)](state, event))
+    at = event.occurred_at
+    as_of = at if state.as_of is None or at > state.as_of else state.as_of
+    return state._replace(
+        version=state.version + 1, as_of=as_of, **_FOLDS[type(event)](state, event)
+    )
 
 
 def replay(events: Iterable[LedgerEvent], state: Account | None = None) -> Account:
@@ -134,9 +150,16 @@ def _moved(lots: Map[str, Lot], draws: Iterable[Draw], sign: int) -> Map[str, Lo
 
 
 def _new_lot(
-    state: Account, lot_id: str, kind: LotKind, credits: int, expires_at: datetime | None
+    state: Account,
+    lot_id: str,
+    kind: LotKind,
+    credits: int,
+    expires_at: datetime | None,
+    starts_at: datetime | None = None,
 ) -> Map[str, Lot]:
-    lot = Lot(lot_id, kind, credits, credits, expires_at, seq=len(state.lots))
+    # ``seq`` orders lots by when they were opened: the stream version, which stays right when
+    # closed lots are dropped from a state (the read model's lean accounts).
+    lot = Lot(lot_id, kind, credits, credits, expires_at, state.version, starts_at=starts_at)
     return state.lots.set(lot_id, lot)
 
 
@@ -156,7 +179,7 @@ def _cycle_started(state: Account, e: CycleStarted) -> Changes:
         cycle_end=e.cycle_end,
         subscription_lot_id=e.lot_id,
         pending_plan=None,
-        lots=_new_lot(state, e.lot_id, "subscription", e.credits, e.cycle_end),
+        lots=_new_lot(state, e.lot_id, "subscription", e.credits, e.cycle_end, e.cycle_start),
     )
 
 
@@ -251,7 +274,7 @@ def _downgrade_cancelled(state: Account, e: PlanDowngradeCancelled) -> Changes:
     return _decided(state, e, pending_plan=None)
 
 
-def _command_refused(state: Account, e: CommandRefused) -> Changes:
+def _only_decided(state: Account, e: CommandRefused | ExpiryChecked) -> Changes:
     return _decided(state, e)
 
 
@@ -270,5 +293,6 @@ _FOLDS: dict[type[LedgerEvent], Callable[[Account, Any], Changes]] = {
     PlanUpgraded: _plan_upgraded,
     PlanDowngradeScheduled: _downgrade_scheduled,
     PlanDowngradeCancelled: _downgrade_cancelled,
-    CommandRefused: _command_refused,
+    ExpiryChecked: _only_decided,
+    CommandRefused: _only_decided,
 }

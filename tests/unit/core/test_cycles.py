@@ -53,12 +53,13 @@ def test_unused_subscription_credits_expire_at_renewal_and_nothing_rolls_over():
     assert spendable(decision.state) == (980, 1000, 0)
 
 
-def test_an_early_renewal_expires_the_old_allowance_at_the_new_cycles_start():
-    account = given(renewed("solo", 0))
+def test_a_late_renewal_expires_the_old_allowance_as_of_the_new_cycles_start():
+    account = given(renewed("solo", 0), used("content_analysis", units=10, at=29.5))
 
-    decision = when(account, renewed("solo", 29, at=28))
+    decision = when(account, renewed("solo", 29, at=29.8))
 
-    assert decision.events[0].expired_at == day(29)
+    assert event_types(decision.events) == ["CreditsExpired", "CycleStarted"]
+    assert (decision.events[0].credits, decision.events[0].expired_at) == (880, day(29))
     assert spendable(decision.state) == (980, 0, 0)
 
 

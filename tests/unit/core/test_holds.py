@@ -1,6 +1,6 @@
 """Holds: credits set aside for long-running AI work, settled, released or expired."""
 
-from events.ledger import CreditsReserved, Draw, HoldExpired, HoldSettled
+from events.ledger import CreditsReserved, Draw, ExpiryChecked, HoldExpired, HoldSettled
 from tests.unit.core.scenario import (
     balance,
     bought,
@@ -139,25 +139,26 @@ def test_a_hold_past_its_expiry_is_released_the_next_time_the_account_is_touched
 def test_expire_holds_releases_every_due_hold_and_no_other():
     account = given(
         renewed("solo"),
-        reserved("hold-1", expires=2),
-        reserved("hold-2", expires=5),
-        reserved("hold-3", expires=3),
+        reserved("hold-1", expires=1.5),
+        reserved("hold-2", expires=1.95),
+        reserved("hold-3", expires=1.6),
     )
 
-    decision = when(account, holds_expired(at=4))
+    decision = when(account, holds_expired(at=1.8))
 
-    assert [(type(e), e.hold_id) for e in decision.events] == [
+    assert [(type(e), getattr(e, "hold_id", None)) for e in decision.events] == [
         (HoldExpired, "hold-1"),
         (HoldExpired, "hold-3"),
+        (ExpiryChecked, None),
     ]
-    assert decision.outcome is None and not decision.refused
+    assert isinstance(decision.outcome, ExpiryChecked) and not decision.refused
     assert balance(decision.state).held == 50
 
 
 def test_a_hold_keeps_its_subscription_credits_past_the_cycle_end_until_it_is_settled():
-    account = given(renewed("solo", 0), reserved(units=2, at=29, expires=31))
+    account = given(renewed("solo", 0), reserved(units=2, at=29.5, expires=30.5))
 
-    decision = when(account, settled("hold-1", 100, at=30.5))
+    decision = when(account, settled("hold-1", 100, at=30.4))
 
     assert event_types(decision.events) == ["CreditsExpired", "HoldSettled"]
     assert decision.events[0].credits == 880
@@ -166,10 +167,12 @@ def test_a_hold_keeps_its_subscription_credits_past_the_cycle_end_until_it_is_se
 
 def test_held_subscription_credits_given_back_after_their_cycle_ended_expire_instead():
     account = given(
-        renewed("solo", 0), bought("small", payment_ref="p"), reserved(units=2, at=29, expires=31)
+        renewed("solo", 0),
+        bought("small", payment_ref="p"),
+        reserved(units=2, at=29.5, expires=30.5),
     )
 
-    decision = when(account, settled("hold-1", 30, at=30.5))
+    decision = when(account, settled("hold-1", 30, at=30.4))
 
     assert decision.outcome.returned == ()
     assert [(f.credits, f.reason) for f in decision.outcome.forfeited] == [(70, "expired")]
