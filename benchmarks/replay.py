@@ -41,7 +41,7 @@ def history(account: str, events: int) -> list:
         base = {"command_id": f"{account}-{n}", "account_id": account, "occurred_at": at}
         if n == 0:
             command = CycleRenewed(
-                **base, plan="agency", cycle_start=START, cycle_end=START + timedelta(days=3650)
+                **base, plan="agency", cycle_start=START, cycle_end=START + timedelta(days=31)
             )
         elif n % 900 == 1:
             command = BuyPackage(**base, package="large", payment_ref=f"pay-{account}-{n}")

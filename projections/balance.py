@@ -2,17 +2,11 @@
 
 Why the view holds the core's own ``Account`` and folds with the core's own ``evolve``: the
 balance must agree with the ledger to the credit, and the honest way to agree is to run the
-same fold rather than a second copy of its arithmetic. Only what the balance can never need
-again is dropped after each event (``_lean``): the decided commands, refunds and payments
-(idempotency memory), and lots and holds that are closed. The core never touches a closed lot
-or hold again (credits given back to one are forfeited, a hold closes once, a package is
-refunded once), so the figures of the lean account are those of the full one; the property
-test in ``tests/unit/projections`` checks exactly that against ``handle`` for random command
-sequences. Were that ever broken, ``evolve`` would raise on the missing lot and the projector
-would stop with the event named, never publish a wrong figure.
-
-The lean account is small (open lots and holds), so the view is stored whole with each row of
-the read model (``dump``/``load``) and a restart needs nothing but the read model.
+same fold rather than a second copy of its arithmetic. The account holds only what is open
+(lots, holds, plan; closed ones leave it), so the view is small, is stored whole with each row
+of the read model (``dump``/``load``), and a restart needs nothing but the read model. The
+property test in ``tests/unit/projections`` checks the view against ``handle`` for random
+command sequences.
 """
 
 from __future__ import annotations
@@ -20,9 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
-
-from immutables import Map
+from typing import Protocol
 
 from events.balances import BalanceUpdated
 from events.ledger import LedgerEvent
@@ -31,8 +23,7 @@ from services.ledger.core import Account, Balance, balance, evolve
 from services.ledger.core.lots import ends
 from services.ledger.core.state import started
 
-FORMAT = 3  # 3: the ledger's account encoding, format 2 (services/ledger/snapshots.py)
-_EMPTY: Map[str, Any] = Map()
+FORMAT = 4  # 4: the ledger's account encoding, format 3 (services/ledger/snapshots.py)
 
 
 class RecordedEvent(Protocol):
@@ -109,18 +100,8 @@ def fold(view: BalanceView, recorded: RecordedEvent) -> BalanceView:
         raise StreamGap(
             f"{view.account_id}: got version {recorded.originator_version} after {view.version}"
         )
-    account = _lean(evolve(view.account, recorded.event))
+    account = evolve(view.account, recorded.event)
     return BalanceView(view.account_id, account, recorded.event.occurred_at)
-
-
-def _lean(account: Account) -> Account:
-    lots = account.lots
-    if any(lot.status != "open" for lot in lots.values()):
-        lots = Map((k, lot) for k, lot in lots.items() if lot.status == "open")
-    holds = account.holds
-    if any(hold.status != "open" for hold in holds.values()):
-        holds = Map((k, hold) for k, hold in holds.items() if hold.status == "open")
-    return account._replace(lots=lots, holds=holds, decided=_EMPTY, refunds=_EMPTY, payments=_EMPTY)
 
 
 def dump(view: BalanceView) -> str:

@@ -2,6 +2,7 @@
 
 credits audit ACCOUNT [--at 2026-11-20T12:00:00Z] [--json | --csv]
 credits verify [--chain]
+credits index rebuild
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import MofNCompleteColumn, Progress
 from rich.table import Table
 
 from projections import maintenance
@@ -93,6 +95,30 @@ def verify(
         typer.echo(problem)
     typer.echo(f"{len(problems)} problem(s) found" if problems else "all accounts verified")
     raise typer.Exit(1 if problems else 0)
+
+
+index = typer.Typer(help="The history index: what the rules look up of an account's past.")
+app.add_typer(index, name="index")
+
+
+@index.command("rebuild")
+def rebuild_index(store: Store = None) -> None:
+    """Point every key of the history index at its event, read from the whole log.
+
+    Safe while the ledger runs (a key only ever moves forward). The store builds the index by
+    itself the first time it opens streams stored before the index existed; this rebuilds it
+    on demand, say after restoring the database from a backup."""
+    ledger = LedgerStore(_settings(store), build_index=False)
+    try:
+        total = ledger.recorder.max_notification_id() or 0
+        with Progress(
+            *Progress.get_default_columns(), MofNCompleteColumn(), console=Console(stderr=True)
+        ) as progress:
+            task = progress.add_task("indexing events", total=total)
+            read = ledger.rebuild_index(lambda n: progress.advance(task, n))
+    finally:
+        ledger.close()
+    typer.echo(f"indexed {read} events")
 
 
 def _print_at(account: str, events: list, moment: datetime, as_json: bool) -> None:

@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from eventsourcing.persistence import Tracking
 
 from events.commands import Command
-from events.ledger import CreditsReserved, HoldSettled, ToolUsed
+from events.ledger import CreditsReserved, HoldSettled, LedgerEvent, ToolUsed
 from events.outcomes import BalanceFigures, DeadLetter, Outcome
 from services.ledger.core import Account, Catalog, Decision, balance, handle
+from services.ledger.core.past import Past, keys_for, keys_of
 from services.ledger.intake import Incoming, dead_letter, read_command
 from services.ledger.store import LedgerStore, Recorded, seal
 
@@ -59,15 +60,24 @@ class Ledger:
         assert records and len({(r.topic, r.partition) for r in records}) == 1
         last = records[-1]
         batch = Batch(source=source_name(last.topic, last.partition), next_offset=last.offset + 1)
-        for record in records:
-            command = read_command(record, self.max_message_bytes)
+        read = [(record, read_command(record, self.max_message_bytes)) for record in records]
+        past = BatchPast(
+            self.store.recall(
+                (command.account_id, key)
+                for _, command in read
+                if not isinstance(command, DeadLetter)
+                for key in keys_for(command)
+            )
+        )
+        for record, command in read:
             if isinstance(command, DeadLetter):
                 batch.dead_letters.append(command)
                 if command.command_id is not None:
                     batch.outcomes.append(_malformed(command))
                 continue
             before, head = batch.states.get(command.account_id) or self._account(command.account_id)
-            decision = handle(command, before, self.catalog)
+            decision = handle(command, before, self.catalog, past.of(command.account_id))
+            past.remember(command.account_id, decision.events)
             for version, event in enumerate(decision.events, start=before.version + 1):
                 batch.recorded.append(seal(command.account_id, version, event, head))
                 head = batch.recorded[-1].chain
@@ -120,6 +130,33 @@ class Ledger:
         self._cache.move_to_end(account_id)
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
+
+
+class BatchPast:
+    """What a batch's commands may need of their accounts' past: the store's answers, looked up
+    for the whole batch at once, and what the batch itself has decided so far (newer)."""
+
+    def __init__(self, stored: dict[tuple[str, str], LedgerEvent]) -> None:
+        self.stored = stored
+        self.decided: dict[tuple[str, str], LedgerEvent] = {}
+
+    def of(self, account_id: str) -> Past:
+        return _AccountPast(self, account_id)
+
+    def remember(self, account_id: str, events: Sequence[LedgerEvent]) -> None:
+        for event in events:
+            for key in keys_of(event):
+                self.decided[(account_id, key)] = event
+
+
+@dataclass(frozen=True, slots=True)
+class _AccountPast:
+    batch: BatchPast
+    account_id: str
+
+    def recall(self, key: str) -> LedgerEvent | None:
+        wanted = (self.account_id, key)
+        return self.batch.decided.get(wanted) or self.batch.stored.get(wanted)
 
 
 def source_name(topic: str, partition: int) -> str:

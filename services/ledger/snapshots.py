@@ -12,10 +12,10 @@ from typing import Any
 
 from immutables import Map
 
-from events.ledger import LEDGER_EVENTS, Draw
+from events.ledger import Draw
 from services.ledger.core import Account, Hold, Lot
 
-FORMAT = 2  # 2: lots know when they start (early renewals), the account its latest time
+FORMAT = 3  # 3: only what is open (idempotency and history live in the store's index)
 
 
 def dump(state: Account, head: str) -> bytes:
@@ -25,7 +25,8 @@ def dump(state: Account, head: str) -> bytes:
 
 
 def load(data: bytes) -> tuple[Account, str]:
-    """The account and chain head back from a snapshot; ``ValueError`` if unreadable."""
+    """The account and chain head back from a snapshot; ``ValueError`` if unreadable (an
+    older format is: the account is folded from its events instead)."""
     doc: dict[str, Any] = json.loads(data)
     if doc.get("format") != FORMAT:
         raise ValueError(f"unknown snapshot format {doc.get('format')}")
@@ -33,7 +34,7 @@ def load(data: bytes) -> tuple[Account, str]:
 
 
 def to_document(state: Account) -> dict[str, Any]:
-    """The account as plain JSON values."""
+    """The account as plain JSON values: its size is that of what is open, not of history."""
     return {
         "opened": state.opened,
         "plan": state.plan,
@@ -51,7 +52,6 @@ def to_document(state: Account) -> dict[str, Any]:
                 lot.remaining,
                 _time(lot.expires_at),
                 lot.seq,
-                lot.status,
                 _time(lot.starts_at),
             ]
             for lot in state.lots.values()
@@ -63,13 +63,9 @@ def to_document(state: Account) -> dict[str, Any]:
                 hold.credits,
                 [d.model_dump() for d in hold.draws],
                 _time(hold.expires_at),
-                hold.status,
             ]
             for hold in state.holds.values()
         ],
-        "decided": [event.model_dump(mode="json") for event in state.decided.values()],
-        "refunds": dict(state.refunds.items()),
-        "payments": dict(state.payments.items()),
         "version": state.version,
         "as_of": _time(state.as_of),
     }
@@ -79,26 +75,12 @@ def from_document(doc: dict[str, Any]) -> Account:
     """The account back from ``to_document``; ``ValueError`` on anything malformed."""
     try:
         lots = Map(
-            (r[0], Lot(r[0], r[1], r[2], r[3], _parse(r[4]), r[5], r[6], _parse(r[7])))
+            (r[0], Lot(r[0], r[1], r[2], r[3], _parse(r[4]), r[5], _parse(r[6])))
             for r in doc["lots"]
         )
         holds = Map(
-            (
-                r[0],
-                Hold(
-                    r[0],
-                    r[1],
-                    r[2],
-                    tuple(Draw(**d) for d in r[3]),
-                    datetime.fromisoformat(r[4]),
-                    r[5],
-                ),
-            )
+            (r[0], Hold(r[0], r[1], r[2], tuple(Draw(**d) for d in r[3]), _moment(r[4])))
             for r in doc["holds"]
-        )
-        decided = Map(
-            (event.command_id, event)
-            for event in (LEDGER_EVENTS.validate_python(raw) for raw in doc["decided"])
         )
         return Account(
             opened=doc["opened"],
@@ -111,9 +93,6 @@ def from_document(doc: dict[str, Any]) -> Account:
             pending_plan=doc["pending_plan"],
             lots=lots,
             holds=holds,
-            decided=decided,  # type: ignore[arg-type]
-            refunds=Map(doc["refunds"]),
-            payments=Map(doc["payments"]),
             version=doc["version"],
             as_of=_parse(doc["as_of"]),
         )
@@ -127,3 +106,7 @@ def _time(moment: datetime | None) -> str | None:
 
 def _parse(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
+
+
+def _moment(text: str) -> datetime:
+    return datetime.fromisoformat(text)

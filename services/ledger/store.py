@@ -1,15 +1,17 @@
 """The event store: one stream per account, in the ``eventsourcing`` library's recorders.
 
 SQLite (embedded default) or PostgreSQL (production), chosen by settings. Events of a whole
-batch and the consumer's position are written in one transaction (``Tracking``), so a crash
-can neither lose a decided command nor apply one twice.
+batch, their keys in the history index (``recorders.py``) and the consumer's position are
+written in one transaction (``Tracking``), so a crash can neither lose a decided command nor
+apply one twice, and the index never disagrees with the streams. Each account keeps one
+snapshot, its latest: a snapshot is the size of what is open, so loads stay short.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple, cast
 
@@ -26,6 +28,8 @@ from events.ledger import LedgerEvent
 from services.ledger import snapshots, upcasting
 from services.ledger.chain import GENESIS, link
 from services.ledger.core import Account, evolve
+from services.ledger.core.past import keys_of
+from services.ledger.recorders import BUILT, IndexRow, LedgerRecorder, Wanted
 from services.settings import Settings
 
 SNAPSHOT_TOPIC = "AccountSnapshot"
@@ -116,9 +120,11 @@ class LedgerStore(Application[str]):
     name = "ledger"
     snapshot_every = 200  # events since the last snapshot before another is taken
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, build_index: bool = True) -> None:
         self.settings = settings
         super().__init__(env=_persistence_env(settings))
+        if build_index and not self.ledger_recorder.index_built():
+            self.rebuild_index()
 
     def construct_env(self, name: str, env: Any = None) -> Any:
         # Only the settings read the environment: do not let the library merge os.environ.
@@ -136,6 +142,10 @@ class LedgerStore(Application[str]):
     def process_recorder(self) -> ProcessRecorder:
         assert isinstance(self.recorder, ProcessRecorder)
         return self.recorder
+
+    @property
+    def ledger_recorder(self) -> LedgerRecorder:
+        return cast(LedgerRecorder, self.recorder)
 
     def load(self, account_id: str) -> Account:
         """The account folded from its latest snapshot and the events after it."""
@@ -162,9 +172,46 @@ class LedgerStore(Application[str]):
             return [cast(Recorded, self.mapper.to_domain_event(s)) for s in stored]
 
     def append(self, recorded: Sequence[Recorded], tracking: Tracking | None = None) -> None:
-        """Write a batch of events (any accounts) and the consumer position, atomically."""
+        """Write a batch of events (any accounts), their index keys and the consumer position,
+        atomically."""
         stored = [self.mapper.to_stored_event(r) for r in recorded]
-        self.process_recorder.insert_events(stored, tracking=tracking)
+        index = [
+            (r.originator_id, key, r.originator_version)
+            for r in recorded
+            for key in keys_of(r.event)
+        ]
+        self.process_recorder.insert_events(stored, tracking=tracking, index=index)
+
+    def recall(self, wanted: Iterable[Wanted]) -> dict[Wanted, LedgerEvent]:
+        """The event behind each (account, key) that has one: what the rules need of the past
+        (``core.past``), for a whole batch in one query."""
+        found = self.ledger_recorder.recall(sorted(set(wanted)))
+        with gc_paused():
+            return {
+                (account_id, key): upcasting.event_from(topic, unseal(state)[1])
+                for account_id, key, _, topic, state in found
+            }
+
+    def rebuild_index(self, progress: Callable[[int], None] | None = None, page: int = 5000) -> int:
+        """Point every key of every stored event at it, from the log; safe beside a running
+        ledger (keys only move forward). Returns the events read. Streams stored before the
+        index existed need this once; the store does it when it first opens them."""
+        read, start = 0, 1
+        while True:
+            notes = self.process_recorder.select_notifications(start, page)
+            if not notes:
+                break
+            rows: list[IndexRow] = []
+            for note in notes:
+                recorded = cast(Recorded, self.mapper.to_domain_event(note))
+                rows += [(recorded.originator_id, k, note.originator_version)
+                         for k in keys_of(recorded.event)]  # fmt: skip
+            self.ledger_recorder.add_to_index(rows)
+            read, start = read + len(notes), notes[-1].id + 1
+            if progress is not None:
+                progress(len(notes))
+        self.ledger_recorder.add_to_index([(*BUILT, read)])
+        return read
 
     def position(self, source: str) -> int | None:
         """The next offset to read from ``source`` (a topic partition), if any was stored."""
@@ -180,6 +227,22 @@ class LedgerStore(Application[str]):
         ]
         if stored:
             self.snapshots.recorder.insert_events(stored)
+            self._prune_snapshots([(str(s.originator_id), s.originator_version) for s in stored])
+
+    def _prune_snapshots(self, latest: Sequence[tuple[str, int]]) -> None:
+        """Keep each account's latest snapshot only: an older one is never read again."""
+        assert self.snapshots is not None
+        recorder: Any = self.snapshots.recorder
+        postgres = self.settings.event_store == "postgres"
+        table = recorder.events_table_name
+        if postgres:
+            table = f'"{self.settings.postgres_schema}"."{table}"'
+        mark = "%s" if postgres else "?"
+        with recorder.datastore.transaction(commit=True) as c:
+            c.executemany(
+                f"DELETE FROM {table} WHERE originator_id = {mark} AND originator_version < {mark}",
+                latest,
+            )
 
 
 def _persistence_env(settings: Settings) -> dict[str, str]:
@@ -188,11 +251,13 @@ def _persistence_env(settings: Settings) -> dict[str, str]:
         settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
         return common | {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "PROCESS_RECORDER_TOPIC": "services.ledger.recorders:SQLiteLedgerRecorder",
             "SQLITE_DBNAME": str(settings.sqlite_path),
             "SQLITE_LOCK_TIMEOUT": "10",
         }
     return common | {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "PROCESS_RECORDER_TOPIC": "services.ledger.recorders:PostgresLedgerRecorder",
         "POSTGRES_HOST": settings.postgres_host,
         "POSTGRES_PORT": str(settings.postgres_port),
         "POSTGRES_DBNAME": settings.postgres_db,

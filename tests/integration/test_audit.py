@@ -24,6 +24,7 @@ from tests.unit.core import scenario as s
 
 V1_STREAM = Path(__file__).parent.parent / "data" / "v1_stream.json"
 ACCOUNT = "acct-1"
+FIRST = "audit-renewal"
 
 
 @pytest.fixture
@@ -31,7 +32,7 @@ def ledger_store(store_settings):
     store = LedgerStore(store_settings)
     ledger = Ledger(store, load_catalog(), max_message_bytes=65536)
     commands = [
-        s.renewed("solo"),
+        s.renewed("solo", command_id=FIRST),
         s.used("content_analysis", units=95),
         s.bought("small"),
         s.used("article_generation", at=2),
@@ -232,3 +233,15 @@ def test_verify_detects_latest_events_removed_by_comparing_with_the_read_model(
     code, output = credits(store_settings, "verify", "--chain")
 
     assert code == 1 and f"read model: {ACCOUNT}" in output
+
+
+def test_index_rebuild_reindexes_every_event_so_old_commands_are_repeats_again(
+    ledger_store, store_settings
+):
+    sql(store_settings, "DELETE FROM ledger_index")
+    assert ledger_store.recall([(ACCOUNT, f"cmd:{FIRST}")]) == {}
+
+    code, output = credits(store_settings, "index", "rebuild")
+
+    assert code == 0 and f"indexed {ledger_store.load(ACCOUNT).version} events" in output
+    assert ledger_store.recall([(ACCOUNT, f"cmd:{FIRST}")]) != {}

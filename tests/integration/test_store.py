@@ -9,6 +9,7 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from services.ledger.catalog_file import load_catalog
 from services.ledger.chain import GENESIS
 from services.ledger.core import Account, handle
+from services.ledger.core.past import Remembered
 from services.ledger.intake import Incoming
 from services.ledger.service import Ledger
 from services.ledger.store import LedgerStore, seal
@@ -25,8 +26,11 @@ def store(store_settings):
 def decided(account: str, *commands, state: Account | None = None) -> tuple[Account, list]:
     """The account after these commands and its events, sealed onto the chain as stored."""
     state, recorded, head = state or Account(), [], GENESIS
+    past = Remembered()
     for command in commands:
-        decision = handle(command.model_copy(update={"account_id": account}), state, s.CATALOG)
+        command = command.model_copy(update={"account_id": account})
+        decision = handle(command, state, s.CATALOG, past)
+        past.remember(decision.events)
         for version, event in enumerate(decision.events, start=state.version + 1):
             recorded.append(seal(account, version, event, head))
             head = recorded[-1].chain

@@ -68,9 +68,12 @@ from events.refusals import (
 from services.ledger.core.catalog import Catalog, PlanTerms, ToolPrice
 from services.ledger.core.invariants import check_invariants
 from services.ledger.core.lots import ends, give_back, take
+from services.ledger.core.past import NOTHING, Past, decided, payment, refund_of
+from services.ledger.core.past import hold as hold_key
 from services.ledger.core.state import Account, Hold, Lot, replay
 
 Events = tuple[LedgerEvent, ...]
+Rule = Callable[[Any, Account, Catalog, Past], Events]
 AnyCommand = TypeVar("AnyCommand", bound=Command)
 
 
@@ -92,19 +95,23 @@ class Decision:
         return self.refusal is not None
 
 
-def handle(command: Command, state: Account, catalog: Catalog) -> Decision:
+def handle(command: Command, state: Account, catalog: Catalog, past: Past = NOTHING) -> Decision:
     """Decide a command once: a repeat of a decided ``command_id`` returns the first outcome.
+
+    ``past`` answers what the state does not carry (``past.keys_for(command)``): the shell
+    looks it up in the store's index.
 
     An account's time never goes back: a command stamped before the account's latest event
     (a late producer, a clock behind) is decided as of that event, so it can neither undo an
     expiry already recorded nor act on credits that have ended."""
-    if (earlier := state.decided.get(command.command_id)) is not None:
-        return Decision((), state, earlier, repeat=True)
+    if (earlier := past.recall(decided(command.command_id))) is not None:
+        assert isinstance(earlier, DECISION_EVENTS), earlier
+        return Decision((), state, earlier, repeat=True)  # type: ignore[arg-type]
     command = not_before(command, state.as_of)
     due = catch_up(state, command.occurred_at, command.command_id)
     current = replay(due, state)
     try:
-        own = decide(command, current, catalog)
+        own = decide(command, current, catalog, past)
     except Refusal as refusal:
         own = (refused(command, refusal),)
     after = replay(own, current)
@@ -130,10 +137,10 @@ def catch_up(state: Account, now: datetime, command_id: str) -> Events:
     due: list[LedgerEvent] = [
         expiry(lot, lot_end, caused)
         for lot in sorted(state.lots.values(), key=lambda lot: lot.seq)
-        if lot.status == "open" and (lot_end := end[lot.lot_id]) is not None and lot_end <= now
+        if (lot_end := end[lot.lot_id]) is not None and lot_end <= now
     ]
     for hold in sorted(state.holds.values(), key=lambda hold: (hold.expires_at, hold.hold_id)):
-        if hold.status == "open" and hold.expires_at <= now:
+        if hold.expires_at <= now:
             returned, forfeited = give_back(state, hold.draws, now)
             due.append(
                 HoldExpired(**caused, hold_id=hold.hold_id, returned=returned, forfeited=forfeited)
@@ -148,10 +155,10 @@ def expiry(lot: Lot, at: datetime, caused: dict[str, Any]) -> CreditsExpired:
     )
 
 
-def decide(command: Command, state: Account, catalog: Catalog) -> Events:
+def decide(command: Command, state: Account, catalog: Catalog, past: Past = NOTHING) -> Events:
     """The events a command causes on a caught-up account, or a typed ``Refusal``."""
-    rule: Callable[[Any, Account, Catalog], Events] = _RULES[type(command)]
-    return rule(command, state, catalog)
+    rule: Rule = _RULES[type(command)]
+    return rule(command, state, catalog, past)
 
 
 def refused(command: Command, refusal: Refusal) -> CommandRefused:
@@ -164,7 +171,7 @@ def refused(command: Command, refusal: Refusal) -> CommandRefused:
     )
 
 
-def _use_tool(cmd: UseTool, state: Account, catalog: Catalog) -> Events:
+def _use_tool(cmd: UseTool, state: Account, catalog: Catalog, past: Past) -> Events:
     price = _tool(catalog, cmd.tool)
     _require_opened(state)
     credits = price.credits * cmd.units
@@ -181,11 +188,11 @@ def _use_tool(cmd: UseTool, state: Account, catalog: Catalog) -> Events:
     )
 
 
-def _buy_package(cmd: BuyPackage, state: Account, catalog: Catalog) -> Events:
+def _buy_package(cmd: BuyPackage, state: Account, catalog: Catalog, past: Past) -> Events:
     offer = catalog.packages.get(cmd.package)
     if offer is None:
         raise UnknownPackage(f"no package {cmd.package!r}", package=cmd.package)
-    if cmd.payment_ref in state.payments:
+    if past.recall(payment(cmd.payment_ref)) is not None:
         raise DuplicatePayment(
             f"payment {cmd.payment_ref!r} already bought a package", payment_ref=cmd.payment_ref
         )
@@ -203,7 +210,7 @@ def _buy_package(cmd: BuyPackage, state: Account, catalog: Catalog) -> Events:
     )
 
 
-def _cycle_renewed(cmd: CycleRenewed, state: Account, catalog: Catalog) -> Events:
+def _cycle_renewed(cmd: CycleRenewed, state: Account, catalog: Catalog, past: Past) -> Events:
     """A cycle that has begun ends the previous one now (its unused credits expire); one
     renewed early waits for its ``cycle_start``, and the previous cycle's credits stay until
     then (``lots.ends``). Billing's plan is granted; a plan the ledger did not expect is
@@ -221,7 +228,7 @@ def _cycle_renewed(cmd: CycleRenewed, state: Account, catalog: Catalog) -> Event
     unused = [
         expiry(lot, cmd.cycle_start, _caused_by(cmd))
         for lot in sorted(state.lots.values(), key=lambda lot: lot.seq)
-        if begun and lot.kind == "subscription" and lot.status == "open"
+        if begun and lot.kind == "subscription"
     ]
     expected = state.pending_plan or state.plan
     started = CycleStarted(
@@ -237,10 +244,10 @@ def _cycle_renewed(cmd: CycleRenewed, state: Account, catalog: Catalog) -> Event
     return (*unused, started)
 
 
-def _reserve_credits(cmd: ReserveCredits, state: Account, catalog: Catalog) -> Events:
+def _reserve_credits(cmd: ReserveCredits, state: Account, catalog: Catalog, past: Past) -> Events:
     price = _tool(catalog, cmd.tool)
     _require_opened(state)
-    if cmd.hold_id in state.holds:
+    if cmd.hold_id in state.holds or past.recall(hold_key(cmd.hold_id)) is not None:
         raise DuplicateHold(f"hold {cmd.hold_id!r} already exists", hold_id=cmd.hold_id)
     if cmd.expires_at <= cmd.occurred_at:
         raise InvalidCommand("a hold must expire after it is made", hold_id=cmd.hold_id)
@@ -266,8 +273,8 @@ def _reserve_credits(cmd: ReserveCredits, state: Account, catalog: Catalog) -> E
     )
 
 
-def _settle_hold(cmd: SettleHold, state: Account, catalog: Catalog) -> Events:
-    hold = _open_hold(state, cmd.hold_id)
+def _settle_hold(cmd: SettleHold, state: Account, catalog: Catalog, past: Past) -> Events:
+    hold = _open_hold(state, past, cmd.hold_id)
     if cmd.credits > hold.credits:
         raise InvalidAmount(
             "cannot settle more than the hold reserved",
@@ -290,8 +297,8 @@ def _settle_hold(cmd: SettleHold, state: Account, catalog: Catalog) -> Events:
     )
 
 
-def _release_hold(cmd: ReleaseHold, state: Account, catalog: Catalog) -> Events:
-    hold = _open_hold(state, cmd.hold_id)
+def _release_hold(cmd: ReleaseHold, state: Account, catalog: Catalog, past: Past) -> Events:
+    hold = _open_hold(state, past, cmd.hold_id)
     returned, forfeited = give_back(state, hold.draws, cmd.occurred_at)
     return (
         HoldReleased(
@@ -303,22 +310,22 @@ def _release_hold(cmd: ReleaseHold, state: Account, catalog: Catalog) -> Events:
     )
 
 
-def _expire_holds(cmd: ExpireHolds, state: Account, catalog: Catalog) -> Events:
+def _expire_holds(cmd: ExpireHolds, state: Account, catalog: Catalog, past: Past) -> Events:
     _require_opened(state)
     return (ExpiryChecked(**_caused_by(cmd)),)  # catch_up has recorded everything that was due
 
 
-def _refund_usage(cmd: RefundUsage, state: Account, catalog: Catalog) -> Events:
-    use = state.decided.get(cmd.of_command_id)
+def _refund_usage(cmd: RefundUsage, state: Account, catalog: Catalog, past: Past) -> Events:
+    use = past.recall(decided(cmd.of_command_id))
     if not isinstance(use, ToolUsed | HoldSettled):
         raise UnknownUsage(
             f"no use {cmd.of_command_id!r} on this account", of_command_id=cmd.of_command_id
         )
-    if cmd.of_command_id in state.refunds:
+    if (refund := past.recall(refund_of(cmd.of_command_id))) is not None:
         raise AlreadyRefunded(
             f"use {cmd.of_command_id!r} was already refunded",
             of_command_id=cmd.of_command_id,
-            refunded_by=state.refunds[cmd.of_command_id],
+            refunded_by=refund.command_id,
         )
     returned, forfeited = give_back(state, use.draws, cmd.occurred_at)
     return (
@@ -332,7 +339,7 @@ def _refund_usage(cmd: RefundUsage, state: Account, catalog: Catalog) -> Events:
     )
 
 
-def _grant_credits(cmd: GrantCredits, state: Account, catalog: Catalog) -> Events:
+def _grant_credits(cmd: GrantCredits, state: Account, catalog: Catalog, past: Past) -> Events:
     if cmd.expires_at is not None and cmd.expires_at <= cmd.occurred_at:
         raise InvalidCommand("granted credits must expire after they are granted")
     return (
@@ -346,14 +353,15 @@ def _grant_credits(cmd: GrantCredits, state: Account, catalog: Catalog) -> Event
     )
 
 
-def _refund_package(cmd: RefundPackage, state: Account, catalog: Catalog) -> Events:
-    lot_id = state.payments.get(cmd.payment_ref)
-    if lot_id is None:
+def _refund_package(cmd: RefundPackage, state: Account, catalog: Catalog, past: Past) -> Events:
+    bought = past.recall(payment(cmd.payment_ref))
+    if not isinstance(bought, PackagePurchased):
         raise UnknownPayment(
             f"no package bought with payment {cmd.payment_ref!r}", payment_ref=cmd.payment_ref
         )
-    lot = state.lots[lot_id]
-    if lot.status == "removed":
+    lot_id = bought.lot_id
+    lot = state.lots.get(lot_id)
+    if lot is None:  # a package's lot closes only when its payment is refunded
         raise AlreadyRefunded(
             f"payment {cmd.payment_ref!r} was already refunded", payment_ref=cmd.payment_ref
         )
@@ -368,7 +376,7 @@ def _refund_package(cmd: RefundPackage, state: Account, catalog: Catalog) -> Eve
     )
 
 
-def _change_plan(cmd: ChangePlan, state: Account, catalog: Catalog) -> Events:
+def _change_plan(cmd: ChangePlan, state: Account, catalog: Catalog, past: Past) -> Events:
     terms = _plan(catalog, cmd.plan)
     if state.plan is None or state.cycle_end is None or state.cycle_end <= cmd.occurred_at:
         raise NoSubscription("no current credit cycle to change the plan of")
@@ -412,15 +420,14 @@ def _require_opened(state: Account) -> None:
         raise UnknownAccount("this account has no plan, package or granted credits")
 
 
-def _open_hold(state: Account, hold_id: str) -> Hold:
-    hold = state.holds.get(hold_id)
-    if hold is None:
+def _open_hold(state: Account, past: Past, hold_id: str) -> Hold:
+    if (hold := state.holds.get(hold_id)) is not None:
+        return hold
+    closed = past.recall(hold_key(hold_id))
+    if closed is None:
         raise UnknownHold(f"no hold {hold_id!r}", hold_id=hold_id)
-    if hold.status != "open":
-        raise HoldNotOpen(
-            f"hold {hold_id!r} is already {hold.status}", hold_id=hold_id, status=hold.status
-        )
-    return hold
+    status = _CLOSED.get(type(closed), "open")
+    raise HoldNotOpen(f"hold {hold_id!r} is already {status}", hold_id=hold_id, status=status)
 
 
 def _split(draws: Iterable[Draw], credits: int) -> tuple[tuple[Draw, ...], tuple[Draw, ...]]:
@@ -446,7 +453,8 @@ def _utc(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
 
 
-_RULES: dict[type[Command], Callable[[Any, Account, Catalog], Events]] = {
+_CLOSED = {HoldSettled: "settled", HoldReleased: "released", HoldExpired: "expired"}
+_RULES: dict[type[Command], Rule] = {
     UseTool: _use_tool,
     BuyPackage: _buy_package,
     CycleRenewed: _cycle_renewed,

@@ -70,15 +70,15 @@ def give_back(
     returned: list[Draw] = []
     forfeited: list[Forfeit] = []
     for draw in draws:
-        lot = state.lots[draw.lot_id]
-        if alive(lot, end[lot.lot_id], now):
+        lot = state.lots.get(draw.lot_id)  # a lot that closed has left the state
+        if lot is not None and alive(lot, end[lot.lot_id], now):
             returned.append(draw)
-        else:
-            reason = "removed" if lot.status == "removed" else "expired"
+        else:  # purchased credits never expire: a closed package lot was removed (refunded)
+            reason = "removed" if draw.kind == "purchased" else "expired"
             forfeited.append(Forfeit(**draw.model_dump(), reason=reason))
     return tuple(returned), tuple(forfeited)
 
 
 def alive(lot: Lot, end: datetime | None, now: datetime) -> bool:
-    """Whether the lot can pay, or take credits back, at ``now``."""
-    return lot.status == "open" and (end is None or now < end) and started(lot, now)
+    """Whether the (open) lot can pay, or take credits back, at ``now``."""
+    return (end is None or now < end) and started(lot, now)

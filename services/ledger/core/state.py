@@ -1,8 +1,12 @@
 """An account's state and ``evolve``, the fold of ledger events into it.
 
 ``evolve`` holds no rule and never raises: it only writes down what an event says happened.
-State is immutable; the growing maps are persistent (``immutables.Map``), so folding an event
-costs O(log n) however long the account's history is, and one ``_replace`` per event.
+The state is what is open (lots that can still pay or take credits back, holds not yet
+closed, the plan and its cycle), never the account's history: a lot or hold leaves the state
+when it closes, and what the rules need to know of the past (a command already decided, a use
+already refunded, a closed hold, a payment) is looked up in the store's index (``past.Past``).
+So the state, its snapshots and the ledger's cache stay the same size however old the
+account is. State is immutable (``immutables.Map``, one ``_replace`` per event).
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
 from immutables import Map
 
@@ -21,7 +25,6 @@ from events.ledger import (
     CreditsGranted,
     CreditsReserved,
     CycleStarted,
-    DecisionEvent,
     Draw,
     ExpiryChecked,
     HoldExpired,
@@ -38,17 +41,16 @@ from events.ledger import (
     UsageRefunded,
 )
 
-LotStatus = Literal["open", "expired", "removed"]
 Changes = dict[str, Any]
 _EMPTY: Map[Any, Any] = Map()
-HoldStatus = Literal["open", "settled", "released", "expired"]
 
 
 class Lot(NamedTuple):
     """Credits of one origin (a cycle's allowance, a package, a grant) and what is left of them.
 
     Spendable from ``starts_at`` (None: from the start) until ``expires_at`` (None: never); a
-    cycle's lot also ends when the next cycle starts (``lots.ends_at``)."""
+    cycle's lot also ends when the next cycle starts (``lots.ends``). ``seq`` orders lots by
+    when they were opened (the stream version)."""
 
     lot_id: str
     kind: LotKind
@@ -56,7 +58,6 @@ class Lot(NamedTuple):
     remaining: int
     expires_at: datetime | None
     seq: int
-    status: LotStatus = "open"
     starts_at: datetime | None = None
 
 
@@ -68,11 +69,10 @@ class Hold(NamedTuple):
     credits: int
     draws: tuple[Draw, ...]
     expires_at: datetime
-    status: HoldStatus = "open"
 
 
 class Account(NamedTuple):
-    """Everything the rules need to know about one account, folded from its events.
+    """Everything the rules need to know about one account's present, folded from its events.
 
     Immutable; a named tuple rather than a frozen dataclass because folding creates one per
     event, and ``_replace`` is several times cheaper than ``dataclasses.replace``."""
@@ -85,11 +85,8 @@ class Account(NamedTuple):
     cycle_end: datetime | None = None
     subscription_lot_id: str | None = None
     pending_plan: str | None = None
-    lots: Map[str, Lot] = _EMPTY
-    holds: Map[str, Hold] = _EMPTY
-    decided: Map[str, DecisionEvent] = _EMPTY
-    refunds: Map[str, str] = _EMPTY
-    payments: Map[str, str] = _EMPTY
+    lots: Map[str, Lot] = _EMPTY  # open lots only
+    holds: Map[str, Hold] = _EMPTY  # open holds only
     version: int = 0
     as_of: datetime | None = None  # the latest event's time: an account's time never goes back
 
@@ -113,9 +110,9 @@ def balance(state: Account) -> Balance:
     renewed early counts from its start (once an event at or after it has been recorded)."""
     by_kind = {"subscription": 0, "purchased": 0, "granted": 0}
     for lot in state.lots.values():
-        if lot.status == "open" and started(lot, state.as_of):
+        if started(lot, state.as_of):
             by_kind[lot.kind] += lot.remaining
-    held = sum(hold.credits for hold in state.holds.values() if hold.status == "open")
+    held = sum(hold.credits for hold in state.holds.values())
     return Balance(by_kind["subscription"], by_kind["purchased"], by_kind["granted"], held)
 
 
@@ -157,20 +154,12 @@ def _new_lot(
     expires_at: datetime | None,
     starts_at: datetime | None = None,
 ) -> Map[str, Lot]:
-    # ``seq`` orders lots by when they were opened: the stream version, which stays right when
-    # closed lots are dropped from a state (the read model's lean accounts).
     lot = Lot(lot_id, kind, credits, credits, expires_at, state.version, starts_at=starts_at)
     return state.lots.set(lot_id, lot)
 
 
-def _decided(state: Account, event: DecisionEvent, **changes: Any) -> Changes:
-    return {"decided": state.decided.set(event.command_id, event), **changes}
-
-
 def _cycle_started(state: Account, e: CycleStarted) -> Changes:
-    return _decided(
-        state,
-        e,
+    return dict(
         opened=True,
         plan=e.plan,
         plan_credits=e.credits,
@@ -184,81 +173,42 @@ def _cycle_started(state: Account, e: CycleStarted) -> Changes:
 
 
 def _credits_expired(state: Account, e: CreditsExpired) -> Changes:
-    lot = state.lots[e.lot_id]
-    expired = lot._replace(remaining=lot.remaining - e.credits, status="expired")
-    return {"lots": state.lots.set(e.lot_id, expired)}
+    return {"lots": state.lots.delete(e.lot_id)}  # the lot has ended: it leaves the state
 
 
 def _package_purchased(state: Account, e: PackagePurchased) -> Changes:
-    return _decided(
-        state,
-        e,
-        opened=True,
-        payments=state.payments.set(e.payment_ref, e.lot_id),
-        lots=_new_lot(state, e.lot_id, "purchased", e.credits, None),
-    )
+    return {"opened": True, "lots": _new_lot(state, e.lot_id, "purchased", e.credits, None)}
 
 
 def _tool_used(state: Account, e: ToolUsed) -> Changes:
-    return _decided(state, e, lots=_moved(state.lots, e.draws, -1))
+    return {"lots": _moved(state.lots, e.draws, -1)}
 
 
 def _credits_reserved(state: Account, e: CreditsReserved) -> Changes:
     hold = Hold(e.hold_id, e.tool, e.credits, e.draws, e.expires_at)
-    return _decided(
-        state, e, lots=_moved(state.lots, e.draws, -1), holds=state.holds.set(e.hold_id, hold)
-    )
+    return {"lots": _moved(state.lots, e.draws, -1), "holds": state.holds.set(e.hold_id, hold)}
 
 
-def _hold_closed(
-    state: Account, e: HoldSettled | HoldReleased | HoldExpired, status: HoldStatus
-) -> Changes:
-    hold = state.holds[e.hold_id]._replace(status=status)
-    return {
-        "lots": _moved(state.lots, e.returned, +1),
-        "holds": state.holds.set(e.hold_id, hold),
-    }
-
-
-def _hold_settled(state: Account, e: HoldSettled) -> Changes:
-    return _decided(state, e, **_hold_closed(state, e, "settled"))
-
-
-def _hold_released(state: Account, e: HoldReleased) -> Changes:
-    return _decided(state, e, **_hold_closed(state, e, "released"))
-
-
-def _hold_expired(state: Account, e: HoldExpired) -> Changes:
-    return _hold_closed(state, e, "expired")  # time's doing, not a command's decision
+def _hold_closed(state: Account, e: HoldSettled | HoldReleased | HoldExpired) -> Changes:
+    return {"lots": _moved(state.lots, e.returned, +1), "holds": state.holds.delete(e.hold_id)}
 
 
 def _usage_refunded(state: Account, e: UsageRefunded) -> Changes:
-    return _decided(
-        state,
-        e,
-        lots=_moved(state.lots, e.returned, +1),
-        refunds=state.refunds.set(e.of_command_id, e.command_id),
-    )
+    return {"lots": _moved(state.lots, e.returned, +1)}
 
 
 def _credits_granted(state: Account, e: CreditsGranted) -> Changes:
-    return _decided(
-        state, e, opened=True, lots=_new_lot(state, e.lot_id, "granted", e.credits, e.expires_at)
-    )
+    return {"opened": True, "lots": _new_lot(state, e.lot_id, "granted", e.credits, e.expires_at)}
 
 
 def _package_refunded(state: Account, e: PackageRefunded) -> Changes:
-    lot = state.lots[e.lot_id]
-    removed = lot._replace(remaining=lot.remaining - e.credits_removed, status="removed")
-    return _decided(state, e, lots=state.lots.set(e.lot_id, removed))
+    return {"lots": state.lots.delete(e.lot_id)}  # what remained is removed with the lot
 
 
 def _plan_upgraded(state: Account, e: PlanUpgraded) -> Changes:
     lot = state.lots[e.lot_id]
     topped_up = lot._replace(credits=lot.credits + e.credits, remaining=lot.remaining + e.credits)
-    return _decided(
-        state,
-        e,
+    return dict(
         plan=e.to_plan,
         plan_credits=state.plan_credits + e.credits,
         pending_plan=None,
@@ -267,15 +217,15 @@ def _plan_upgraded(state: Account, e: PlanUpgraded) -> Changes:
 
 
 def _downgrade_scheduled(state: Account, e: PlanDowngradeScheduled) -> Changes:
-    return _decided(state, e, pending_plan=e.to_plan)
+    return {"pending_plan": e.to_plan}
 
 
 def _downgrade_cancelled(state: Account, e: PlanDowngradeCancelled) -> Changes:
-    return _decided(state, e, pending_plan=None)
+    return {"pending_plan": None}
 
 
-def _only_decided(state: Account, e: CommandRefused | ExpiryChecked) -> Changes:
-    return _decided(state, e)
+def _nothing(state: Account, e: CommandRefused | ExpiryChecked) -> Changes:
+    return {}  # remembered by the store's index, not by the state
 
 
 _FOLDS: dict[type[LedgerEvent], Callable[[Account, Any], Changes]] = {
@@ -284,15 +234,15 @@ _FOLDS: dict[type[LedgerEvent], Callable[[Account, Any], Changes]] = {
     PackagePurchased: _package_purchased,
     ToolUsed: _tool_used,
     CreditsReserved: _credits_reserved,
-    HoldSettled: _hold_settled,
-    HoldReleased: _hold_released,
-    HoldExpired: _hold_expired,
+    HoldSettled: _hold_closed,
+    HoldReleased: _hold_closed,
+    HoldExpired: _hold_closed,
     UsageRefunded: _usage_refunded,
     CreditsGranted: _credits_granted,
     PackageRefunded: _package_refunded,
     PlanUpgraded: _plan_upgraded,
     PlanDowngradeScheduled: _downgrade_scheduled,
     PlanDowngradeCancelled: _downgrade_cancelled,
-    ExpiryChecked: _only_decided,
-    CommandRefused: _only_decided,
+    ExpiryChecked: _nothing,
+    CommandRefused: _nothing,
 }

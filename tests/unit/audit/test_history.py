@@ -2,6 +2,7 @@
 
 from services.audit import history
 from services.ledger.core import Account
+from services.ledger.core.past import Remembered
 from tests.unit.core.scenario import (
     CATALOG,
     bought,
@@ -14,9 +15,10 @@ from tests.unit.core.scenario import (
 
 
 def events_of(*commands):
-    state, log = Account(), []
+    state, log, past = Account(), [], Remembered()
     for command in commands:
-        decision = handle(command, state, CATALOG)
+        decision = handle(command, state, CATALOG, past)
+        past.remember(decision.events)
         state, log = decision.state, log + list(decision.events)
     return log
 

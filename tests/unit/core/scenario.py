@@ -26,6 +26,7 @@ from events.commands import (
 from events.ledger import CommandRefused, CreditsExpired, HoldExpired, LedgerEvent
 from services.ledger.catalog_file import load_catalog
 from services.ledger.core import Account, Decision, balance, handle
+from services.ledger.core.past import Remembered
 
 CATALOG = load_catalog()
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
@@ -148,14 +149,31 @@ def given(*commands: Command, on: Account | None = None) -> Account:
     """The account after these commands (on top of ``on``), each of which must be accepted."""
     state = on or Account()
     for command in commands:
-        decision = handle(command, state, CATALOG)
+        decision = when(state, command)
         assert not decision.refused, decision.outcome
         state = decision.state
     return state
 
 
 def when(state: Account, command: Command) -> Decision:
-    return handle(command, state, CATALOG)
+    """The decision on ``state``, with the account's past as the store's index would hold it."""
+    past = past_of(state)
+    decision = handle(command, state, CATALOG, past)
+    after = Remembered()
+    after.index = dict(past.index)
+    after.remember(decision.events)
+    _pasts[id(decision.state)] = (decision.state, after)
+    return decision
+
+
+def past_of(state: Account) -> Remembered:
+    """The index of the events that led to ``state`` (given and when keep it beside each
+    state they return; the state itself carries only what is open)."""
+    kept = _pasts.get(id(state))
+    return kept[1] if kept is not None and kept[0] is state else Remembered()
+
+
+_pasts: dict[int, tuple[Account, Remembered]] = {}
 
 
 def then_refused(decision: Decision, code: str) -> CommandRefused:

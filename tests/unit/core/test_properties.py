@@ -48,6 +48,7 @@ from events.ledger import (
 )
 from services.ledger.core import Account, balance, handle, replay
 from services.ledger.core.lots import spendable
+from services.ledger.core.past import Remembered, keys_for
 from services.ledger.core.state import started
 from tests.unit.core import scenario as s
 
@@ -168,31 +169,31 @@ def credits_in_minus_out(events: list[LedgerEvent]) -> int:
 
 @given(history)
 def test_the_ledger_decides_every_sequence_and_keeps_its_invariants(steps):
-    state, log = Account(), []
+    state, log, past = Account(), [], Remembered()
     for command in commands_from(steps):
-        decision = handle(command, state, s.CATALOG)  # never raises, whatever the sequence
+        asked = OnlyPrefetched(past, keys_for(command))
+        decision = handle(command, state, s.CATALOG, asked)  # never raises, whatever comes
         log.extend(decision.events)
+        past.remember(decision.events)
         after = decision.state
 
         # No lot or hold is ever negative (also asserted inside handle).
         assert all(lot.remaining >= 0 for lot in after.lots.values())
         # Conservation: credits in open lots are exactly what came in less what went out.
-        in_lots = sum(lot.remaining for lot in after.lots.values() if lot.status == "open")
+        in_lots = sum(lot.remaining for lot in after.lots.values())
         assert in_lots == credits_in_minus_out(log)
-        assert balance(after).held == sum(
-            h.credits for h in after.holds.values() if h.status == "open"
-        )
+        assert balance(after).held == sum(h.credits for h in after.holds.values())
         # Never more than one cycle's allowance spendable at once: nothing rolls over.
         current = [
             lot
             for lot in after.lots.values()
-            if lot.kind == "subscription" and lot.status == "open" and started(lot, after.as_of)
+            if lot.kind == "subscription" and started(lot, after.as_of)
         ]
         assert len(current) <= 1, current
         assert balance(after).subscription <= max((lot.credits for lot in current), default=0)
         _drawn_in_order(decision.events, after)
         # A repeated command never changes state.
-        again = handle(command, after, s.CATALOG)
+        again = handle(command, after, s.CATALOG, past)
         assert again.events == () and again.state is after and again.outcome == decision.outcome
         state = after
 
@@ -201,6 +202,17 @@ def test_the_ledger_decides_every_sequence_and_keeps_its_invariants(steps):
     assert times == sorted(times)
     assert replay(log) == state
     assert replay(log[len(log) // 2 :], replay(log[: len(log) // 2])) == state
+
+
+class OnlyPrefetched:
+    """A past that answers only the keys the shell fetched for the command (``keys_for``)."""
+
+    def __init__(self, past: Remembered, keys: tuple[str, ...]) -> None:
+        self.past, self.keys = past, keys
+
+    def recall(self, key: str) -> LedgerEvent | None:
+        assert key in self.keys, f"handle looked up {key}, which keys_for did not name"
+        return self.past.recall(key)
 
 
 def _drawn_in_order(events: tuple[LedgerEvent, ...], after: Account) -> None:
@@ -219,10 +231,11 @@ def test_deciding_the_same_commands_twice_gives_the_same_events(steps):
     commands = commands_from(steps)
 
     def run() -> list[LedgerEvent]:
-        state, log = Account(), []
+        state, log, past = Account(), [], Remembered()
         for command in commands:
-            decision = handle(command, state, s.CATALOG)
+            decision = handle(command, state, s.CATALOG, past)
             state, log = decision.state, log + list(decision.events)
+            past.remember(decision.events)
         return log
 
     assert run() == run()
@@ -252,11 +265,12 @@ def test_events_come_out_in_the_same_order_under_any_hash_seed():
 
 
 def decide_all(commands: list[Command]) -> list[str]:
-    state, out = Account(), []
+    state, out, past = Account(), [], Remembered()
     for command in commands:
-        decision = handle(command, state, s.CATALOG)
+        decision = handle(command, state, s.CATALOG, past)
         out.extend(event.model_dump_json() for event in decision.events)
         state = decision.state
+        past.remember(decision.events)
     return out
 
 

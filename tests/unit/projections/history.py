@@ -10,6 +10,7 @@ from events.ledger import LedgerEvent
 from projections.alerts import AlertRules
 from projections.batch import Entry, project
 from services.ledger.core import Account, Decision, handle
+from services.ledger.core.past import Remembered
 from tests.unit.core.scenario import ACCOUNT, CATALOG
 
 
@@ -23,9 +24,10 @@ class Rec(NamedTuple):
 
 def decided(commands: Iterable[Command]) -> list[tuple[Decision, list[Rec]]]:
     """Each command's decision and its events as recorded, in order."""
-    state, out = Account(), []
+    state, out, past = Account(), [], Remembered()
     for command in commands:
-        decision = handle(command, state, CATALOG)
+        decision = handle(command, state, CATALOG, past)
+        past.remember(decision.events)
         recorded = [
             Rec(ACCOUNT, version, event)
             for version, event in enumerate(decision.events, start=state.version + 1)

@@ -63,7 +63,7 @@ def test_subscription_credits_have_no_expiry_once_they_are_spent():
     assert view.account.cycle_end == day(30)
 
 
-def test_closed_holds_and_expired_lots_and_decided_commands_are_not_kept():
+def test_closed_holds_and_expired_lots_are_not_kept():
     view = folded(
         renewed("solo", 0),
         reserved("h1", at=1, expires=3),
@@ -73,7 +73,6 @@ def test_closed_holds_and_expired_lots_and_decided_commands_are_not_kept():
 
     assert list(view.account.holds) == []
     assert [lot.kind for lot in view.account.lots.values()] == ["subscription"]
-    assert len(view.account.decided) == 0
     assert view.figures.total == 980
 
 

@@ -1,0 +1,110 @@
+"""What the rules need to know of an account's past, looked up instead of carried in the state.
+
+A few answers depend on history, not on what is open: was this ``command_id`` decided already
+(idempotency, forever), what did a use take (``RefundUsage``), was it refunded already, how did
+a closed hold end, which package did a payment buy. The core names what it needs as keys
+(``keys_for(command)``); every event says which keys it answers (``keys_of(event)``), and the
+store indexes them in the same transaction as the events. The shell looks the keys of a whole
+batch up at once and hands them to ``handle`` as a ``Past``; tests and the audit use
+``Remembered``, the same index kept in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+from events.commands import (
+    BuyPackage,
+    Command,
+    RefundPackage,
+    RefundUsage,
+    ReleaseHold,
+    ReserveCredits,
+    SettleHold,
+)
+from events.ledger import (
+    DECISION_EVENTS,
+    CreditsReserved,
+    HoldExpired,
+    HoldReleased,
+    HoldSettled,
+    LedgerEvent,
+    PackagePurchased,
+    UsageRefunded,
+)
+
+
+class Past(Protocol):
+    """The account's indexed history: the latest event that answers ``key``, if any."""
+
+    def recall(self, key: str) -> LedgerEvent | None: ...
+
+
+def decided(command_id: str) -> str:
+    """Key of the event a command's decision ended with (its outcome)."""
+    return f"cmd:{command_id}"
+
+
+def refund_of(command_id: str) -> str:
+    """Key of the refund of a use."""
+    return f"refund:{command_id}"
+
+
+def hold(hold_id: str) -> str:
+    """Key of a hold's latest event (reserved, then settled, released or expired)."""
+    return f"hold:{hold_id}"
+
+
+def payment(payment_ref: str) -> str:
+    """Key of the package a payment bought."""
+    return f"payment:{payment_ref}"
+
+
+def keys_of(event: LedgerEvent) -> tuple[str, ...]:
+    """The keys this event answers, for the store's index."""
+    keys = [decided(event.command_id)] if isinstance(event, DECISION_EVENTS) else []
+    if isinstance(event, CreditsReserved | HoldSettled | HoldReleased | HoldExpired):
+        keys.append(hold(event.hold_id))
+    elif isinstance(event, UsageRefunded):
+        keys.append(refund_of(event.of_command_id))
+    elif isinstance(event, PackagePurchased):
+        keys.append(payment(event.payment_ref))
+    return tuple(keys)
+
+
+def keys_for(command: Command) -> tuple[str, ...]:
+    """Every key ``handle`` may look up to decide this command."""
+    keys = [decided(command.command_id)]
+    if isinstance(command, RefundUsage):
+        keys += [decided(command.of_command_id), refund_of(command.of_command_id)]
+    elif isinstance(command, ReserveCredits | SettleHold | ReleaseHold):
+        keys.append(hold(command.hold_id))
+    elif isinstance(command, BuyPackage | RefundPackage):
+        keys.append(payment(command.payment_ref))
+    return tuple(keys)
+
+
+class Remembered:
+    """The index kept in memory: for tests, the audit, and one batch's own decisions."""
+
+    def __init__(self, events: Iterable[LedgerEvent] = ()) -> None:
+        self.index: dict[str, LedgerEvent] = {}
+        self.remember(events)
+
+    def remember(self, events: Iterable[LedgerEvent]) -> None:
+        for event in events:
+            for key in keys_of(event):
+                self.index[key] = event
+
+    def recall(self, key: str) -> LedgerEvent | None:
+        return self.index.get(key)
+
+
+class _Nothing:
+    def recall(self, key: str) -> LedgerEvent | None:
+        return None
+
+
+NOTHING: Past = _Nothing()
+"""The past of an account with no history."""

@@ -1,0 +1,152 @@
+"""The ledger's recorders: eventsourcing's process recorders with the history index beside them.
+
+Every stored event's keys (``core.past.keys_of``: the command it decided, the hold, the use it
+refunded, the payment) are written to ``ledger_index`` in the SAME transaction as the events
+and the consumer's position, so the index can never disagree with the streams. A key points at
+the latest event that answers it (``version`` only ever moves forward, so a rebuild running
+beside a live ledger cannot move a key back). ``recall`` reads the events behind many keys of
+many accounts in one query: the ledger asks once per batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresDatastore, PostgresProcessRecorder
+from eventsourcing.sqlite import SQLiteDatastore, SQLiteProcessRecorder
+from psycopg.sql import SQL, Identifier
+
+INDEX = "ledger_index"
+BUILT = ("", "index:built")  # a row that says the index holds every stored event's keys
+IndexRow = tuple[str, str, int]  # account_id, key, version of the event that answers it
+Wanted = tuple[str, str]  # account_id, key
+_CHUNK = 400
+
+
+class SQLiteLedgerRecorder(SQLiteProcessRecorder):
+    def __init__(self, datastore: SQLiteDatastore, *, events_table_name: str = "stored_events"):
+        super().__init__(datastore, events_table_name=events_table_name)
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [
+            *super().construct_create_table_statements(),
+            f"CREATE TABLE IF NOT EXISTS {INDEX} (account_id TEXT, key TEXT, "
+            "version INTEGER NOT NULL, PRIMARY KEY (account_id, key)) WITHOUT ROWID",
+        ]
+
+    def _insert_events(
+        self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        returning = super()._insert_events(c, stored_events, **kwargs)
+        write_index(self, c, kwargs.get("index") or ())
+        return returning
+
+    upsert = (
+        f"INSERT INTO {INDEX} (account_id, key, version) VALUES (?, ?, ?) "
+        "ON CONFLICT (account_id, key) DO UPDATE SET version = max(version, excluded.version)"
+    )
+
+    def recall(self, wanted: Sequence[Wanted]) -> list[tuple[str, str, int, str, bytes]]:
+        """(account_id, key, version, topic, state) of the event behind each key that has one."""
+        found: list[tuple[str, str, int, str, bytes]] = []
+        with self.datastore.transaction(commit=False) as c:
+            for chunk in _chunks(wanted):
+                values = ", ".join(["(?, ?)"] * len(chunk))
+                c.execute(
+                    f"WITH wanted(account_id, key) AS (VALUES {values}) "
+                    f"SELECT i.account_id, i.key, i.version, e.topic, e.state FROM wanted w "
+                    f"JOIN {INDEX} i ON i.account_id = w.account_id AND i.key = w.key "
+                    f"JOIN {self.events_table_name} e "
+                    "ON e.originator_id = i.account_id AND e.originator_version = i.version",
+                    [part for pair in chunk for part in pair],
+                )
+                found += [tuple(row) for row in c.fetchall()]
+        return found
+
+    def index_built(self) -> bool:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT 1 FROM {INDEX} WHERE account_id = ? AND key = ?", BUILT)
+            return c.fetchone() is not None
+
+    def add_to_index(self, rows: Sequence[IndexRow]) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            write_index(self, c, rows)
+
+
+class PostgresLedgerRecorder(PostgresProcessRecorder):
+    def __init__(
+        self,
+        datastore: PostgresDatastore,
+        *,
+        events_table_name: str = "stored_events",
+        tracking_table_name: str = "notification_tracking",
+    ):
+        super().__init__(
+            datastore,
+            events_table_name=events_table_name,
+            tracking_table_name=tracking_table_name,
+        )
+        self.index = Identifier(datastore.schema, INDEX)
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {index} (account_id TEXT, key TEXT, "
+                "version BIGINT NOT NULL, PRIMARY KEY (account_id, key))"
+            ).format(index=self.index)
+        )
+        self.upsert = SQL(
+            "INSERT INTO {index} AS i (account_id, key, version) VALUES (%s, %s, %s) "
+            "ON CONFLICT (account_id, key) DO UPDATE SET "
+            "version = GREATEST(i.version, excluded.version)"
+        ).format(index=self.index)
+        self.recall_statement = SQL(
+            "SELECT i.account_id, i.key, i.version, e.topic, e.state "
+            "FROM unnest(%s::text[], %s::text[]) AS w(account_id, key) "
+            "JOIN {index} i ON i.account_id = w.account_id AND i.key = w.key "
+            "JOIN {events} e ON e.originator_id = i.account_id "
+            "AND e.originator_version = i.version"
+        ).format(index=self.index, events=Identifier(datastore.schema, events_table_name))
+
+    def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kw: Any) -> None:
+        super()._insert_events(curs, stored_events, **kw)
+        write_index(self, curs, kw.get("index") or ())
+
+    def recall(self, wanted: Sequence[Wanted]) -> list[tuple[str, str, int, str, bytes]]:
+        """(account_id, key, version, topic, state) of the event behind each key that has one."""
+        if not wanted:
+            return []
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(self.recall_statement, ([w[0] for w in wanted], [w[1] for w in wanted]))
+            return [
+                (r["account_id"], r["key"], r["version"], r["topic"], bytes(r["state"]))
+                for r in curs.fetchall()
+            ]
+
+    def index_built(self) -> bool:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                SQL("SELECT 1 FROM {index} WHERE account_id = %s AND key = %s").format(
+                    index=self.index
+                ),
+                BUILT,
+            )
+            return curs.fetchone() is not None
+
+    def add_to_index(self, rows: Sequence[IndexRow]) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            write_index(self, curs, rows)
+
+
+LedgerRecorder = SQLiteLedgerRecorder | PostgresLedgerRecorder
+
+
+def write_index(recorder: LedgerRecorder, cursor: Any, rows: Sequence[IndexRow]) -> None:
+    """Point each key at its event, in the caller's transaction."""
+    if rows:
+        cursor.executemany(recorder.upsert, rows)
+
+
+def _chunks(wanted: Sequence[Wanted]) -> Iterator[Sequence[Wanted]]:
+    for n in range(0, len(wanted), _CHUNK):
+        yield wanted[n : n + _CHUNK]

@@ -1,0 +1,120 @@
+"""Bounded history (issue #11), one test body over SQLite and PostgreSQL: the state and its one
+snapshot hold what is open, and what the rules need of the past comes from the store's index,
+so a command decided long ago is still answered with its first outcome: past a snapshot, after
+a restart, after the cache forgot it, and after the index was rebuilt from the events."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from events.commands import Command
+from services.ledger.catalog_file import load_catalog
+from services.ledger.intake import Incoming
+from services.ledger.recorders import INDEX
+from services.ledger.service import Ledger
+from services.ledger.store import LedgerStore
+from tests.unit.core import scenario as s
+
+ACCOUNT = "acct-old"
+_offsets = itertools.count()
+
+
+@pytest.fixture
+def store(store_settings):
+    store = LedgerStore(store_settings)
+    yield store
+    store.close()
+
+
+def run(ledger: Ledger, *commands: Command):
+    """Decide and commit each command as its own batch; the outcomes."""
+    outcomes = []
+    for command in commands:
+        command = command.model_copy(update={"account_id": ACCOUNT})
+        value = command.model_dump_json().encode()
+        batch = ledger.decide([Incoming("commands", 0, next(_offsets), ACCOUNT.encode(), value)])
+        ledger.commit(batch)
+        outcomes += batch.outcomes
+    return outcomes
+
+
+def ledger_on(store: LedgerStore) -> Ledger:
+    return Ledger(store, load_catalog(), max_message_bytes=65536)
+
+
+def a_long_history(ledger: Ledger, uses: int):
+    """A Solo cycle, a package, the use ``first-use``, then ``uses`` more uses."""
+    first = s.used("content_analysis", at=0.5, command_id="first-use")
+    opened = run(ledger, s.renewed("solo", 0), s.bought("large", payment_ref="pay-1"), first)
+    run(ledger, *(s.used("keyword_suggestions", at=1 + n / 10_000) for n in range(uses)))
+    return first, opened[-1]
+
+
+def test_a_use_decided_before_the_last_snapshot_is_a_repeat_after_a_restart(store, store_settings):
+    first, answered = a_long_history(ledger_on(store), uses=store.snapshot_every + 50)
+
+    restarted = LedgerStore(store_settings)
+    try:
+        (again,) = run(ledger_on(restarted), first)
+    finally:
+        restarted.close()
+
+    assert again.repeat and again.charged == answered.charged and again.status == "accepted"
+    assert again.stream_version == store.load(ACCOUNT).version  # nothing was decided
+
+
+def test_a_repeat_is_answered_after_the_cache_forgot_the_account(store):
+    ledger = ledger_on(store)
+    first, answered = a_long_history(ledger, uses=30)
+    ledger.forget()
+
+    (again,) = run(ledger, first)
+
+    assert again.repeat and again.charged == answered.charged
+
+
+def test_a_refund_of_an_old_use_is_given_once_after_a_restart(store, store_settings):
+    a_long_history(ledger_on(store), uses=store.snapshot_every + 10)
+    restarted = ledger_on(LedgerStore(store_settings))
+
+    refund, twice = run(
+        restarted,
+        s.refunded_use("first-use", at=3, command_id="refund-1"),
+        s.refunded_use("first-use", at=3.1),
+    )
+
+    uses = 10 + store.snapshot_every + 10  # the first use (10), then 210 uses of 1 credit
+    assert (refund.status, refund.balance.subscription) == ("accepted", 980 - uses + 10)
+    assert (twice.code, twice.details["refunded_by"]) == ("already_refunded", "refund-1")
+    restarted.store.close()
+
+
+def test_each_account_keeps_one_small_snapshot_whatever_its_history(store):
+    a_long_history(ledger_on(store), uses=3 * store.snapshot_every)
+
+    snapshots = store.snapshots.recorder.select_events(ACCOUNT)
+
+    assert [snap.originator_version for snap in snapshots] == [3 * store.snapshot_every]
+    assert len(snapshots[0].state) <= 16 * 1024
+
+
+def test_streams_stored_before_the_index_existed_are_indexed_when_the_store_opens(
+    store, store_settings
+):
+    first, answered = a_long_history(ledger_on(store), uses=20)
+    with store.ledger_recorder.datastore.transaction(commit=True) as c:
+        c.execute(f"DELETE FROM {_index(store_settings)}")  # as today's code left the database
+
+    reopened = LedgerStore(store_settings)
+    try:
+        (again,) = run(ledger_on(reopened), first)
+    finally:
+        reopened.close()
+
+    assert again.repeat and again.charged == answered.charged
+
+
+def _index(settings) -> str:
+    return f'"{settings.postgres_schema}".{INDEX}' if settings.event_store == "postgres" else INDEX

@@ -1,0 +1,84 @@
+"""An account's state holds what is open, never its history (issue #11): what the rules need to
+know of the past is looked up by key, so a command decided long ago is still a repeat."""
+
+from services.ledger import snapshots
+from services.ledger.core import Account, handle
+from tests.unit.core.scenario import (
+    CATALOG,
+    bought,
+    given,
+    past_of,
+    refunded_package,
+    refunded_use,
+    released,
+    renewed,
+    reserved,
+    settled,
+    then_refused,
+    used,
+    when,
+)
+
+
+def test_the_state_of_a_long_used_account_is_as_small_as_a_new_ones():
+    account = given(renewed("solo", 0), bought("large", at=0))
+    young = len(snapshots.dump(account, "head"))
+
+    for n in range(2_000):
+        account = when(account, used("keyword_suggestions", at=1 + n / 10_000)).state
+
+    assert account.version == 2_002
+    assert (len(account.lots), len(account.holds)) == (2, 0)
+    assert len(snapshots.dump(account, "head")) <= young + 16  # the figures grow, not the state
+
+
+def test_closed_lots_and_holds_leave_the_state():
+    account = given(
+        renewed("solo", 0),
+        bought("small", at=0, payment_ref="p"),
+        reserved("h1", at=1, expires=1.5),
+        settled("h1", 20, at=1.2),
+        refunded_package("p", at=2),
+        renewed("solo", 30),
+    )
+
+    assert list(account.holds) == []
+    assert list(account.lots) == ["cycle:2026-12-01T00:00:00+00:00"]
+
+
+def test_a_command_decided_long_ago_is_still_answered_as_a_repeat():
+    first = used("keyword_suggestions", at=1, command_id="old-use")
+    account = given(renewed("solo", 0), first)
+    for n in range(300):
+        account = when(account, used("keyword_suggestions", at=2 + n / 1000)).state
+
+    again = when(account, first)
+
+    assert again.repeat and again.events == () and again.outcome.command_id == "old-use"
+    assert past_of(account).recall("cmd:old-use") is not None
+    assert "old-use" not in repr(account)  # remembered by the index, not by the state
+
+
+def test_a_refund_of_an_old_use_is_decided_from_the_index_and_given_only_once():
+    account = given(renewed("solo", 0), used("content_analysis", command_id="u1"))
+
+    refund = when(account, refunded_use("u1", at=3, command_id="r1"))
+
+    assert refund.outcome.credits == 10
+    refusal = then_refused(when(refund.state, refunded_use("u1", at=4)), "already_refunded")
+    assert refusal.details["refunded_by"] == "r1"
+
+
+def test_a_closed_hold_is_known_as_closed_not_unknown():
+    account = given(renewed("solo", 0), reserved("h1", at=1, expires=1.5), released("h1", at=1.2))
+
+    refusal = then_refused(when(account, settled("h1", 10, at=1.3)), "hold_not_open")
+
+    assert refusal.details["status"] == "released"
+    then_refused(when(account, reserved("h1", at=1.3, expires=1.4)), "duplicate_hold")
+
+
+def test_an_account_with_no_history_is_decided_without_a_past():
+    decision = handle(renewed("solo", 0), Account(), CATALOG)
+
+    assert not decision.refused and decision.state.version == 1
