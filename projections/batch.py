@@ -15,6 +15,7 @@ from typing import TypeVar
 from events.balances import BalanceAlert, BalanceUpdated
 from projections.alerts import AlertRules, AlertState, evaluate
 from projections.balance import BalanceView, RecordedEvent, fold
+from services.audit import history
 
 T = TypeVar("T")
 
@@ -33,6 +34,7 @@ class Projected:
 
     entries: dict[str, Entry] = field(default_factory=dict)
     alerts: list[BalanceAlert] = field(default_factory=list)
+    history: list[tuple[str, history.Row]] = field(default_factory=list)  # (account, row)
 
     @property
     def updates(self) -> list[BalanceUpdated]:
@@ -55,6 +57,8 @@ def project(
         view = fold(entry.view, recorded)
         if view is entry.view:
             continue  # already folded: a repeat changes nothing
+        row = history.row(recorded.event, view.version, entry.view.figures, view.figures)
+        out.history.append((account_id, row))
         alerts = entry.alerts
         if ends_command:
             alerts, fired = evaluate(view, alerts, rules)

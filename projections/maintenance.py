@@ -41,17 +41,28 @@ def rebuild(settings: ProjectorSettings) -> tuple[int, int]:
     """Rebuild the read model from every event; returns (accounts, position)."""
     ledger = LedgerStore(settings)
     try:
-        reader = LogReader(ledger, settings.projector_batch_max_events)
-        rules = settings.alert_rules()
-        entries: dict[str, Entry] = {}
-        position = 0
-        while (page := reader.read(position)).items:
-            entries.update(project(entries, [r for _, r in page.items], rules).entries)
-            position = page.last_id
-        BalanceReadModel(ledger).replace_all(entries.values(), position)
-        return len(entries), position
+        return rebuild_into(ledger, BalanceReadModel(ledger), settings)
     finally:
         ledger.close()
+
+
+def rebuild_into(
+    ledger: LedgerStore, model: BalanceReadModel, settings: ProjectorSettings
+) -> tuple[int, int]:
+    """Fold every event into ``model`` anew: the history page by page, then every balance
+    row and the position in one transaction. Returns (accounts, position)."""
+    reader = LogReader(ledger, settings.projector_batch_max_events)
+    rules = settings.alert_rules()
+    entries: dict[str, Entry] = {}
+    position = 0
+    model.recorder.clear_history()
+    while (page := reader.read(position)).items:
+        projected = project(entries, [r for _, r in page.items], rules)
+        entries.update(projected.entries)
+        model.recorder.add_history(projected.history)
+        position = page.last_id
+    model.replace_all(entries.values(), position)
+    return len(entries), position
 
 
 def check(settings: ProjectorSettings) -> tuple[int, list[Difference]]:

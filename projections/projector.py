@@ -25,6 +25,7 @@ from pydantic import BaseModel
 from projections.balance import BalanceView, fold
 from projections.batch import Entry, Projected, project, quiet_alerts
 from projections.follow import LogReader, Page, UnreadableEvent, Wakeup
+from projections.maintenance import rebuild_into
 from projections.settings import ProjectorSettings
 from projections.store import BalanceReadModel
 from services.ledger.store import LedgerStore
@@ -64,6 +65,10 @@ class Projector:
         wakeup = Wakeup(self.ledger, wake)
         try:
             self.position = await asyncio.to_thread(self.model.position)
+            if self.position and not await asyncio.to_thread(self.model.recorder.has_history):
+                log.warning("the read model has no history yet: rebuilding it from the log")
+                await asyncio.to_thread(rebuild_into, self.ledger, self.model, self.settings)
+                self.position = await asyncio.to_thread(self.model.position)
             log.info("projecting the ledger's log from notification %d", self.position)
             self.started.set()
             while not stop.is_set():
@@ -105,7 +110,11 @@ class Projector:
         try:
             await self._publish(projected)
             await asyncio.to_thread(
-                self.model.save, projected.entries.values(), self.position, page.last_id
+                self.model.save,
+                projected.entries.values(),
+                self.position,
+                page.last_id,
+                projected.history,
             )
         except Exception:
             log.exception("page after notification %d not committed; retrying", self.position)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -21,8 +22,9 @@ from psycopg.sql import SQL, Composed, Identifier
 
 from projections import alerts, balance
 from projections.batch import Entry
+from services.audit import history
 
-TABLE, TRACKING, SOURCE = "balances", "balances_tracking", "ledger"
+TABLE, TRACKING, SOURCE, HISTORY = "balances", "balances_tracking", "ledger", "history"
 FIGURES = ("subscription", "purchased", "granted", "held", "total", "plan_credits")
 COLUMNS = (
     ("account_id", "TEXT PRIMARY KEY"),
@@ -45,6 +47,32 @@ UPSERT = (
     f"ON CONFLICT (account_id) DO UPDATE SET " + ", ".join(f"{n} = excluded.{n}" for n in NAMES[1:])
 )
 POSITION = "SELECT notification_id FROM {tracking} WHERE application_name = ?"
+# The account's history, one row per event: served a page at a time by the primary key.
+HISTORY_COLUMNS = (
+    ("account_id", "TEXT NOT NULL"),
+    ("version", "BIGINT NOT NULL"),
+    ("at", "{time} NOT NULL"),
+    *((name, "TEXT NOT NULL") for name in ("command_id", "event", "what", "item")),
+    *((f"{kind}_change", "BIGINT NOT NULL") for kind in ("subscription", "purchased", "granted")),
+    ("held_change", "BIGINT NOT NULL"),
+    *((name, "BIGINT NOT NULL") for name in ("subscription", "purchased", "granted", "held")),
+    ("total", "BIGINT NOT NULL"),
+)
+HISTORY_NAMES = [name for name, _ in HISTORY_COLUMNS]
+CREATE_HISTORY = (
+    "CREATE TABLE IF NOT EXISTS {history} ("
+    + ", ".join(f"{n} {t}" for n, t in HISTORY_COLUMNS)
+    + ", PRIMARY KEY (account_id, version))"
+)
+INSERT_HISTORY = (
+    f"INSERT INTO {{history}} ({', '.join(HISTORY_NAMES)}) "
+    f"VALUES ({', '.join('?' * len(HISTORY_NAMES))}) ON CONFLICT (account_id, version) DO NOTHING"
+)
+HISTORY_PAGE = (
+    f"SELECT {', '.join(HISTORY_NAMES[1:])} FROM {{history}} WHERE account_id = ? "
+    "AND version <= ? ORDER BY version DESC LIMIT ? OFFSET ?"
+)
+HistoryRows = Iterable[tuple[str, history.Row]]
 
 
 class PositionMoved(RuntimeError):
@@ -58,7 +86,7 @@ class _BalanceTable:
     time_type = "TEXT"
 
     def q(self, template: str) -> Any:
-        return template.format(table=TABLE, tracking=TRACKING, time=self.time_type)
+        return template.format(table=TABLE, tracking=TRACKING, history=HISTORY, time=self.time_type)
 
     def time_param(self, moment: datetime | None) -> Any:
         return None if moment is None else moment.isoformat()
@@ -68,12 +96,18 @@ class _BalanceTable:
         with self.datastore.transaction(commit=False) as c:
             yield c
 
-    def save(self, entries: Iterable[Entry], previous: int, position: int) -> None:
-        """Write these rows and move the position from ``previous`` to ``position``, atomically."""
+    def save(
+        self, entries: Iterable[Entry], previous: int, position: int, events: HistoryRows = ()
+    ) -> None:
+        """Write these rows and the events' history, and move the position from ``previous`` to
+        ``position``, atomically."""
         rows = [self.row(entry) for entry in entries]
+        lines = [self.history_row(account_id, row) for account_id, row in events]
         with self.datastore.transaction(commit=True) as c:
             if rows:  # writes first: in SQLite a write takes the lock, waiting if need be
                 c.executemany(self.q(UPSERT), rows)
+            if lines:
+                c.executemany(self.q(INSERT_HISTORY), lines)
             if previous:
                 c.execute(
                     self.q(
@@ -109,6 +143,43 @@ class _BalanceTable:
                     ),
                     (SOURCE, position),
                 )
+
+    def clear_history(self) -> None:
+        """Drop the history, to be written anew (a rebuild)."""
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(self.q("DROP TABLE IF EXISTS {history}"))
+            c.execute(self.q(CREATE_HISTORY))
+
+    def add_history(self, events: HistoryRows) -> None:
+        lines = [self.history_row(account_id, row) for account_id, row in events]
+        with self.datastore.transaction(commit=True) as c:
+            if lines:
+                c.executemany(self.q(INSERT_HISTORY), lines)
+
+    def history_page(
+        self, account_id: str, upto: int, offset: int, limit: int
+    ) -> list[history.Row]:
+        """Events of the account up to version ``upto``, newest first: a page of the index."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(self.q(HISTORY_PAGE), (account_id, upto, limit, offset))
+            return [
+                history.Row(**{**dict(r), "at": self.time_value(dict(r)["at"])})
+                for r in c.fetchall()
+            ]
+
+    def has_history(self) -> bool:
+        """Whether the history holds anything (a read model from before it existed does not)."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(self.q("SELECT 1 FROM {history} LIMIT 1"))
+            return c.fetchone() is not None
+
+    def history_row(self, account_id: str, row: history.Row) -> tuple[Any, ...]:
+        values = {"account_id": account_id, **asdict(row)}
+        values["at"] = self.time_param(row.at)
+        return tuple(values[name] for name in HISTORY_NAMES)
+
+    def time_value(self, stored: Any) -> datetime:
+        return datetime.fromisoformat(stored) if isinstance(stored, str) else stored
 
     def select(self, ids: Sequence[str] | None = None) -> list[dict[str, Any]]:
         with self.datastore.transaction(commit=False) as c:
@@ -157,6 +228,7 @@ class SQLiteBalanceRecorder(_BalanceTable, SQLiteTrackingRecorder):
             f"CREATE TABLE IF NOT EXISTS {TRACKING} (application_name TEXT, "
             "notification_id INTEGER, PRIMARY KEY (application_name)) WITHOUT ROWID",
             self.q(CREATE),
+            self.q(CREATE_HISTORY),
         ]
 
 
@@ -166,12 +238,15 @@ class PostgresBalanceRecorder(_BalanceTable, PostgresTrackingRecorder):
     def __init__(self, datastore: PostgresDatastore) -> None:
         super().__init__(datastore, tracking_table_name=TRACKING)
         self.sql_create_statements.append(self.q(CREATE))
+        self.sql_create_statements.append(self.q(CREATE_HISTORY))
 
     def q(self, template: str) -> Composed:
         schema = self.datastore.schema
         text = template.replace("{time}", self.time_type).replace("?", "%s")
         return SQL(text).format(
-            table=Identifier(schema, TABLE), tracking=Identifier(schema, TRACKING)
+            table=Identifier(schema, TABLE),
+            tracking=Identifier(schema, TRACKING),
+            history=Identifier(schema, HISTORY),
         )
 
     def time_param(self, moment: datetime | None) -> Any:

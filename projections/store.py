@@ -23,10 +23,12 @@ from projections.batch import Entry
 from projections.recorders import (
     NAMES,
     SOURCE,
+    HistoryRows,
     PositionMoved,
     PostgresBalanceRecorder,
     SQLiteBalanceRecorder,
 )
+from services.audit.history import Row
 from services.ledger.store import LedgerStore
 
 __all__ = ["BalanceReadModel", "PositionMoved", "message_of"]
@@ -75,8 +77,14 @@ class BalanceReadModel:
         """Events stored by the ledger and not yet in the read model."""
         return max(0, (self.ledger.recorder.max_notification_id() or 0) - self.position())
 
-    def save(self, entries: Iterable[Entry], previous: int, position: int) -> None:
-        self.recorder.save(entries, previous, position)
+    def save(
+        self, entries: Iterable[Entry], previous: int, position: int, events: HistoryRows = ()
+    ) -> None:
+        self.recorder.save(entries, previous, position, events)
+
+    def history(self, account_id: str, upto: int, offset: int, limit: int) -> list[Row]:
+        """A page of the account's history up to version ``upto``, newest first."""
+        return self.recorder.history_page(account_id, upto, offset, limit)
 
     def replace_all(self, entries: Iterable[Entry], position: int) -> None:
         self.recorder.replace_all(entries, position)

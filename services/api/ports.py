@@ -1,6 +1,6 @@
 """What the API's handlers talk to, as small interfaces, and the real ones behind them.
 
-``Reads``: the balance read model and the ledger's streams (blocking database calls, run in
+``Reads``: the balance read model and its history (blocking database calls, run in
 threads). ``Decides``: the ledger over Kafka (``LedgerClient``). Unit tests pass fakes of both.
 """
 
@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from events.commands import Command
-from events.ledger import LedgerEvent
 from events.outcomes import Outcome
 from projections.balance import BalanceView
 from projections.store import BalanceReadModel
 from services.api.feed import BalanceFeed
 from services.api.hub import BalanceHub
 from services.api.settings import ApiSettings
+from services.audit.history import Row
 from services.ledger.catalog_file import load_catalog
 from services.ledger.client import LedgerClient
 from services.ledger.core import Catalog
@@ -33,7 +33,7 @@ log = logging.getLogger("kalema.api")
 
 class Reads(Protocol):
     async def view(self, account_id: str) -> BalanceView | None: ...
-    async def events(self, account_id: str) -> list[LedgerEvent]: ...
+    async def history(self, account_id: str, upto: int, offset: int, limit: int) -> list[Row]: ...
 
 
 class Decides(Protocol):
@@ -57,9 +57,9 @@ class StoreReads:
     async def view(self, account_id: str) -> BalanceView | None:
         return await asyncio.to_thread(self.model.get, account_id)
 
-    async def events(self, account_id: str) -> list[LedgerEvent]:
-        recorded = await asyncio.to_thread(self.store.stream, account_id)
-        return [r.event for r in recorded]
+    async def history(self, account_id: str, upto: int, offset: int, limit: int) -> list[Row]:
+        """A page of the account's history up to version ``upto``, newest first."""
+        return await asyncio.to_thread(self.model.history, account_id, upto, offset, limit)
 
     def close(self) -> None:
         self.store.close()

@@ -17,24 +17,22 @@ from services.ledger.core import Catalog
 from services.ledger.core.lots import spendable
 
 
-def history_page(account_id: str, table: Sequence[Row], offset: int, limit: int) -> HistoryPage:
-    newest_first = table[::-1][offset : offset + limit]
+def history_page(view: BalanceView, page: Sequence[Row], offset: int, limit: int) -> HistoryPage:
+    """A page of the history (newest first) of the account ``view`` is the balance of: the
+    history holds one entry per event, so there are as many as the view's version."""
     return HistoryPage(
-        account_id=account_id,
-        total=len(table),
+        account_id=view.account_id,
+        total=view.version,
         offset=offset,
         limit=limit,
-        entries=list(newest_first),
+        entries=list(page),
     )
 
 
-def details(
-    view: BalanceView, table: Sequence[Row], catalog: Catalog, recent: int
-) -> AccountDetails:
-    """The account as the read model has it, with the history up to the same version (the
-    ledger's stream may already be ahead of the read model)."""
+def details(view: BalanceView, recent: Sequence[Row], catalog: Catalog) -> AccountDetails:
+    """The account as the read model has it, with its most recent history entries (newest
+    first, read up to the view's version, so never ahead of the balance they explain)."""
     account, figures = view.account, BalanceFigures.of(view.figures)
-    upto = [row for row in table if row.version <= view.version]
     # Drawdown order as of the last event: the figures are as recorded, so are the lots.
     lots = spendable(account, view.updated_at) if view.updated_at else []
     return AccountDetails(
@@ -58,9 +56,8 @@ def details(
         holds=[
             HoldOut(hold_id=h.hold_id, tool=h.tool, credits=h.credits, expires_at=h.expires_at)
             for h in sorted(account.holds.values(), key=lambda h: h.expires_at)
-            if h.status == "open"
         ],
-        recent=history_page(view.account_id, upto, 0, recent).entries,
+        recent=list(recent),
     )
 
 

@@ -55,27 +55,30 @@ def rows(events: Iterable[LedgerEvent]) -> list[Row]:
     for event in events:
         state = evolve(state, event)
         after = balance(state)
-        table.append(
-            Row(
-                version=state.version,
-                at=event.occurred_at,
-                command_id=event.command_id,
-                event=type(event).__name__,
-                what=describe(event),
-                item=item_of(event),
-                subscription_change=after.subscription - before.subscription,
-                purchased_change=after.purchased - before.purchased,
-                granted_change=after.granted - before.granted,
-                held_change=after.held - before.held,
-                subscription=after.subscription,
-                purchased=after.purchased,
-                granted=after.granted,
-                held=after.held,
-                total=after.total,
-            )
-        )
+        table.append(row(event, state.version, before, after))
         before = after
     return table
+
+
+def row(event: LedgerEvent, version: int, before: Balance, after: Balance) -> Row:
+    """One event of the history: what it did to each kind of credit, and the figures after."""
+    return Row(
+        version=version,
+        at=event.occurred_at,
+        command_id=event.command_id,
+        event=type(event).__name__,
+        what=describe(event),
+        item=item_of(event),
+        subscription_change=after.subscription - before.subscription,
+        purchased_change=after.purchased - before.purchased,
+        granted_change=after.granted - before.granted,
+        held_change=after.held - before.held,
+        subscription=after.subscription,
+        purchased=after.purchased,
+        granted=after.granted,
+        held=after.held,
+        total=after.total,
+    )
 
 
 def at(events: Iterable[LedgerEvent], moment: datetime) -> tuple[Account, Balance]:

@@ -80,11 +80,12 @@ async def test_the_details_show_plan_renewal_lots_in_drawdown_order_holds_and_re
 
 
 async def test_history_pages_newest_first_with_the_running_balance_and_checks_its_bounds(
-    api, client
+    api, client, projector
 ):
     await open_account(client, "acct-a")
     for _ in range(3):
         await client.use_tool("acct-a", "content_analysis")
+    await folded(projector, "acct-a", 5)  # the history is as of the balance it explains
 
     async with api.client("token-a") as http:
         first = (await http.get("/accounts/acct-a/history", params={"limit": 2})).json()

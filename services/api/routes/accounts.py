@@ -15,8 +15,6 @@ from services.api.deps import Account, PortsDep, SettingsDep
 from services.api.errors import documented, documented_json, error
 from services.api.hub import Subscription
 from services.api.ports import Ports
-from services.audit import history
-from services.ledger.core import replay
 
 HISTORY_LIMIT_MAX = 100
 OFFSET_MAX = 10_000_000
@@ -43,8 +41,8 @@ async def details(
 ) -> models.AccountDetails:
     """What clicking the balance shows: plan, renewal date, credits by kind, lots, activity."""
     view = await opened(ports, account_id)
-    table = history.rows(await ports.reads.events(account_id))
-    return views.details(view, table, ports.catalog, settings.api_recent_activity)
+    recent = await ports.reads.history(account_id, view.version, 0, settings.api_recent_activity)
+    return views.details(view, recent, ports.catalog)
 
 
 @router.get("/accounts/{account_id}/history", responses=documented(401, 403, 404, 422))
@@ -54,11 +52,11 @@ async def account_history(
     offset: Annotated[int, Query(ge=0, le=OFFSET_MAX, description="entries to skip")] = 0,
     limit: Annotated[int, Query(ge=1, le=HISTORY_LIMIT_MAX, description="entries")] = 20,
 ) -> models.HistoryPage:
-    """Every event of the account, newest first, each with the running balance after it."""
-    events = await ports.reads.events(account_id)
-    if not replay(events).opened:
-        raise error(404, "unknown_account", f"no account {account_id}")
-    return views.history_page(account_id, history.rows(events), offset, limit)
+    """Every event of the account, newest first, each with the running balance after it: a
+    page of the read model's history, as of the balance's version."""
+    view = await opened(ports, account_id)
+    page = await ports.reads.history(account_id, view.version, offset, limit)
+    return views.history_page(view, page, offset, limit)
 
 
 async def subscribed(account_id: Account, ports: PortsDep) -> AsyncIterator[Subscription]:

@@ -16,7 +16,7 @@ from services.api.hub import BalanceHub
 from services.api.ports import Ports
 from services.api.settings import ApiSettings
 from services.ledger.client import LedgerTimeout
-from tests.unit.api.accounts import account_after
+from tests.unit.api.accounts import account_after, page
 from tests.unit.core.scenario import ACCOUNT, CATALOG, bought, renewed
 
 SETTINGS = ApiSettings(
@@ -35,8 +35,8 @@ class FakeReads:
     async def view(self, account_id: str):
         return self.opened if account_id == ACCOUNT else None
 
-    async def events(self, account_id: str):
-        return self.log if account_id == ACCOUNT else []
+    async def history(self, account_id: str, upto: int, offset: int, limit: int):
+        return page(self.log, upto, offset, limit) if account_id == ACCOUNT else []
 
 
 class FakeLedger:

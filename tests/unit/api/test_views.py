@@ -1,15 +1,14 @@
 """What the account endpoints answer, assembled from a view, its history and the catalog."""
 
 from services.api import catalog, views
-from services.audit.history import rows
-from tests.unit.api.accounts import account_after
+from tests.unit.api.accounts import account_after, page
 from tests.unit.core.scenario import CATALOG, bought, day, granted, renewed, reserved, used
 
 
 def test_details_show_the_plan_its_renewal_date_and_credits_by_kind():
     view, events = account_after(renewed("solo"), bought("small"), used("article_generation"))
 
-    d = views.details(view, rows(events), CATALOG, recent=10)
+    d = views.details(view, page(events, view.version), CATALOG)
 
     assert (d.plan.name, d.plan.credits_per_cycle, d.plan.billing_interval) == (
         "Solo",
@@ -25,7 +24,7 @@ def test_lots_are_listed_in_drawdown_order_soonest_expiring_first_then_never_exp
         bought("small", at=0), granted(100, expires=10), renewed("solo", at=0.5), bought("medium")
     )
 
-    d = views.details(view, rows(events), CATALOG, recent=10)
+    d = views.details(view, page(events, view.version), CATALOG)
 
     assert [(lot.kind, lot.remaining) for lot in d.lots] == [
         ("granted", 100),
@@ -40,7 +39,7 @@ def test_spent_lots_are_not_listed_and_open_holds_are():
         renewed("solo"), used("content_analysis", units=98), bought("small"), reserved(units=1)
     )
 
-    d = views.details(view, rows(events), CATALOG, recent=10)
+    d = views.details(view, page(events, view.version), CATALOG)
 
     assert [(lot.kind, lot.remaining) for lot in d.lots] == [("purchased", 950)]
     assert [(h.hold_id, h.credits) for h in d.holds] == [("hold-1", 50)]
@@ -51,7 +50,7 @@ def test_recent_activity_is_newest_first_and_never_ahead_of_the_balance_it_expla
     view, _ = account_after(renewed("solo"), used(), used())
     _, ahead = account_after(renewed("solo"), used(), used(), used())  # the stream moved on
 
-    d = views.details(view, rows(ahead), CATALOG, recent=2)
+    d = views.details(view, page(ahead, view.version, limit=2), CATALOG)
 
     assert [(e.version, e.total) for e in d.recent] == [(3, 880), (2, 930)]
     assert d.version == 3
@@ -60,18 +59,17 @@ def test_recent_activity_is_newest_first_and_never_ahead_of_the_balance_it_expla
 def test_an_account_without_a_plan_has_no_plan_and_no_renewal_date():
     view, events = account_after(bought("small"))
 
-    d = views.details(view, rows(events), CATALOG, recent=10)
+    d = views.details(view, page(events, view.version), CATALOG)
 
     assert d.plan is None and d.renewal_date is None and d.subscription_expires_at is None
 
 
 def test_history_pages_count_from_the_newest_event_and_carry_the_running_balance():
-    _, events = account_after(renewed("solo"), bought("small"), used(), used())
-    table = rows(events)
+    view, events = account_after(renewed("solo"), bought("small"), used(), used())
 
-    first = views.history_page("acct-1", table, offset=0, limit=3)
-    rest = views.history_page("acct-1", table, offset=3, limit=3)
-    beyond = views.history_page("acct-1", table, offset=9, limit=3)
+    first = views.history_page(view, page(events, 4, offset=0, limit=3), offset=0, limit=3)
+    rest = views.history_page(view, page(events, 4, offset=3, limit=3), offset=3, limit=3)
+    beyond = views.history_page(view, page(events, 4, offset=9, limit=3), offset=9, limit=3)
 
     assert [(e.version, e.total) for e in first.entries] == [(4, 1880), (3, 1930), (2, 1980)]
     assert [(e.version, e.event, e.total) for e in rest.entries] == [(1, "CycleStarted", 980)]

@@ -1,0 +1,65 @@
+"""The history read model (issue #11), one test body over SQLite and PostgreSQL: the projector
+writes each event's history entry with the balances, a rebuild writes the same, and a read
+model from before the history existed gets it when the projector starts."""
+
+from __future__ import annotations
+
+import asyncio
+
+from projections import maintenance
+from projections.recorders import HISTORY
+from services.audit.history import rows
+from tests.integration.conftest_projections import caught_up, running_projector
+from tests.integration.test_projector import consumed
+from tests.workload import command_log
+
+
+async def history_of(projector, account_id: str):
+    view = await asyncio.to_thread(projector.model.get, account_id)
+    return await asyncio.to_thread(projector.model.history, account_id, view.version, 0, 10_000)
+
+
+def as_the_audit_reads_it(projector, account_id: str):
+    return rows(r.event for r in projector.ledger.stream(account_id))[::-1]
+
+
+async def test_every_event_has_its_history_entry_newest_first_and_a_rebuild_writes_the_same(
+    store_settings, ledger, projector, client
+):
+    log = command_log(300, 10, seed=11)
+    for command in log:
+        await client.send(command)
+    await consumed(ledger, len(log))
+    await caught_up(projector)
+    accounts = sorted({command.account_id for command in log})
+
+    live = {a: await history_of(projector, a) for a in accounts}
+    await asyncio.to_thread(maintenance.rebuild, projector.settings)
+
+    for account_id in accounts:
+        assert live[account_id] == as_the_audit_reads_it(projector, account_id)
+        assert await history_of(projector, account_id) == live[account_id]
+
+
+async def test_a_read_model_without_history_gets_it_when_the_projector_starts(
+    store_settings, ledger, client
+):
+    log = command_log(120, 4, seed=12)
+    async with running_projector(store_settings) as first:
+        for command in log:
+            await client.send(command)
+        await consumed(ledger, len(log))
+        await caught_up(first)
+        with first.model.recorder.datastore.transaction(commit=True) as c:
+            c.execute(f"DELETE FROM {_table(store_settings)}")  # as before the history existed
+        assert not first.model.recorder.has_history()
+
+    async with running_projector(store_settings) as second:
+        account_id = log[0].account_id
+        assert await history_of(second, account_id) == as_the_audit_reads_it(second, account_id)
+
+
+def _table(settings) -> str:
+    return (
+        f'"{settings.postgres_schema}".{HISTORY}' if settings.event_store == "postgres" else HISTORY
+    )
