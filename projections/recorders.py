@@ -70,7 +70,7 @@ INSERT_HISTORY = (
 )
 HISTORY_PAGE = (
     f"SELECT {', '.join(HISTORY_NAMES[1:])} FROM {{history}} WHERE account_id = ? "
-    "AND version <= ? ORDER BY version DESC LIMIT ? OFFSET ?"
+    "AND version <= ? AND version > ? ORDER BY version DESC"
 )
 HistoryRows = Iterable[tuple[str, history.Row]]
 
@@ -159,9 +159,12 @@ class _BalanceTable:
     def history_page(
         self, account_id: str, upto: int, offset: int, limit: int
     ) -> list[history.Row]:
-        """Events of the account up to version ``upto``, newest first: a page of the index."""
+        """Events of the account up to version ``upto``, newest first. There is one entry per
+        version, so the page is a range of versions: a short scan of the primary key at any
+        depth (``OFFSET`` would walk every entry it skips)."""
+        newest = upto - offset
         with self.datastore.transaction(commit=False) as c:
-            c.execute(self.q(HISTORY_PAGE), (account_id, upto, limit, offset))
+            c.execute(self.q(HISTORY_PAGE), (account_id, newest, newest - limit))
             return [
                 history.Row(**{**dict(r), "at": self.time_value(dict(r)["at"])})
                 for r in c.fetchall()

@@ -1,0 +1,255 @@
+"""A long account: what a million decided commands cost one account, and 50,000 accounts the
+ledger's memory (issue #11).
+
+    .venv/bin/python -m benchmarks.long_account [--store sqlite|postgres] [--commands 1000000]
+
+Builds a fresh store through the ledger's own batch path (``Ledger.decide`` and ``commit``, no
+Kafka): one account with ``--commands`` decided commands (tool uses, with a package, a hold
+settled and a refund now and then) and ``--accounts`` ordinary accounts beside it, then folds
+the balance and history read model. Then measures, each on a fresh store instance:
+- the long account's snapshot, in bytes, and the time to load its state (snapshot + tail);
+- the time to decide a repeat of one of its commands decided long ago (a fresh ledger: load,
+  index lookup, answer), p50/p99;
+- the time to read a page of its history (20 entries) at random depths, p50/p99;
+- in a separate process, the ledger's resident memory once every account is in its cache.
+Prints the figures and writes them to benchmarks/results/long-account-<store>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from rich.progress import Progress
+
+from events.commands import (
+    BuyPackage,
+    Command,
+    CycleRenewed,
+    GrantCredits,
+    RefundUsage,
+    ReserveCredits,
+    SettleHold,
+    UseTool,
+)
+from projections import maintenance
+from projections.settings import ProjectorSettings
+from projections.store import BalanceReadModel
+from services.ledger.catalog_file import load_catalog
+from services.ledger.intake import Incoming
+from services.ledger.service import Ledger
+from services.ledger.store import LedgerStore
+from services.settings import REPO, Settings
+
+START = datetime(2026, 11, 1, tzinfo=UTC)
+LONG = "acct-long"
+BATCH = 500
+_OFFSETS = itertools.count()  # one partition, one log: offsets go on across loads
+
+
+def long_history(commands: int) -> Iterator[Command]:
+    """The long account: a grant that outlasts it all, then uses, a package every 1,000
+    commands, a hold settled every 100 and a refund every 500; one command a second."""
+    yield CycleRenewed(**_ids(LONG, 0), plan="agency", cycle_start=START, cycle_end=_at(2_600_000))
+    yield GrantCredits(**_ids(LONG, 1), credits=100_000_000, reason="benchmark")
+    for n in range(2, commands):
+        base = _ids(LONG, n)
+        if n % 1000 == 0:
+            yield BuyPackage(**base, package="small", payment_ref=f"pay-{n}")
+        elif n % 100 == 1:
+            yield ReserveCredits(
+                **base, hold_id=f"h{n}", tool="article_generation", units=1, expires_at=_at(n + 60)
+            )
+        elif n % 100 == 2:
+            yield SettleHold(**base, hold_id=f"h{n - 1}", credits=30)
+        elif n % 500 == 3:
+            yield RefundUsage(**base, of_command_id=f"{LONG}-{n - 10}")
+        else:
+            yield UseTool(**base, tool="keyword_suggestions")
+
+
+def ordinary(accounts: int) -> Iterator[Command]:
+    for a in range(accounts):
+        account = f"acct-{a}"
+        yield CycleRenewed(
+            **_ids(account, 0), plan="solo", cycle_start=START, cycle_end=_at(2_600_000)
+        )
+        yield BuyPackage(**_ids(account, 1), package="small", payment_ref=f"pay-{account}")
+        yield UseTool(**_ids(account, 2), tool="content_analysis")
+
+
+def _ids(account: str, n: int) -> dict[str, Any]:
+    return {"command_id": f"{account}-{n}", "account_id": account, "occurred_at": _at(n)}
+
+
+def _at(seconds: float) -> datetime:
+    return START + timedelta(seconds=seconds)
+
+
+def load(ledger: Ledger, commands: Iterator[Command], total: int, label: str) -> None:
+    """Decide and commit ``commands`` in batches of one partition, as the ledger does."""
+    with Progress() as progress:
+        task = progress.add_task(label, total=total)
+        batch: list[Incoming] = []
+        for command in commands:
+            value = command.model_dump_json().encode()
+            key = command.account_id.encode()
+            batch.append(Incoming("commands", 0, next(_OFFSETS), key, value))
+            if len(batch) == BATCH:
+                ledger.commit(ledger.decide(batch))
+                progress.advance(task, len(batch))
+                batch = []
+        if batch:
+            ledger.commit(ledger.decide(batch))
+            progress.advance(task, len(batch))
+
+
+def timed(action: Callable[[], object], times: int) -> dict[str, float]:
+    took = []
+    for _ in range(times):
+        began = time.perf_counter()
+        action()
+        took.append((time.perf_counter() - began) * 1000)
+    took.sort()
+    return {
+        "p50_ms": round(statistics.median(took), 3),
+        "p99_ms": round(took[int(len(took) * 0.99) - 1], 3),
+        "max_ms": round(took[-1], 3),
+    }
+
+
+def measure(settings: Settings, commands: int) -> dict[str, Any]:
+    store = LedgerStore(settings)
+    try:
+        (snapshot,) = store.snapshots.recorder.select_events(LONG, desc=True, limit=1)
+        state = store.load(LONG)
+        loads = timed(lambda: store.load_with_head(LONG), 200)
+        old = [f"{LONG}-{n}" for n in random.Random(1).sample(range(3, commands // 2), 200)]
+        repeats = iter(old)
+        catalog = load_catalog()
+
+        def repeat() -> None:  # a fresh ledger each time: nothing of the account is cached
+            ledger = Ledger(store, catalog, max_message_bytes=65536, cache_size=10)
+            command_id = next(repeats)
+            record = UseTool(
+                command_id=command_id, account_id=LONG, occurred_at=_at(commands),
+                tool="keyword_suggestions",
+            )  # fmt: skip
+            incoming = Incoming("commands", 0, 0, LONG.encode(), record.model_dump_json().encode())
+            (outcome,) = ledger.decide([incoming]).outcomes
+            assert outcome.repeat, outcome
+
+        repeated = timed(repeat, len(old))
+        model = BalanceReadModel(store)
+        depths = iter(random.Random(2).choices(range(0, state.version - 20), k=200))
+        pages = timed(lambda: model.history(LONG, state.version, next(depths), 20), 200)
+        first_pages = timed(lambda: model.history(LONG, state.version, 0, 20), 200)
+        return {
+            "long_account_events": state.version,
+            "snapshot_bytes": len(snapshot.state),
+            "snapshots_kept": len(store.snapshots.recorder.select_events(LONG)),
+            "load_ms": loads,
+            "repeat_decided_long_ago_ms": repeated,
+            "history_page_at_random_depth_ms": pages,
+            "history_first_page_ms": first_pages,
+        }
+    finally:
+        store.close()
+
+
+def memory(settings: Settings, accounts: int) -> float:
+    """Resident MB of a process whose ledger holds every account in its cache."""
+    code = (
+        "import json, sys\n"
+        "from services.ledger.catalog_file import load_catalog\n"
+        "from services.ledger.service import Ledger\n"
+        "from services.ledger.store import LedgerStore\n"
+        "from services.settings import Settings\n"
+        "settings = Settings.model_validate_json(sys.argv[1])\n"
+        "ledger = Ledger(LedgerStore(settings), load_catalog(), max_message_bytes=65536,\n"
+        f"                cache_size={accounts + 1})\n"
+        f"for a in range({accounts}):\n"
+        "    ledger._account(f'acct-{a}')\n"
+        "ledger._account('acct-long')\n"
+        "rss = [l for l in open('/proc/self/status') if l.startswith('VmRSS')][0].split()[1]\n"
+        "print(json.dumps({'cached': len(ledger._cache), 'rss_kb': int(rss)}))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, settings.model_dump_json()],
+        check=True, capture_output=True, text=True, cwd=REPO,
+    )  # fmt: skip
+    found = json.loads(out.stdout)
+    assert found["cached"] == accounts + 1, found
+    return round(found["rss_kb"] / 1024, 1)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    name = f"bench_{uuid.uuid4().hex[:8]}"
+    settings = Settings(
+        event_store=args.store,
+        postgres_schema=name,
+        sqlite_path=Path(tempfile.mkdtemp()) / "ledger.sqlite",
+    )
+    if args.store == "postgres":
+        with psycopg.connect(settings.postgres_dsn(), autocommit=True) as conn:
+            conn.execute(f"CREATE SCHEMA {name}")
+    try:
+        store = LedgerStore(settings)
+        ledger = Ledger(store, load_catalog(), max_message_bytes=65536, cache_size=1000)
+        began = time.perf_counter()
+        load(ledger, ordinary(args.accounts), 3 * args.accounts, "ordinary accounts")
+        load(ledger, long_history(args.commands), args.commands, "the long account")
+        loaded_s = time.perf_counter() - began
+        store.close()
+        began = time.perf_counter()
+        maintenance.rebuild(ProjectorSettings(**settings.model_dump()))
+        folded_s = time.perf_counter() - began
+        figures = measure(settings, args.commands)
+        rss_mb = memory(settings, args.accounts)
+    finally:
+        if args.store == "postgres":
+            with psycopg.connect(settings.postgres_dsn(), autocommit=True) as conn:
+                conn.execute(f"DROP SCHEMA {name} CASCADE")
+    return {
+        "store": args.store,
+        "long_account_commands": args.commands,
+        "ordinary_accounts": args.accounts,
+        **figures,
+        "ledger_rss_mb_with_every_account_cached": rss_mb,
+        "accounts_cached": args.accounts + 1,
+        "seconds_to_decide_and_store_everything": round(loaded_s, 1),
+        "seconds_to_fold_the_read_model_and_history": round(folded_s, 1),
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--commands", type=int, default=1_000_000)
+    parser.add_argument("--accounts", type=int, default=50_000)
+    parser.add_argument("--out", type=Path, default=None, help="where to write the JSON")
+    results = run(parser.parse_args())
+    print(json.dumps(results, indent=2))
+    out = parser.parse_args().out or (
+        REPO / "benchmarks" / "results" / f"long-account-{results['store']}.json"
+    )
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"written to {out}")
+
+
+if __name__ == "__main__":
+    main()
