@@ -129,25 +129,28 @@ class LedgerConsumer:
         await asyncio.sleep(min(RETRY_MAX_S, RETRY_FIRST_S * 2 ** (failures - 1)))
 
     async def _publish(self, batch: Batch) -> None:
-        sent = [
-            await self.broker.publish(
-                outcome.model_dump_json().encode(),
-                self.settings.topic["outcomes"],
-                key=outcome.account_id.encode(),
-                headers={"content-type": "application/json"},
-                no_confirm=True,
+        topics = self.settings.topic
+        messages = [(topics["outcomes"], o.account_id, o, "") for o in batch.outcomes]
+        messages += [(topics["dead-letters"], d.key, d, d.reason) for d in batch.dead_letters]
+        sent = []
+        for topic, key, message, reason in messages:
+            try:
+                value = message.model_dump_json().encode()
+            except ValueError:  # one unpublishable message must not stall the partition
+                log.exception("cannot serialize a message for %s; not published", topic)
+                continue
+            headers = {"content-type": "application/json"}
+            if reason:
+                headers["x-dead-letter-reason"] = reason
+            sent.append(
+                await self.broker.publish(
+                    value,
+                    topic,
+                    key=None if key is None else key.encode(errors="replace"),
+                    headers=headers,
+                    no_confirm=True,
+                )
             )
-            for outcome in batch.outcomes
-        ] + [
-            await self.broker.publish(
-                letter.model_dump_json().encode(),
-                self.settings.topic["dead-letters"],
-                key=None if letter.key is None else letter.key.encode(),
-                headers={"content-type": "application/json", "x-dead-letter-reason": letter.reason},
-                no_confirm=True,
-            )
-            for letter in batch.dead_letters
-        ]
         await asyncio.gather(*sent)
 
     async def assigned(self, partitions: set[TopicPartition]) -> None:

@@ -83,7 +83,9 @@ def named(record: Incoming) -> Named:
 
 
 def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and 0 < len(value) <= TEXT_KEPT_CHARS else None
+    if not isinstance(value, str) or not 0 < len(value) <= TEXT_KEPT_CHARS:
+        return None
+    return value if _encodable(value) else None
 
 
 def _reason(error: ValidationError) -> DeadLetterReason:
@@ -126,4 +128,16 @@ def _dead(record: Incoming, reason: DeadLetterReason, error: str) -> DeadLetter:
 
 
 def _cut(text: str) -> str:
+    """At most ``TEXT_KEPT_CHARS``, and valid UTF-8: JSON may carry lone surrogates
+    (``"\\ud800"``) that no UTF-8 encoder accepts, and the dead letter must be publishable."""
+    if not _encodable(text):
+        text = text.encode("utf-8", "replace").decode()
     return text if len(text) <= TEXT_KEPT_CHARS else text[:TEXT_KEPT_CHARS] + "…"
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
