@@ -102,8 +102,13 @@ class Projector:
     async def _lead(self, stop: asyncio.Event, wake: asyncio.Event) -> None:
         """Project while the lease holds."""
         self._cache.clear()  # another projector may have moved the read model meanwhile
-        self.position = await asyncio.to_thread(self.model.position)
-        self.quarantined = await asyncio.to_thread(self.model.quarantined)
+        try:
+            self.position = await asyncio.to_thread(self.model.position)
+            self.quarantined = await asyncio.to_thread(self.model.quarantined)
+        except Exception:
+            log.exception("could not read the read model's position; retrying")
+            await asyncio.sleep(self.settings.projector_retry_delay_ms / 1000)
+            return
         log.info("active: projecting the ledger's log from notification %d", self.position)
         self.leading = True
         self.started.set()
@@ -111,7 +116,7 @@ class Projector:
             wake.clear()
             try:
                 more = await self._step()
-                if not more and not await asyncio.to_thread(self.lease.renew_if_due):
+                if not more and not await self._renewed():
                     raise LeaseLost
             except LeaseLost:
                 log.warning("lost the lease to another projector; standing by")
@@ -125,6 +130,15 @@ class Projector:
 
     def close(self) -> None:
         self.ledger.close()
+
+    async def _renewed(self) -> bool:
+        """Renew the lease when due; a database that cannot be reached is not a lost lease
+        (the check before the next publish decides)."""
+        try:
+            return await asyncio.to_thread(self.lease.renew_if_due)
+        except Exception:
+            log.warning("could not renew the lease; checking again before publishing")
+            return True
 
     async def _step(self) -> bool:
         """Project one page; returns whether another is waiting right after it."""
