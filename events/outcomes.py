@@ -80,11 +80,18 @@ DeadLetterReason = Literal[
     "unknown_tool",
     "unknown_package",
     "unknown_plan",
+    "internal_error",
 ]
 
 
 class DeadLetter(BaseModel):
-    """A message the ledger could not act on, kept whole with the reason."""
+    """A message the ledger could not act on, with the reason.
+
+    The payload is kept whole up to ``payload_bytes``; a longer one (a command near the
+    broker's 1 MB limit would not fit once base64-encoded) keeps its first bytes only,
+    ``payload_truncated`` says so, and ``payload_sha256`` still identifies the original.
+    A header whose value is null is kept with ``None``.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -95,5 +102,9 @@ class DeadLetter(BaseModel):
     offset: int
     key: str | None
     payload_base64: str
-    headers: tuple[tuple[str, str], ...]
+    headers: tuple[tuple[str, str | None], ...]
     command_id: str | None = None
+    account_id: str | None = None
+    payload_bytes: int = 0
+    payload_sha256: str = ""
+    payload_truncated: bool = False

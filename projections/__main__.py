@@ -16,7 +16,7 @@ import sys
 
 from projections import maintenance
 from projections.follow import UnreadableEvent
-from projections.projector import ProjectionFailed, Projector
+from projections.projector import Projector
 from projections.settings import ProjectorSettings
 from services.topics import ensure_topics
 
@@ -40,7 +40,7 @@ async def run(settings: ProjectorSettings) -> int:
     )
     try:
         await projector.run(stop)
-    except (UnreadableEvent, ProjectionFailed) as error:
+    except UnreadableEvent as error:
         log.error("stopped: %s", error)
         return 2
     finally:

@@ -8,7 +8,7 @@ into batches: live, after a restart, or in a rebuild.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -30,11 +30,13 @@ class Entry:
 
 @dataclass
 class Projected:
-    """What a batch changed: the entries to store, the updates and alerts to publish."""
+    """What a batch changed: the entries to store, the updates and alerts to publish, and the
+    accounts newly quarantined (an event of theirs could not be folded) with the reason."""
 
     entries: dict[str, Entry] = field(default_factory=dict)
     alerts: list[BalanceAlert] = field(default_factory=list)
     history: list[tuple[str, history.Row]] = field(default_factory=list)  # (account, row)
+    quarantined: dict[str, str] = field(default_factory=dict)
 
     @property
     def updates(self) -> list[BalanceUpdated]:
@@ -42,27 +44,48 @@ class Projected:
         the latest per key matters, so a batch publishes one update per account."""
         return [e.view.message() for e in self.entries.values() if e.view.account.opened]
 
+    def quarantine(self, account_id: str, version: int, error: Exception) -> None:
+        """Stop folding ``account_id``: forget what this batch did to it."""
+        self.quarantined[account_id] = f"version {version}: {type(error).__name__}: {error}"
+        self.entries.pop(account_id, None)
+        self.alerts = [a for a in self.alerts if a.account_id != account_id]
+        self.history = [(a, row) for a, row in self.history if a != account_id]
+
 
 def project(
-    entries: Mapping[str, Entry], batch: Sequence[RecordedEvent], rules: AlertRules
+    entries: Mapping[str, Entry],
+    batch: Sequence[RecordedEvent],
+    rules: AlertRules,
+    quarantined: Collection[str] = (),
 ) -> Projected:
     """Fold ``batch`` (whole commands, in log order) into ``entries`` (the accounts' rows as
-    stored; missing ones are new accounts)."""
+    stored; missing ones are new accounts).
+
+    An event that cannot be folded quarantines its account: the account's row stays at its
+    last good version, nothing more of it is published, and every other account goes on.
+    Events of accounts in ``quarantined`` are passed over.
+    """
     ends = _command_ends(batch)
     out = Projected()
     for recorded, ends_command in zip(batch, ends, strict=True):
         account_id = recorded.originator_id
+        if account_id in quarantined or account_id in out.quarantined:
+            continue
         entry = out.entries.get(account_id) or entries.get(account_id)
         entry = entry or Entry(BalanceView(account_id))
-        view = fold(entry.view, recorded)
-        if view is entry.view:
-            continue  # already folded: a repeat changes nothing
-        row = history.row(recorded.event, view.version, entry.view.figures, view.figures)
+        try:
+            view = fold(entry.view, recorded)
+            if view is entry.view:
+                continue  # already folded: a repeat changes nothing
+            alerts = entry.alerts
+            if ends_command:
+                alerts, fired = evaluate(view, alerts, rules)
+                out.alerts += fired
+            row = history.row(recorded.event, view.version, entry.view.figures, view.figures)
+        except Exception as error:  # a fold that raises must not stop every other account
+            out.quarantine(account_id, recorded.originator_version, error)
+            continue
         out.history.append((account_id, row))
-        alerts = entry.alerts
-        if ends_command:
-            alerts, fired = evaluate(view, alerts, rules)
-            out.alerts += fired
         out.entries[account_id] = Entry(view, alerts)
     return out
 

@@ -5,9 +5,11 @@
   is picked up too). It publishes nothing: the balances topic already carries every version,
   and old alerts are not news. A projector running meanwhile finds its position moved and
   re-reads from the rebuilt one.
-- ``check`` compares every row with the ledger core's own answer: for each account, its events
-  up to the read model's position are replayed by the core (``replay`` and ``balance``, not
-  the projector's fold), and both the row's columns and its stored view must match.
+- ``check`` names every quarantined account (an event of it could not be folded: its row is
+  held at its last good version) and compares every other row with the ledger core's own
+  answer: for each account, its events up to the read model's position are replayed by the
+  core (``replay`` and ``balance``, not the projector's fold), and both the row's columns and
+  its stored view must match.
 - ``lag``: events the ledger has stored that the read model has not folded yet.
 """
 
@@ -54,14 +56,18 @@ def rebuild_into(
     reader = LogReader(ledger, settings.projector_batch_max_events)
     rules = settings.alert_rules()
     entries: dict[str, Entry] = {}
+    quarantined: dict[str, str] = {}
     position = 0
     model.recorder.clear_history()
     while (page := reader.read(position)).items:
-        projected = project(entries, [r for _, r in page.items], rules)
+        projected = project(entries, [r for _, r in page.items], rules, quarantined)
         entries.update(projected.entries)
+        for account_id in projected.quarantined:
+            entries.pop(account_id, None)
+        quarantined |= projected.quarantined
         model.recorder.add_history(projected.history)
         position = page.last_id
-    model.replace_all(entries.values(), position)
+    model.replace_all(entries.values(), position, quarantined)
     return len(entries), position
 
 
@@ -69,11 +75,16 @@ def check(settings: ProjectorSettings) -> tuple[int, list[Difference]]:
     """Compare the read model with a fresh replay by the core; returns (position, differences)."""
     ledger = LedgerStore(settings)
     try:
-        position, rows = BalanceReadModel(ledger).snapshot()
+        model = BalanceReadModel(ledger)
+        position, rows = model.snapshot()
+        quarantined = model.quarantined()
         versions = _versions_until(ledger, position)
         by_account = {row["account_id"]: row for row in rows}
-        differences: list[Difference] = []
-        for account_id in sorted(versions.keys() | by_account.keys()):
+        differences = [
+            Difference(account_id, "quarantined", error, "folded")
+            for account_id, error in quarantined.items()
+        ]
+        for account_id in sorted((versions.keys() | by_account.keys()) - quarantined.keys()):
             row, version = by_account.get(account_id), versions.get(account_id)
             if row is None or version is None:
                 differences.append(

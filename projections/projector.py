@@ -5,9 +5,11 @@ wait for the broker's acknowledgements, then commit the rows and the position in
 transaction. Publishing before the commit makes delivery at-least-once: a crash in between
 re-reads the page from the stored position and publishes the same versions again (consumers
 drop them by ``version``, alerts by ``alert_id``); publishing after the commit could lose an
-update for good. A failed publish or commit is retried from the stored position; an event
-that cannot be decoded or folded stops the projector with the event named, because skipping
-it would make every later figure of that account wrong.
+update for good. A failed publish or commit is retried from the stored position. An event that
+cannot be decoded stops the projector with the event named (the store itself is damaged); an
+event that cannot be folded quarantines its account (its row stays at its last good version,
+``projections check`` names it) and every other account goes on. Only the projector holding
+the lease (``projections.lease``) publishes.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pydantic import BaseModel
 from projections.balance import BalanceView, fold
 from projections.batch import Entry, Projected, project, quiet_alerts
 from projections.follow import LogReader, Page, UnreadableEvent, Wakeup
+from projections.lease import Lease
 from projections.maintenance import rebuild_into
 from projections.settings import ProjectorSettings
 from projections.store import BalanceReadModel
@@ -34,8 +37,8 @@ log = logging.getLogger("kalema.projector")
 HEADERS = [("content-type", b"application/json")]
 
 
-class ProjectionFailed(RuntimeError):
-    """Stored events that cannot be folded: the projector stops rather than publish a guess."""
+class LeaseLost(RuntimeError):
+    """Another projector holds the lease: this one must not publish."""
 
 
 class Projector:
@@ -47,12 +50,16 @@ class Projector:
         self.position = 0
         self.batches_committed = 0
         self.events_projected = 0
-        self.started = asyncio.Event()
+        self.started = asyncio.Event()  # first became active
+        self.leading = False
+        self.lease = Lease(self.model, settings.projector_lease_ms / 1000)
+        self.quarantined: dict[str, str] = {}
         self._cache: OrderedDict[str, Entry] = OrderedDict()
         self._producer: AIOKafkaProducer | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Follow the log until ``stop`` is set; the page in hand is finished first."""
+        """Follow the log until ``stop`` is set, while holding the lease (standing by when
+        another projector holds it); the page in hand is finished first."""
         self._producer = AIOKafkaProducer(
             bootstrap_servers=self.settings.kafka_bootstrap_servers,
             client_id="kalema-projector",
@@ -64,27 +71,79 @@ class Projector:
         waker = asyncio.create_task(_set_when(stop, wake))
         wakeup = Wakeup(self.ledger, wake)
         try:
+            while not stop.is_set():
+                if await self._stand_by(stop):
+                    await self._lead(stop, wake)
+        finally:
+            if self.leading:
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(self.lease.release)
+            self.leading = False
+            waker.cancel()
+            await asyncio.to_thread(wakeup.close)
+            await self._producer.stop()
+
+    async def _stand_by(self, stop: asyncio.Event) -> bool:
+        """Until this projector holds the lease (True) or is stopped (False)."""
+        said = False
+        while not stop.is_set():
+            try:
+                if await asyncio.to_thread(self.lease.take):
+                    return True
+            except Exception:
+                log.exception("could not reach the lease; retrying")
+            if not said:
+                log.info("another projector is active; standing by")
+                said = True
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.lease.ttl_s / 3):
+                    await stop.wait()
+        return False
+
+    async def _lead(self, stop: asyncio.Event, wake: asyncio.Event) -> None:
+        """Project while the lease holds."""
+        self._cache.clear()  # another projector may have moved the read model meanwhile
+        try:
             self.position = await asyncio.to_thread(self.model.position)
             if self.position and not await asyncio.to_thread(self.model.recorder.has_history):
                 log.warning("the read model has no history yet: rebuilding it from the log")
                 await asyncio.to_thread(rebuild_into, self.ledger, self.model, self.settings)
                 self.position = await asyncio.to_thread(self.model.position)
-            log.info("projecting the ledger's log from notification %d", self.position)
-            self.started.set()
-            while not stop.is_set():
-                wake.clear()
-                if await self._step():
-                    continue  # more is waiting
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.settings.poll_interval_s()):
-                        await wake.wait()
-        finally:
-            waker.cancel()
-            await asyncio.to_thread(wakeup.close)
-            await self._producer.stop()
+            self.quarantined = await asyncio.to_thread(self.model.quarantined)
+        except Exception:
+            log.exception("could not read the read model's position; retrying")
+            await asyncio.sleep(self.settings.projector_retry_delay_ms / 1000)
+            return
+        log.info("active: projecting the ledger's log from notification %d", self.position)
+        self.leading = True
+        self.started.set()
+        while not stop.is_set():
+            wake.clear()
+            try:
+                more = await self._step()
+                if not more and not await self._renewed():
+                    raise LeaseLost
+            except LeaseLost:
+                log.warning("lost the lease to another projector; standing by")
+                self.leading = False
+                return
+            if more:
+                continue  # more is waiting
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.settings.poll_interval_s()):
+                    await wake.wait()
 
     def close(self) -> None:
         self.ledger.close()
+
+    async def _renewed(self) -> bool:
+        """Renew the lease when due; a database that cannot be reached is not a lost lease
+        (the check before the next publish decides)."""
+        try:
+            return await asyncio.to_thread(self.lease.renew_if_due)
+        except Exception:
+            log.warning("could not renew the lease; checking again before publishing")
+            return True
 
     async def _step(self) -> bool:
         """Project one page; returns whether another is waiting right after it."""
@@ -99,28 +158,33 @@ class Projector:
             log.exception("could not read after notification %d; retrying", self.position)
             await self._recover()
             return False
-        try:
-            projected = project(loaded, [recorded for _, recorded in page.items], self.rules)
-        except Exception as error:
-            first, last = page.items[0][0], page.last_id
-            raise ProjectionFailed(
-                f"cannot fold notifications {first}..{last}: {error!r}"
-            ) from error
+        events = [recorded for _, recorded in page.items]
+        projected = project(loaded, events, self.rules, self.quarantined)
+        for account_id, reason in projected.quarantined.items():
+            log.error("QUARANTINED %s: cannot fold its event (%s)", account_id, reason)
+            self._cache.pop(account_id, None)
+            repaired.pop(account_id, None)
         projected.entries = {**repaired, **projected.entries}
         try:
+            if not await asyncio.to_thread(self.lease.keep):
+                raise LeaseLost
             await self._publish(projected)
             await asyncio.to_thread(
                 self.model.save,
                 projected.entries.values(),
                 self.position,
                 page.last_id,
+                projected.quarantined,
                 projected.history,
             )
+        except LeaseLost:
+            raise
         except Exception:
             log.exception("page after notification %d not committed; retrying", self.position)
             await self._recover()
             return False
         self._remember(projected.entries.items())
+        self.quarantined |= projected.quarantined
         self.position = page.last_id
         self.batches_committed += 1
         self.events_projected += len(page.items)
@@ -130,6 +194,7 @@ class Projector:
         """The page's accounts as stored (cached or read), and any rebuilt from their streams
         because their row could not be read (a derived row is never worth stopping for)."""
         ids = list(dict.fromkeys(recorded.originator_id for _, recorded in page.items))
+        ids = [a for a in ids if a not in self.quarantined]
         entries = {a: self._cache[a] for a in ids if a in self._cache}
         missing = [a for a in ids if a not in entries]
         if not missing:
@@ -140,8 +205,12 @@ class Projector:
         for account_id, reason in unreadable.items():
             log.error("row of %s unreadable (%s); rebuilt from its stream", account_id, reason)
             view = BalanceView(account_id)
-            for recorded in self.ledger.stream(account_id):
-                view = fold(view, recorded)
+            try:
+                for recorded in self.ledger.stream(account_id):
+                    view = fold(view, recorded)
+            except Exception:  # left to ``project``, which quarantines the account
+                log.exception("could not rebuild the row of %s", account_id)
+                continue
             repaired[account_id] = entries[account_id] = Entry(view, quiet_alerts(view, self.rules))
         return entries, repaired
 

@@ -10,7 +10,7 @@ must still be where the writer last left it.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime
@@ -25,6 +25,7 @@ from projections.batch import Entry
 from services.audit import history
 
 TABLE, TRACKING, SOURCE, HISTORY = "balances", "balances_tracking", "ledger", "history"
+QUARANTINE, LEASE = "balances_quarantine", "projector_lease"
 FIGURES = ("subscription", "purchased", "granted", "held", "total", "plan_credits")
 COLUMNS = (
     ("account_id", "TEXT PRIMARY KEY"),
@@ -73,6 +74,19 @@ HISTORY_PAGE = (
     "AND version <= ? AND version > ? ORDER BY version DESC"
 )
 HistoryRows = Iterable[tuple[str, history.Row]]
+CREATE_QUARANTINE = (
+    "CREATE TABLE IF NOT EXISTS {quarantine} (account_id TEXT PRIMARY KEY, "
+    "notification_id BIGINT NOT NULL, error TEXT NOT NULL)"
+)
+CREATE_LEASE = (
+    "CREATE TABLE IF NOT EXISTS {lease} (name TEXT PRIMARY KEY, holder TEXT NOT NULL, "
+    "expires_at DOUBLE PRECISION NOT NULL)"
+)
+TAKE_LEASE = (
+    "INSERT INTO {lease} AS l (name, holder, expires_at) VALUES (?, ?, ?) "
+    "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at "
+    "WHERE l.holder = excluded.holder OR l.expires_at < ? RETURNING holder"
+)
 
 
 class PositionMoved(RuntimeError):
@@ -86,7 +100,14 @@ class _BalanceTable:
     time_type = "TEXT"
 
     def q(self, template: str) -> Any:
-        return template.format(table=TABLE, tracking=TRACKING, history=HISTORY, time=self.time_type)
+        return template.format(
+            table=TABLE,
+            tracking=TRACKING,
+            history=HISTORY,
+            quarantine=QUARANTINE,
+            lease=LEASE,
+            time=self.time_type,
+        )
 
     def time_param(self, moment: datetime | None) -> Any:
         return None if moment is None else moment.isoformat()
@@ -97,10 +118,15 @@ class _BalanceTable:
             yield c
 
     def save(
-        self, entries: Iterable[Entry], previous: int, position: int, events: HistoryRows = ()
+        self,
+        entries: Iterable[Entry],
+        previous: int,
+        position: int,
+        quarantined: Mapping[str, str] | None = None,
+        events: HistoryRows = (),
     ) -> None:
-        """Write these rows and the events' history, and move the position from ``previous`` to
-        ``position``, atomically."""
+        """Write these rows, the events' history (and quarantined accounts) and move the
+        position from ``previous`` to ``position``, atomically."""
         rows = [self.row(entry) for entry in entries]
         lines = [self.history_row(account_id, row) for account_id, row in events]
         with self.datastore.transaction(commit=True) as c:
@@ -108,6 +134,8 @@ class _BalanceTable:
                 c.executemany(self.q(UPSERT), rows)
             if lines:
                 c.executemany(self.q(INSERT_HISTORY), lines)
+            if quarantined:
+                self._quarantine(c, quarantined, position)
             if previous:
                 c.execute(
                     self.q(
@@ -127,7 +155,9 @@ class _BalanceTable:
             if c.fetchone() is None:
                 raise PositionMoved(f"the read model is no longer at notification {previous}")
 
-    def replace_all(self, entries: Iterable[Entry], position: int) -> None:
+    def replace_all(
+        self, entries: Iterable[Entry], position: int, quarantined: Mapping[str, str]
+    ) -> None:
         """Drop the table and write it anew with ``position``, in one transaction."""
         rows = [self.row(entry) for entry in entries]
         with self.datastore.transaction(commit=True) as c:
@@ -135,6 +165,8 @@ class _BalanceTable:
             c.execute(self.q(CREATE))
             if rows:
                 c.executemany(self.q(UPSERT), rows)
+            c.execute(self.q("DELETE FROM {quarantine}"))
+            self._quarantine(c, quarantined, position)
             c.execute(self.q("DELETE FROM {tracking} WHERE application_name = ?"), (SOURCE,))
             if position:
                 c.execute(
@@ -184,6 +216,38 @@ class _BalanceTable:
     def time_value(self, stored: Any) -> datetime:
         return datetime.fromisoformat(stored) if isinstance(stored, str) else stored
 
+    def _quarantine(self, c: Any, quarantined: Mapping[str, str], position: int) -> None:
+        c.executemany(
+            self.q(
+                "INSERT INTO {quarantine} (account_id, notification_id, error) VALUES (?, ?, ?) "
+                "ON CONFLICT (account_id) DO NOTHING"
+            ),
+            [(account_id, position, error) for account_id, error in quarantined.items()],
+        )
+
+    def quarantined(self) -> dict[str, str]:
+        """Accounts whose events could not be folded, with the reason."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(self.q("SELECT account_id, error FROM {quarantine} ORDER BY account_id"))
+            return {row["account_id"]: row["error"] for row in c.fetchall()}
+
+    def take_lease(self, holder: str, now: float, ttl_s: float) -> bool:
+        """Hold (or keep) the projector's lease until ``now + ttl_s``, unless another holder
+        has it and it has not expired."""
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(self.q(TAKE_LEASE), (SOURCE, holder, now + ttl_s, now))
+            return c.fetchone() is not None
+
+    def release_lease(self, holder: str) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(self.q("DELETE FROM {lease} WHERE name = ? AND holder = ?"), (SOURCE, holder))
+
+    def lease_holder(self) -> str | None:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(self.q("SELECT holder FROM {lease} WHERE name = ?"), (SOURCE,))
+            row = c.fetchone()
+            return None if row is None else str(row["holder"])
+
     def select(self, ids: Sequence[str] | None = None) -> list[dict[str, Any]]:
         with self.datastore.transaction(commit=False) as c:
             if ids is None:
@@ -232,6 +296,8 @@ class SQLiteBalanceRecorder(_BalanceTable, SQLiteTrackingRecorder):
             "notification_id INTEGER, PRIMARY KEY (application_name)) WITHOUT ROWID",
             self.q(CREATE),
             self.q(CREATE_HISTORY),
+            self.q(CREATE_QUARANTINE),
+            self.q(CREATE_LEASE),
         ]
 
 
@@ -240,8 +306,12 @@ class PostgresBalanceRecorder(_BalanceTable, PostgresTrackingRecorder):
 
     def __init__(self, datastore: PostgresDatastore) -> None:
         super().__init__(datastore, tracking_table_name=TRACKING)
-        self.sql_create_statements.append(self.q(CREATE))
-        self.sql_create_statements.append(self.q(CREATE_HISTORY))
+        self.sql_create_statements += [
+            self.q(CREATE),
+            self.q(CREATE_HISTORY),
+            self.q(CREATE_QUARANTINE),
+            self.q(CREATE_LEASE),
+        ]
 
     def q(self, template: str) -> Composed:
         schema = self.datastore.schema
@@ -250,6 +320,8 @@ class PostgresBalanceRecorder(_BalanceTable, PostgresTrackingRecorder):
             table=Identifier(schema, TABLE),
             tracking=Identifier(schema, TRACKING),
             history=Identifier(schema, HISTORY),
+            quarantine=Identifier(schema, QUARANTINE),
+            lease=Identifier(schema, LEASE),
         )
 
     def time_param(self, moment: datetime | None) -> Any:

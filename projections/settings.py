@@ -19,6 +19,9 @@ class ProjectorSettings(Settings):
     projector_batch_max_events: int = Field(1000, gt=0)
     projector_cache_accounts: int = Field(50_000, gt=0)
     projector_retry_delay_ms: int = Field(1000, ge=0)
+    projector_lease_ms: int = Field(10_000, gt=0)
+    """One projector is active: a standby takes over this long after the active one stopped
+    renewing its lease (killed, stopped, cut off from the database)."""
 
     alert_low_balance_credits: int = Field(50, ge=0)
     alert_low_balance_percent: int = Field(10, ge=0, le=100)

@@ -12,7 +12,7 @@ nothing but this table.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from eventsourcing.sqlite import SQLiteDatastore
@@ -78,16 +78,27 @@ class BalanceReadModel:
         return max(0, (self.ledger.recorder.max_notification_id() or 0) - self.position())
 
     def save(
-        self, entries: Iterable[Entry], previous: int, position: int, events: HistoryRows = ()
+        self,
+        entries: Iterable[Entry],
+        previous: int,
+        position: int,
+        quarantined: Mapping[str, str] | None = None,
+        events: HistoryRows = (),
     ) -> None:
-        self.recorder.save(entries, previous, position, events)
+        self.recorder.save(entries, previous, position, quarantined, events)
 
     def history(self, account_id: str, upto: int, offset: int, limit: int) -> list[Row]:
         """A page of the account's history up to version ``upto``, newest first."""
         return self.recorder.history_page(account_id, upto, offset, limit)
 
-    def replace_all(self, entries: Iterable[Entry], position: int) -> None:
-        self.recorder.replace_all(entries, position)
+    def replace_all(
+        self, entries: Iterable[Entry], position: int, quarantined: Mapping[str, str] | None = None
+    ) -> None:
+        self.recorder.replace_all(entries, position, quarantined or {})
+
+    def quarantined(self) -> dict[str, str]:
+        """Accounts the projector stopped folding (an event of theirs could not be folded)."""
+        return self.recorder.quarantined()
 
     def snapshot(self) -> tuple[int, list[dict[str, Any]]]:
         return self.recorder.snapshot()

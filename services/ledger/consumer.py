@@ -1,9 +1,12 @@
 """The ledger's Kafka edge (FastStream): batches of commands in, outcomes and dead letters out.
 
 Exactly-once effect: the position of every partition lives in the event store, written in the
-same transaction as the events its batch caused. On assignment the consumer seeks to the stored
-position; a batch is only stored if it starts exactly there, so nothing is skipped or applied
-twice. Outcomes are published before the commit: if the process dies in between, the batch is
+same transaction as the events its batch caused. On assignment (and after any failure) the
+consumer seeks to the stored position and decides only records at or after it, so nothing is
+skipped or applied twice; offsets may skip (transaction markers, retention). One bad command
+is dead-lettered by the ledger; a failing store or broker is retried with back-off.
+
+Outcomes are published before the commit: if the process dies in between, the batch is
 decided again from the same state to the same outcomes (the core is pure), so a duplicate
 outcome can appear but a lost one cannot.
 """
@@ -26,7 +29,8 @@ from services.ledger.service import Batch, Ledger, source_name
 from services.settings import Settings
 
 log = logging.getLogger("kalema.ledger")
-RETRY_DELAY_S = 1.0
+RETRY_FIRST_S, RETRY_MAX_S = 0.1, 5.0
+ASSIGN_PATIENCE_S = 30.0  # far below the poll interval after which the group drops us
 
 
 class LedgerConsumer:
@@ -34,6 +38,8 @@ class LedgerConsumer:
         self.settings = settings
         self.ledger = ledger
         self.positions: dict[TopicPartition, int] = {}
+        self.unsure: set[TopicPartition] = set()  # positions to read again from the store
+        self.failures: dict[TopicPartition, int] = {}  # consecutive, for the back-off
         self.batches_committed = 0
         self.broker = KafkaBroker(
             settings.kafka_bootstrap_servers,
@@ -47,6 +53,7 @@ class LedgerConsumer:
             batch=True,
             group_id=settings.ledger_group_id,
             auto_offset_reset="earliest",
+            isolation_level="read_committed",  # never decide a command from an aborted txn
             max_records=settings.ledger_batch_max_records,
             batch_timeout_ms=settings.ledger_batch_wait_ms,
             session_timeout_ms=settings.ledger_session_timeout_ms,
@@ -68,80 +75,102 @@ class LedgerConsumer:
 
     async def _process(self, partition: TopicPartition, records: list[Any]) -> None:
         expected = self.positions.get(partition)
-        if expected is None:
-            return  # revoked while fetched: its new owner will read it
+        if expected is None or partition in self.unsure:
+            await self._resume(partition)  # never drop records of a partition we own
+            return
+        # Offsets may skip (transaction markers, records removed by retention): we read from
+        # where we sought, so the first record at or after ``expected`` is the next one.
         records = [r for r in records if r.offset >= expected]
         if not records:
-            return
-        if records[0].offset != expected:
-            log.warning(
-                "gap on %s: expected offset %d, got %d; re-reading",
-                partition,
-                expected,
-                records[0].offset,
-            )
-            self._seek(partition, expected)
             return
         incoming = [
             Incoming(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers))
             for r in records
         ]
+        batch: Batch | None = None
         try:
             batch = await asyncio.to_thread(self.ledger.decide, incoming)
             await self._publish(batch)
             await asyncio.to_thread(self.ledger.commit, batch)
         except Exception:
-            log.exception(
-                "batch at %s offset %d failed; retrying from the stored position",
-                partition,
-                expected,
-            )
-            self.ledger.forget()
-            stored = await asyncio.to_thread(self.ledger.store.position, batch_source(partition))
-            self.positions[partition] = stored if stored is not None else expected
-            self._seek(partition, self.positions[partition])
-            await asyncio.sleep(RETRY_DELAY_S)
+            log.exception("batch at %s offset %d failed; retrying", partition, expected)
+            self.ledger.forget(batch.states if batch is not None else ())
+            self.unsure.add(partition)  # the commit may have happened: ask the store
+            self._seek(partition, expected)
+            await self._back_off(partition)
             return
+        self.failures.pop(partition, None)
         self.positions[partition] = batch.next_offset
         self.batches_committed += 1
 
+    async def _resume(self, partition: TopicPartition) -> None:
+        """Seek ``partition`` to the position stored with its events (or its beginning)."""
+        consumer = self.subscriber.consumer
+        if consumer is None or partition not in consumer.assignment():
+            return
+        try:
+            stored = await asyncio.to_thread(self.ledger.store.position, batch_source(partition))
+            if stored is None:
+                stored = (await consumer.beginning_offsets([partition]))[partition]
+        except Exception:
+            log.exception("position of %s unknown; retrying", partition)
+            if partition in self.positions:
+                self._seek(partition, self.positions[partition])
+            await self._back_off(partition)
+            return
+        self.positions[partition] = stored
+        self.unsure.discard(partition)
+        self.failures.pop(partition, None)
+        consumer.seek(partition, stored)
+
+    async def _back_off(self, partition: TopicPartition) -> None:
+        """Wait before a retry: 0.1 s, doubling to 5 s while the failures go on."""
+        failures = self.failures[partition] = self.failures.get(partition, 0) + 1
+        await asyncio.sleep(min(RETRY_MAX_S, RETRY_FIRST_S * 2 ** (failures - 1)))
+
     async def _publish(self, batch: Batch) -> None:
-        sent = [
-            await self.broker.publish(
-                outcome.model_dump_json().encode(),
-                self.settings.topic["outcomes"],
-                key=outcome.account_id.encode(),
-                headers={"content-type": "application/json"},
-                no_confirm=True,
+        topics = self.settings.topic
+        messages = [(topics["outcomes"], o.account_id, o, "") for o in batch.outcomes]
+        messages += [(topics["dead-letters"], d.key, d, d.reason) for d in batch.dead_letters]
+        sent = []
+        for topic, key, message, reason in messages:
+            try:
+                value = message.model_dump_json().encode()
+            except ValueError:  # one unpublishable message must not stall the partition
+                log.exception("cannot serialize a message for %s; not published", topic)
+                continue
+            headers = {"content-type": "application/json"}
+            if reason:
+                headers["x-dead-letter-reason"] = reason
+            sent.append(
+                await self.broker.publish(
+                    value,
+                    topic,
+                    key=None if key is None else key.encode(errors="replace"),
+                    headers=headers,
+                    no_confirm=True,
+                )
             )
-            for outcome in batch.outcomes
-        ] + [
-            await self.broker.publish(
-                letter.model_dump_json().encode(),
-                self.settings.topic["dead-letters"],
-                key=None if letter.key is None else letter.key.encode(),
-                headers={"content-type": "application/json", "x-dead-letter-reason": letter.reason},
-                no_confirm=True,
-            )
-            for letter in batch.dead_letters
-        ]
         await asyncio.gather(*sent)
 
     async def assigned(self, partitions: set[TopicPartition]) -> None:
-        consumer = self.subscriber.consumer
-        assert consumer is not None
-        self.ledger.forget()
-        beginnings = await consumer.beginning_offsets(list(partitions))
+        """Seek each new partition to its stored position, retrying while the store is down
+        (for up to ``ASSIGN_PATIENCE_S``). A partition still unsure after that has its
+        position looked up again when its first records are fetched: none is dropped."""
+        deadline = asyncio.get_running_loop().time() + ASSIGN_PATIENCE_S
         for partition in partitions:
-            stored = await asyncio.to_thread(self.ledger.store.position, batch_source(partition))
-            self.positions[partition] = beginnings[partition] if stored is None else stored
-            consumer.seek(partition, self.positions[partition])
+            self.unsure.add(partition)
+            while partition in self.unsure and asyncio.get_running_loop().time() < deadline:
+                await self._resume(partition)
         log.info("resuming %s", {str(p.partition): o for p, o in sorted(self.positions.items())})
 
     def revoked(self, partitions: set[TopicPartition]) -> None:
         for partition in partitions:
             self.positions.pop(partition, None)
+            self.unsure.discard(partition)
+            self.failures.pop(partition, None)
         self.ledger.forget()
+        log.info("revoked %s", sorted(p.partition for p in partitions))
 
     def _seek(self, partition: TopicPartition, offset: int) -> None:
         consumer = self.subscriber.consumer

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from eventsourcing.persistence import Tracking
@@ -22,6 +22,7 @@ log = logging.getLogger("kalema.ledger")
 
 # Refusals that mean the producer sent something it should not have: answered, and also
 # dead-lettered so the mistake is seen where bad input is watched.
+Handler = Callable[[Command, Account, Catalog, Past], Decision]
 INPUT_REFUSALS = {"unknown_account", "unknown_tool", "unknown_package", "unknown_plan"}
 
 
@@ -36,6 +37,12 @@ class Batch:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     states: dict[str, tuple[Account, str]] = field(default_factory=dict)  # with chain heads
 
+    def reject(self, letter: DeadLetter) -> None:
+        """Dead-letter a message, and answer its producer if it can be named."""
+        self.dead_letters.append(letter)
+        if letter.command_id is not None:
+            self.outcomes.append(_malformed(letter))
+
 
 class Ledger:
     """Decides commands against account streams, with an LRU cache of account states."""
@@ -47,16 +54,23 @@ class Ledger:
         *,
         max_message_bytes: int,
         cache_size: int = 50_000,
+        handler: Handler = handle,
     ) -> None:
         self.store = store
         self.catalog = catalog
         self.max_message_bytes = max_message_bytes
         self.cache_size = cache_size
+        self.handler = handler
         self._cache: OrderedDict[str, tuple[Account, str]] = OrderedDict()
         self._snapshotted: dict[str, int] = {}
 
     def decide(self, records: Sequence[Incoming]) -> Batch:
-        """Decide one partition's records in order. Nothing is stored yet."""
+        """Decide one partition's records in order. Nothing is stored yet.
+
+        A record that cannot be read, or whose decision raises, is dead-lettered and answered
+        with a refusal; the others are decided as if it had not come. Only a failure to load
+        an account (the store is down) escapes: the whole batch is then retried.
+        """
         assert records and len({(r.topic, r.partition) for r in records}) == 1
         last = records[-1]
         batch = Batch(source=source_name(last.topic, last.partition), next_offset=last.offset + 1)
@@ -71,27 +85,27 @@ class Ledger:
         )
         for record, command in read:
             if isinstance(command, DeadLetter):
-                batch.dead_letters.append(command)
-                if command.command_id is not None:
-                    batch.outcomes.append(_malformed(command))
+                batch.reject(command)
                 continue
             before, head = batch.states.get(command.account_id) or self._account(command.account_id)
-            decision = handle(command, before, self.catalog, past.of(command.account_id))
+            try:
+                account_past = past.of(command.account_id)
+                decision = self.handler(command, before, self.catalog, account_past)
+                sealed = _sealed(command.account_id, before.version, decision, head)
+                outcome = outcome_of(command, decision)
+            except Exception as error:  # a bug or a rule gap: this command only, not the partition
+                log.exception("deciding %s of %s raised", command.command_id, command.account_id)
+                error_text = f"{type(error).__name__}: {error}"
+                batch.reject(dead_letter(record, "internal_error", error_text))
+                continue
             past.remember(command.account_id, decision.events)
-            for version, event in enumerate(decision.events, start=before.version + 1):
-                batch.recorded.append(seal(command.account_id, version, event, head))
-                head = batch.recorded[-1].chain
+            batch.recorded += sealed
+            head = sealed[-1].chain if sealed else head
             batch.states[command.account_id] = (decision.state, head)
-            outcome = outcome_of(command, decision)
             batch.outcomes.append(outcome)
             if outcome.code in INPUT_REFUSALS and not decision.repeat:
                 batch.dead_letters.append(
-                    dead_letter(
-                        record,
-                        outcome.code,
-                        outcome.message or "",
-                        command.command_id,  # type: ignore[arg-type]
-                    )
+                    dead_letter(record, outcome.code, outcome.message or "")  # type: ignore[arg-type]
                 )
         return batch
 
@@ -112,9 +126,15 @@ class Ledger:
             return
         self._snapshotted.update((account_id, state.version) for account_id, state, _ in due)
 
-    def forget(self) -> None:
-        """Drop cached states (after a rebalance or a failed commit): the store is the truth."""
-        self._cache.clear()
+    def forget(self, accounts: Iterable[str] | None = None) -> None:
+        """Drop cached states, of ``accounts`` or all: the store is the truth. After a failed
+        commit only the batch's accounts are dropped (the commit may have happened after all);
+        other partitions' accounts stay cached."""
+        if accounts is None:
+            self._cache.clear()
+            return
+        for account_id in accounts:
+            self._cache.pop(account_id, None)
 
     def _account(self, account_id: str) -> tuple[Account, str]:
         loaded = self._cache.get(account_id)
@@ -192,10 +212,17 @@ def outcome_of(command: Command, decision: Decision) -> Outcome:
     return Outcome(status="accepted", charged=charged, **common)
 
 
+def _sealed(account_id: str, version: int, decision: Decision, head: str) -> list[Recorded]:
+    sealed: list[Recorded] = []
+    for n, event in enumerate(decision.events, start=version + 1):
+        sealed.append(seal(account_id, n, event, sealed[-1].chain if sealed else head))
+    return sealed
+
+
 def _malformed(letter: DeadLetter) -> Outcome:
     return Outcome(
         command_id=letter.command_id or "",
-        account_id=letter.key or "",
+        account_id=letter.account_id or letter.key or "",
         command_type="unknown",
         status="refused",
         code=letter.reason,

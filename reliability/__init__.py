@@ -1,0 +1,1 @@
+"""Reliability runs: the fuzz run and the fault run (RELIABILITY.md says how to rerun them)."""
