@@ -27,6 +27,7 @@ from projections.batch import Entry, Projected, project, quiet_alerts
 from projections.follow import LogReader, Page, UnreadableEvent, Wakeup
 from projections.settings import ProjectorSettings
 from projections.store import BalanceReadModel
+from services.kafka_security import client_security
 from services.ledger.store import LedgerStore
 
 log = logging.getLogger("kalema.projector")
@@ -55,6 +56,7 @@ class Projector:
         self._producer = AIOKafkaProducer(
             bootstrap_servers=self.settings.kafka_bootstrap_servers,
             client_id="kalema-projector",
+            **client_security(self.settings),
             acks="all",
             enable_idempotence=True,
         )

@@ -10,6 +10,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from events import topics
@@ -21,6 +22,17 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KALEMA_", frozen=True)
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    """How every Kafka client connects; ``services.kafka_security`` turns these into client
+    arguments. SASL_SSL with SCRAM in production; PLAINTEXT on a developer's loopback."""
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: SecretStr = SecretStr("")
+    kafka_ssl_cafile: Path | None = None
+    """The CA that signed the brokers' certificates (None: the system's trust store)."""
+    kafka_ssl_certfile: Path | None = None
+    """A client certificate, for brokers that require mutual TLS."""
+    kafka_ssl_keyfile: Path | None = None
     topic_prefix: str = topics.DEFAULT_PREFIX
     max_message_bytes: int = 64 * 1024
 

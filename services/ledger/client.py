@@ -21,6 +21,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from events.commands import BuyPackage, Command, UseTool
 from events.outcomes import Outcome
 from events.refusals import refusal_from
+from services.kafka_security import client_security
 from services.settings import Settings
 
 
@@ -34,12 +35,16 @@ class LedgerClient:
         self.settings = settings
         self.timeout_s = timeout_s
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", enable_idempotence=True
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            acks="all",
+            enable_idempotence=True,
+            **client_security(settings),
         )
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.kafka_bootstrap_servers,
             group_id=None,
             enable_auto_commit=False,
+            **client_security(settings),
         )
         self._waiting: dict[str, asyncio.Future[Outcome]] = {}
         self._reader: asyncio.Task[None] | None = None
