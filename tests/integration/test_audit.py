@@ -232,3 +232,38 @@ def test_verify_detects_latest_events_removed_by_comparing_with_the_read_model(
     code, output = credits(store_settings, "verify", "--chain")
 
     assert code == 1 and f"read model: {ACCOUNT}" in output
+
+
+HOSTILE_REASON = (
+    "[bold red]sorry[/] \x1b[2J\x1b]8;;http://evil.example\x07click\x1b]8;;\x07 \u202eevil"
+)
+
+
+def test_hostile_text_in_a_grant_is_shown_inert_and_csv_formulas_are_neutralised(
+    ledger_store, store_settings
+):
+    ledger = Ledger(ledger_store, load_catalog(), max_message_bytes=65536)
+    grant = COMMANDS.validate_python(
+        {
+            "type": "GrantCredits",
+            "command_id": "=1+2",
+            "account_id": ACCOUNT,
+            "occurred_at": s.day(4),
+            "credits": 10,
+            "reason": HOSTILE_REASON,
+        }
+    )
+    record = Incoming("commands", 0, 99, ACCOUNT.encode(), grant.model_dump_json().encode())
+    ledger.commit(ledger.decide([record]))
+
+    code, table = credits(store_settings, "audit", ACCOUNT)
+    _, csv_text = credits(store_settings, "audit", ACCOUNT, "--csv")
+    _, as_json = credits(store_settings, "audit", ACCOUNT, "--json")
+
+    assert code == 0
+    assert "\x1b" not in table and "\x07" not in table and "\u202e" not in table
+    assert "[bold red]sorry[/]" in table  # the markup is shown, not applied
+    assert "\\x1b[2J" in table and "\\u202e" in table
+    assert "\x1b" not in csv_text
+    assert ",'=1+2,CreditsGranted," in csv_text
+    assert json.loads(as_json)[-1]["what"] == f"granted 10: {HOSTILE_REASON}"  # JSON escapes
