@@ -6,6 +6,7 @@ README's run command (Kafka on 127.0.0.1:9092, SQLite in ``.cache/``).
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -42,6 +43,11 @@ class Settings(BaseSettings):
     ledger_cache_accounts: int = 50_000
     ledger_session_timeout_ms: int = 10_000
 
+    ledger_chain_key: SecretStr = SecretStr("")
+    """Key of the event hash chain (HMAC-SHA256); empty: plain SHA-256 (``ledger.chain``)."""
+    ledger_chain_keyed_since: datetime | None = None
+    """When the chain key was introduced: an unkeyed event dated at or after it is tampering."""
+
     event_store: Literal["sqlite", "postgres"] = "sqlite"
     sqlite_path: Path = REPO / ".cache" / "ledger.sqlite"
     postgres_host: str = "127.0.0.1"
@@ -55,6 +61,10 @@ class Settings(BaseSettings):
     def topic(self) -> dict[str, str]:
         """Full topic names by role, e.g. ``settings.topic["commands"]``."""
         return {spec.role: spec.name(self.topic_prefix) for spec in topics.ALL_TOPICS}
+
+    def chain_key(self) -> bytes | None:
+        key = self.ledger_chain_key.get_secret_value()
+        return key.encode() if key else None
 
     def postgres_dsn(self) -> str:
         return (

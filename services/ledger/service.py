@@ -15,7 +15,7 @@ from events.ledger import CreditsReserved, HoldSettled, ToolUsed
 from events.outcomes import BalanceFigures, DeadLetter, Outcome
 from services.ledger.core import Account, Catalog, Decision, balance, handle
 from services.ledger.intake import Incoming, dead_letter, read_command
-from services.ledger.store import LedgerStore, Recorded, seal
+from services.ledger.store import LedgerStore, Recorded
 
 log = logging.getLogger("kalema.ledger")
 
@@ -69,7 +69,7 @@ class Ledger:
             before, head = batch.states.get(command.account_id) or self._account(command.account_id)
             decision = handle(command, before, self.catalog)
             for version, event in enumerate(decision.events, start=before.version + 1):
-                batch.recorded.append(seal(command.account_id, version, event, head))
+                batch.recorded.append(self.store.seal(command.account_id, version, event, head))
                 head = batch.recorded[-1].chain
             batch.states[command.account_id] = (decision.state, head)
             outcome = outcome_of(command, decision)

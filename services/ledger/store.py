@@ -45,11 +45,14 @@ class Recorded(NamedTuple):
         return self.event.occurred_at
 
 
-def seal(account_id: str, version: int, event: LedgerEvent, previous: str) -> Recorded:
-    """The event as it will be stored, hashed onto the chain after ``previous``."""
+def seal(
+    account_id: str, version: int, event: LedgerEvent, previous: str, key: bytes | None = None
+) -> Recorded:
+    """The event as it will be stored, hashed onto the chain after ``previous`` (an HMAC when
+    the chain is keyed, see ``chain``)."""
     payload = event.model_dump_json().encode()
     return Recorded(
-        account_id, version, event, payload, link(previous, account_id, version, payload)
+        account_id, version, event, payload, link(previous, account_id, version, payload, key)
     )
 
 
@@ -118,6 +121,7 @@ class LedgerStore(Application[str]):
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.chain_key = settings.chain_key()
         super().__init__(env=_persistence_env(settings))
 
     def construct_env(self, name: str, env: Any = None) -> Any:
@@ -154,6 +158,10 @@ class LedgerStore(Application[str]):
             for recorded in events:
                 state, head = evolve(state, recorded.event), recorded.chain
         return state, head
+
+    def seal(self, account_id: str, version: int, event: LedgerEvent, previous: str) -> Recorded:
+        """``seal`` with this store's chain key."""
+        return seal(account_id, version, event, previous, self.chain_key)
 
     def stream(self, account_id: str, after: int = 0) -> list[Recorded]:
         """The account's events after version ``after``, in order."""
