@@ -4,11 +4,9 @@ API process, bounded; pure but for the ASGI middleware at the end.
 
 Why per process: each is a guard against abuse, not a rule of the ledger. Two API processes
 each allow the rate (a deployment sizes it so), and a command is still decided at most once by
-its ``command_id`` whichever process sends it. The limit of that: a key's fingerprint is known
-to the process that first saw it, for its most recent ``KALEMA_API_IDEMPOTENCY_KEYS`` keys; a
-key reused with another body on another process (or after a restart) is answered as a repeat of
-the first request, as before. Making it durable needs the ledger's repeat outcome to name the
-first command, or a table of keys beside the read model.
+its ``command_id`` whichever process sends it. Idempotency keys are kept here only when no
+durable key store is open (the app over fakes); the real API binds them in the database
+(``keys.StoredKeys``).
 """
 
 from __future__ import annotations

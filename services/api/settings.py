@@ -63,7 +63,10 @@ class ApiSettings(Settings):
     api_commands_burst: int = Field(20, gt=0)
     """Commands per account allowed in a burst before the sustained rate applies."""
     api_idempotency_keys: int = Field(100_000, gt=0)
-    """Idempotency keys (with their request's fingerprint) remembered per API process."""
+    """Idempotency keys remembered in memory, when no durable key store is open (tests)."""
+    api_idempotency_key_ttl_h: int = Field(24 * 30, gt=0)
+    """How long a key's fingerprint is kept in the store (then the key may name a new request;
+    a retry of its first command is still answered as a repeat by the ledger)."""
 
     payments_webhook_secret: SecretStr = SecretStr(DEV_WEBHOOK_SECRET)
     """The secret the payment provider signs its webhooks with."""

@@ -384,7 +384,9 @@ async def test_every_scope_sends_its_own_commands_over_http(api, client):
     assert not_theirs.status_code == 403
 
 
-async def test_an_idempotency_key_names_one_request(api, client):
+async def test_an_idempotency_key_names_one_request_in_every_api_process(
+    api, client, store_settings
+):
     await open_account(client, "acct-a")
     key = {"Idempotency-Key": "click-1"}
     async with api.client("token-a") as http:
@@ -397,8 +399,27 @@ async def test_an_idempotency_key_names_one_request(api, client):
         other_path = await http.post(
             "/accounts/acct-a/checkouts", json={"package": "large"}, headers=key
         )
+    async with (
+        running_api(store_settings) as another,  # another process, or this one restarted
+        another.client("token-a") as elsewhere,
+        another.client(BILLING_TOKEN) as billing,
+    ):
+        repeat = await elsewhere.post(
+            "/accounts/acct-a/tool-uses", json={"tool": "meta_description"}, headers=key
+        )
+        other_command = await billing.post(
+            "/accounts/acct-a/packages",
+            json={"package": "large", "payment_ref": "pi_9"},
+            headers=key,
+        )
+
     assert first.status_code == 200
+    assert (repeat.status_code, repeat.json()["repeat"]) == (200, True)
     assert (other_body.status_code, other_body.json()["code"]) == (422, "idempotency_key_reused")
+    assert (other_command.status_code, other_command.json()["code"]) == (
+        422,
+        "idempotency_key_reused",
+    )
     assert other_path.status_code == 201  # checkouts are not commands: no key is bound
 
 

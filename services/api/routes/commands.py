@@ -22,6 +22,7 @@ from events.outcomes import Outcome
 from services.api import commands
 from services.api.deps import LimitsDep, PortsDep, acting, rate_limited
 from services.api.errors import ApiError, documented, error, refused
+from services.api.keys import MemoryKeys
 from services.api.ports import Ports
 from services.ledger.client import LedgerTimeout
 
@@ -207,7 +208,8 @@ async def sent(
     command = body.to_command(account_id, key or uuid.uuid4().hex, datetime.now(UTC))
     if key is not None:
         fingerprint = commands.fingerprint(request.method, request.url.path, await request.body())
-        if not limits.keys.claim(command.command_id, fingerprint):
+        keys = ports.keys or MemoryKeys(limits.keys)
+        if not await keys.claim(command.command_id, fingerprint):
             raise key_reused(command.command_id)
     outcome = await decided(ports, command)
     if (
