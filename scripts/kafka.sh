@@ -12,7 +12,9 @@
 #      KAFKA_SCRAM_PORT (unset: none) adds a SASL_PLAINTEXT listener there that takes
 #      SCRAM-SHA-512 only, with the user KAFKA_SCRAM_USER (kalema) / KAFKA_SCRAM_PASSWORD
 #      written into the storage when it is formatted (a fresh KAFKA_HOME_DIR; the tests use
-#      their own broker for this, never the shared one).
+#      their own broker for this, never the shared one). KAFKA_SASL_SSL_PORT adds the same
+#      SCRAM listener over TLS (SASL_SSL), with KAFKA_SSL_PEM: a PEM file holding the broker's
+#      unencrypted private key and certificate chain.
 # Needs java (17+) and, for the first fetch, mvn. Config: infra/kafka/.
 set -euo pipefail
 
@@ -31,6 +33,8 @@ START_TIMEOUT_S="${KAFKA_START_TIMEOUT_S:-90}"
 SCRAM_PORT="${KAFKA_SCRAM_PORT:-}"
 SCRAM_USER="${KAFKA_SCRAM_USER:-kalema}"
 SCRAM_PASSWORD="${KAFKA_SCRAM_PASSWORD:-}"
+SASL_SSL_PORT="${KAFKA_SASL_SSL_PORT:-}"
+SSL_PEM="${KAFKA_SSL_PEM:-}"
 HOST=127.0.0.1
 # Fixed cluster id (base64 UUID): the data dir is local and disposable.
 CLUSTER_ID="a2FsZW1hLWNyZWRpdHMxAA"
@@ -86,6 +90,11 @@ write_props() {
     advertised+=",SCRAM://$HOST:$SCRAM_PORT"
     protocols+=",SCRAM:SASL_PLAINTEXT"
   fi
+  if [[ -n "$SASL_SSL_PORT" ]]; then
+    listeners+=",SCRAMTLS://$HOST:$SASL_SSL_PORT"
+    advertised+=",SCRAMTLS://$HOST:$SASL_SSL_PORT"
+    protocols+=",SCRAMTLS:SASL_SSL"
+  fi
   mkdir -p "$DATA/kraft"
   {
     grep -vE '^(listeners|advertised\.listeners|listener\.security\.protocol\.map|controller\.quorum\.voters|log\.dirs)=' \
@@ -96,10 +105,16 @@ write_props() {
     echo "listener.security.protocol.map=$protocols"
     echo "controller.quorum.voters=1@$HOST:$CONTROLLER_PORT"
     echo "log.dirs=$DATA/kraft"
-    if [[ -n "$SCRAM_PORT" ]]; then
+    if [[ -n "$SCRAM_PORT$SASL_SSL_PORT" ]]; then
       echo "sasl.enabled.mechanisms=SCRAM-SHA-512"
-      echo "listener.name.scram.sasl.enabled.mechanisms=SCRAM-SHA-512"
-      echo "listener.name.scram.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;"
+    fi
+    for name in ${SCRAM_PORT:+scram} ${SASL_SSL_PORT:+scramtls}; do
+      echo "listener.name.$name.sasl.enabled.mechanisms=SCRAM-SHA-512"
+      echo "listener.name.$name.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;"
+    done
+    if [[ -n "$SASL_SSL_PORT" ]]; then
+      echo "listener.name.scramtls.ssl.keystore.type=PEM"
+      echo "listener.name.scramtls.ssl.keystore.location=$SSL_PEM"
     fi
   } >"$PROPS"
 }
@@ -137,8 +152,9 @@ start() {
     echo "kafka: formatting KRaft storage in $DATA/kraft"
     # SCRAM credentials are written into the metadata log when the storage is formatted.
     local -a scram=()
-    if [[ -n "$SCRAM_PORT" ]]; then
-      [[ -n "$SCRAM_PASSWORD" ]] || die "KAFKA_SCRAM_PORT is set: set KAFKA_SCRAM_PASSWORD too"
+    if [[ -n "$SCRAM_PORT$SASL_SSL_PORT" ]]; then
+      [[ -n "$SCRAM_PASSWORD" ]] || die "a SCRAM listener needs KAFKA_SCRAM_PASSWORD too"
+      [[ -z "$SASL_SSL_PORT" || -f "$SSL_PEM" ]] || die "KAFKA_SASL_SSL_PORT needs KAFKA_SSL_PEM"
       scram=(--add-scram "SCRAM-SHA-512=[name=$SCRAM_USER,password=$SCRAM_PASSWORD]")
     fi
     java -cp "$LIB/*" -Dlog4j2.configurationFile="$INFRA/log4j2.yaml" \
