@@ -10,6 +10,7 @@ on loopback; the API refuses it on any other address).
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 import logging
@@ -85,6 +86,7 @@ class TestPaymentProvider:
                     if attempt == 2:
                         raise
                 log.warning("webhook delivery failed (attempt %d); retrying", attempt + 1)
+                await asyncio.sleep(0.5 * (attempt + 1))
         return response
 
     def _routes(self) -> APIRouter:
