@@ -42,26 +42,29 @@ class MemoryKeys:
 
 
 class StoredKeys:
-    def __init__(self, settings: ApiSettings) -> None:
+    def __init__(self, settings: ApiSettings, prune_every: int = PRUNE_EVERY) -> None:
+        self.settings = settings
+        self.prune_every = prune_every
         self.ttl_s = settings.api_idempotency_key_ttl_h * 3600
         self._lock = threading.Lock()
         self._claims = 0
-        self._conn: Any
-        if settings.event_store == "sqlite":
-            self._conn = sqlite3.connect(
-                settings.sqlite_path, timeout=10, isolation_level=None, check_same_thread=False
-            )
-            self._param = "?"
-        else:
-            self._conn = psycopg.connect(settings.postgres_dsn(), autocommit=True)
-            self._conn.execute(
-                sql.SQL("SET search_path TO {}").format(sql.Identifier(settings.postgres_schema))
-            )
-            self._param = "%s"
+        self._param = "?" if settings.event_store == "sqlite" else "%s"
+        self._conn: Any = self._connect()
         self._run(
             f"CREATE TABLE IF NOT EXISTS {TABLE} (command_id TEXT PRIMARY KEY, "
             "fingerprint TEXT NOT NULL, created_s BIGINT NOT NULL)"
         )
+
+    def _connect(self) -> Any:
+        settings = self.settings
+        if settings.event_store == "sqlite":
+            return sqlite3.connect(
+                settings.sqlite_path, timeout=10, isolation_level=None, check_same_thread=False
+            )
+        conn = psycopg.connect(settings.postgres_dsn(), autocommit=True)
+        schema = sql.Identifier(settings.postgres_schema)
+        conn.execute(sql.SQL("SET search_path TO {}").format(schema))
+        return conn
 
     async def claim(self, command_id: str, fingerprint: str) -> bool:
         return await asyncio.to_thread(self._claim, command_id, fingerprint)
@@ -70,21 +73,28 @@ class StoredKeys:
         self._conn.close()
 
     def _claim(self, command_id: str, fingerprint: str) -> bool:
-        p, now = self._param, int(time.time())
         with self._lock:
-            self._run(
-                f"INSERT INTO {TABLE} (command_id, fingerprint, created_s) VALUES ({p}, {p}, {p}) "
-                "ON CONFLICT (command_id) DO NOTHING",
-                command_id,
-                fingerprint,
-                now,
-            )
-            (first,) = self._run(
-                f"SELECT fingerprint FROM {TABLE} WHERE command_id = {p}", command_id
-            )[0]
-            self._claims += 1
-            if self._claims % PRUNE_EVERY == 0:
-                self._run(f"DELETE FROM {TABLE} WHERE created_s < {p}", now - self.ttl_s)
+            try:
+                return self._claim_locked(command_id, fingerprint)
+            except psycopg.OperationalError:  # the database restarted: one fresh connection
+                self._conn.close()
+                self._conn = self._connect()
+                return self._claim_locked(command_id, fingerprint)
+
+    def _claim_locked(self, command_id: str, fingerprint: str) -> bool:
+        p, now = self._param, int(time.time())
+        self._run(
+            f"INSERT INTO {TABLE} (command_id, fingerprint, created_s) VALUES ({p}, {p}, {p}) "
+            "ON CONFLICT (command_id) DO NOTHING",
+            command_id,
+            fingerprint,
+            now,
+        )
+        rows = self._run(f"SELECT fingerprint FROM {TABLE} WHERE command_id = {p}", command_id)
+        first = rows[0][0]
+        self._claims += 1
+        if self._claims % self.prune_every == 0:
+            self._run(f"DELETE FROM {TABLE} WHERE created_s < {p}", now - self.ttl_s)
         return bool(first == fingerprint)
 
     def _run(self, statement: str, *params: object) -> list[tuple[Any, ...]]:
