@@ -31,6 +31,7 @@ from projections.lease import Lease
 from projections.maintenance import rebuild_into
 from projections.settings import ProjectorSettings
 from projections.store import BalanceReadModel
+from services.kafka_security import client_security
 from services.ledger.store import LedgerStore
 
 log = logging.getLogger("kalema.projector")
@@ -63,6 +64,7 @@ class Projector:
         self._producer = AIOKafkaProducer(
             bootstrap_servers=self.settings.kafka_bootstrap_servers,
             client_id="kalema-projector",
+            **client_security(self.settings),
             acks="all",
             enable_idempotence=True,
         )

@@ -6,10 +6,12 @@ README's run command (Kafka on 127.0.0.1:9092, SQLite in ``.cache/``).
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from events import topics
@@ -21,6 +23,17 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KALEMA_", frozen=True)
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    """How every Kafka client connects; ``services.kafka_security`` turns these into client
+    arguments. SASL_SSL with SCRAM in production; PLAINTEXT on a developer's loopback."""
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: SecretStr = SecretStr("")
+    kafka_ssl_cafile: Path | None = None
+    """The CA that signed the brokers' certificates (None: the system's trust store)."""
+    kafka_ssl_certfile: Path | None = None
+    """A client certificate, for brokers that require mutual TLS."""
+    kafka_ssl_keyfile: Path | None = None
     topic_prefix: str = topics.DEFAULT_PREFIX
     max_message_bytes: int = 64 * 1024
 
@@ -29,6 +42,11 @@ class Settings(BaseSettings):
     ledger_batch_wait_ms: int = 100
     ledger_cache_accounts: int = 50_000
     ledger_session_timeout_ms: int = 10_000
+
+    ledger_chain_key: SecretStr = SecretStr("")
+    """Key of the event hash chain (HMAC-SHA256); empty: plain SHA-256 (``ledger.chain``)."""
+    ledger_chain_keyed_since: datetime | None = None
+    """When the chain key was introduced: an unkeyed event dated at or after it is tampering."""
 
     event_store: Literal["sqlite", "postgres"] = "sqlite"
     sqlite_path: Path = REPO / ".cache" / "ledger.sqlite"
@@ -43,6 +61,10 @@ class Settings(BaseSettings):
     def topic(self) -> dict[str, str]:
         """Full topic names by role, e.g. ``settings.topic["commands"]``."""
         return {spec.role: spec.name(self.topic_prefix) for spec in topics.ALL_TOPICS}
+
+    def chain_key(self) -> bytes | None:
+        key = self.ledger_chain_key.get_secret_value()
+        return key.encode() if key else None
 
     def postgres_dsn(self) -> str:
         return (

@@ -2,7 +2,8 @@
 
 On a stop the open balance streams end at once (browsers reconnect by themselves), any other
 request in flight has ``KALEMA_API_SHUTDOWN_GRACE_S`` to finish, then the ledger client and the
-balances feed are closed. Development tokens are refused on any address but loopback.
+balances feed are closed. Development tokens, the development webhook secret and the test
+payment provider are refused on any address but loopback.
 """
 
 from __future__ import annotations
@@ -48,8 +49,9 @@ def main() -> int:
     settings = ApiSettings()
     if settings.dev_tokens_exposed():
         log.error(
-            "refusing to serve development tokens on %s: set KALEMA_API_SERVICE_TOKEN and "
-            "KALEMA_API_ACCOUNT_TOKENS",
+            "refusing to serve development defaults on %s: set KALEMA_API_SERVICE_TOKENS, "
+            "KALEMA_API_ACCOUNT_TOKENS and KALEMA_PAYMENTS_WEBHOOK_SECRET, and "
+            "KALEMA_PAYMENTS_TEST_PROVIDER=false",
             settings.api_host,
         )
         return 2

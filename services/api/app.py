@@ -11,15 +11,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from services.api import errors
+from services.api.deps import Limits
+from services.api.limits import BodyLimit, BodyTooLarge, too_large_problem
 from services.api.ports import Ports, real_ports
-from services.api.routes import accounts, catalog, commands, me
+from services.api.routes import accounts, catalog, checkouts, commands, me
 from services.api.settings import ApiSettings
+from services.payments.testmode import TestPaymentProvider
 
 STATIC = Path(__file__).with_name("static")
 PAGE_HEADERS = {
@@ -51,10 +54,18 @@ def create_app(settings: ApiSettings | None = None, ports: Ports | None = None) 
     )
     app.state.settings = settings
     app.state.ports = ports  # None until the lifespan opens the real ones
+    app.state.limits = Limits.of(settings)
+    app.state.payments = None
+    app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
     app.add_exception_handler(errors.ApiError, errors.answer)
     app.add_exception_handler(RequestValidationError, errors.invalid)
-    for module in (accounts, commands, catalog, me):
+    app.add_exception_handler(BodyTooLarge, too_large)
+    for module in (accounts, commands, checkouts, catalog, me):
         app.include_router(module.router)
+    if settings.payments_test_provider:
+        provider = TestPaymentProvider(settings.payments_webhook_secret.get_secret_value())
+        app.state.payments = provider
+        app.include_router(provider.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)
@@ -62,3 +73,8 @@ def create_app(settings: ApiSettings | None = None, ports: Ports | None = None) 
         return FileResponse(STATIC / "index.html", headers=PAGE_HEADERS)
 
     return app
+
+
+async def too_large(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, BodyTooLarge)
+    return JSONResponse(too_large_problem(exc.max_bytes), status_code=413)

@@ -1,7 +1,9 @@
 """HTTP bodies to ledger commands. Pure: the time and the idempotency key come in.
 
-The command id is derived from the account and the caller's ``Idempotency-Key``: a retry with
-the same key is the same command (the ledger answers it with the first outcome), and one
+Each body is its command without the fields every command carries (``command_id``,
+``account_id``, ``occurred_at``): those come from the path, the ``Idempotency-Key`` and the
+clock (timezone-aware UTC now). The command id is derived from the account and the key: a retry
+with the same key is the same command (the ledger answers it with the first outcome), and one
 account's key can never name another account's command.
 """
 
@@ -9,32 +11,127 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from events.commands import BuyPackage, Identifier, Units, UseTool
+from events.commands import (
+    BillingInterval,
+    BuyPackage,
+    ChangePlan,
+    Command,
+    Credits,
+    CycleRenewed,
+    ExpireHolds,
+    GrantCredits,
+    Identifier,
+    RefundPackage,
+    RefundUsage,
+    ReleaseHold,
+    ReserveCredits,
+    SettleHold,
+    Units,
+    UseTool,
+)
 from services.api.errors import ApiError, error
 from services.ledger.core import Catalog
 
 
-class ToolUse(BaseModel):
-    """Use an AI tool ``units`` times; charged at the catalog's cost per use."""
+class Body(BaseModel):
+    """A command's own fields, as an HTTP body."""
 
     model_config = ConfigDict(extra="forbid")
+    command: ClassVar[type[Command]]
 
+    def to_command(self, account_id: str, key: str, now: datetime) -> Command:
+        """The command; a combination the command itself refuses is 422 ``invalid_request``."""
+        try:
+            return self.command(**_stamp(account_id, key, now), **self.model_dump())
+        except ValidationError as invalid:
+            raise error(
+                422,
+                "invalid_request",
+                "the request is malformed; see errors",
+                errors=invalid.errors(include_url=False, include_context=False),
+            ) from invalid
+
+
+class ToolUse(Body):
+    """Use an AI tool ``units`` times; charged at the catalog's cost per use."""
+
+    command = UseTool
     tool: Identifier
     units: Units = 1
 
 
-class PackagePurchase(BaseModel):
-    """Buy a credit package. ``payment_ref`` is the payment that paid for it; without one, a
-    reference is derived from the command (development: the page takes no payments)."""
+class PackagePurchase(Body):
+    """Billing adds a package it was paid for, by ``payment_ref`` (one package per payment)."""
 
-    model_config = ConfigDict(extra="forbid")
-
+    command = BuyPackage
     package: Identifier
-    payment_ref: Identifier | None = None
+    payment_ref: Identifier
+
+
+class Renewal(Body):
+    """Billing started a monthly credit cycle."""
+
+    command = CycleRenewed
+    plan: Identifier
+    billing_interval: BillingInterval = "monthly"
+    cycle_start: AwareDatetime
+    cycle_end: AwareDatetime
+
+
+class PackageRefund(Body):
+    """A package's payment was refunded or charged back."""
+
+    command = RefundPackage
+    payment_ref: Identifier
+
+
+class PlanChange(Body):
+    command = ChangePlan
+    plan: Identifier
+
+
+class Reservation(Body):
+    """Set credits aside for long-running work: ``units`` of ``tool``, or ``credits``."""
+
+    command = ReserveCredits
+    hold_id: Identifier
+    tool: Identifier
+    units: Units | None = None
+    credits: Credits | None = None
+    expires_at: AwareDatetime
+
+
+class Settlement(Body):
+    command = SettleHold
+    hold_id: Identifier
+    credits: Annotated[int, Field(ge=0, le=100_000_000)]
+
+
+class Release(Body):
+    command = ReleaseHold
+    hold_id: Identifier
+
+
+class HoldExpiry(Body):
+    command = ExpireHolds
+
+
+class UsageRefund(Body):
+    """Give back exactly what a use (or settled hold) took: ``of_command_id`` is its command."""
+
+    command = RefundUsage
+    of_command_id: Identifier
+
+
+class Grant(Body):
+    command = GrantCredits
+    credits: Credits
+    expires_at: AwareDatetime | None = None
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
 
 
 def command_id(account_id: str, idempotency_key: str) -> str:
@@ -42,14 +139,9 @@ def command_id(account_id: str, idempotency_key: str) -> str:
     return f"http-{digest[:32]}"
 
 
-def use_tool(account_id: str, body: ToolUse, key: str, now: datetime) -> UseTool:
-    return UseTool(**_stamp(account_id, key, now), tool=body.tool, units=body.units)
-
-
-def buy_package(account_id: str, body: PackagePurchase, key: str, now: datetime) -> BuyPackage:
-    stamp = _stamp(account_id, key, now)
-    payment_ref = body.payment_ref or f"web-{stamp['command_id']}"
-    return BuyPackage(**stamp, package=body.package, payment_ref=payment_ref)
+def fingerprint(method: str, path: str, body: bytes) -> str:
+    """What one request was: a key reused with another method, path or body is refused."""
+    return hashlib.sha256(f"{method}\n{path}\n".encode() + body).hexdigest()
 
 
 def unknown_item(

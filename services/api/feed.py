@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from events import topics
 from events.balances import BalanceUpdated
 from services.api.hub import BalanceHub
+from services.kafka_security import client_security
 from services.settings import Settings
 
 log = logging.getLogger("kalema.api")
@@ -29,6 +30,7 @@ class BalanceFeed:
             group_id=None,
             enable_auto_commit=False,
             client_id="kalema-api-balances",
+            **client_security(settings),
         )
         self._task: asyncio.Task[None] | None = None
 

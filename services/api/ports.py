@@ -20,6 +20,7 @@ from projections.balance import BalanceView
 from projections.store import BalanceReadModel
 from services.api.feed import BalanceFeed
 from services.api.hub import BalanceHub
+from services.api.keys import KeyStore, StoredKeys
 from services.api.settings import ApiSettings
 from services.audit.history import Row
 from services.ledger.catalog_file import load_catalog
@@ -46,6 +47,8 @@ class Ports:
     ledger: Decides
     hub: BalanceHub
     catalog: Catalog
+    keys: KeyStore | None = None
+    """Where idempotency keys are bound to their request (None: the process's memory)."""
 
 
 class StoreReads:
@@ -72,13 +75,15 @@ async def real_ports(settings: ApiSettings) -> AsyncIterator[Ports]:
     async with AsyncExitStack() as stack:
         reads = await asyncio.to_thread(StoreReads, settings)
         stack.callback(reads.close)
+        keys = await asyncio.to_thread(StoredKeys, settings)
+        stack.callback(keys.close)
         ledger = LedgerClient(settings, timeout_s=settings.api_ledger_timeout_s)
         await stack.enter_async_context(ledger)
         hub = BalanceHub(settings.api_stream_recent_accounts)
         feed = BalanceFeed(settings, hub)
         await feed.start()
         stack.push_async_callback(feed.stop)
-        yield Ports(reads=reads, ledger=ledger, hub=hub, catalog=load_catalog())
+        yield Ports(reads=reads, ledger=ledger, hub=hub, catalog=load_catalog(), keys=keys)
 
 
 def _open(settings: ApiSettings, attempts: int) -> tuple[LedgerStore, BalanceReadModel]:

@@ -1,30 +1,42 @@
 """Settings of the HTTP API: the ledger's settings (same store, same topics) and its own.
 
-The only place the API reads the environment; prefix ``KALEMA_``. Tokens are secrets
-(``SecretStr``): they print as ``**********`` and are never logged. The development defaults
-below work with the README's run command and are refused on any address but loopback.
+The only place the API reads the environment; prefix ``KALEMA_``. Tokens and the payment
+provider's webhook secret are secrets (``SecretStr``): they print as ``**********`` and are
+never logged. The development defaults below work with the README's run command and are
+refused on any address but loopback, as is the test payment provider (it takes no money).
 
-    KALEMA_API_SERVICE_TOKEN=...                            # internal callers: every account
+    KALEMA_API_SERVICE_TOKENS='{"<token>": "billing"}'      # token -> its scope
     KALEMA_API_ACCOUNT_TOKENS='{"<token>": "acct-42"}'      # token -> the one account it sees
+    KALEMA_PAYMENTS_WEBHOOK_SECRET=whsec_...                # shared with the payment provider
 """
 
 from __future__ import annotations
 
 import ipaddress
+from typing import Literal
 
 from pydantic import Field, SecretStr
 
 from services.settings import Settings
 
-DEV_SERVICE_TOKEN = "dev-service-token"
+ServiceScope = Literal["billing", "workers", "support"]
 DEV_ACCOUNT = "acct-demo"
 DEV_ACCOUNT_TOKEN = "dev-token-acct-demo"
+DEV_SERVICE_TOKENS: dict[str, ServiceScope] = {
+    "dev-billing-token": "billing",
+    "dev-workers-token": "workers",
+    "dev-support-token": "support",
+}
+DEV_WEBHOOK_SECRET = "whsec_dev_kalema_test_mode"
 
 
 class ApiSettings(Settings):
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=0, le=65535)
-    api_service_token: SecretStr = SecretStr(DEV_SERVICE_TOKEN)
+    api_service_tokens: dict[SecretStr, ServiceScope] = Field(
+        default_factory=lambda: {SecretStr(t): s for t, s in DEV_SERVICE_TOKENS.items()}
+    )
+    """Internal callers' tokens, each with one scope (see ``services.api.auth``)."""
     api_account_tokens: dict[SecretStr, str] = Field(
         default_factory=lambda: {SecretStr(DEV_ACCOUNT_TOKEN): DEV_ACCOUNT}
     )
@@ -42,6 +54,28 @@ class ApiSettings(Settings):
     api_shutdown_grace_s: int = Field(3, ge=1)
     """On shutdown, open streams are cut after this long."""
 
+    api_max_body_bytes: int = Field(16_384, gt=0)
+    """A request body larger than this is refused (413) before anything else is looked at."""
+    api_streams_per_token: int = Field(8, gt=0)
+    """Open balance streams one token may hold at once (429 beyond)."""
+    api_commands_per_account_per_s: float = Field(5.0, gt=0)
+    """Commands over HTTP per account, sustained (429 with Retry-After beyond)."""
+    api_commands_burst: int = Field(20, gt=0)
+    """Commands per account allowed in a burst before the sustained rate applies."""
+    api_idempotency_keys: int = Field(100_000, gt=0)
+    """Idempotency keys remembered in memory, when no durable key store is open (tests)."""
+    api_idempotency_key_ttl_h: int = Field(24 * 30, gt=0)
+    """How long a key's fingerprint is kept in the store (then the key may name a new request;
+    a retry of its first command is still answered as a repeat by the ledger)."""
+
+    payments_webhook_secret: SecretStr = SecretStr(DEV_WEBHOOK_SECRET)
+    """The secret the payment provider signs its webhooks with."""
+    payments_webhook_tolerance_s: int = Field(300, gt=0)
+    """A webhook signed longer ago (or ahead) than this is refused: a replay."""
+    payments_test_provider: bool = True
+    """Serve the built-in test payment provider under ``/test-payments`` (development and
+    tests only: it confirms payments without taking money)."""
+
     def url(self) -> str:
         return f"http://{self.api_host}:{self.api_port}"
 
@@ -52,9 +86,15 @@ class ApiSettings(Settings):
         return f"{self.url()}/#token={DEV_ACCOUNT_TOKEN if dev else '<an account token>'}"
 
     def dev_tokens_exposed(self) -> bool:
-        """Whether a development default token would be served beyond this machine."""
-        dev = self.api_service_token.get_secret_value() == DEV_SERVICE_TOKEN or any(
-            token.get_secret_value() == DEV_ACCOUNT_TOKEN for token in self.api_account_tokens
+        """Whether a development default (a token, the webhook secret, the test payment
+        provider) would be served beyond this machine."""
+        tokens = [
+            t.get_secret_value() for t in (*self.api_service_tokens, *self.api_account_tokens)
+        ]
+        dev = (
+            any(t in DEV_SERVICE_TOKENS or t == DEV_ACCOUNT_TOKEN for t in tokens)
+            or self.payments_webhook_secret.get_secret_value() == DEV_WEBHOOK_SECRET
+            or self.payments_test_provider
         )
         return dev and not _loopback(self.api_host)
 

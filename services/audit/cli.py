@@ -18,10 +18,12 @@ import typer
 from rich.console import Console
 from rich.progress import MofNCompleteColumn, Progress
 from rich.table import Table
+from rich.text import Text
 
 from projections import maintenance
 from projections.settings import ProjectorSettings
 from services.audit import history
+from services.audit.safe import csv_cell, printable
 from services.audit.verify import verify as verify_store
 from services.ledger.store import LedgerStore
 
@@ -68,7 +70,7 @@ def audit(
             sys.stdout, fieldnames=[f.name for f in dataclasses.fields(history.Row)]
         )
         writer.writeheader()
-        writer.writerows(_plain(row) for row in table)
+        writer.writerows({k: csv_cell(v) for k, v in _plain(row).items()} for row in table)
     else:
         _print_table(account, table)
 
@@ -92,7 +94,7 @@ def verify(
     if read_model:
         problems += [f"read model: {d}" for d in maintenance.check(settings)[1]]
     for problem in problems:
-        typer.echo(problem)
+        typer.echo(printable(problem))
     typer.echo(f"{len(problems)} problem(s) found" if problems else "all accounts verified")
     raise typer.Exit(1 if problems else 0)
 
@@ -136,11 +138,13 @@ def _print_at(account: str, events: list, moment: datetime, as_json: bool) -> No
         typer.echo(json.dumps(summary, indent=2))
         return
     for key, value in summary.items():
-        typer.echo(f"{key:>13}: {value}")
+        typer.echo(f"{key:>13}: {printable(str(value))}")
 
 
 def _print_table(account: str, table: list[history.Row]) -> None:
-    view = Table(title=f"account {account}")
+    """A rich table whose cells are plain ``Text``: never parsed as markup, and with control
+    characters shown as escapes (``safe.printable``)."""
+    view = Table(title=Text(f"account {printable(account)}"))
     for column in (
         "#",
         "time",
@@ -161,7 +165,7 @@ def _print_table(account: str, table: list[history.Row]) -> None:
             else "left",
         )
     for row in table:
-        view.add_row(
+        cells = (
             str(row.version),
             f"{row.at:%Y-%m-%d %H:%M:%S}",
             row.command_id,
@@ -174,6 +178,7 @@ def _print_table(account: str, table: list[history.Row]) -> None:
             str(row.purchased),
             str(row.total),
         )
+        view.add_row(*(Text(printable(cell)) for cell in cells))
     Console().print(view)
 
 

@@ -4,14 +4,16 @@ and check every stream's hash chain. (The balance read model is checked by
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 
 from eventsourcing.persistence import StoredEvent
 
 from services.ledger import snapshots
-from services.ledger.chain import GENESIS, link
+from services.ledger.chain import GENESIS, broken, is_keyed
 from services.ledger.core import Account, evolve
 from services.ledger.store import LedgerStore, Recorded, unseal
 
@@ -39,9 +41,17 @@ def streams(store: LedgerStore, page: int = 5_000) -> dict[str, list[StoredEvent
     return found
 
 
-def check_chain(account_id: str, rows: list[StoredEvent]) -> Iterator[Problem]:
-    """Versions run 1..n without a gap and every hash links onto the one before it."""
-    previous = GENESIS
+def check_chain(
+    account_id: str,
+    rows: list[StoredEvent],
+    key: bytes | None = None,
+    keyed_since: datetime | None = None,
+) -> Iterator[Problem]:
+    """Versions run 1..n without a gap and every hash links onto the one before it. With a
+    key, keyed links are checked with it, and an unkeyed link is legacy only before any keyed
+    one and dated before ``keyed_since`` (when keying began); otherwise it is a stream
+    rewritten without the key."""
+    previous, keyed = GENESIS, False
     for expected, row in enumerate(rows, start=1):
         version = row.originator_version
         if version != expected:
@@ -52,10 +62,24 @@ def check_chain(account_id: str, rows: list[StoredEvent]) -> Iterator[Problem]:
         except ValueError as error:
             yield Problem(account_id, "chain", f"event {version} is unreadable: {error}")
             return
-        if link(previous, account_id, version, payload) != chain:
-            yield Problem(account_id, "chain", f"event {version} was altered or moved")
+        why = broken(chain, previous, account_id, version, payload, key)
+        legacy = key is None or (not keyed and _predates(payload, keyed_since))
+        if why is None and not is_keyed(chain) and not legacy:
+            why = "is unkeyed where the chain is keyed (rewritten without the key)"
+        if why is not None:
+            yield Problem(account_id, "chain", f"event {version} {why}")
             return
-        previous = chain
+        previous, keyed = chain, keyed or is_keyed(chain)
+
+
+def _predates(payload: bytes, since: datetime | None) -> bool:
+    """Whether the event is dated before ``since`` (never, if there is no such instant)."""
+    if since is None:
+        return False
+    try:
+        return datetime.fromisoformat(json.loads(payload)["occurred_at"]) < since
+    except (ValueError, KeyError, TypeError):
+        return False  # an event without a readable time cannot claim to predate the key
 
 
 def check_snapshots(
@@ -83,7 +107,8 @@ def verify(store: LedgerStore, *, chain: bool) -> list[Problem]:
     problems: list[Problem] = []
     for account_id, rows in streams(store).items():
         if chain:
-            problems += check_chain(account_id, rows)
+            since = store.settings.ledger_chain_keyed_since
+            problems += check_chain(account_id, rows, store.chain_key, since)
         try:
             replayed = _replay(store.mapper.to_domain_event(row) for row in rows)
         except Exception as error:  # a damaged stream: say so, check the other accounts

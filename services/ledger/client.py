@@ -22,6 +22,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from events.commands import BuyPackage, Command, UseTool
 from events.outcomes import Outcome
 from events.refusals import refusal_from
+from services.kafka_security import client_security
 from services.settings import Settings
 
 log = logging.getLogger("kalema.client")
@@ -45,12 +46,16 @@ class LedgerClient:
         self.settings = settings
         self.timeout_s = timeout_s
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", enable_idempotence=True
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            acks="all",
+            enable_idempotence=True,
+            **client_security(settings),
         )
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.kafka_bootstrap_servers,
             group_id=None,
             enable_auto_commit=False,
+            **client_security(settings),
         )
         # Keyed by (account_id, command_id): command ids are unique per account only. A list,
         # because two calls may wait for one command (a producer's retry under load).

@@ -24,6 +24,7 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.message import KafkaMessage as RawBatchMessage
 from faststream.middlewares import AckPolicy
 
+from services.kafka_security import broker_security
 from services.ledger.intake import Incoming
 from services.ledger.service import Batch, Ledger, source_name
 from services.settings import Settings
@@ -44,6 +45,7 @@ class LedgerConsumer:
         self.broker = KafkaBroker(
             settings.kafka_bootstrap_servers,
             client_id="kalema-ledger",
+            security=broker_security(settings),
             enable_idempotence=True,
             graceful_timeout=30.0,
             logger=log,

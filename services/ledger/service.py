@@ -16,7 +16,7 @@ from events.outcomes import BalanceFigures, DeadLetter, Outcome
 from services.ledger.core import Account, Catalog, Decision, balance, handle
 from services.ledger.core.past import Past, keys_for, keys_of
 from services.ledger.intake import Incoming, dead_letter, read_command
-from services.ledger.store import LedgerStore, Recorded, seal
+from services.ledger.store import LedgerStore, Recorded
 
 log = logging.getLogger("kalema.ledger")
 
@@ -91,7 +91,7 @@ class Ledger:
             try:
                 account_past = past.of(command.account_id)
                 decision = self.handler(command, before, self.catalog, account_past)
-                sealed = _sealed(command.account_id, before.version, decision, head)
+                sealed = self._sealed(command.account_id, before.version, decision, head)
                 outcome = outcome_of(command, decision)
             except Exception as error:  # a bug or a rule gap: this command only, not the partition
                 log.exception("deciding %s of %s raised", command.command_id, command.account_id)
@@ -108,6 +108,18 @@ class Ledger:
                     dead_letter(record, outcome.code, outcome.message or "")  # type: ignore[arg-type]
                 )
         return batch
+
+    def _sealed(
+        self, account_id: str, version: int, decision: Decision, head: str
+    ) -> list[Recorded]:
+        """The decision's events as stored, each linked onto the account's chain (keyed with
+        the store's chain key)."""
+        sealed: list[Recorded] = []
+        for n, event in enumerate(decision.events, start=version + 1):
+            sealed.append(
+                self.store.seal(account_id, n, event, sealed[-1].chain if sealed else head)
+            )
+        return sealed
 
     def commit(self, batch: Batch) -> None:
         """Store the batch's events with the position after it, atomically; then cache."""
@@ -210,13 +222,6 @@ def outcome_of(command: Command, decision: Decision) -> Outcome:
         else ()
     )
     return Outcome(status="accepted", charged=charged, **common)
-
-
-def _sealed(account_id: str, version: int, decision: Decision, head: str) -> list[Recorded]:
-    sealed: list[Recorded] = []
-    for n, event in enumerate(decision.events, start=version + 1):
-        sealed.append(seal(account_id, n, event, sealed[-1].chain if sealed else head))
-    return sealed
 
 
 def _malformed(letter: DeadLetter) -> Outcome:

@@ -49,11 +49,14 @@ class Recorded(NamedTuple):
         return self.event.occurred_at
 
 
-def seal(account_id: str, version: int, event: LedgerEvent, previous: str) -> Recorded:
-    """The event as it will be stored, hashed onto the chain after ``previous``."""
+def seal(
+    account_id: str, version: int, event: LedgerEvent, previous: str, key: bytes | None = None
+) -> Recorded:
+    """The event as it will be stored, hashed onto the chain after ``previous`` (an HMAC when
+    the chain is keyed, see ``chain``)."""
     payload = event.model_dump_json().encode()
     return Recorded(
-        account_id, version, event, payload, link(previous, account_id, version, payload)
+        account_id, version, event, payload, link(previous, account_id, version, payload, key)
     )
 
 
@@ -122,6 +125,7 @@ class LedgerStore(Application[str]):
 
     def __init__(self, settings: Settings, *, build_index: bool = True) -> None:
         self.settings = settings
+        self.chain_key = settings.chain_key()
         super().__init__(env=_persistence_env(settings))
         if build_index and not self.ledger_recorder.index_built():
             self.rebuild_index()
@@ -164,6 +168,10 @@ class LedgerStore(Application[str]):
             for recorded in events:
                 state, head = evolve(state, recorded.event), recorded.chain
         return state, head
+
+    def seal(self, account_id: str, version: int, event: LedgerEvent, previous: str) -> Recorded:
+        """``seal`` with this store's chain key."""
+        return seal(account_id, version, event, previous, self.chain_key)
 
     def stream(self, account_id: str, after: int = 0) -> list[Recorded]:
         """The account's events after version ``after``, in order."""

@@ -27,8 +27,12 @@ from services.api.settings import ApiSettings
 from services.ledger.client import LedgerClient
 from services.settings import Settings
 
-SERVICE_TOKEN = "test-service-token"
+SERVICE_TOKEN = "test-workers-token"  # reads every account, as every internal caller does
+BILLING_TOKEN = "test-billing-token"
+SUPPORT_TOKEN = "test-support-token"
+SERVICE_TOKENS = {SERVICE_TOKEN: "workers", BILLING_TOKEN: "billing", SUPPORT_TOKEN: "support"}
 TOKENS = {"token-a": "acct-a", "token-b": "acct-b"}
+WEBHOOK_SECRET = "whsec_integration"
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -38,9 +42,12 @@ def bearer(token: str) -> dict[str, str]:
 def api_settings(settings: Settings, **knobs: Any) -> ApiSettings:
     return ApiSettings(
         **settings.model_dump(),
-        api_service_token=SecretStr(SERVICE_TOKEN),
-        api_account_tokens={SecretStr(k): v for k, v in TOKENS.items()},
-        **knobs,
+        **{
+            "api_service_tokens": {SecretStr(k): v for k, v in SERVICE_TOKENS.items()},
+            "api_account_tokens": {SecretStr(k): v for k, v in TOKENS.items()},
+            "payments_webhook_secret": SecretStr(WEBHOOK_SECRET),
+            **knobs,
+        },
     )
 
 

@@ -4,11 +4,18 @@ projector run, the API is served by uvicorn, and every call goes over HTTP with 
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 from datetime import timedelta
 
 from events.commands import ReserveCredits
+from services.payments.signature import HEADER, sign
 from tests.integration.conftest_api import (  # noqa: F401  (api_fixture: the api fixture)
+    BILLING_TOKEN,
     NOW,
+    SERVICE_TOKEN,
+    SUPPORT_TOKEN,
+    WEBHOOK_SECRET,
     api_fixture,
     balance_events,
     bearer,
@@ -84,8 +91,8 @@ async def test_history_pages_newest_first_with_the_running_balance_and_checks_it
 ):
     await open_account(client, "acct-a")
     for _ in range(3):
-        await client.use_tool("acct-a", "content_analysis")
-    await folded(projector, "acct-a", 5)  # the history is as of the balance it explains
+        used = await client.use_tool("acct-a", "content_analysis")
+    await folded(projector, "acct-a", used.stream_version)  # the history is as of the balance
 
     async with api.client("token-a") as http:
         first = (await http.get("/accounts/acct-a/history", params={"limit": 2})).json()
@@ -131,7 +138,7 @@ async def test_unknown_accounts_are_404_and_bad_ids_are_422_on_every_account_end
                 ("GET", "/history", None),
                 ("GET", "/balance/stream", None),
                 ("POST", "/tool-uses", {"tool": "meta_description"}),
-                ("POST", "/packages", {"package": "small"}),
+                ("POST", "/holds", {"hold_id": "h"}),
             )
         ]
 
@@ -149,8 +156,10 @@ async def test_an_account_that_was_only_ever_refused_is_still_unknown(api):
     assert history.status_code == 404
 
 
-async def test_tokens_let_an_account_see_only_itself_and_the_service_see_everyone(api, client):
-    await open_account(client, "acct-a")
+async def test_tokens_let_an_account_see_only_itself_and_the_service_see_everyone(
+    api, client, projector
+):
+    await folded(projector, "acct-a", await open_account(client, "acct-a"))
     paths = ["/accounts/acct-a/balance", "/accounts/acct-a", "/accounts/acct-a/history"]
     async with api.client(token=None) as http:
         missing = [await http.get(path) for path in [*paths, "/catalog/tools", "/me"]]
@@ -166,7 +175,8 @@ async def test_tokens_let_an_account_see_only_itself_and_the_service_see_everyon
                 ("GET", "/accounts/acct-a/balance/stream", None),
                 ("GET", "/accounts/acct-nobody/balance", None),
                 ("POST", "/accounts/acct-a/tool-uses", {"tool": "meta_description"}),
-                ("POST", "/accounts/acct-a/packages", {"package": "small"}),
+                ("POST", "/accounts/acct-a/checkouts", {"package": "small"}),
+                ("POST", "/accounts/acct-a/packages", {"package": "small", "payment_ref": "p"}),
             )
         ]
         me_b = (await http.get("/me", headers=bearer("token-b"))).json()
@@ -179,8 +189,8 @@ async def test_tokens_let_an_account_see_only_itself_and_the_service_see_everyon
     assert wrong == [401] * len(wrong)
     assert other == [403] * len(other)
     assert everyone == [200] * len(paths)
-    assert me_b == {"account_id": "acct-b", "service": False}
-    assert me_service == {"account_id": None, "service": True}
+    assert me_b == {"account_id": "acct-b", "service": False, "scope": "account"}
+    assert me_service == {"account_id": None, "service": True, "scope": "workers"}
 
 
 async def test_using_a_tool_over_http_charges_subscription_first_and_a_retry_is_a_repeat(
@@ -232,28 +242,32 @@ async def test_insufficient_credits_is_402_with_the_figures_and_nothing_is_charg
     assert after["total"] == 980 and after["version"] == 2
 
 
-async def test_buying_a_package_over_http_adds_purchased_credits_that_never_expire(api, client):
+async def test_billing_adds_a_package_over_http_and_an_account_token_cannot(api, client):
     await open_account(client, "acct-a", package=None)
-    async with api.client("token-a") as http:
-        bought = await http.post(
+    async with api.client(BILLING_TOKEN) as billing, api.client("token-a") as http:
+        taken = await http.post(
+            "/accounts/acct-a/packages", json={"package": "large", "payment_ref": "pi_free"}
+        )
+        bought = await billing.post(
             "/accounts/acct-a/packages",
             json={"package": "medium", "payment_ref": "pi_1"},
             headers={"Idempotency-Key": "buy-1"},
         )
-        same_payment = await http.post(
+        same_payment = await billing.post(
             "/accounts/acct-a/packages", json={"package": "small", "payment_ref": "pi_1"}
         )
         malformed = [
-            (await http.post(f"/accounts/acct-a/{path}", json=body)).json()
-            for path, body in (
-                ("packages", {"package": "huge"}),
-                ("tool-uses", {"tool": "mind_reading"}),
-                ("tool-uses", {"tool": "meta_description", "units": 0}),
-                ("tool-uses", {"tool": "meta_description", "colour": "red"}),
-                ("packages", {}),
+            (await caller.post(f"/accounts/acct-a/{path}", json=body)).json()
+            for caller, path, body in (
+                (billing, "packages", {"package": "huge", "payment_ref": "pi_2"}),
+                (http, "tool-uses", {"tool": "mind_reading"}),
+                (http, "tool-uses", {"tool": "meta_description", "units": 0}),
+                (http, "tool-uses", {"tool": "meta_description", "colour": "red"}),
+                (billing, "packages", {"payment_ref": "pi_3"}),
             )
         ]
 
+    assert (taken.status_code, taken.json()["code"]) == (403, "forbidden")
     assert bought.status_code == 200
     assert bought.json()["balance"] == {
         "subscription": 980,
@@ -270,6 +284,184 @@ async def test_buying_a_package_over_http_adds_purchased_credits_that_never_expi
         ["body", "colour"],
         ["body", "package"],
     ]
+
+
+async def test_an_account_buys_only_through_a_checkout_paid_at_the_provider(api, client, projector):
+    await folded(projector, "acct-a", await open_account(client, "acct-a", package=None))
+    async with api.client("token-a") as http:
+        checkout = (await http.post("/accounts/acct-a/checkouts", json={"package": "small"})).json()
+        before = (await http.get("/accounts/acct-a/history")).json()["total"]
+        page = await http.get(checkout["pay_url"])
+        paid = await http.post(f"{checkout['pay_url']}/pay", follow_redirects=False)
+        again = await http.post(f"{checkout['pay_url']}/pay", follow_redirects=False)
+        history = await stored(http, "acct-a", "PackagePurchased")
+        refunded = await http.post(f"{checkout['pay_url']}/chargeback")
+        after = await stored(http, "acct-a", "PackageRefunded")
+
+    assert (checkout["price_cents"], before) == (5000, 1)  # a checkout credits nothing
+    assert "Pay $50.00, test mode" in page.text
+    assert paid.status_code == again.status_code == 303
+    assert paid.headers["location"] == f"/?checkout={checkout['checkout_id']}"
+    bought = [e for e in history["entries"] if e["event"] == "PackagePurchased"]
+    assert len(bought) == 1 and bought[0]["purchased_change"] == 1000  # paid twice, bought once
+    assert history["entries"][0]["total"] == 1980
+    assert refunded.json()["delivered"] is True
+    assert after["entries"][0]["event"] == "PackageRefunded"
+    assert after["entries"][0]["total"] == 980
+
+
+async def stored(http, account_id: str, event: str) -> dict:
+    """The account's history once its latest event is ``event`` (the history is the read
+    model's, which trails the ledger's outcome by a moment)."""
+    async with asyncio.timeout(20):
+        while True:
+            history = (await http.get(f"/accounts/{account_id}/history")).json()
+            if history["entries"] and history["entries"][0]["event"] == event:
+                return history
+            await asyncio.sleep(0.05)
+
+
+async def test_a_webhook_without_a_valid_signature_buys_nothing(api, client, projector):
+    await folded(projector, "acct-a", await open_account(client, "acct-a", package=None))
+    body = json.dumps(
+        {
+            "id": "evt_forged",
+            "type": "payment.succeeded",
+            "created": 1,
+            "data": {
+                "checkout_id": "cs_x",
+                "payment_ref": "pi_forged",
+                "account_id": "acct-a",
+                "package": "large",
+                "amount_cents": 50000,
+                "currency": "USD",
+            },
+        }
+    ).encode()
+    async with api.client(token=None) as anyone, api.client("token-a") as http:
+        forged = await anyone.post(
+            "/webhooks/payments",
+            content=body,
+            headers={HEADER: sign("whsec_guess", int(time.time()), body)},
+        )
+        replayed = await anyone.post(
+            "/webhooks/payments",
+            content=body,
+            headers={HEADER: sign(WEBHOOK_SECRET, int(time.time()) - 3600, body)},
+        )
+        history = (await http.get("/accounts/acct-a/history")).json()
+
+    assert (forged.status_code, forged.json()["code"]) == (400, "invalid_signature")
+    assert (replayed.status_code, replayed.json()["code"]) == (400, "invalid_signature")
+    assert history["total"] == 1
+
+
+async def test_every_scope_sends_its_own_commands_over_http(api, client):
+    await open_account(client, "acct-a")
+    later = (NOW + timedelta(hours=1)).isoformat()
+    async with (
+        api.client(SERVICE_TOKEN) as workers,
+        api.client(BILLING_TOKEN) as billing,
+        api.client(SUPPORT_TOKEN) as support,
+    ):
+        held = await workers.post(
+            "/accounts/acct-a/holds",
+            json={"hold_id": "job-1", "tool": "image_generation", "units": 1, "expires_at": later},
+        )
+        settled = await workers.post(
+            "/accounts/acct-a/hold-settlements", json={"hold_id": "job-1", "credits": 30}
+        )
+        granted = await support.post(
+            "/accounts/acct-a/grants", json={"credits": 200, "reason": "outage apology"}
+        )
+        upgraded = await billing.post("/accounts/acct-a/plan-changes", json={"plan": "agency"})
+        not_theirs = await support.post(
+            "/accounts/acct-a/tool-uses", json={"tool": "meta_description"}
+        )
+
+    assert [r.status_code for r in (held, settled, granted, upgraded)] == [200] * 4
+    assert settled.json()["balance"]["total"] == 1980 - 30
+    assert granted.json()["balance"]["granted"] == 200
+    assert upgraded.json()["command_type"] == "ChangePlan"
+    assert not_theirs.status_code == 403
+
+
+async def test_an_idempotency_key_names_one_request_in_every_api_process(
+    api, client, store_settings
+):
+    await open_account(client, "acct-a")
+    key = {"Idempotency-Key": "click-1"}
+    async with api.client("token-a") as http:
+        first = await http.post(
+            "/accounts/acct-a/tool-uses", json={"tool": "meta_description"}, headers=key
+        )
+        other_body = await http.post(
+            "/accounts/acct-a/tool-uses", json={"tool": "article_generation"}, headers=key
+        )
+        other_path = await http.post(
+            "/accounts/acct-a/checkouts", json={"package": "large"}, headers=key
+        )
+    async with (
+        running_api(store_settings) as another,  # another process, or this one restarted
+        another.client("token-a") as elsewhere,
+        another.client(BILLING_TOKEN) as billing,
+    ):
+        repeat = await elsewhere.post(
+            "/accounts/acct-a/tool-uses", json={"tool": "meta_description"}, headers=key
+        )
+        other_command = await billing.post(
+            "/accounts/acct-a/packages",
+            json={"package": "large", "payment_ref": "pi_9"},
+            headers=key,
+        )
+
+    assert first.status_code == 200
+    assert (repeat.status_code, repeat.json()["repeat"]) == (200, True)
+    assert (other_body.status_code, other_body.json()["code"]) == (422, "idempotency_key_reused")
+    assert (other_command.status_code, other_command.json()["code"]) == (
+        422,
+        "idempotency_key_reused",
+    )
+    assert other_path.status_code == 201  # checkouts are not commands: no key is bound
+
+
+async def test_commands_per_account_are_rate_limited_with_retry_after(store_settings, ledger):
+    async with (
+        running_api(
+            store_settings, api_commands_burst=2, api_commands_per_account_per_s=0.2
+        ) as lone,
+        lone.client("token-b") as http,
+    ):
+        answers = [
+            await http.post("/accounts/acct-b/tool-uses", json={"tool": "meta_description"})
+            for _ in range(3)
+        ]
+
+    assert [a.status_code for a in answers] == [404, 404, 429]  # refusals count too
+    assert answers[2].headers["retry-after"] == "5"
+
+
+async def test_bodies_over_the_cap_are_413_and_streams_per_token_are_capped(
+    api, client, store_settings
+):
+    await open_account(client, "acct-a")
+    big = {"tool": "x" * 20_000}
+    path = "/accounts/acct-a/balance/stream"
+    async with (
+        running_api(store_settings, api_streams_per_token=1) as lone,
+        lone.client(token=None) as anyone,
+        lone.client("token-a") as http,
+    ):
+        too_large = await anyone.post("/accounts/acct-a/tool-uses", json=big)
+        async with http.stream("GET", path) as first:
+            assert first.status_code == 200
+            second = await http.get(path)
+        async with http.stream("GET", path) as after_close:
+            reopened = after_close.status_code
+
+    assert (too_large.status_code, too_large.json()["code"]) == (413, "body_too_large")
+    assert (second.status_code, second.json()["code"]) == (429, "too_many_streams")
+    assert reopened == 200
 
 
 async def test_the_stream_sends_the_current_balance_then_every_newer_one_from_any_producer(

@@ -10,16 +10,19 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from events.commands import COMMANDS
+from events.ledger import CreditsGranted
 from projections import maintenance
 from projections.settings import ProjectorSettings
 from services.audit.cli import app
 from services.ledger.catalog_file import load_catalog
+from services.ledger.chain import link
 from services.ledger.intake import Incoming
 from services.ledger.service import Ledger
-from services.ledger.store import LedgerStore
+from services.ledger.store import LedgerStore, unseal
 from tests.unit.core import scenario as s
 
 V1_STREAM = Path(__file__).parent.parent / "data" / "v1_stream.json"
@@ -57,6 +60,12 @@ def credits(store_settings, *args: str) -> tuple[int, str]:
         "KALEMA_EVENT_STORE": store_settings.event_store,
         "KALEMA_SQLITE_PATH": str(store_settings.sqlite_path),
         "KALEMA_POSTGRES_SCHEMA": store_settings.postgres_schema,
+        "KALEMA_LEDGER_CHAIN_KEY": store_settings.ledger_chain_key.get_secret_value(),
+        "KALEMA_LEDGER_CHAIN_KEYED_SINCE": (
+            store_settings.ledger_chain_keyed_since.isoformat()
+            if store_settings.ledger_chain_keyed_since
+            else None  # unset
+        ),
         "COLUMNS": "200",
     }
     result = CliRunner().invoke(app, list(args), env=env)
@@ -245,3 +254,129 @@ def test_index_rebuild_reindexes_every_event_so_old_commands_are_repeats_again(
 
     assert code == 0 and f"indexed {ledger_store.load(ACCOUNT).version} events" in output
     assert ledger_store.recall([(ACCOUNT, f"cmd:{FIRST}")]) != {}
+
+
+HOSTILE_REASON = (
+    "[bold red]sorry[/] \x1b[2J\x1b]8;;http://evil.example\x07click\x1b]8;;\x07 \u202eevil"
+)
+
+
+def test_hostile_text_in_a_grant_is_shown_inert_and_csv_formulas_are_neutralised(
+    ledger_store, store_settings
+):
+    # The wire refuses control characters in a reason today; a stream stored before it did
+    # may hold them, and the audit must show them inert all the same.
+    state, head = ledger_store.load_with_head(ACCOUNT)
+    grant = CreditsGranted(
+        command_id="=1+2",
+        occurred_at=s.day(4),
+        lot_id="grant:=1+2",
+        credits=10,
+        expires_at=None,
+        reason=HOSTILE_REASON,
+    )
+    ledger_store.append([ledger_store.seal(ACCOUNT, state.version + 1, grant, head)])
+
+    code, table = credits(store_settings, "audit", ACCOUNT)
+    _, csv_text = credits(store_settings, "audit", ACCOUNT, "--csv")
+    _, as_json = credits(store_settings, "audit", ACCOUNT, "--json")
+
+    assert code == 0
+    assert "\x1b" not in table and "\x07" not in table and "\u202e" not in table
+    assert "[bold red]sorry[/]" in table  # the markup is shown, not applied
+    assert "\\x1b[2J" in table and "\\u202e" in table
+    assert "\x1b" not in csv_text
+    assert ",'=1+2,CreditsGranted," in csv_text
+    assert json.loads(as_json)[-1]["what"] == f"granted 10: {HOSTILE_REASON}"  # JSON escapes
+
+
+CHAIN_KEY = "chain-key-from-the-secret-store"
+
+
+KEYING_BEGAN = s.day(3.5)
+
+
+def keyed(settings, since=KEYING_BEGAN):
+    return settings.model_copy(
+        update={"ledger_chain_key": SecretStr(CHAIN_KEY), "ledger_chain_keyed_since": since}
+    )
+
+
+def decide_more(settings, *commands) -> None:
+    store = LedgerStore(settings)
+    try:
+        ledger = Ledger(store, load_catalog(), max_message_bytes=65536)
+        for offset, command in enumerate(commands, start=100):
+            payload = command.model_dump_json().encode()
+            ledger.commit(
+                ledger.decide([Incoming("commands", 0, offset, ACCOUNT.encode(), payload)])
+            )
+    finally:
+        store.close()
+
+
+def rechain_without_a_key(settings) -> None:
+    """What anyone with database access could do to a plain SHA-256 chain: edit an event and
+    recompute every link after it."""
+    rows = sql(
+        settings,
+        "SELECT originator_version, state FROM stored_events WHERE originator_id = ? "
+        "ORDER BY originator_version",
+        ACCOUNT,
+    )
+    previous = ""
+    for version, state in rows:
+        _, payload = unseal(bytes(state))
+        payload = payload.replace(b'"credits":1000', b'"credits":9000')
+        previous = link(previous, ACCOUNT, version, payload)
+        sql(
+            settings,
+            "UPDATE stored_events SET state = ? WHERE originator_id = ? AND originator_version = ?",
+            b"sha256:" + previous.encode() + b"\n" + payload,
+            ACCOUNT,
+            version,
+        )
+
+
+def test_with_a_chain_key_old_unkeyed_events_still_verify_and_new_ones_are_keyed(
+    ledger_store, store_settings
+):
+    settings = keyed(store_settings)
+    decide_more(settings, s.used("meta_description", at=4), s.used("meta_description", at=5))
+
+    heads = sql(
+        settings,
+        "SELECT state FROM stored_events WHERE originator_id = ? ORDER BY originator_version",
+        ACCOUNT,
+    )
+    assert [bytes(h[0]).startswith(b"sha256:hmac:") for h in heads] == [False] * 5 + [True] * 2
+    assert credits(settings, "verify", "--chain") == (0, "all accounts verified\n")
+    code, output = credits(store_settings, "verify", "--chain", "--no-read-model")  # no key
+    assert code == 1 and "event 6 is keyed, but no chain key is configured" in output
+
+
+def test_with_a_chain_key_a_chain_recomputed_from_database_access_is_caught(
+    ledger_store, store_settings
+):
+    settings = keyed(store_settings)
+    decide_more(settings, s.used("meta_description", at=4))
+    rechain_without_a_key(settings)
+
+    assert (
+        credits(store_settings, "verify", "--chain", "--no-read-model")[0] == 0
+    )  # unkeyed: fooled
+    code, output = credits(settings, "verify", "--chain", "--no-read-model")
+    assert code == 1
+    assert f"{ACCOUNT}: chain: event 6 is unkeyed where the chain is keyed" in output
+
+
+def test_a_stream_rewritten_entirely_without_the_key_is_caught_by_the_keyed_since_instant(
+    store_settings,
+):
+    settings = keyed(store_settings, since=s.day(-1))  # keyed from the start
+    decide_more(settings, s.renewed("solo"), s.bought("small"))
+    assert credits(settings, "verify", "--chain", "--no-read-model")[0] == 0
+    rechain_without_a_key(settings)
+
+    code, output = credits(settings, "verify", "--chain", "--no-read-model")
+    assert code == 1 and f"{ACCOUNT}: chain: event 1 is unkeyed where the chain is keyed" in output

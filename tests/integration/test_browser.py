@@ -22,7 +22,7 @@ from playwright.async_api import Page, async_playwright, expect
 
 from services.ledger.client import LedgerClient
 from services.settings import REPO, Settings
-from tests.integration.conftest_api import SERVICE_TOKEN, TOKENS, open_account
+from tests.integration.conftest_api import SERVICE_TOKENS, TOKENS, WEBHOOK_SECRET, open_account
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -48,8 +48,9 @@ def environment(settings: Settings, port: int) -> dict[str, str]:
         "KALEMA_SQLITE_PATH": str(settings.sqlite_path),
         "KALEMA_LEDGER_GROUP_ID": settings.ledger_group_id,
         "KALEMA_API_PORT": str(port),
-        "KALEMA_API_SERVICE_TOKEN": SERVICE_TOKEN,
+        "KALEMA_API_SERVICE_TOKENS": json.dumps(SERVICE_TOKENS),
         "KALEMA_API_ACCOUNT_TOKENS": json.dumps(TOKENS),
+        "KALEMA_PAYMENTS_WEBHOOK_SECRET": WEBHOOK_SECRET,
     }
 
 
@@ -151,7 +152,9 @@ async def browser_page() -> AsyncIterator[Page]:
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
-async def test_the_page_shows_the_balance_and_follows_every_change_live(served, backend):
+async def test_the_page_follows_every_change_live_and_buys_only_through_a_paid_checkout(
+    served, backend
+):
     url, env = served
     async with browser_page() as page:
         loads = []
@@ -177,23 +180,18 @@ async def test_the_page_shows_the_balance_and_follows_every_change_live(served, 
         await expect(total).to_have_text("1,920", timeout=WAIT_MS)
         await expect(page.locator("#message")).to_contain_text("10 credits (10 subscription)")
 
-        await page.select_option("#package", "small")
-        await page.get_by_role("button", name="Buy package").click()
-        await expect(total).to_have_text("2,920", timeout=WAIT_MS)
-        assert await sidebar(page) == ("2,920", "920", "2,000")
-
         await page.select_option("#tool", "image_generation")
         await page.fill("#units", "100")
         await page.get_by_role("button", name="Use tool").click()
         message = page.locator("#message.refused")
         await expect(message).to_contain_text("Insufficient Credits", timeout=WAIT_MS)
-        await expect(message).to_contain_text("needs 4,000 credits; you have 2,920")
-        assert (await total.inner_text()) == "2,920"
+        await expect(message).to_contain_text("needs 4,000 credits; you have 1,920")
+        assert (await total.inner_text()) == "1,920"
 
         await page.locator("#balance").click()
         details = page.locator("#details")
         await expect(details).to_be_visible(timeout=WAIT_MS)
-        await expect(page.locator("#lots tbody tr")).to_have_count(3, timeout=WAIT_MS)
+        await expect(page.locator("#lots tbody tr")).to_have_count(2, timeout=WAIT_MS)
         await expect(page.locator("#plan")).to_contain_text("Solo · 980 credits per month")
         await expect(page.locator("#history tbody tr").first).to_contain_text(
             "UseTool refused: Insufficient Credits", timeout=WAIT_MS
@@ -201,11 +199,28 @@ async def test_the_page_shows_the_balance_and_follows_every_change_live(served, 
         assert await page.evaluate("() => window.sameDocument") is True
         assert len(loads) == 1, loads  # the first load only
 
+        await pay_for_a_package(page, "small", "Pay $50.00, test mode")
+        await expect(total).to_have_text("2,920", timeout=WAIT_MS)
+        assert await sidebar(page) == ("2,920", "920", "2,000")
+        await expect(page.locator("#message")).to_contain_text("+1,000 purchased credits")
+
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         await page.screenshot(path=str(SCREENSHOT), full_page=True)
 
         await page.reload()  # the token was kept for this tab
         await expect(total).to_have_text("2,920", timeout=WAIT_MS)
+
+
+async def pay_for_a_package(page: Page, package: str, button: str) -> None:
+    """Buy through the checkout: the page goes to the test provider's page, the payer pays
+    there, the provider's signed webhook credits the package, and the page comes back."""
+    await page.select_option("#package", package)
+    await page.get_by_role("button", name="Buy package").click()
+    await page.wait_for_url("**/test-payments/checkouts/cs_test_*", timeout=WAIT_MS)
+    await page.get_by_role("button", name=button).click()
+    await page.wait_for_url(lambda address: "/test-payments/" not in address, timeout=WAIT_MS)
+    await expect(page.locator("#message")).to_contain_text("Payment received", timeout=WAIT_MS)
+    assert "checkout=" not in page.url
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
@@ -220,7 +235,7 @@ async def test_a_new_account_starts_empty_opens_with_a_purchase_and_is_then_foll
             "No credits yet: buy a package to start.", timeout=WAIT_MS
         )
 
-        await page.get_by_role("button", name="Buy package").click()
+        await pay_for_a_package(page, "small", "Pay $50.00, test mode")
         await expect(total).to_have_text("1,000", timeout=WAIT_MS)
         await expect(page.locator("#live")).to_have_attribute("data-state", "on", timeout=WAIT_MS)
         await produce_from_another_process(env, "acct-b", "meta_description")

@@ -11,7 +11,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from events.balances import BalanceUpdated
 from projections.balance import BalanceView
 from services.api import models, views
-from services.api.deps import Account, PortsDep, SettingsDep
+from services.api.deps import Account, Authenticated, LimitsDep, PortsDep, SettingsDep
 from services.api.errors import documented, documented_json, error
 from services.api.hub import Subscription
 from services.api.ports import Ports
@@ -59,21 +59,27 @@ async def account_history(
     return views.history_page(view, page, offset, limit)
 
 
-async def subscribed(account_id: Account, ports: PortsDep) -> AsyncIterator[Subscription]:
+async def subscribed(
+    account_id: Account, who: Authenticated, ports: PortsDep, limits: LimitsDep
+) -> AsyncIterator[Subscription]:
     """A stream of the account, subscribed BEFORE the current balance is read, so an update
-    published in between is not lost (and an older one is dropped by version)."""
+    published in between is not lost (and an older one is dropped by version). One token holds
+    at most ``KALEMA_API_STREAMS_PER_TOKEN`` streams open (429 beyond)."""
+    if not limits.streams.open(who.token_id):
+        raise error(429, "too_many_streams", "this token has too many balance streams open")
     subscription = ports.hub.subscribe(account_id)
     try:
         subscription.offer((await opened(ports, account_id)).message())
         yield subscription
     finally:
         ports.hub.unsubscribe(subscription)
+        limits.streams.close(who.token_id)
 
 
 @router.get(
     "/accounts/{account_id}/balance/stream",
     response_class=EventSourceResponse,
-    responses=documented_json(401, 403, 404, 422),
+    responses=documented_json(401, 403, 404, 422, 429),
 )
 async def balance_stream(
     subscription: Annotated[Subscription, Depends(subscribed)],

@@ -197,16 +197,34 @@ async function useTool(event) {
   }
 }
 
+// Buying is a checkout at the payment provider: the page goes to the provider's page to pay,
+// and comes back with ?checkout=<id>; the credits arrive when the provider confirms payment
+// (the live balance shows them), never from this page.
 async function buyPackage(event) {
   event.preventDefault();
   const offer = page.packages[$("package").value];
   try {
-    await command("/packages", { package: offer.package });
-    say("ok", `Bought the ${offer.name}:`, `+${number.format(offer.credits)} purchased credits.`);
+    const checkout = await api(accountPath("/checkouts"), {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ package: offer.package }),
+    });
+    sessionStorage.setItem("kalema.checkout", offer.package);
+    location.assign(checkout.pay_url);
   } catch (error) {
     if (!error.body) throw error;
     sayRefusal(error);
   }
+}
+
+function backFromCheckout() {
+  const query = new URLSearchParams(location.search);
+  if (!query.has("checkout")) return;
+  query.delete("checkout");
+  history.replaceState(null, "", location.pathname + (query.toString() ? "?" + query : "") + location.hash);
+  const offer = page.packages[sessionStorage.getItem("kalema.checkout")];
+  sessionStorage.removeItem("kalema.checkout");
+  say("ok", "Payment received:", offer ? `+${number.format(offer.credits)} purchased credits (${offer.name}).` : "your credits are on their way.");
 }
 
 async function loadCatalog() {
@@ -307,6 +325,7 @@ async function start() {
   $("use-tool").addEventListener("submit", useTool);
   $("buy-package").addEventListener("submit", buyPackage);
   await Promise.all([loadCatalog(), loadBalance(), loadHistory()]);
+  backFromCheckout();
   document.body.dataset.ready = "true";
   follow();
 }

@@ -20,8 +20,13 @@ from tests.unit.api.accounts import account_after, page
 from tests.unit.core.scenario import ACCOUNT, CATALOG, bought, renewed
 
 SETTINGS = ApiSettings(
-    api_service_token=SecretStr("svc"),
+    api_service_tokens={
+        SecretStr("svc"): "workers",
+        SecretStr("bill"): "billing",
+        SecretStr("help"): "support",
+    },
     api_account_tokens={SecretStr("tok-1"): ACCOUNT, SecretStr("tok-2"): "acct-2"},
+    payments_webhook_secret=SecretStr("whsec_unit"),
 )
 FIGURES = BalanceFigures(subscription=10, purchased=30, granted=0, held=0, total=40)
 
@@ -67,10 +72,14 @@ def raises(error: Exception) -> Callable[[Command], Outcome]:
     return answer
 
 
-def client(answer: Callable[[Command], Outcome] = outcome, token: str | None = "tok-1"):
+def client(
+    answer: Callable[[Command], Outcome] = outcome,
+    token: str | None = "tok-1",
+    settings: ApiSettings = SETTINGS,
+):
     ledger = FakeLedger(answer)
     ports = Ports(reads=FakeReads(), ledger=ledger, hub=BalanceHub(10), catalog=CATALOG)
-    app = create_app(SETTINGS, ports=ports)
+    app = create_app(settings, ports=ports)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     http = httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://api", headers=headers
@@ -102,7 +111,18 @@ async def test_the_openapi_document_lists_every_endpoint_and_the_bearer_scheme()
         "/accounts/{account_id}/history",
         "/accounts/{account_id}/balance/stream",
         "/accounts/{account_id}/tool-uses",
+        "/accounts/{account_id}/holds",
+        "/accounts/{account_id}/hold-settlements",
+        "/accounts/{account_id}/hold-releases",
+        "/accounts/{account_id}/hold-expiries",
+        "/accounts/{account_id}/usage-refunds",
+        "/accounts/{account_id}/renewals",
         "/accounts/{account_id}/packages",
+        "/accounts/{account_id}/package-refunds",
+        "/accounts/{account_id}/plan-changes",
+        "/accounts/{account_id}/grants",
+        "/accounts/{account_id}/checkouts",
+        "/webhooks/payments",
         "/catalog/tools",
         "/catalog/plans",
         "/catalog/packages",
@@ -182,8 +202,8 @@ async def test_a_ledger_that_does_not_answer_is_a_gateway_error_naming_the_comma
     http, ledger = client(raises(failure))
     async with http:
         response = await http.post(
-            f"/accounts/{ACCOUNT}/packages",
-            json={"package": "small"},
+            f"/accounts/{ACCOUNT}/tool-uses",
+            json={"tool": "meta_description"},
             headers={"Idempotency-Key": "k-1"},
         )
 

@@ -13,22 +13,50 @@ NOW = datetime(2026, 11, 25, tzinfo=UTC)
 def test_the_same_idempotency_key_is_the_same_command_and_never_another_accounts():
     body = commands.ToolUse(tool="meta_description")
 
-    first = commands.use_tool("acct-a", body, "key-1", NOW)
-    retry = commands.use_tool("acct-a", body, "key-1", NOW)
-    other = commands.use_tool("acct-b", body, "key-1", NOW)
+    first = body.to_command("acct-a", "key-1", NOW)
+    retry = body.to_command("acct-a", "key-1", NOW)
+    other = body.to_command("acct-b", "key-1", NOW)
 
     assert first.command_id == retry.command_id != other.command_id
     assert len(first.command_id) <= 128 and first.occurred_at == NOW
 
 
-def test_a_purchase_without_a_payment_ref_gets_one_derived_from_its_command():
-    bought = commands.buy_package("acct-a", commands.PackagePurchase(package="small"), "k", NOW)
-    paid = commands.buy_package(
-        "acct-a", commands.PackagePurchase(package="small", payment_ref="pi_9"), "k", NOW
+def test_a_body_becomes_its_command_stamped_with_the_account_key_and_time():
+    reservation = commands.Reservation(
+        hold_id="job-1", tool="image_generation", units=2, expires_at=NOW
     )
 
-    assert bought.payment_ref == f"web-{bought.command_id}"
-    assert paid.payment_ref == "pi_9"
+    command = reservation.to_command("acct-a", "k", NOW)
+
+    assert (command.type, command.account_id, command.occurred_at) == (
+        "ReserveCredits",
+        "acct-a",
+        NOW,
+    )
+    assert command.command_id == commands.command_id("acct-a", "k")
+
+
+def test_a_body_its_command_refuses_is_invalid_request():
+    both = commands.Reservation(
+        hold_id="job-1", tool="image_generation", units=2, credits=80, expires_at=NOW
+    )
+
+    try:
+        both.to_command("acct-a", "k", NOW)
+    except errors.ApiError as answer:
+        assert (answer.status, answer.problem.code) == (422, "invalid_request")
+        assert answer.problem.errors
+    else:
+        raise AssertionError("units and credits together were accepted")
+
+
+def test_a_request_fingerprint_names_its_method_path_and_exact_body():
+    one = commands.fingerprint("POST", "/accounts/a/tool-uses", b'{"tool":"x"}')
+
+    assert one == commands.fingerprint("POST", "/accounts/a/tool-uses", b'{"tool":"x"}')
+    assert one != commands.fingerprint("POST", "/accounts/a/packages", b'{"tool":"x"}')
+    assert one != commands.fingerprint("PUT", "/accounts/a/tool-uses", b'{"tool":"x"}')
+    assert one != commands.fingerprint("POST", "/accounts/a/tool-uses", b'{"tool":"y"}')
 
 
 def test_names_the_catalog_does_not_know_are_refused_at_the_edge():

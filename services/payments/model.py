@@ -1,0 +1,64 @@
+"""What a payment provider tells us, and what we ask of it.
+
+A checkout carries our account and package as metadata (as Stripe's ``metadata`` does); the
+provider echoes them, signed, in its webhook events, so the webhook needs no state of ours.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from events.commands import Identifier
+
+PaymentEventType = Literal["payment.succeeded", "payment.refunded", "payment.disputed"]
+
+
+class Order(BaseModel):
+    """What the account is about to pay for, at the catalog's price."""
+
+    account_id: Identifier
+    package: Identifier
+    price_cents: int = Field(ge=0)
+    currency: str = Field(min_length=3, max_length=3)
+    return_url: str
+
+
+class Checkout(BaseModel):
+    """A purchase started at the provider: the payer goes to ``pay_url``."""
+
+    checkout_id: Identifier
+    account_id: Identifier
+    package: Identifier
+    price_cents: int
+    currency: str
+    pay_url: str
+    status: Literal["open"] = "open"
+
+
+class Payment(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    checkout_id: Identifier
+    payment_ref: Identifier
+    account_id: Identifier
+    package: Identifier
+    amount_cents: int = Field(ge=0)
+    currency: str = Field(min_length=3, max_length=3)
+
+
+class PaymentEvent(BaseModel):
+    """One webhook delivery: ``payment.succeeded`` buys the package; ``payment.refunded`` and
+    ``payment.disputed`` (a chargeback) remove what remains of it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: Identifier
+    type: PaymentEventType
+    created: int
+    data: Payment
+
+
+class PaymentProvider(Protocol):
+    async def create_checkout(self, order: Order) -> Checkout: ...

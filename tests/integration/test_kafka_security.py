@@ -1,0 +1,209 @@
+"""Every Kafka client over SASL/SCRAM-SHA-512, in the clear and over TLS, against a real broker
+of this test's own (the shared one on 9092 is never reconfigured): ``scripts/kafka.sh`` starts
+it in a temporary directory with a SASL_PLAINTEXT and a SASL_SSL listener (a throwaway CA and
+broker certificate made with ``openssl``) and the user written into its storage, and stops it
+after.
+
+The topics admin, the ledger's FastStream consumer, the ``LedgerClient``, the projector's
+producer and the API's balances feed all connect with the credentials from the settings; a
+wrong password, no SASL at all, or a broker certificate from an untrusted CA is refused."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from aiokafka.errors import KafkaConnectionError
+from pydantic import SecretStr
+
+from events.commands import CycleRenewed
+from services.api.feed import BalanceFeed
+from services.api.hub import BalanceHub
+from services.ledger.client import LedgerClient
+from services.settings import REPO, Settings
+from services.topics import ensure_topics
+from tests.conftest import running_ledger
+from tests.integration.conftest_api import NOW
+from tests.integration.conftest_projections import running_projector
+
+USER, PASSWORD = "kalema-test", "scram-" + uuid.uuid4().hex[:12]
+SCRIPT = REPO / "scripts" / "kafka.sh"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def certificates(directory: Path) -> Path:
+    """A CA and a broker certificate for 127.0.0.1 signed by it; the CA's file. The broker's
+    key and chain are in ``keystore.pem``."""
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
+
+    openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=kalema-test-ca",
+    )
+    openssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "broker.key",
+        "-out",
+        "broker.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    )
+    (directory / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    openssl(
+        "x509",
+        "-req",
+        "-in",
+        "broker.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "broker.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+    )
+    chain = (directory / "broker.key").read_text() + (directory / "broker.pem").read_text()
+    (directory / "keystore.pem").write_text(chain)
+    return directory / "ca.pem"
+
+
+@dataclass(frozen=True)
+class ScramBroker:
+    plaintext: str  # SASL_PLAINTEXT address
+    tls: str  # SASL_SSL address
+    ca: Path
+
+
+@pytest.fixture(scope="module")
+def scram_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScramBroker]:
+    """A broker of its own with SCRAM listeners, in the clear and over TLS. The jars are the
+    cached ones (fetched first if this machine has none yet)."""
+    jars = REPO / ".cache" / "kafka" / "lib"
+    if not jars.is_dir():
+        subprocess.run([str(SCRIPT), "fetch"], check=True)
+    home = tmp_path_factory.mktemp("scram-kafka")
+    (home / "lib").symlink_to(jars.resolve())
+    ca = certificates(home)
+    port, tls_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "KAFKA_HOME_DIR": str(home),
+        "KAFKA_PORT": str(free_port()),
+        "KAFKA_CONTROLLER_PORT": str(free_port()),
+        "KAFKA_SCRAM_PORT": str(port),
+        "KAFKA_SCRAM_USER": USER,
+        "KAFKA_SCRAM_PASSWORD": PASSWORD,
+        "KAFKA_SASL_SSL_PORT": str(tls_port),
+        "KAFKA_SSL_PEM": str(home / "keystore.pem"),
+    }
+    subprocess.run([str(SCRIPT), "start"], check=True, env=env, timeout=180)
+    try:
+        yield ScramBroker(f"127.0.0.1:{port}", f"127.0.0.1:{tls_port}", ca)
+    finally:
+        subprocess.run([str(SCRIPT), "stop"], check=False, env=env, timeout=60)
+
+
+def scram_settings(
+    broker: ScramBroker,
+    tmp_path: Path,
+    protocol: str = "SASL_PLAINTEXT",
+    password: str = PASSWORD,
+    ca: Path | None = None,
+) -> Settings:
+    name = f"scram{uuid.uuid4().hex[:8]}"
+    return Settings(
+        kafka_bootstrap_servers=broker.tls if protocol == "SASL_SSL" else broker.plaintext,
+        kafka_security_protocol=protocol,  # type: ignore[arg-type]
+        kafka_ssl_cafile=ca,
+        kafka_sasl_mechanism="SCRAM-SHA-512",
+        kafka_sasl_username=USER,
+        kafka_sasl_password=SecretStr(password),
+        topic_prefix=f"test.{name}",
+        sqlite_path=tmp_path / "ledger.sqlite",
+        ledger_group_id=f"ledger-{name}",
+    )
+
+
+@pytest.mark.parametrize("protocol", ["SASL_PLAINTEXT", "SASL_SSL"])
+async def test_every_kafka_client_authenticates_with_scram_and_a_command_goes_end_to_end(
+    scram_broker, tmp_path, protocol
+):
+    settings = scram_settings(scram_broker, tmp_path, protocol, ca=scram_broker.ca)
+    await ensure_topics(settings)  # the admin client
+    hub = BalanceHub(10)
+    feed = BalanceFeed(settings, hub)  # the API's consumer
+    async with running_ledger(settings), running_projector(settings):
+        await feed.start()
+        try:
+            stream = hub.subscribe("acct-s")
+            async with LedgerClient(settings, timeout_s=30) as client:
+                outcome = await client.execute(
+                    CycleRenewed(
+                        command_id="scram-cycle",
+                        account_id="acct-s",
+                        occurred_at=NOW,
+                        plan="solo",
+                        cycle_start=NOW - timedelta(days=1),
+                        cycle_end=NOW + timedelta(days=29),
+                    )
+                )
+            update = await stream.next(timeout_s=30)  # published by the projector
+        finally:
+            await feed.stop()
+
+    assert outcome.status == "accepted" and outcome.balance.total == 980
+    assert update is not None and (update.account_id, update.total) == ("acct-s", 980)
+
+
+@pytest.mark.parametrize(
+    "how", ["wrong password", "no SASL", "wrong password over TLS", "untrusted CA"]
+)
+async def test_a_client_without_the_right_credentials_or_trust_is_refused(
+    scram_broker, tmp_path, how
+):
+    if how == "untrusted CA":  # the system's CAs do not know the broker's
+        settings = scram_settings(scram_broker, tmp_path, "SASL_SSL")
+    elif how == "wrong password over TLS":
+        settings = scram_settings(scram_broker, tmp_path, "SASL_SSL", "nope", ca=scram_broker.ca)
+    else:
+        settings = scram_settings(scram_broker, tmp_path, password="not-the-password")
+    if how == "no SASL":
+        settings = settings.model_copy(update={"kafka_security_protocol": "PLAINTEXT"})
+
+    with pytest.raises(KafkaConnectionError):
+        async with asyncio.timeout(60), LedgerClient(settings):
+            pass
