@@ -18,6 +18,7 @@ PROCESSES = {
     "ledger": [sys.executable, "-m", "services.ledger"],
     "projector": [sys.executable, "-m", "projections"],
     "api": [sys.executable, "-m", "services.api"],
+    "clock": [sys.executable, "-m", "services.clock"],
 }
 # Run once, not supervised: this month's Solo cycle for the demo account, as billing would send
 # it (development only; a repeat is answered with the first outcome).
