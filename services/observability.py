@@ -16,18 +16,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import uvicorn
 from aiokafka.admin import AIOKafkaAdminClient
-from prometheus_client import make_asgi_app
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from pythonjsonlogger.json import JsonFormatter
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Mount, Route
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from services.ledger.store import LedgerStore
 from services.settings import Settings
@@ -64,6 +65,9 @@ def app(probes: Probes) -> Starlette:
     async def health(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
+    async def metrics(_: Request) -> Response:
+        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
     async def ready(_: Request) -> JSONResponse:
         failing = await probes.failing()
         if failing:
@@ -74,7 +78,7 @@ def app(probes: Probes) -> Starlette:
         routes=[
             Route("/health", health),
             Route("/health/ready", ready),
-            Mount("/metrics", make_asgi_app()),
+            Route("/metrics", metrics),
         ]
     )
 
@@ -85,15 +89,23 @@ async def serving(host: str, port: int, probes: Probes) -> AsyncIterator[None]:
     if not port:
         yield
         return
-    config = uvicorn.Config(app(probes), host=host, port=port, log_level="warning", lifespan="off")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        raise OSError(f"cannot serve /metrics and /health on {host}:{port}: {error}") from error
+    config = uvicorn.Config(app(probes), log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
+    task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         yield
     finally:
         server.should_exit = True
         with contextlib.suppress(Exception):
             await task
+        sock.close()
 
 
 def kafka_answers(settings: Settings) -> Probe:
@@ -161,7 +173,10 @@ def configure_logging(settings: Settings) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level)
+    # Both are retried by aiokafka and pass within a second of a fresh group or topic.
     coordinator = logging.getLogger("aiokafka.consumer.group_coordinator")
     coordinator.addFilter(_Demote("GroupCoordinatorNotAvailableError", "NotCoordinator"))
-    for noisy in ("aiokafka", "kafka", "uvicorn.access"):
+    fetcher = logging.getLogger("aiokafka.consumer.fetcher")
+    fetcher.addFilter(_Demote("NotLeaderForPartitionError"))
+    for noisy in ("aiokafka", "kafka"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

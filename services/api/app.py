@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from services.api import errors
+from services.api import errors, observability
 from services.api.ports import Ports, real_ports
 from services.api.routes import accounts, catalog, commands, me
 from services.api.settings import ApiSettings
@@ -56,6 +56,7 @@ def create_app(settings: ApiSettings | None = None, ports: Ports | None = None) 
     for module in (accounts, commands, catalog, me):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    observability.install(app, settings)  # /metrics, /health, /health/ready
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:

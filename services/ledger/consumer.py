@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from typing import Any
 
@@ -19,8 +20,11 @@ from aiokafka import ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.message import KafkaMessage as RawBatchMessage
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.middlewares import AckPolicy
+from prometheus_client import REGISTRY
 
+from services.ledger import metrics
 from services.ledger.intake import Incoming
 from services.ledger.service import Batch, Ledger, source_name
 from services.settings import Settings
@@ -41,6 +45,8 @@ class LedgerConsumer:
             enable_idempotence=True,
             graceful_timeout=30.0,
             logger=log,
+            log_level=logging.DEBUG,  # FastStream's per-batch "Received"/"Processed" lines
+            middlewares=[KafkaPrometheusMiddleware(registry=REGISTRY, app_name="kalema-ledger")],
         )
         self.subscriber = self.broker.subscriber(
             settings.topic["commands"],
@@ -57,6 +63,7 @@ class LedgerConsumer:
             ack_policy=AckPolicy.ACK,
         )
         self.subscriber(self.on_batch)
+        metrics.track(self)
 
     async def on_batch(self, body: Any, msg: KafkaMessage) -> None:
         """Decide, publish and commit each partition's part of a fetched batch, in order."""
@@ -87,7 +94,9 @@ class LedgerConsumer:
             for r in records
         ]
         try:
+            started = time.perf_counter()
             batch = await asyncio.to_thread(self.ledger.decide, incoming)
+            decided = time.perf_counter()
             await self._publish(batch)
             await asyncio.to_thread(self.ledger.commit, batch)
         except Exception:
@@ -104,6 +113,8 @@ class LedgerConsumer:
             return
         self.positions[partition] = batch.next_offset
         self.batches_committed += 1
+        finished = time.perf_counter()
+        metrics.committed(batch, len(incoming), decided - started, finished - started)
 
     async def _publish(self, batch: Batch) -> None:
         sent = [

@@ -1,0 +1,34 @@
+"""Logs are quiet: aiokafka's coordinator ERROR while a fresh group is created is a WARNING."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from services.observability import configure_logging
+from services.settings import Settings
+
+
+@pytest.fixture
+def restored_logging():
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def test_the_coordinator_not_being_available_at_a_group_join_is_a_warning_not_an_error(
+    restored_logging, capsys
+):
+    configure_logging(Settings())
+    logging.getLogger("aiokafka.consumer.group_coordinator").error(
+        "Error sending JoinGroupRequest to node %s [%s] -- will retry",
+        1,
+        "[Error 15] GroupCoordinatorNotAvailableError",
+    )
+    logging.getLogger("kalema.ledger").error("a real problem", extra={"command_id": "c1"})
+    lines = capsys.readouterr().err.splitlines()
+    assert " WARNING Error sending JoinGroupRequest" in lines[0]
+    assert lines[1].endswith(" ERROR a real problem command_id=c1")
