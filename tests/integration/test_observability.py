@@ -21,7 +21,7 @@ from services.ledger.client import LedgerClient
 from services.ledger.store import LedgerStore
 from services.observability import Probes, app, kafka_answers, store_answers
 from services.settings import REPO, Settings
-from tests.integration.conftest_api import open_account
+from tests.integration.conftest_api import api_fixture, open_account  # noqa: F401  (the api fixture)
 from tests.integration.test_browser import free_port
 
 SERVICES = {"ledger": "services.ledger", "projector": "projections", "clock": "services.clock"}
