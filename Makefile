@@ -11,7 +11,7 @@ DEPS_STAMP := $(VENV)/.deps-$(shell cat pyproject.toml requirements-dev.lock | s
 # requirements.lock for the image, requirements-dev.lock for development and CI.
 LOCK := $(VENV)/bin/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes -q
 
-.PHONY: run test setup lock kafka postgres topics chromium lint stop clean
+.PHONY: run test setup lock docs kafka postgres topics chromium lint stop clean
 
 run: setup kafka topics
 	$(PY) -m services.run
@@ -53,6 +53,10 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+
+# The contracts as documents (docs/asyncapi.json, docs/openapi.json); a test checks them.
+docs: setup
+	$(PY) -m services.contracts
 
 stop:
 	scripts/kafka.sh stop
