@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -37,7 +38,10 @@ class Difference:
         return f"{self.account_id} {self.field}: read model {read_model!r}, replay {core!r}"
 
 
-def rebuild(settings: ProjectorSettings) -> tuple[int, int]:
+Progress = Callable[[int, int], None]  # (notifications done, notifications in all)
+
+
+def rebuild(settings: ProjectorSettings, progress: Progress | None = None) -> tuple[int, int]:
     """Rebuild the read model from every event; returns (accounts, position)."""
     ledger = LedgerStore(settings)
     try:
@@ -45,24 +49,33 @@ def rebuild(settings: ProjectorSettings) -> tuple[int, int]:
         rules = settings.alert_rules()
         entries: dict[str, Entry] = {}
         position = 0
+        end = ledger.recorder.max_notification_id() or 0
         while (page := reader.read(position)).items:
             entries.update(project(entries, [r for _, r in page.items], rules).entries)
             position = page.last_id
+            if progress is not None:
+                progress(position, max(end, position))
         BalanceReadModel(ledger).replace_all(entries.values(), position)
         return len(entries), position
     finally:
         ledger.close()
 
 
-def check(settings: ProjectorSettings) -> tuple[int, list[Difference]]:
-    """Compare the read model with a fresh replay by the core; returns (position, differences)."""
+def check(
+    settings: ProjectorSettings, progress: Progress | None = None
+) -> tuple[int, list[Difference]]:
+    """Compare the read model with a fresh replay by the core; returns (position, differences).
+    ``progress`` is told (accounts checked, accounts in all)."""
     ledger = LedgerStore(settings)
     try:
         position, rows = BalanceReadModel(ledger).snapshot()
         versions = _versions_until(ledger, position)
         by_account = {row["account_id"]: row for row in rows}
         differences: list[Difference] = []
-        for account_id in sorted(versions.keys() | by_account.keys()):
+        accounts = sorted(versions.keys() | by_account.keys())
+        for done, account_id in enumerate(accounts, start=1):
+            if progress is not None:
+                progress(done, len(accounts))
             row, version = by_account.get(account_id), versions.get(account_id)
             if row is None or version is None:
                 differences.append(

@@ -5,7 +5,7 @@ and check every stream's hash chain. (The balance read model is checked by
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from eventsourcing.persistence import StoredEvent
@@ -78,10 +78,16 @@ def check_snapshots(
             )
 
 
-def verify(store: LedgerStore, *, chain: bool) -> list[Problem]:
-    """All problems found in the store (empty when everything agrees)."""
+def verify(
+    store: LedgerStore, *, chain: bool, progress: Callable[[int, int], None] | None = None
+) -> list[Problem]:
+    """All problems found in the store (empty when everything agrees). ``progress`` is told
+    (accounts verified, accounts in all) as it goes."""
     problems: list[Problem] = []
-    for account_id, rows in streams(store).items():
+    found = streams(store)
+    for done, (account_id, rows) in enumerate(found.items(), start=1):
+        if progress is not None:
+            progress(done, len(found))
         if chain:
             problems += check_chain(account_id, rows)
         try:
