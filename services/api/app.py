@@ -18,7 +18,7 @@ from fastapi.staticfiles import StaticFiles
 
 from services.api import errors, observability
 from services.api.ports import Ports, real_ports
-from services.api.routes import accounts, catalog, commands, me
+from services.api.routes import accounts, alerts, catalog, commands, me
 from services.api.settings import ApiSettings
 
 STATIC = Path(__file__).with_name("static")
@@ -57,6 +57,7 @@ def create_app(settings: ApiSettings | None = None, ports: Ports | None = None) 
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     observability.install(app, settings)  # /metrics, /health, /health/ready
+    app.include_router(alerts.router)  # the page's alerts stream
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:
