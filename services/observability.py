@@ -33,6 +33,7 @@ from starlette.routing import Route
 from services.ledger.store import LedgerStore
 from services.settings import Settings
 
+log = logging.getLogger("kalema")
 Probe = Callable[[], Awaitable[bool]]
 PROBE_TIMEOUT_S = 3.0
 TEXT = "%(asctime)s %(name)s %(levelname)s %(message)s"
@@ -85,7 +86,8 @@ def app(probes: Probes) -> Starlette:
 
 @contextlib.asynccontextmanager
 async def serving(host: str, port: int, probes: Probes) -> AsyncIterator[None]:
-    """Serve ``app(probes)`` on ``host:port`` while the block runs (port 0: none)."""
+    """Serve ``app(probes)`` on ``host:port`` while the block runs (port 0: none). A port that
+    is taken is logged as an ERROR and the service runs on without the endpoints."""
     if not port:
         yield
         return
@@ -93,9 +95,13 @@ async def serving(host: str, port: int, probes: Probes) -> AsyncIterator[None]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
-    except OSError as error:
+    except OSError as error:  # e.g. another copy runs here: the work matters more than metrics
         sock.close()
-        raise OSError(f"cannot serve /metrics and /health on {host}:{port}: {error}") from error
+        log.error(
+            "cannot serve /metrics and /health on %s:%d (%s); running without", host, port, error
+        )
+        yield
+        return
     config = uvicorn.Config(app(probes), log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))

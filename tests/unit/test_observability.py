@@ -32,3 +32,19 @@ def test_the_coordinator_not_being_available_at_a_group_join_is_a_warning_not_an
     lines = capsys.readouterr().err.splitlines()
     assert " WARNING Error sending JoinGroupRequest" in lines[0]
     assert lines[1].endswith(" ERROR a real problem command_id=c1")
+
+
+async def test_a_taken_metrics_port_is_logged_and_the_service_runs_on(caplog):
+    import socket
+
+    from services.observability import Probes, serving
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        ran = False
+        async with serving("127.0.0.1", port, Probes()):
+            ran = True
+    assert ran
+    assert any(r.levelname == "ERROR" and "running without" in r.message for r in caplog.records)
