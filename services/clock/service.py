@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -42,9 +43,7 @@ class Clock:
     def __init__(self, settings: ClockSettings, now: Callable[[], datetime] = utcnow) -> None:
         self.settings = settings
         self.now = now
-        self.store = LedgerStore(settings)
-        self.model = BalanceReadModel(self.store)
-        self.lease = Lease(self.store, settings.clock_holder, settings.clock_lease_ttl_s)
+        self.store, self.model, self.lease = _open(settings)
         self.schedule = Schedule()
         self.active = False
         self.started = asyncio.Event()
@@ -88,7 +87,9 @@ class Clock:
     async def _follow_balances(self) -> None:
         """Read the balances topic from its end: what the read model already has comes from it."""
         topic = self.settings.topic["balances"]
-        numbers = await self._producer.partitions_for(topic)
+        async with asyncio.timeout(30):  # a topic just created may take a moment to be known
+            while not (numbers := await self._producer.partitions_for(topic)):
+                await asyncio.sleep(0.2)
         partitions = [TopicPartition(topic, n) for n in sorted(numbers)]
         self._consumer.assign(partitions)
         await self._consumer.seek_to_end(*partitions)
@@ -155,9 +156,9 @@ class Clock:
             update = BalanceUpdated.model_validate_json(value or b"")
         except ValueError:
             return  # not ours to judge: the projector wrote it
-        if update.version > max(self._versions.get(update.account_id, 0), 0):
-            known = self._pending.get(update.account_id, 0)
-            self._pending[update.account_id] = max(known, update.version)
+        account_id = update.account_id
+        if update.version > self._versions.get(account_id, 0):
+            self._pending[account_id] = max(self._pending.get(account_id, 0), update.version)
 
     async def _refresh(self) -> None:
         """Re-read the rows the topic announced; keep waiting for those not yet committed."""
@@ -210,3 +211,24 @@ class Clock:
         if self._pending and self.active:
             wait = min(wait, RETRY_S)
         return min(max(wait, 0.0), MAX_WAIT_S)
+
+
+def _open(
+    settings: ClockSettings, attempts: int = 5
+) -> tuple[LedgerStore, BalanceReadModel, Lease]:
+    """The store, the read model and the lease, created if missing. Retried a few times: on a
+    fresh database the ledger and the projector may be creating their tables at this instant."""
+    for attempt in range(1, attempts + 1):
+        store = None
+        try:
+            store = LedgerStore(settings)
+            lease = Lease(store, settings.clock_holder, settings.clock_lease_ttl_s)
+            return store, BalanceReadModel(store), lease
+        except Exception:
+            if store is not None:
+                store.close()
+            if attempt == attempts:
+                raise
+            log.warning("could not open the store (attempt %d); retrying", attempt, exc_info=True)
+            time.sleep(1.0)
+    raise AssertionError("unreachable")

@@ -45,8 +45,10 @@ def started(env: dict[str, str], logs: Path) -> Iterator[dict[str, int]]:
     finally:
         for child in children:
             child.send_signal(signal.SIGTERM)
-        for child in children:
-            assert child.wait(timeout=30) == 0
+        codes = [child.wait(timeout=30) for child in children]
+        for name in SERVICES:
+            print(f"--- {name} ---\n{(logs / f'{name}.log').read_text()[-3000:]}")
+        assert codes == [0] * len(codes)
 
 
 def environment(settings: Settings, **more: str) -> dict[str, str]:
