@@ -7,15 +7,20 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from prometheus_fastapi_instrumentator import Instrumentator
+from prometheus_fastapi_instrumentator import metrics as http_metrics
 
 from services import observability
 from services.api.settings import ApiSettings
 
+# One instrumentator per process: its metrics are registered once in the default registry,
+# and every app made in this process (tests make many) records into them.
+_DEFAULT = http_metrics.default()  # requests and their latency, by handler, method, status
+assert _DEFAULT is not None, "the HTTP metrics are registered once, here"
+INSTRUMENTATOR = Instrumentator(excluded_handlers=["/metrics", "/health.*"]).add(_DEFAULT)
+
 
 def install(app: FastAPI, settings: ApiSettings) -> None:
-    Instrumentator(excluded_handlers=["/metrics", "/health.*"]).instrument(app).expose(
-        app, endpoint="/metrics", include_in_schema=False
-    )
+    INSTRUMENTATOR.instrument(app).expose(app, endpoint="/metrics", include_in_schema=False)
     kafka = observability.kafka_answers(settings)
 
     async def store() -> bool:
