@@ -169,6 +169,14 @@ class _Demote(logging.Filter):
         return True
 
 
+class _NotProbes(logging.Filter):
+    """Drops the access log's lines for /health and /metrics: probes and scrapers poll them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        return not any(isinstance(a, str) and a.startswith(("/health", "/metrics")) for a in args)
+
+
 def configure_logging(settings: Settings) -> None:
     """Root logging for a service: text or JSON lines on stderr, at ``KALEMA_LOG_LEVEL``."""
     handler = logging.StreamHandler(sys.stderr)
@@ -184,5 +192,6 @@ def configure_logging(settings: Settings) -> None:
     coordinator.addFilter(_Demote("GroupCoordinatorNotAvailableError", "NotCoordinator"))
     fetcher = logging.getLogger("aiokafka.consumer.fetcher")
     fetcher.addFilter(_Demote("NotLeaderForPartitionError"))
+    logging.getLogger("uvicorn.access").addFilter(_NotProbes())
     for noisy in ("aiokafka", "kafka"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

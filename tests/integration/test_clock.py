@@ -17,7 +17,7 @@ from typing import Any
 
 from events.commands import CycleRenewed, ReserveCredits
 from services.clock.lease import Lease
-from services.clock.schedule import command_id
+from services.clock.schedule import command_id, expiry
 from services.clock.service import Clock
 from services.clock.settings import ClockSettings
 from services.ledger.store import LedgerStore
@@ -114,6 +114,18 @@ async def test_a_restarted_clock_catches_up_on_what_fell_due_while_none_ran(
     assert clock.sent == [("acct-r", ends - timedelta(minutes=1)), ("acct-r", ends)]
     stream = await asyncio.to_thread(ledger.ledger.store.stream, "acct-r")
     assert [type(r.event).__name__ for r in stream][-2:] == ["HoldExpired", "CreditsExpired"]
+
+
+async def test_the_same_instant_sent_twice_records_its_expiry_once(
+    ledger, projector, client, store_settings
+):
+    ends = datetime.now(UTC) - timedelta(seconds=1)  # already ended: both clocks would send it
+    opened = await client.decide(cycle("acct-d", ends))
+    first = await client.decide(expiry("acct-d", ends))
+    second = await client.decide(expiry("acct-d", ends))
+    assert first.events == ("CreditsExpired",)
+    assert second.events == () and second.stream_version == first.stream_version
+    assert first.stream_version == opened.stream_version + 1
 
 
 async def test_only_one_clock_is_active_and_a_standby_takes_over_when_it_stops(

@@ -48,3 +48,14 @@ async def test_a_taken_metrics_port_is_logged_and_the_service_runs_on(caplog):
             ran = True
     assert ran
     assert any(r.levelname == "ERROR" and "running without" in r.message for r in caplog.records)
+
+
+def test_the_access_log_leaves_out_probes_and_scrapes_but_not_requests(restored_logging, capsys):
+    configure_logging(Settings())
+    access = logging.getLogger("uvicorn.access")
+    line = '%s - "%s %s HTTP/%s" %d'
+    access.info(line, "127.0.0.1:1", "GET", "/health/ready", "1.1", 200)
+    access.info(line, "127.0.0.1:1", "GET", "/metrics", "1.1", 200)
+    access.info(line, "127.0.0.1:1", "GET", "/accounts/acct-1/balance", "1.1", 200)
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and "/accounts/acct-1/balance" in lines[0]
