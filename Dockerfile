@@ -13,3 +13,5 @@ RUN pip install --no-cache-dir --no-deps . \
     && useradd --system --uid 10001 --home-dir /app kalema \
     && mkdir -p /app/.cache && chown kalema /app/.cache
 USER kalema
+# The package is installed, so its default SQLite path would be inside site-packages.
+ENV KALEMA_SQLITE_PATH=/app/.cache/ledger.sqlite

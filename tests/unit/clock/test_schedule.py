@@ -64,3 +64,10 @@ def test_the_schedule_hands_out_due_accounts_once_earliest_first_and_follows_cha
     assert schedule.pop_due(T + timedelta(seconds=5)) == []
     assert schedule.pop_due(T + timedelta(seconds=9)) == [("c", T + timedelta(seconds=9))]
     assert len(schedule) == 0 and schedule.next_instant() is None
+
+
+def test_make_run_starts_the_clock_with_everything_else():
+    from services.run import PROCESSES
+
+    assert PROCESSES["clock"][-2:] == ["-m", "services.clock"]
+    assert {"ledger", "projector", "api", "clock"} <= set(PROCESSES)
