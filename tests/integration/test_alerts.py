@@ -21,6 +21,8 @@ from tests.integration.conftest_api import (  # noqa: F401  (api_fixture: the ap
 from tests.integration.test_browser import WAIT_MS, browser_page
 from tests.integration.test_browser import served as system_served  # noqa: F401  (fixture)
 
+SCREENSHOT = REPO / "artifacts" / "browser" / "alerts.png"
+
 
 async def alert_events(response: Any) -> Any:
     name, data = None, []
@@ -66,19 +68,26 @@ async def test_the_page_shows_low_balance_and_depleted_alerts_as_they_arrive(
     system_served,  # noqa: F811  (the fixture imported above)
     backend,
 ):
-    url, env = system_served
+    url, env = system_served  # acct-a: 980 subscription and 1,000 purchased credits
     async with browser_page() as page:
-        await page.goto(f"{url}/#token=token-b")
-        alerts = page.locator("#alerts")
+        await page.goto(f"{url}/#token=token-a")
+        alerts, total = page.locator("#alerts"), page.locator("#balance-total")
         await expect(alerts).to_have_attribute("data-state", "on", timeout=WAIT_MS)
-        await page.get_by_role("button", name="Buy package").click()  # 1,000 purchased
-        await expect(page.locator("#balance-total")).to_have_text("1,000", timeout=WAIT_MS)
-        await use_from_another_process(env, "acct-b", "article_generation", 19)  # 50 left
+        await expect(page.locator("#live")).to_have_attribute("data-state", "on", timeout=WAIT_MS)
+        await use_from_another_process(env, "acct-a", "article_generation", 38)  # 80 left
         low = alerts.locator("li.low_balance")
-        await expect(low).to_contain_text("Low balance: 50 credits left", timeout=WAIT_MS)
-        await use_from_another_process(env, "acct-b", "article_generation")
+        await expect(low).to_contain_text(
+            "Low balance: 80 credits left (your line is 98).", timeout=WAIT_MS
+        )
+        await expect(total).to_have_text("80", timeout=WAIT_MS)
+        await use_from_another_process(env, "acct-a", "keyword_suggestions", 80)
         depleted = alerts.locator("li.depleted")
         await expect(depleted).to_contain_text("Out of credits", timeout=WAIT_MS)
+        await expect(total).to_have_text("0", timeout=WAIT_MS)
+        assert await alerts.locator("li").count() == 2  # newest first, each once
+        assert await alerts.locator("li").first.get_attribute("data-kind") == "depleted"
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(SCREENSHOT), full_page=True)
         await depleted.get_by_title("Dismiss").click()
         await expect(depleted).to_have_count(0)
         await expect(low).to_have_count(1)
