@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -29,6 +28,7 @@ from services.clock.lease import Lease
 from services.clock.schedule import Schedule, expiry, next_due
 from services.clock.settings import ClockSettings
 from services.ledger.store import LedgerStore
+from services.startup import opened
 
 log = logging.getLogger("kalema.clock")
 RETRY_S = 0.05  # re-read a row the topic says is newer, this soon
@@ -213,22 +213,17 @@ class Clock:
         return min(max(wait, 0.0), MAX_WAIT_S)
 
 
-def _open(
-    settings: ClockSettings, attempts: int = 5
-) -> tuple[LedgerStore, BalanceReadModel, Lease]:
-    """The store, the read model and the lease, created if missing. Retried a few times: on a
-    fresh database the ledger and the projector may be creating their tables at this instant."""
-    for attempt in range(1, attempts + 1):
-        store = None
+def _open(settings: ClockSettings) -> tuple[LedgerStore, BalanceReadModel, Lease]:
+    """The store, the read model and the lease, created if missing (retried: on a fresh
+    database the ledger and the projector may be creating their tables at this instant)."""
+
+    def open_() -> tuple[LedgerStore, BalanceReadModel, Lease]:
+        store = LedgerStore(settings)
         try:
-            store = LedgerStore(settings)
             lease = Lease(store, settings.clock_holder, settings.clock_lease_ttl_s)
             return store, BalanceReadModel(store), lease
         except Exception:
-            if store is not None:
-                store.close()
-            if attempt == attempts:
-                raise
-            log.warning("could not open the store (attempt %d); retrying", attempt, exc_info=True)
-            time.sleep(1.0)
-    raise AssertionError("unreachable")
+            store.close()
+            raise
+
+    return opened(open_, "the store")

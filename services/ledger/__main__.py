@@ -13,11 +13,12 @@ from services.ledger.consumer import LedgerConsumer
 from services.ledger.service import Ledger
 from services.ledger.store import LedgerStore
 from services.settings import Settings
+from services.startup import opened
 from services.topics import ensure_topics
 
 
 def build(settings: Settings) -> tuple[FastStream, LedgerConsumer]:
-    store = LedgerStore(settings)
+    store = opened(lambda: LedgerStore(settings), "the event store")  # others may create it too
     ledger = Ledger(
         store,
         load_catalog(),

@@ -50,9 +50,17 @@ async def test_a_taken_metrics_port_is_logged_and_the_service_runs_on(caplog):
     assert any(r.levelname == "ERROR" and "running without" in r.message for r in caplog.records)
 
 
-def test_the_access_log_leaves_out_probes_and_scrapes_but_not_requests(restored_logging, capsys):
-    configure_logging(Settings())
+def test_the_access_log_leaves_out_probes_and_scrapes_but_not_requests(
+    restored_logging, capsys, monkeypatch
+):
     access = logging.getLogger("uvicorn.access")
+    # As a served API leaves them (log_config=None); a test's uvicorn may have configured them.
+    for name in ("uvicorn", "uvicorn.access"):
+        monkeypatch.setattr(logging.getLogger(name), "handlers", [])
+        monkeypatch.setattr(logging.getLogger(name), "propagate", True)
+    monkeypatch.setattr(access, "level", access.level)  # restored after the test
+    access.setLevel(logging.INFO)  # setLevel, not the attribute: it clears the level caches
+    configure_logging(Settings())
     line = '%s - "%s %s HTTP/%s" %d'
     access.info(line, "127.0.0.1:1", "GET", "/health/ready", "1.1", 200)
     access.info(line, "127.0.0.1:1", "GET", "/metrics", "1.1", 200)
