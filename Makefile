@@ -6,9 +6,12 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-DEPS_STAMP := $(VENV)/.deps-$(shell cat pyproject.toml | sha256sum | cut -c1-16)
+DEPS_STAMP := $(VENV)/.deps-$(shell cat pyproject.toml requirements-dev.lock | sha256sum | cut -c1-16)
+# The lock files pin every package with its hashes (uv pip compile, for every platform):
+# requirements.lock for the image, requirements-dev.lock for development and CI.
+LOCK := $(VENV)/bin/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes -q
 
-.PHONY: run test setup kafka postgres topics chromium lint stop clean
+.PHONY: run test setup lock docs kafka postgres topics chromium lint stop clean
 
 run: setup kafka topics
 	$(PY) -m services.run
@@ -18,11 +21,19 @@ test: setup kafka postgres topics chromium lint
 
 setup: $(DEPS_STAMP)
 
-$(DEPS_STAMP): pyproject.toml
+$(DEPS_STAMP): pyproject.toml requirements-dev.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q --require-hashes -r requirements-dev.lock
+	$(PY) -m pip install -q --no-deps -e .
 	rm -f $(VENV)/.deps-* && touch $@
+
+# After changing the dependencies in pyproject.toml: pin them anew (needs PyPI).
+lock:
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q uv
+	$(LOCK) -o requirements.lock
+	$(LOCK) --extra dev -o requirements-dev.lock
 
 kafka:
 	scripts/kafka.sh start
@@ -42,6 +53,10 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+
+# The contracts as documents (docs/asyncapi.json, docs/openapi.json); a test checks them.
+docs: setup
+	$(PY) -m services.contracts
 
 stop:
 	scripts/kafka.sh stop

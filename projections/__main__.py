@@ -14,10 +14,11 @@ import logging
 import signal
 import sys
 
-from projections import maintenance
+from projections import maintenance, metrics
 from projections.follow import UnreadableEvent
 from projections.projector import Projector
 from projections.settings import ProjectorSettings
+from services import observability
 from services.topics import ensure_topics
 
 log = logging.getLogger("kalema.projector")
@@ -38,8 +39,16 @@ async def run(settings: ProjectorSettings) -> int:
         settings.topic["balances"],
         settings.topic["alerts"],
     )
+    metrics.track(projector)
+    probes = observability.Probes(
+        kafka=observability.kafka_answers(settings),
+        store=observability.store_answers(projector.ledger),
+    )
     try:
-        await projector.run(stop)
+        async with observability.serving(
+            settings.metrics_host, settings.projector_metrics_port, probes
+        ):
+            await projector.run(stop)
     except UnreadableEvent as error:
         log.error("stopped: %s", error)
         return 2
@@ -56,8 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         "command", nargs="?", default="run", choices=["run", "rebuild", "check", "lag"]
     )
     command = parser.parse_args(argv).command
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = ProjectorSettings()
+    observability.configure_logging(settings)
     if command == "run":
         return asyncio.run(run(settings))
     if command == "rebuild":

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -39,25 +40,33 @@ class Difference:
         return f"{self.account_id} {self.field}: read model {read_model!r}, replay {core!r}"
 
 
-def rebuild(settings: ProjectorSettings) -> tuple[int, int]:
+Progress = Callable[[int, int], None]  # (notifications done, notifications in all)
+
+
+def rebuild(settings: ProjectorSettings, progress: Progress | None = None) -> tuple[int, int]:
     """Rebuild the read model from every event; returns (accounts, position)."""
     ledger = LedgerStore(settings)
     try:
-        return rebuild_into(ledger, BalanceReadModel(ledger), settings)
+        return rebuild_into(ledger, BalanceReadModel(ledger), settings, progress)
     finally:
         ledger.close()
 
 
 def rebuild_into(
-    ledger: LedgerStore, model: BalanceReadModel, settings: ProjectorSettings
+    ledger: LedgerStore,
+    model: BalanceReadModel,
+    settings: ProjectorSettings,
+    progress: Progress | None = None,
 ) -> tuple[int, int]:
     """Fold every event into ``model`` anew: the history page by page, then every balance
-    row and the position in one transaction. Returns (accounts, position)."""
+    row and the position in one transaction. Returns (accounts, position); ``progress`` is
+    told (notification reached, notifications in all)."""
     reader = LogReader(ledger, settings.projector_batch_max_events)
     rules = settings.alert_rules()
     entries: dict[str, Entry] = {}
     quarantined: dict[str, str] = {}
     position = 0
+    end = ledger.recorder.max_notification_id() or 0
     model.recorder.clear_history()
     while (page := reader.read(position)).items:
         projected = project(entries, [r for _, r in page.items], rules, quarantined)
@@ -67,12 +76,17 @@ def rebuild_into(
         quarantined |= projected.quarantined
         model.recorder.add_history(projected.history)
         position = page.last_id
+        if progress is not None:
+            progress(position, max(end, position))
     model.replace_all(entries.values(), position, quarantined)
     return len(entries), position
 
 
-def check(settings: ProjectorSettings) -> tuple[int, list[Difference]]:
-    """Compare the read model with a fresh replay by the core; returns (position, differences)."""
+def check(
+    settings: ProjectorSettings, progress: Progress | None = None
+) -> tuple[int, list[Difference]]:
+    """Compare the read model with a fresh replay by the core; returns (position, differences).
+    ``progress`` is told (accounts checked, accounts in all)."""
     ledger = LedgerStore(settings)
     try:
         model = BalanceReadModel(ledger)
@@ -84,7 +98,10 @@ def check(settings: ProjectorSettings) -> tuple[int, list[Difference]]:
             Difference(account_id, "quarantined", error, "folded")
             for account_id, error in quarantined.items()
         ]
-        for account_id in sorted((versions.keys() | by_account.keys()) - quarantined.keys()):
+        accounts = sorted((versions.keys() | by_account.keys()) - quarantined.keys())
+        for done, account_id in enumerate(accounts, start=1):
+            if progress is not None:
+                progress(done, len(accounts))
             row, version = by_account.get(account_id), versions.get(account_id)
             if row is None or version is None:
                 differences.append(

@@ -18,6 +18,7 @@ PROCESSES = {
     "ledger": [sys.executable, "-m", "services.ledger"],
     "projector": [sys.executable, "-m", "projections"],
     "api": [sys.executable, "-m", "services.api"],
+    "clock": [sys.executable, "-m", "services.clock"],
 }
 # Run once, not supervised: this month's Solo cycle for the demo account, as billing would send
 # it (development only; a repeat is answered with the first outcome).
@@ -34,7 +35,15 @@ def main() -> int:
     print(f"events:   {settings.event_store} ({settings.sqlite_path})")
     api = ApiSettings()
     print(f"api:      {api.url()}/docs (OpenAPI: {api.url()}/openapi.json)")
-    print(f"page:     {api.page_url()}  (account {api.api_demo_account})", flush=True)
+    print(f"page:     {api.page_url()}  (account {api.api_demo_account})")
+    host = settings.metrics_host
+    ports = (settings.ledger_metrics_port, settings.projector_metrics_port)
+    print(
+        f"metrics:  http://{host}:{{{ports[0]},{ports[1]},{settings.clock_metrics_port}}}/metrics"
+    )
+    print(
+        f"health:   .../health/ready (ledger, projector, clock; the API on {api.url()})", flush=True
+    )
     children = {name: subprocess.Popen(argv, cwd=REPO) for name, argv in PROCESSES.items()}
     once = [subprocess.Popen(argv, cwd=REPO) for argv in ONCE.values()]
     stopping = False

@@ -57,6 +57,13 @@ class Settings(BaseSettings):
     postgres_password: str = "kalema"
     postgres_schema: str = "public"
 
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    metrics_host: str = "127.0.0.1"
+    ledger_metrics_port: int = 9101
+    projector_metrics_port: int = 9102
+    clock_metrics_port: int = 9103
+
     @cached_property
     def topic(self) -> dict[str, str]:
         """Full topic names by role, e.g. ``settings.topic["commands"]``."""

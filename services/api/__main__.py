@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from services.api import logs
 from services.api.app import create_app
 from services.api.settings import ApiSettings
+from services.observability import configure_logging
 
 log = logging.getLogger("kalema.api")
 
@@ -45,8 +46,8 @@ class ApiServer(uvicorn.Server):
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = ApiSettings()
+    configure_logging(settings)
     if settings.dev_tokens_exposed():
         log.error(
             "refusing to serve development defaults on %s: set KALEMA_API_SERVICE_TOKENS, "

@@ -16,11 +16,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from services.api import errors
+from services.api import errors, observability
 from services.api.deps import Limits
 from services.api.limits import BodyLimit, BodyTooLarge, too_large_problem
 from services.api.ports import Ports, real_ports
-from services.api.routes import accounts, catalog, checkouts, commands, me
+from services.api.routes import accounts, alerts, catalog, checkouts, commands, me
 from services.api.settings import ApiSettings
 from services.payments.testmode import TestPaymentProvider
 
@@ -67,6 +67,8 @@ def create_app(settings: ApiSettings | None = None, ports: Ports | None = None) 
         app.state.payments = provider
         app.include_router(provider.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    observability.install(app, settings)  # /metrics, /health, /health/ready
+    app.include_router(alerts.router)  # the page's alerts stream
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:

@@ -22,6 +22,7 @@ from rich.text import Text
 
 from projections import maintenance
 from projections.settings import ProjectorSettings
+from services import progress
 from services.audit import history
 from services.audit.safe import csv_cell, printable
 from services.audit.verify import verify as verify_store
@@ -88,11 +89,13 @@ def verify(
     settings = _settings(store)
     ledger = LedgerStore(settings)
     try:
-        problems = [str(p) for p in verify_store(ledger, chain=chain)]
+        with progress.bar("replaying accounts") as step:
+            problems = [str(p) for p in verify_store(ledger, chain=chain, progress=step)]
     finally:
         ledger.close()
     if read_model:
-        problems += [f"read model: {d}" for d in maintenance.check(settings)[1]]
+        with progress.bar("checking the read model") as step:
+            problems += [f"read model: {d}" for d in maintenance.check(settings, step)[1]]
     for problem in problems:
         typer.echo(printable(problem))
     typer.echo(f"{len(problems)} problem(s) found" if problems else "all accounts verified")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -102,10 +102,16 @@ def check_snapshots(
             )
 
 
-def verify(store: LedgerStore, *, chain: bool) -> list[Problem]:
-    """All problems found in the store (empty when everything agrees)."""
+def verify(
+    store: LedgerStore, *, chain: bool, progress: Callable[[int, int], None] | None = None
+) -> list[Problem]:
+    """All problems found in the store (empty when everything agrees). ``progress`` is told
+    (accounts verified, accounts in all) as it goes."""
     problems: list[Problem] = []
-    for account_id, rows in streams(store).items():
+    found = streams(store)
+    for done, (account_id, rows) in enumerate(found.items(), start=1):
+        if progress is not None:
+            progress(done, len(found))
         if chain:
             since = store.settings.ledger_chain_keyed_since
             problems += check_chain(account_id, rows, store.chain_key, since)

@@ -7,16 +7,18 @@ import logging
 
 from faststream import FastStream
 
+from services import observability
 from services.ledger.catalog_file import load_catalog
 from services.ledger.consumer import LedgerConsumer
 from services.ledger.service import Ledger
 from services.ledger.store import LedgerStore
 from services.settings import Settings
+from services.startup import opened
 from services.topics import ensure_topics
 
 
 def build(settings: Settings) -> tuple[FastStream, LedgerConsumer]:
-    store = LedgerStore(settings)
+    store = opened(lambda: LedgerStore(settings), "the event store")  # others may create it too
     ledger = Ledger(
         store,
         load_catalog(),
@@ -24,7 +26,7 @@ def build(settings: Settings) -> tuple[FastStream, LedgerConsumer]:
         cache_size=settings.ledger_cache_accounts,
     )
     edge = LedgerConsumer(settings, ledger)
-    app = FastStream(edge.broker)
+    app = FastStream(edge.broker, logger=logging.getLogger("kalema.ledger"))
 
     @app.on_startup
     async def topics_exist() -> None:
@@ -37,10 +39,20 @@ def build(settings: Settings) -> tuple[FastStream, LedgerConsumer]:
     return app, edge
 
 
+async def serve(settings: Settings, app: FastStream, edge: LedgerConsumer) -> None:
+    """The ledger, with /metrics and /health beside it (ready when Kafka and the store answer)."""
+    probes = observability.Probes(
+        kafka=lambda: edge.broker.ping(timeout=2.0),
+        store=observability.store_answers(edge.ledger.store),
+    )
+    async with observability.serving(settings.metrics_host, settings.ledger_metrics_port, probes):
+        await app.run()
+
+
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = Settings()
-    app, _ = build(settings)
+    observability.configure_logging(settings)
+    app, edge = build(settings)
     where = (
         settings.sqlite_path
         if settings.event_store == "sqlite"
@@ -52,7 +64,7 @@ def main() -> None:
         settings.event_store,
         where,
     )
-    asyncio.run(app.run())
+    asyncio.run(serve(settings, app, edge))
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from typing import Any
 
@@ -22,9 +23,12 @@ from aiokafka import ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.message import KafkaMessage as RawBatchMessage
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.middlewares import AckPolicy
+from prometheus_client import REGISTRY
 
 from services.kafka_security import broker_security
+from services.ledger import metrics
 from services.ledger.intake import Incoming
 from services.ledger.service import Batch, Ledger, source_name
 from services.settings import Settings
@@ -49,6 +53,8 @@ class LedgerConsumer:
             enable_idempotence=True,
             graceful_timeout=30.0,
             logger=log,
+            log_level=logging.DEBUG,  # FastStream's per-batch "Received"/"Processed" lines
+            middlewares=[KafkaPrometheusMiddleware(registry=REGISTRY, app_name="kalema-ledger")],
         )
         self.subscriber = self.broker.subscriber(
             settings.topic["commands"],
@@ -66,6 +72,7 @@ class LedgerConsumer:
             ack_policy=AckPolicy.ACK,
         )
         self.subscriber(self.on_batch)
+        metrics.track(self)
 
     async def on_batch(self, body: Any, msg: KafkaMessage) -> None:
         """Decide, publish and commit each partition's part of a fetched batch, in order."""
@@ -91,7 +98,9 @@ class LedgerConsumer:
         ]
         batch: Batch | None = None
         try:
+            started = time.perf_counter()
             batch = await asyncio.to_thread(self.ledger.decide, incoming)
+            decided = time.perf_counter()
             await self._publish(batch)
             await asyncio.to_thread(self.ledger.commit, batch)
         except Exception:
@@ -104,6 +113,8 @@ class LedgerConsumer:
         self.failures.pop(partition, None)
         self.positions[partition] = batch.next_offset
         self.batches_committed += 1
+        finished = time.perf_counter()
+        metrics.committed(batch, len(incoming), decided - started, finished - started)
 
     async def _resume(self, partition: TopicPartition) -> None:
         """Seek ``partition`` to the position stored with its events (or its beginning)."""

@@ -110,6 +110,7 @@ async def test_the_openapi_document_lists_every_endpoint_and_the_bearer_scheme()
         "/accounts/{account_id}",
         "/accounts/{account_id}/history",
         "/accounts/{account_id}/balance/stream",
+        "/accounts/{account_id}/alerts/stream",
         "/accounts/{account_id}/tool-uses",
         "/accounts/{account_id}/holds",
         "/accounts/{account_id}/hold-settlements",

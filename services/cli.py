@@ -1,0 +1,125 @@
+"""``credits``: one command line for operators and auditors.
+
+credits run ledger|projector|clock|api|all    run a service (all: as make run does)
+credits topics                                create the topics (idempotent)
+credits read-model rebuild|check|lag          the balance read model, with progress bars
+credits audit ACCOUNT / credits verify        the auditor's commands (services/audit/cli.py)
+credits bench balance-latency|ledger-throughput|replay [ARGS]   the benchmarks (a checkout)
+
+Settings come from the environment as for every service (``KALEMA_*``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+from projections import maintenance
+from projections.settings import ProjectorSettings
+from services import progress
+from services.audit.cli import app
+from services.settings import REPO, Settings
+
+app.info.help = "Run, check and audit Kalema Credits."
+read_model = typer.Typer(help="The balance read model: rebuild, check, lag.", no_args_is_help=True)
+app.add_typer(read_model, name="read-model")
+
+
+class Service(StrEnum):
+    ledger = "ledger"
+    projector = "projector"
+    clock = "clock"
+    api = "api"
+    all = "all"
+
+
+class Bench(StrEnum):
+    balance_latency = "balance-latency"
+    ledger_throughput = "ledger-throughput"
+    replay = "replay"
+
+
+@app.command()
+def run(service: Service) -> None:
+    """Run one service until SIGTERM or Ctrl-C (all: every one, as make run does)."""
+    code: int | None = 0
+    if service is Service.ledger:
+        from services.ledger.__main__ import main as ledger
+
+        ledger()
+    elif service is Service.projector:
+        from projections.__main__ import main as projector
+
+        code = projector(["run"])
+    elif service is Service.clock:
+        from services.clock.__main__ import main as clock
+
+        clock()
+    elif service is Service.api:
+        from services.api.__main__ import main as api
+
+        code = api()
+    else:
+        from services.run import main as everything
+
+        code = everything()
+    raise typer.Exit(code or 0)
+
+
+@app.command()
+def topics() -> None:
+    """Create every topic that does not exist yet, with its partitions and settings."""
+    from services.topics import ensure_topics
+
+    settings = Settings()
+    asyncio.run(ensure_topics(settings))
+    for name in settings.topic.values():
+        typer.echo(name)
+
+
+@read_model.command()
+def rebuild() -> None:
+    """Drop the read model and fold it anew from every stored event."""
+    with progress.bar("folding the ledger's log") as step:
+        accounts, position = maintenance.rebuild(ProjectorSettings(), step)
+    typer.echo(f"rebuilt {accounts} accounts up to notification {position}")
+
+
+@read_model.command()
+def check() -> None:
+    """Compare the read model with the core's replay; exit 1 on any difference."""
+    with progress.bar("replaying accounts") as step:
+        position, differences = maintenance.check(ProjectorSettings(), step)
+    for difference in differences:
+        typer.echo(str(difference))
+    verdict = f"{len(differences)} differences" if differences else "read model agrees"
+    typer.echo(f"{verdict} with the core's replay up to notification {position}")
+    raise typer.Exit(1 if differences else 0)
+
+
+@read_model.command()
+def lag() -> None:
+    """Events the ledger stored that the read model has not folded yet."""
+    typer.echo(str(maintenance.lag(ProjectorSettings())))
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def bench(
+    ctx: typer.Context,
+    which: Annotated[Bench, typer.Argument(help="which benchmark")],
+) -> None:
+    """Run a benchmark from benchmarks/ (a source checkout); extra arguments go to it."""
+    module = f"benchmarks.{which.value.replace('-', '_')}"
+    if not (REPO / "benchmarks").is_dir():
+        typer.echo("the benchmarks live in a source checkout, not in the package", err=True)
+        raise typer.Exit(2)
+    raise typer.Exit(subprocess.call([sys.executable, "-m", module, *ctx.args], cwd=REPO))
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,1 @@
+"""The clock: time moves the balance even when no command arrives (``python -m services.clock``)."""

@@ -1,0 +1,88 @@
+"""The ledger's Prometheus metrics (prometheus-client, default registry).
+
+FastStream's Prometheus middleware counts the batches it hands over; these say what the
+ledger did with them: commands by type and outcome, how long deciding and a whole batch took,
+how big batches are, dead letters, and how far each assigned partition lags behind its end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import REGISTRY, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from services.ledger.consumer import LedgerConsumer
+    from services.ledger.service import Batch
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+COMMANDS = Counter(
+    "kalema_ledger_commands_total",
+    "Commands decided, by type and outcome (accepted, refused, repeat; code for refusals)",
+    ["command_type", "status", "code"],
+)
+DEAD_LETTERS = Counter(
+    "kalema_ledger_dead_letters_total", "Messages dead-lettered, by reason", ["reason"]
+)
+DECIDE_SECONDS = Histogram(
+    "kalema_ledger_decide_seconds",
+    "Deciding one partition's batch (load, catch up, decide), before publish and commit",
+    buckets=LATENCY_BUCKETS,
+)
+BATCH_SECONDS = Histogram(
+    "kalema_ledger_batch_seconds",
+    "One partition's batch from decide to committed events and position",
+    buckets=LATENCY_BUCKETS,
+)
+BATCH_RECORDS = Histogram(
+    "kalema_ledger_batch_records",
+    "Records in one partition's batch",
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
+)
+
+
+def committed(batch: Batch, records: int, decide_s: float, total_s: float) -> None:
+    """Count a batch once its events and position are stored."""
+    for outcome in batch.outcomes:
+        status = "repeat" if outcome.repeat else outcome.status
+        COMMANDS.labels(outcome.command_type, status, outcome.code or "").inc()
+    for letter in batch.dead_letters:
+        DEAD_LETTERS.labels(letter.reason).inc()
+    DECIDE_SECONDS.observe(decide_s)
+    BATCH_SECONDS.observe(total_s)
+    BATCH_RECORDS.observe(records)
+
+
+class ConsumerLag(Collector):
+    """Per assigned partition: the broker's end offset minus the ledger's stored position."""
+
+    def __init__(self, edge: LedgerConsumer) -> None:
+        self.edge = edge
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        lag = GaugeMetricFamily(
+            "kalema_ledger_consumer_lag",
+            "Commands on the partition not yet decided (end offset minus position)",
+            labels=["topic", "partition"],
+        )
+        consumer = self.edge.subscriber.consumer
+        for partition, position in sorted(self.edge.positions.items()):
+            end = consumer.highwater(partition) if consumer is not None else None
+            if end is not None:
+                lag.add_metric([partition.topic, str(partition.partition)], max(0, end - position))
+        yield lag
+
+
+def track(edge: LedgerConsumer) -> None:
+    """Report this consumer's lag (the last one built, in tests that build several)."""
+    global _lag
+    if _lag is not None:
+        REGISTRY.unregister(_lag)
+    _lag = ConsumerLag(edge)
+    REGISTRY.register(_lag)
+
+
+_lag: ConsumerLag | None = None
