@@ -13,7 +13,7 @@ from eventsourcing.persistence import Tracking
 from events.commands import Command
 from events.ledger import CreditsReserved, HoldSettled, LedgerEvent, ToolUsed
 from events.outcomes import BalanceFigures, DeadLetter, Outcome
-from services.ledger.core import Account, Catalog, Decision, balance, handle
+from services.ledger.core import Account, Catalog, Decision, answered, balance, handle
 from services.ledger.core.past import Past, keys_for, keys_of
 from services.ledger.intake import Incoming, dead_letter, read_command
 from services.ledger.store import LedgerStore, Recorded
@@ -201,21 +201,20 @@ def outcome_of(command: Command, decision: Decision) -> Outcome:
     common = {
         "command_id": command.command_id,
         "account_id": command.account_id,
-        "command_type": type(command).__name__,
+        "command_type": answered(decision.outcome),  # a repeat: the command first decided
         "balance": summary,
         "stream_version": decision.state.version,
         "repeat": decision.repeat,
         "events": tuple(type(e).__name__ for e in decision.events),
     }
-    if decision.refused:
-        refusal = decision.outcome
+    if (refusal := decision.refusal) is not None:
         return Outcome(
             status="refused",
             code=refusal.code,
-            message=refusal.message,  # type: ignore[union-attr]
+            message=refusal.message,
             details=refusal.details,
             **common,
-        )  # type: ignore[union-attr]
+        )
     charged = (
         decision.outcome.draws
         if isinstance(decision.outcome, ToolUsed | HoldSettled | CreditsReserved)

@@ -118,3 +118,13 @@ def test_streams_stored_before_the_index_existed_are_indexed_when_the_store_open
 
 def _index(settings) -> str:
     return f'"{settings.postgres_schema}".{INDEX}' if settings.event_store == "postgres" else INDEX
+
+
+def test_a_different_command_reusing_an_old_id_is_answered_as_the_command_first_decided(store):
+    ledger = ledger_on(store)
+    _, answered = a_long_history(ledger, uses=5)
+
+    (again,) = run(ledger, s.bought("small", at=3, command_id="first-use"))
+
+    assert again.repeat and again.command_type == "UseTool" == answered.command_type
+    assert again.charged == answered.charged

@@ -454,6 +454,33 @@ def _utc(moment: datetime) -> str:
 
 
 _CLOSED = {HoldSettled: "settled", HoldReleased: "released", HoldExpired: "expired"}
+
+# The command each decision event answers (a refusal names its own), so a repeat of a command
+# id is answered as the command that was first decided under it, whatever the repeat says.
+ANSWERS: dict[type[LedgerEvent], type[Command]] = {
+    CycleStarted: CycleRenewed,
+    PackagePurchased: BuyPackage,
+    ToolUsed: UseTool,
+    CreditsReserved: ReserveCredits,
+    HoldSettled: SettleHold,
+    HoldReleased: ReleaseHold,
+    UsageRefunded: RefundUsage,
+    CreditsGranted: GrantCredits,
+    PackageRefunded: RefundPackage,
+    PlanUpgraded: ChangePlan,
+    PlanDowngradeScheduled: ChangePlan,
+    PlanDowngradeCancelled: ChangePlan,
+    ExpiryChecked: ExpireHolds,
+}
+
+
+def answered(outcome: DecisionEvent) -> str:
+    """The type of the command a decision answered."""
+    if isinstance(outcome, CommandRefused):
+        return outcome.command_type
+    return ANSWERS[type(outcome)].__name__
+
+
 _RULES: dict[type[Command], Rule] = {
     UseTool: _use_tool,
     BuyPackage: _buy_package,

@@ -1,0 +1,41 @@
+"""Every list of types is complete (issue #17): a command or event type added without its rule,
+its fold, its description or its answer fails here, in milliseconds, not in production."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from typing import get_args
+
+from events.commands import AnyCommand
+from events.ledger import DECISION_EVENTS, AnyLedgerEvent, CommandRefused, DecisionEvent
+from services.audit import history
+
+# By name: the package exports the functions ``decide`` and the like over their modules' names.
+decide = importlib.import_module("services.ledger.core.decide")
+state = importlib.import_module("services.ledger.core.state")
+
+COMMAND_TYPES = get_args(get_args(AnyCommand)[0])
+EVENT_TYPES = get_args(get_args(AnyLedgerEvent)[0])
+
+
+def test_the_rules_decide_every_command_type():
+    assert set(decide._RULES) == set(COMMAND_TYPES)
+
+
+def test_the_fold_writes_down_every_event_type():
+    assert set(state._FOLDS) == set(EVENT_TYPES)
+
+
+def test_every_decision_event_answers_exactly_one_command_type():
+    answered = set(DECISION_EVENTS) - {CommandRefused}
+    assert set(decide.ANSWERS) == answered
+    assert set(decide.ANSWERS.values()) == set(COMMAND_TYPES)
+    assert set(get_args(DecisionEvent)) == set(DECISION_EVENTS) <= set(EVENT_TYPES)
+
+
+def test_the_audit_describes_every_event_type():
+    source = inspect.getsource(history.describe)
+    missing = [t.__name__ for t in EVENT_TYPES if f"case {t.__name__}()" not in source
+               and f"| {t.__name__}()" not in source]  # fmt: skip
+    assert missing == []
