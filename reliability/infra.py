@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +35,9 @@ class PrivateKafka:
             "KAFKA_HOME_DIR": str(self.home),
             "PATH": "/usr/local/bin:/usr/bin:/bin",
         }
-        subprocess.run([str(REPO / "scripts/kafka.sh"), action], env=env, check=True)
+        subprocess.run(
+            [str(REPO / "scripts/kafka.sh"), action], env=env, check=True, stdout=sys.stderr
+        )
 
     def start(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
@@ -58,13 +61,17 @@ class PrivatePostgres:
     version: str = "15"
 
     def _ctl(self, *args: str) -> None:
-        subprocess.run(["pg_ctlcluster", self.version, self.name, *args], check=True)
+        subprocess.run(
+            ["pg_ctlcluster", self.version, self.name, *args], check=True, stdout=sys.stderr
+        )
 
     def start(self) -> None:
         listed = subprocess.run(["pg_lsclusters", "-h"], capture_output=True, text=True).stdout
         if not any(line.split()[:2] == [self.version, self.name] for line in listed.splitlines()):
             subprocess.run(
-                ["pg_createcluster", self.version, self.name, "-p", str(self.port)], check=True
+                ["pg_createcluster", self.version, self.name, "-p", str(self.port)],
+                check=True,
+                stdout=sys.stderr,
             )
         if (
             "online"
