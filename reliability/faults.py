@@ -155,24 +155,30 @@ class Faults:
     kafka: PrivateKafka | None
     postgres: PrivatePostgres | None
     done: list[dict[str, Any]] = field(default_factory=list)
+    recoveries: list[asyncio.Task[None]] = field(default_factory=list)
     _kills: int = 0
 
     async def inflict(self, name: str, at: int) -> None:
-        """Do ``name``; its recovery time runs from the fault's start until all that was
-        waiting at that instant is stored (ledger faults) or folded (projector faults)."""
-        backlog = dict(self.progress.ends)
-        stored = await asyncio.to_thread(self.progress.stored) or 0
+        """Do ``name`` and measure its recovery in the background (the next fault does not
+        wait for it): from the fault's start until all that was produced up to a second after
+        it is stored (ledger faults), or all that was stored by then is folded (projector)."""
         started = time.monotonic()
         await getattr(self, name)()
         took = time.monotonic() - started
+        self.recoveries.append(asyncio.create_task(self._recovered(name, at, took)))
+
+    async def _recovered(self, name: str, at: int, took: float) -> None:
+        await asyncio.sleep(1.0)  # so that what the stopped process owned counts
         if name == "kill_projector":
-            recovery = await self.progress.projector_recovered(stored, 120)
+            stored = await asyncio.to_thread(self.progress.stored) or 0
+            recovery = await self.progress.projector_recovered(stored, 300)
         else:
-            recovery = await self.progress.ledger_recovered(backlog, 180)
+            recovery = await self.progress.ledger_recovered(dict(self.progress.ends), 300)
+        recovery = None if recovery is None else recovery + 1.0
         self.done.append(
             {
                 "fault": name,
-                "at_consumed": at,
+                "at_produced": at,
                 "fault_s": round(took, 1),
                 "recovered_s": None if recovery is None else round(took + recovery, 1),
             }
@@ -217,22 +223,25 @@ async def run(
     cluster.start()
     producing = asyncio.create_task(produce(settings, log, rate, progress))
     try:
-        for fraction, name in schedule:
-            while (at := await progress.consumed()) < fraction * commands:
+        for fraction, name in schedule:  # while commands flow: at a share of those produced
+            while (at := progress.sent) < fraction * commands:
                 cluster.supervise()
                 await asyncio.sleep(0.1)
             await faults.inflict(name, at)
         await producing
         stuck = await _until_drained(progress, cluster, 300)
+        await asyncio.gather(*faults.recoveries)
     finally:
         producing.cancel()
+        for recovery in faults.recoveries:
+            recovery.cancel()
         cluster.stop()
         progress.close()
     report = await _verdict(settings, progress, stuck)
     report |= {
         "commands_generated": commands,
         "accounts": accounts,
-        "faults": faults.done,
+        "faults": sorted(faults.done, key=lambda f: f["at_produced"]),
         "unexpected_exits": cluster.unexpected_exits,
         "seconds": round(time.monotonic() - began, 1),
     }

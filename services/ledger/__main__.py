@@ -9,14 +9,13 @@ from faststream import FastStream
 
 from services.ledger.catalog_file import load_catalog
 from services.ledger.consumer import LedgerConsumer
-from services.ledger.service import Ledger
-from services.ledger.store import LedgerStore
+from services.ledger.service import Ledger, open_store
 from services.settings import Settings
 from services.topics import ensure_topics
 
 
 def build(settings: Settings) -> tuple[FastStream, LedgerConsumer]:
-    store = LedgerStore(settings)
+    store = open_store(settings)
     ledger = Ledger(
         store,
         load_catalog(),

@@ -4,6 +4,7 @@ against cached account states, then store its events and position in one transac
 from __future__ import annotations
 
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from events.outcomes import BalanceFigures, DeadLetter, Outcome
 from services.ledger.core import Account, Catalog, Decision, balance, handle
 from services.ledger.intake import Incoming, dead_letter, read_command
 from services.ledger.store import LedgerStore, Recorded, seal
+from services.settings import Settings
 
 log = logging.getLogger("kalema.ledger")
 
@@ -139,6 +141,21 @@ class Ledger:
         self._cache.move_to_end(account_id)
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
+
+
+def open_store(settings: Settings, attempts: int = 5, pause_s: float = 1.0) -> LedgerStore:
+    """The event store, created if missing. Retried a few times: two ledgers (or a ledger
+    and a projector) started at once on a fresh PostgreSQL schema race to create the tables
+    ("tuple concurrently updated"), and the database may be restarting."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return LedgerStore(settings)
+        except Exception:
+            if attempt == attempts:
+                raise
+            log.warning("could not open the store (attempt %d); retrying", attempt, exc_info=True)
+            time.sleep(pause_s)
+    raise AssertionError("unreachable")
 
 
 def source_name(topic: str, partition: int) -> str:
