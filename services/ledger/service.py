@@ -9,7 +9,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import PersistenceError, Tracking
 
 from events.commands import Command
 from events.ledger import CreditsReserved, HoldSettled, ToolUsed
@@ -133,14 +133,16 @@ class Ledger:
             self._cache.pop(account_id, None)
 
     def _loaded(self, account_id: str) -> tuple[Account, str] | str:
-        """The account, or why its stored stream cannot be loaded. A failure while the store
-        answers other queries is the stream's own (an event that cannot be decoded): its
-        commands are dead-lettered rather than stall the partition. A failure of the store
-        itself is raised, and the batch retried."""
+        """The account, or why its stored stream cannot be loaded. A failure that is not the
+        database's (an event that cannot be decoded), while the store answers other queries,
+        is the stream's own: its commands are dead-lettered rather than stall the partition.
+        A failure of the store itself is raised, and the batch retried."""
         try:
             return self._account(account_id)
+        except (PersistenceError, OSError):
+            raise  # the database itself: an outage, never the stream's fault
         except Exception as error:
-            self.store.position("kalema:probe")  # raises if the store is down
+            self.store.position("kalema:probe")  # and it must answer right now
             log.exception("the stream of %s cannot be loaded", account_id)
             return f"the stream of {account_id} cannot be loaded: {type(error).__name__}: {error}"
 
