@@ -8,7 +8,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import PersistenceError, Tracking
 
 from events.commands import Command
 from events.ledger import CreditsReserved, HoldSettled, LedgerEvent, ToolUsed
@@ -67,9 +67,10 @@ class Ledger:
     def decide(self, records: Sequence[Incoming]) -> Batch:
         """Decide one partition's records in order. Nothing is stored yet.
 
-        A record that cannot be read, or whose decision raises, is dead-lettered and answered
-        with a refusal; the others are decided as if it had not come. Only a failure to load
-        an account (the store is down) escapes: the whole batch is then retried.
+        A record that cannot be read, whose decision raises, or whose account's stored stream
+        cannot be loaded is dead-lettered and answered with a refusal; the others are decided
+        as if it had not come. Only a failure of the store itself escapes: the whole batch is
+        then retried.
         """
         assert records and len({(r.topic, r.partition) for r in records}) == 1
         last = records[-1]
@@ -87,7 +88,11 @@ class Ledger:
             if isinstance(command, DeadLetter):
                 batch.reject(command)
                 continue
-            before, head = batch.states.get(command.account_id) or self._account(command.account_id)
+            loaded = batch.states.get(command.account_id) or self._loaded(command.account_id)
+            if isinstance(loaded, str):  # the account's stream itself cannot be read
+                batch.reject(dead_letter(record, "internal_error", loaded))
+                continue
+            before, head = loaded
             try:
                 account_past = past.of(command.account_id)
                 decision = self.handler(command, before, self.catalog, account_past)
@@ -147,6 +152,20 @@ class Ledger:
             return
         for account_id in accounts:
             self._cache.pop(account_id, None)
+
+    def _loaded(self, account_id: str) -> tuple[Account, str] | str:
+        """The account, or why its stored stream cannot be loaded. A failure that is not the
+        database's (an event that cannot be decoded), while the store answers other queries,
+        is the stream's own: its commands are dead-lettered rather than stall the partition.
+        A failure of the store itself is raised, and the batch retried."""
+        try:
+            return self._account(account_id)
+        except (PersistenceError, OSError):
+            raise  # the database itself: an outage, never the stream's fault
+        except Exception as error:
+            self.store.position("kalema:probe")  # and it must answer right now
+            log.exception("the stream of %s cannot be loaded", account_id)
+            return f"the stream of {account_id} cannot be loaded: {type(error).__name__}: {error}"
 
     def _account(self, account_id: str) -> tuple[Account, str]:
         loaded = self._cache.get(account_id)

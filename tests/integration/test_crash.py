@@ -10,31 +10,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections import defaultdict
 
 from aiokafka import AIOKafkaProducer
 
-from services.ledger.catalog_file import load_catalog
-from services.ledger.core import Account, handle
-from services.ledger.core.past import Remembered
+from reliability.verdict import oracle
 from services.ledger.store import LedgerStore
 from services.settings import REPO, Settings
 from tests.workload import command_log
 
 COMMANDS, ACCOUNTS, PARTITIONS = 5_000, 200, 8
-
-
-def oracle(log) -> dict[str, list]:
-    """Every account's events, decided by the pure core alone, in log order."""
-    catalog, states, events = load_catalog(), defaultdict(Account), defaultdict(list)
-    pasts: defaultdict[str, Remembered] = defaultdict(Remembered)
-    for command in log:
-        past = pasts[command.account_id]
-        decision = handle(command, states[command.account_id], catalog, past)
-        past.remember(decision.events)
-        states[command.account_id] = decision.state
-        events[command.account_id] += decision.events
-    return events
 
 
 def start_ledger(settings: Settings) -> subprocess.Popen:

@@ -10,6 +10,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from aiokafka import AIOKafkaProducer, TopicPartition
+from eventsourcing.persistence import StoredEvent
 
 from events.commands import BuyPackage, UseTool
 from events.outcomes import Outcome
@@ -217,3 +218,20 @@ async def test_a_failed_commit_is_retried_without_dropping_other_partitions_cach
     assert b in ledger.ledger._cache  # another account stayed cached
     partition = TopicPartition(ledger.settings.topic["commands"], 0)
     assert not ledger.unsure and partition not in ledger.failures
+
+
+async def test_an_account_whose_stored_stream_cannot_be_read_does_not_stall_its_partition(
+    ledger, client, store_settings
+):
+    bad, good = "acct-damaged", "acct-sound"
+    ledger.ledger.store.recorder.insert_events(
+        [StoredEvent(bad, 1, "ToolUsed", b"not an event")]  # as a damaged row would read
+    )
+
+    refused = await client.decide(UseTool(**ids(bad, 1), tool="keyword_suggestions"))
+    bought = await client.decide(BuyPackage(**ids(good, 1), package="small", payment_ref="p"))
+
+    assert (refused.status, refused.code) == ("refused", "internal_error")
+    assert f"the stream of {bad} cannot be loaded" in (refused.message or "")
+    assert (bought.status, bought.balance.total) == ("accepted", 1000)
+    assert not ledger.unsure and not ledger.failures
