@@ -1,0 +1,64 @@
+"""The client's tests run one body over both ways in: the async ``LedgerClient`` and the
+``SyncLedgerClient`` (``either``). Test modules import the fixture from here."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from events.commands import BuyPackage
+from events.outcomes import Outcome
+from services.ledger.client import LedgerClient
+from services.settings import Settings
+
+WAYS = ["async"]
+
+
+@pytest.fixture(params=WAYS)
+async def either(request: pytest.FixtureRequest, store_settings: Settings) -> AsyncIterator[Any]:
+    """The async client, or the sync one behind an async face (its calls in a thread)."""
+    async with LedgerClient(store_settings, timeout_s=20) as client:
+        yield client
+
+
+async def bought(ledger: Any, account_id: str, package: str = "small") -> Outcome:
+    """Open the account with a package (1,000 purchased credits for ``small``)."""
+    outcome: Outcome = await ledger.execute(
+        BuyPackage(
+            command_id=f"buy-{uuid.uuid4().hex}",
+            account_id=account_id,
+            occurred_at=datetime.now(UTC),
+            package=package,
+            payment_ref=f"pay-{uuid.uuid4().hex}",
+        )
+    )
+    return outcome
+
+
+def events_of(ledger: Any, account_id: str) -> list[str]:
+    """The names of the account's stored events, in order."""
+    return [type(r.event).__name__ for r in ledger.ledger.store.stream(account_id)]
+
+
+async def stored(ledger: Any, outcome: Outcome | None, timeout_s: float = 20) -> list[str]:
+    """The account's event names once the ledger has stored what ``outcome`` reports (an
+    outcome is published just before its batch commits)."""
+    assert outcome is not None and outcome.stream_version is not None
+    version = outcome.stream_version
+    return await until_events(
+        ledger, outcome.account_id, lambda names: len(names) >= version, timeout_s
+    )
+
+
+async def until_events(
+    ledger: Any, account_id: str, done: Callable[[list[str]], bool], timeout_s: float = 20
+) -> list[str]:
+    async with asyncio.timeout(timeout_s):
+        while not done(names := events_of(ledger, account_id)):
+            await asyncio.sleep(0.05)
+    return names

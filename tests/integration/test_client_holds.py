@@ -1,0 +1,146 @@
+"""Holds as a context manager on the real broker with a running ledger, over SQLite and
+PostgreSQL, through the async client and the sync one (``either``): a hold is settled for what
+the work cost, released when the work fails or is cancelled, and never doubled by a retry."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+from events.refusals import InsufficientCredits, InvalidCommand
+from services.ledger.core import balance, replay
+from tests.integration.client_ways import bought, stored, until_events
+
+
+async def test_a_hold_settles_what_the_work_cost_and_gives_the_rest_back(ledger, either):
+    await bought(either, "acct-settle")  # 1,000 purchased credits
+
+    async with either.hold("acct-settle", "article_generation", units=1) as hold:
+        assert hold.reserved == 50
+        outcome = await hold.settle(30)
+
+    assert outcome.status == "accepted" and outcome.events == ("HoldSettled",)
+    assert outcome.balance is not None
+    assert (outcome.balance.purchased, outcome.balance.held) == (970, 0)
+    assert "HoldReleased" not in await stored(ledger, outcome)
+
+
+async def test_a_settle_above_the_hold_charges_only_what_was_reserved(ledger, either):
+    await bought(either, "acct-over")
+
+    async with either.hold("acct-over", "image_generation", units=1) as hold:
+        outcome = await hold.settle(75)  # the work cost more than the 40 reserved
+
+    assert outcome.balance is not None and outcome.balance.purchased == 960
+
+
+async def test_a_hold_the_account_cannot_afford_is_refused_before_the_work_starts(ledger, either):
+    await bought(either, "acct-poor")
+    worked = False
+
+    with pytest.raises(InsufficientCredits) as refusal:
+        async with either.hold("acct-poor", "article_generation", units=21):  # 1,050
+            worked = True
+
+    assert not worked
+    assert refusal.value.details["required"] == 1050
+    assert refusal.value.details["available"] == 1000
+
+
+async def test_an_exception_in_the_work_releases_the_hold(ledger, either):
+    await bought(either, "acct-fails")
+
+    with pytest.raises(RuntimeError, match="the model crashed"):
+        async with either.hold("acct-fails", "article_generation", hold_id="f") as hold:
+            raise RuntimeError("the model crashed")
+
+    assert hold.outcome is not None and hold.outcome.events == ("HoldReleased",)
+    assert (await stored(ledger, hold.outcome))[-1] == "HoldReleased"
+    assert held_and_purchased(ledger, "acct-fails") == (0, 1000)
+
+
+async def test_leaving_the_block_without_settling_releases_the_hold(ledger, either):
+    await bought(either, "acct-idle")
+
+    async with either.hold("acct-idle", "image_generation", units=2) as hold:
+        pass
+
+    assert (await stored(ledger, hold.outcome))[-1] == "HoldReleased"
+
+
+async def test_a_cancelled_worker_releases_its_hold(ledger, client):
+    await bought(client, "acct-cancel")
+    working = asyncio.Event()
+
+    async def job() -> None:
+        async with client.hold("acct-cancel", "article_generation", hold_id="job-c"):
+            working.set()
+            await asyncio.sleep(3600)  # a long generation
+
+    task = asyncio.create_task(job())
+    await asyncio.wait_for(working.wait(), 20)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    await until_events(ledger, "acct-cancel", lambda names: "HoldReleased" in names)
+    assert held_and_purchased(ledger, "acct-cancel") == (0, 1000)
+
+
+async def test_a_worker_cancelled_twice_while_releasing_still_releases(ledger, client):
+    await bought(client, "acct-twice")
+    working = asyncio.Event()
+
+    async def job() -> None:
+        try:
+            async with client.hold("acct-twice", "article_generation"):
+                working.set()
+                await asyncio.sleep(3600)
+        finally:
+            working.clear()
+
+    task = asyncio.create_task(job())
+    await asyncio.wait_for(working.wait(), 20)
+    task.cancel()
+    await asyncio.sleep(0)  # the block is leaving, its release under way
+    task.cancel()  # and the shutdown cancels again
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    await until_events(ledger, "acct-twice", lambda names: "HoldReleased" in names)
+
+
+async def test_a_retried_hold_and_settle_are_charged_once(ledger, either):
+    await bought(either, "acct-retry")
+
+    for attempt in range(2):  # the job runs again with its hold id (a worker's retry)
+        async with either.hold("acct-retry", "article_generation", hold_id="job-7") as hold:
+            first = await hold.settle(30)
+            again = await hold.settle(30)  # a settle sent twice
+        assert hold.reserve_outcome is not None
+        assert hold.reserve_outcome.repeat is (attempt == 1)
+        assert again.repeat and again.stream_version == first.stream_version
+
+    names = await stored(ledger, first)
+    assert (names.count("CreditsReserved"), names.count("HoldSettled")) == (1, 1)
+    assert held_and_purchased(ledger, "acct-retry") == (0, 970)
+
+
+async def test_a_hold_longer_than_the_catalog_allows_is_refused(ledger, either):
+    await bought(either, "acct-long")
+
+    with pytest.raises(InvalidCommand) as refusal:
+        async with either.hold("acct-long", "image_generation", hold_for=timedelta(hours=25)):
+            pass
+
+    assert refusal.value.details["max_hold_hours"] == 24
+    names = await until_events(ledger, "acct-long", lambda names: "CommandRefused" in names)
+    assert "CreditsReserved" not in names
+
+
+def held_and_purchased(ledger, account_id: str) -> tuple[int, int]:
+    """What the stored events leave held and purchased, replayed with the core's fold."""
+    figures = balance(replay(r.event for r in ledger.ledger.store.stream(account_id)))
+    return figures.held, figures.purchased
