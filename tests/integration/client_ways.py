@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,7 +23,13 @@ WAYS = ["async"]
 @pytest.fixture(params=WAYS)
 async def either(request: pytest.FixtureRequest, store_settings: Settings) -> AsyncIterator[Any]:
     """The async client, or the sync one behind an async face (its calls in a thread)."""
-    async with LedgerClient(store_settings, timeout_s=20) as client:
+    async with open_client(request.param, store_settings, timeout_s=20) as client:
+        yield client
+
+
+@asynccontextmanager
+async def open_client(way: str, settings: Settings, **options: Any) -> AsyncIterator[Any]:
+    async with LedgerClient(settings, **options) as client:
         yield client
 
 
