@@ -15,9 +15,10 @@ import pytest
 from events.commands import BuyPackage
 from events.outcomes import Outcome
 from services.ledger.client import LedgerClient
+from services.ledger.sync_client import SyncHold, SyncLedgerClient
 from services.settings import Settings
 
-WAYS = ["async"]
+WAYS = ["async", "sync"]
 
 
 @pytest.fixture(params=WAYS)
@@ -29,8 +30,62 @@ async def either(request: pytest.FixtureRequest, store_settings: Settings) -> As
 
 @asynccontextmanager
 async def open_client(way: str, settings: Settings, **options: Any) -> AsyncIterator[Any]:
-    async with LedgerClient(settings, **options) as client:
-        yield client
+    if way == "async":
+        async with LedgerClient(settings, **options) as client:
+            yield client
+        return
+    sync = SyncLedgerClient(settings, **options)
+    await asyncio.to_thread(sync.start)
+    try:
+        yield SyncAsAsync(sync)
+    finally:
+        await asyncio.to_thread(sync.stop)
+
+
+class SyncAsAsync:
+    """The sync client's calls, each run in a thread, so that one async test body drives both."""
+
+    def __init__(self, sync: SyncLedgerClient) -> None:
+        self.sync = sync
+
+    @property
+    def retried(self) -> int:
+        return self.sync.retried
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        call = getattr(self.sync, name)
+
+        async def in_thread(*args: Any, **kwargs: Any) -> Any:
+            return await asyncio.to_thread(call, *args, **kwargs)
+
+        return in_thread
+
+    @asynccontextmanager
+    async def hold(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        """``with sync.hold(...)``, entered and left in threads; the block's error (or
+        cancellation) is handed to the sync hold's ``__exit__`` as ``with`` would."""
+        scope = self.sync.hold(*args, **kwargs)
+        await asyncio.to_thread(scope.__enter__)
+        try:
+            yield SyncHoldAsAsync(scope)
+        except BaseException as error:
+            await asyncio.to_thread(scope.__exit__, type(error), error, error.__traceback__)
+            raise
+        await asyncio.to_thread(scope.__exit__, None, None, None)
+
+
+class SyncHoldAsAsync:
+    def __init__(self, scope: SyncHold) -> None:
+        self.scope = scope
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.scope, name)  # reserved, outcome, reserve_outcome, hold_id
+
+    async def settle(self, credits: int | None = None) -> Outcome:
+        return await asyncio.to_thread(self.scope.settle, credits)
+
+    async def release(self) -> Outcome:
+        return await asyncio.to_thread(self.scope.release)
 
 
 async def bought(ledger: Any, account_id: str, package: str = "small") -> Outcome:

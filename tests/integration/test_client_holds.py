@@ -11,7 +11,8 @@ import pytest
 
 from events.refusals import InsufficientCredits, InvalidCommand
 from services.ledger.core import balance, replay
-from tests.integration.client_ways import bought, stored, until_events
+from services.ledger.sync_client import SyncLedgerClient
+from tests.integration.client_ways import bought, open_client, stored, until_events
 
 
 async def test_a_hold_settles_what_the_work_cost_and_gives_the_rest_back(ledger, either):
@@ -144,3 +145,25 @@ def held_and_purchased(ledger, account_id: str) -> tuple[int, int]:
     """What the stored events leave held and purchased, replayed with the core's fold."""
     figures = balance(replay(r.event for r in ledger.ledger.store.stream(account_id)))
     return figures.held, figures.purchased
+
+
+async def test_an_interrupted_sync_worker_releases_its_hold(ledger, store_settings):
+    await bought_with_sync(store_settings, "acct-ctrl-c")
+
+    def job() -> str:
+        with SyncLedgerClient(store_settings, timeout_s=20) as ledger_client:
+            try:
+                with ledger_client.hold("acct-ctrl-c", "article_generation", hold_id="k"):
+                    raise KeyboardInterrupt  # Ctrl-C in a script, a Celery worker's shutdown
+            except KeyboardInterrupt:
+                return "interrupted"
+        return "finished"
+
+    assert await asyncio.to_thread(job) == "interrupted"
+    await until_events(ledger, "acct-ctrl-c", lambda names: "HoldReleased" in names)
+    assert held_and_purchased(ledger, "acct-ctrl-c") == (0, 1000)
+
+
+async def bought_with_sync(settings, account_id: str) -> None:
+    async with open_client("sync", settings, timeout_s=20) as ledger_client:
+        await bought(ledger_client, account_id)
