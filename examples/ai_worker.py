@@ -19,6 +19,7 @@ import sys
 import uuid
 from dataclasses import dataclass
 
+from events.outcomes import Outcome
 from events.refusals import Refusal
 from services.ledger.client import LedgerClient
 from services.settings import Settings
@@ -42,6 +43,7 @@ class Done:
     reserved: int = 0
     charged: int = 0
     repeat: bool = False
+    outcome: Outcome | None = None  # the settle's
 
 
 def jobs_of(run: str, count: int) -> list[Job]:
@@ -66,7 +68,7 @@ async def do(ledger: LedgerClient, account: str, job: Job, generate_s: float) ->
     except Refusal as refusal:
         return Done(job, f"refused: {refusal.code} {refusal.message}")
     charged = sum(draw.credits for draw in settled.charged)
-    return Done(job, "settled", hold.reserved, charged, settled.repeat)
+    return Done(job, "settled", hold.reserved, charged, settled.repeat, settled)
 
 
 async def work(
@@ -106,11 +108,25 @@ async def run(
     async with LedgerClient(settings) as ledger:
         workers_ = [work(ledger, account, queue, done, generate_s) for _ in range(workers)]
         await asyncio.gather(*workers_)
-        left = await ledger.balance(account)
-    total = sum(result.charged for result in done)
-    print(f"charged {total} credits for {len(done)} jobs", end="")
-    print(f"; balance now {left.total} (read model, advisory)" if left else "", flush=True)
+    total = sum(result.charged for result in done if not result.repeat)
+    repeats = sum(result.repeat for result in done)
+    print(
+        f"charged {total} credits for {len(done) - repeats} jobs"
+        + (f" ({repeats} already done before, not charged again)" if repeats else "")
+        + _balance_after(done),
+        flush=True,
+    )
     return done
+
+
+def _balance_after(done: list[Done]) -> str:
+    """The balance in the ledger's latest outcome (the read model may be a moment behind)."""
+    outcomes = [d.outcome for d in done if d.outcome is not None and d.outcome.balance]
+    if not outcomes:
+        return ""
+    latest = max(outcomes, key=lambda outcome: outcome.stream_version or 0)
+    assert latest.balance is not None
+    return f"; balance {latest.balance.total} as of the account's version {latest.stream_version}"
 
 
 def main(argv: list[str] | None = None) -> int:
