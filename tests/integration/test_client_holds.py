@@ -5,10 +5,11 @@ the work cost, released when the work fails or is cancelled, and never doubled b
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from events.commands import CycleRenewed
 from events.refusals import InsufficientCredits, InvalidCommand
 from services.ledger.core import balance, replay
 from services.ledger.sync_client import SyncLedgerClient
@@ -167,3 +168,29 @@ async def test_an_interrupted_sync_worker_releases_its_hold(ledger, store_settin
 async def bought_with_sync(settings, account_id: str) -> None:
     async with open_client("sync", settings, timeout_s=20) as ledger_client:
         await bought(ledger_client, account_id)
+
+
+async def test_the_readmes_worked_example_of_a_hold(ledger, either):
+    now = datetime.now(UTC)
+    await either.execute(
+        CycleRenewed(
+            command_id="cycle",
+            account_id="acct-42",
+            occurred_at=now,
+            plan="solo",
+            cycle_start=now - timedelta(days=1),
+            cycle_end=now + timedelta(days=29),
+        )
+    )
+    await either.use_tool("acct-42", "content_analysis", 95)  # subscription 30 left
+    await bought(either, "acct-42")  # purchased 1,000
+
+    async with either.hold("acct-42", "article_generation", units=1, hold_id="job-9") as hold:
+        reserved = [(d.kind, d.credits) for d in hold.reserve_outcome.charged]
+        settled = await hold.settle(35)
+
+    assert reserved == [("subscription", 30), ("purchased", 20)]
+    charged = [(d.kind, d.credits) for d in settled.charged]
+    assert charged == [("subscription", 30), ("purchased", 5)]
+    assert settled.balance is not None
+    assert (settled.balance.subscription, settled.balance.purchased) == (0, 995)
