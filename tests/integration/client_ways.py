@@ -90,16 +90,18 @@ class SyncHoldAsAsync:
 
 async def bought(ledger: Any, account_id: str, package: str = "small") -> Outcome:
     """Open the account with a package (1,000 purchased credits for ``small``)."""
-    outcome: Outcome = await ledger.execute(
-        BuyPackage(
-            command_id=f"buy-{uuid.uuid4().hex}",
-            account_id=account_id,
-            occurred_at=datetime.now(UTC),
-            package=package,
-            payment_ref=f"pay-{uuid.uuid4().hex}",
-        )
-    )
+    outcome: Outcome = await ledger.execute(buy_command(account_id, package))
     return outcome
+
+
+def buy_command(account_id: str, package: str = "small") -> BuyPackage:
+    return BuyPackage(
+        command_id=f"buy-{uuid.uuid4().hex}",
+        account_id=account_id,
+        occurred_at=datetime.now(UTC),
+        package=package,
+        payment_ref=f"pay-{uuid.uuid4().hex}",
+    )
 
 
 def events_of(ledger: Any, account_id: str) -> list[str]:

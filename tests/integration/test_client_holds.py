@@ -13,7 +13,14 @@ from events.commands import CycleRenewed
 from events.refusals import InsufficientCredits, InvalidCommand
 from services.ledger.core import balance, replay
 from services.ledger.sync_client import SyncLedgerClient
-from tests.integration.client_ways import bought, open_client, stored, until_events
+from tests.conftest import running_ledger
+from tests.integration.client_ways import (
+    bought,
+    buy_command,
+    open_client,
+    stored,
+    until_events,
+)
 
 
 async def test_a_hold_settles_what_the_work_cost_and_gives_the_rest_back(ledger, either):
@@ -194,3 +201,22 @@ async def test_the_readmes_worked_example_of_a_hold(ledger, either):
     assert charged == [("subscription", 30), ("purchased", 5)]
     assert settled.balance is not None
     assert (settled.balance.subscription, settled.balance.purchased) == (0, 995)
+
+
+async def test_a_worker_cancelled_while_reserving_gives_the_hold_back_once_it_is_decided(
+    store_settings,
+):
+    async with open_client("async", store_settings, timeout_s=30) as ledger_client:
+        await ledger_client.send(buy_command("acct-early"))
+        reserving = asyncio.create_task(
+            ledger_client.hold("acct-early", "article_generation", hold_id="e").__aenter__()
+        )
+        await asyncio.sleep(1)  # the reserve is on its way; no ledger has decided it yet
+        reserving.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await reserving
+
+        async with running_ledger(store_settings) as ledger:
+            names = await until_events(ledger, "acct-early", lambda n: "HoldReleased" in n)
+            assert names == ["PackagePurchased", "CreditsReserved", "HoldReleased"]
+            assert held_and_purchased(ledger, "acct-early") == (0, 1000)
