@@ -62,7 +62,6 @@ class LedgerClient:
         *,
         timeout_s: float = 10.0,
         retries: int = 2,
-        retry_backoff_s: float = 0.2,
         hold_for: timedelta = timedelta(hours=1),
     ) -> None:
         self.settings = settings
@@ -80,11 +79,11 @@ class LedgerClient:
         self._waiting: Waiting = {}
         self._reader: asyncio.Task[None] | None = None
         self.reader_errors = 0
-        # Retries: a command without an outcome after ``timeout_s`` is sent again (the same
-        # command, so the same id), at most ``retries`` times, waiting ``retry_backoff_s``
-        # doubled each time in between.
+        # Retries: within ``timeout_s`` (still the most a call waits, as callers were told),
+        # a command without an outcome is sent again (the same command, so the same id) at
+        # most ``retries`` times, each wait twice the one before.
+        assert retries >= 0, "retries is a count of extra attempts"
         self.retries = retries
-        self.retry_backoff_s = retry_backoff_s
         self.retried = 0
         self.hold_for = hold_for  # how long a hold lasts unless the call says otherwise
         self._background: set[asyncio.Task[Any]] = set()  # releases that must outlive a cancel
@@ -141,52 +140,55 @@ class LedgerClient:
         )
 
     async def decide(self, command: Command) -> Outcome:
-        """Send a command and wait for its outcome (accepted or refused).
+        """Send a command and wait for its outcome (accepted or refused), at most ``timeout_s``.
 
-        With no outcome after ``timeout_s`` the same command is sent again, up to ``retries``
-        times with back-off; an outcome of any attempt answers the call. The ledger answers a
-        repeated ``command_id`` with its first outcome, so a retry is never decided twice.
-        ``LedgerTimeout`` after the last attempt: the command may still be decided."""
+        Within that time the same command is sent up to ``retries`` more times, each wait twice
+        the one before (10 s and 2 retries: sends at 0, 1.4 and 4.3 s); an outcome of any
+        attempt answers the call. The ledger answers a repeated ``command_id`` with its first
+        outcome, so a retry is never decided twice. ``LedgerTimeout`` when the time is up:
+        the command may still be decided; call again with the same command."""
         if self._reader is None or self._reader.done():
             self._start_reader()  # it died: start it again rather than wait for nothing
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout_s
         key = (command.account_id, command.command_id)
-        waiting: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        waiting: asyncio.Future[Outcome] = loop.create_future()
         self._waiting.setdefault(key, []).append(waiting)
         try:
             for attempt in range(self.retries + 1):
-                if attempt and not await self._backed_off(command, attempt, waiting):
-                    break  # the outcome arrived while backing off
+                if attempt:
+                    self._retrying(command, attempt)
                 await self.send(command)
+                last = attempt == self.retries
+                wait_s = deadline - loop.time() if last else self._wait_s(attempt)
                 # asyncio.wait, not a timeout around the future: the future must stay
                 # uncancelled so that a late outcome of this attempt still answers the next.
-                await asyncio.wait([waiting], timeout=self.timeout_s)
+                await asyncio.wait([waiting], timeout=max(0.0, wait_s))
                 if waiting.done():
                     break
             if not waiting.done():
                 raise LedgerTimeout(
-                    f"no outcome for {command.command_id} in {self.retries + 1} attempts "
-                    f"of {self.timeout_s}s"
+                    f"no outcome for {command.command_id} in {self.timeout_s}s "
+                    f"({self.retries + 1} attempts)"
                 )
             return waiting.result()
         finally:
             self._forget(key, waiting)
 
-    async def _backed_off(
-        self, command: Command, attempt: int, waiting: asyncio.Future[Outcome]
-    ) -> bool:
-        """Wait before sending again; False if the outcome came meanwhile."""
+    def _wait_s(self, attempt: int) -> float:
+        """How long attempt ``attempt`` (from 0) waits: the waits double and sum to the
+        call's ``timeout_s``."""
+        return self.timeout_s * (1 << attempt) / ((1 << (self.retries + 1)) - 1)
+
+    def _retrying(self, command: Command, attempt: int) -> None:
         self.retried += 1
-        delay_s = self.retry_backoff_s * 2 ** (attempt - 1)
         log.warning(
-            "no outcome for %s after %.1fs; sending it again in %.1fs (attempt %d of %d)",
+            "no outcome for %s after %.1fs; sending it again (attempt %d of %d)",
             command.command_id,
-            self.timeout_s,
-            delay_s,
+            sum(self._wait_s(n) for n in range(attempt)),
             attempt + 1,
             self.retries + 1,
         )
-        await asyncio.wait([waiting], timeout=delay_s)
-        return not waiting.done()
 
     async def execute(self, command: Command) -> Outcome:
         """Like ``decide``, but a refusal raises its typed error (e.g. ``InsufficientCredits``)."""

@@ -101,7 +101,7 @@ class SyncHold:
 
 class SyncLedgerClient:
     """``LedgerClient``'s calls, blocking. Options are the async client's (``timeout_s``,
-    ``retries``, ``retry_backoff_s``, ``hold_for``)."""
+    ``retries``, ``hold_for``)."""
 
     def __init__(self, settings: Settings, **options: Any) -> None:
         self.settings = settings
