@@ -2,9 +2,15 @@
 
     async with LedgerClient(Settings()) as ledger:
         outcome = await ledger.use_tool("acct-1", "article_generation")  # or InsufficientCredits
+        async with ledger.hold("acct-1", "image_generation", units=2) as hold:
+            ...  # the long work
+            await hold.settle(70)  # leaving without settling releases the hold
 
 Commands are sent keyed by account; the answer is the outcome with the same ``command_id``,
-read from the outcomes topic. ``send`` is fire-and-forget for billing events.
+read from the outcomes topic. ``send`` is fire-and-forget for billing events. A call that gets
+no outcome in time sends the same command again (a repeat is answered with the first outcome,
+so a retry never charges twice). ``services/ledger/sync_client.py`` offers the same calls to
+code that is not asyncio.
 """
 
 from __future__ import annotations
@@ -13,9 +19,11 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from datetime import UTC, datetime
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
@@ -25,7 +33,14 @@ from events.refusals import refusal_from
 from services.kafka_security import client_security
 from services.settings import Settings
 
+if TYPE_CHECKING:
+    from events.balances import BalanceUpdated
+    from projections.store import BalanceReadModel
+    from services.ledger.core.catalog import Catalog
+    from services.ledger.holds import Hold
+
 log = logging.getLogger("kalema.client")
+T = TypeVar("T")
 
 
 class LedgerTimeout(TimeoutError):
@@ -42,7 +57,14 @@ Waiting = dict[tuple[str, str], list[asyncio.Future[Outcome]]]
 
 
 class LedgerClient:
-    def __init__(self, settings: Settings, *, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        timeout_s: float = 10.0,
+        retries: int = 2,
+        hold_for: timedelta = timedelta(hours=1),
+    ) -> None:
         self.settings = settings
         self.timeout_s = timeout_s
         self._producer = AIOKafkaProducer(
@@ -62,6 +84,17 @@ class LedgerClient:
         self._waiting: Waiting = {}
         self._reader: asyncio.Task[None] | None = None
         self.reader_errors = 0
+        # Retries: within ``timeout_s`` (still the most a call waits, as callers were told),
+        # a command without an outcome is sent again (the same command, so the same id) at
+        # most ``retries`` times, each wait twice the one before.
+        assert retries >= 0, "retries is a count of extra attempts"
+        self.retries = retries
+        self.retried = 0
+        self.hold_for = hold_for  # how long a hold lasts unless the call says otherwise
+        self._background: set[asyncio.Task[Any]] = set()  # releases that must outlive a cancel
+        self._read_model: BalanceReadModel | None = None  # opened on the first balance read
+        self._catalog: Catalog | None = None
+        self._reads: ThreadPoolExecutor | None = None
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -87,6 +120,8 @@ class LedgerClient:
         self._start_reader()
 
     async def stop(self) -> None:
+        if self._background:  # a release sent while its caller was cancelled: let it finish
+            await asyncio.gather(*self._background, return_exceptions=True)
         if self._reader is not None:
             reader, self._reader = self._reader, None
             reader.cancel()
@@ -94,6 +129,12 @@ class LedgerClient:
                 await reader
         await self._consumer.stop()
         await self._producer.stop()
+        if self._reads is not None:
+            model, self._read_model = self._read_model, None
+            if model is not None:
+                await self._in_read_thread(model.ledger.close)
+            self._reads.shutdown(wait=True)
+            self._reads = None
 
     async def send(self, command: Command) -> None:
         """Fire and forget: returns once the broker has the command."""
@@ -104,22 +145,55 @@ class LedgerClient:
         )
 
     async def decide(self, command: Command) -> Outcome:
-        """Send a command and wait for its outcome (accepted or refused)."""
+        """Send a command and wait for its outcome (accepted or refused), at most ``timeout_s``.
+
+        Within that time the same command is sent up to ``retries`` more times, each wait twice
+        the one before (10 s and 2 retries: sends at 0, 1.4 and 4.3 s); an outcome of any
+        attempt answers the call. The ledger answers a repeated ``command_id`` with its first
+        outcome, so a retry is never decided twice. ``LedgerTimeout`` when the time is up:
+        the command may still be decided; call again with the same command."""
         if self._reader is None or self._reader.done():
             self._start_reader()  # it died: start it again rather than wait for nothing
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout_s
         key = (command.account_id, command.command_id)
-        waiting: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        waiting: asyncio.Future[Outcome] = loop.create_future()
         self._waiting.setdefault(key, []).append(waiting)
         try:
-            await self.send(command)
-            async with asyncio.timeout(self.timeout_s):
-                return await waiting
-        except TimeoutError as error:
-            raise LedgerTimeout(
-                f"no outcome for {command.command_id} in {self.timeout_s}s"
-            ) from error
+            for attempt in range(self.retries + 1):
+                if attempt:
+                    self._retrying(command, attempt)
+                await self.send(command)
+                last = attempt == self.retries
+                wait_s = deadline - loop.time() if last else self._wait_s(attempt)
+                # asyncio.wait, not a timeout around the future: the future must stay
+                # uncancelled so that a late outcome of this attempt still answers the next.
+                await asyncio.wait([waiting], timeout=max(0.0, wait_s))
+                if waiting.done():
+                    break
+            if not waiting.done():
+                raise LedgerTimeout(
+                    f"no outcome for {command.command_id} in {self.timeout_s}s "
+                    f"({self.retries + 1} attempts)"
+                )
+            return waiting.result()
         finally:
             self._forget(key, waiting)
+
+    def _wait_s(self, attempt: int) -> float:
+        """How long attempt ``attempt`` (from 0) waits: the waits double and sum to the
+        call's ``timeout_s``."""
+        return self.timeout_s * (1 << attempt) / ((1 << (self.retries + 1)) - 1)
+
+    def _retrying(self, command: Command, attempt: int) -> None:
+        self.retried += 1
+        log.warning(
+            "no outcome for %s after %.1fs; sending it again (attempt %d of %d)",
+            command.command_id,
+            sum(self._wait_s(n) for n in range(attempt)),
+            attempt + 1,
+            self.retries + 1,
+        )
 
     async def execute(self, command: Command) -> Outcome:
         """Like ``decide``, but a refusal raises its typed error (e.g. ``InsufficientCredits``)."""
@@ -137,6 +211,95 @@ class LedgerClient:
         return await self.execute(
             BuyPackage(**_stamp(account_id, ids), package=package, payment_ref=payment_ref)
         )
+
+    def hold(
+        self,
+        account_id: str,
+        tool: str,
+        units: int | None = 1,
+        *,
+        credits: int | None = None,
+        hold_id: str | None = None,
+        hold_for: timedelta | None = None,
+    ) -> Hold:
+        """Credits set aside for long work, as an async context manager:
+
+            async with ledger.hold("acct-1", "article_generation") as hold:
+                await hold.settle(actual_credits)
+
+        Entering reserves (``InsufficientCredits`` before any work starts); leaving without
+        settling (an exception, a cancellation) releases. ``hold_id`` names the hold (a job's
+        id, so a retried job reuses its hold); the command ids are ``<hold_id>:reserve``,
+        ``:settle`` and ``:release``, so a retried hold or settle is never decided twice.
+        The hold lasts ``hold_for`` (the client's, one hour by default; at most the catalog's
+        ``max_hold_hours``, or the ledger refuses it with ``InvalidCommand``). Give ``credits``
+        to reserve an amount rather than ``units`` of the tool."""
+        from services.ledger.holds import Hold  # here: holds.py builds on this module
+
+        return Hold(
+            self,
+            account_id,
+            tool,
+            units=None if credits is not None else units,
+            credits=credits,
+            hold_id=hold_id or f"hold-{uuid.uuid4().hex}",
+            hold_for=hold_for or self.hold_for,
+        )
+
+    async def balance(self, account_id: str) -> BalanceUpdated | None:
+        """The account's balance from the balance read model (None if it has none yet).
+
+        Advisory: the read model follows the ledger a few milliseconds behind, and another
+        worker may spend in between. The hold (or the use itself) is the guarantee."""
+        model = await self._opened_read_model()
+        view = await self._in_read_thread(model.get, account_id)
+        if view is None or view.updated_at is None:
+            return None
+        return view.message()
+
+    async def can_afford(self, account_id: str, tool: str, units: int = 1) -> bool:
+        """Whether the read model's spendable credits cover ``units`` uses of ``tool``.
+
+        Advisory, like ``balance``: a yes is no promise (reserve a hold for that); a no saves
+        starting work that would be refused. ``UnknownTool`` if the catalog has no such tool."""
+        price = (await self.catalog()).tools.get(tool)
+        if price is None:
+            raise refusal_from("unknown_tool", f"no tool {tool!r} in the catalog", {"tool": tool})
+        current = await self.balance(account_id)
+        return current is not None and current.total >= price.credits * units
+
+    async def catalog(self) -> Catalog:
+        """The catalog the ledger prices by (the file shipped with it)."""
+        if self._catalog is None:
+            from services.ledger.catalog_file import load_catalog
+
+            self._catalog = await asyncio.to_thread(load_catalog)
+        return self._catalog
+
+    async def _opened_read_model(self) -> BalanceReadModel:
+        """Open the read model on first use, in the client's read thread (database calls
+        block; one thread, because a SQLite connection belongs to the thread that made it)."""
+        if self._read_model is None:
+            from projections.store import BalanceReadModel
+            from services.ledger.store import LedgerStore
+
+            def open_model() -> BalanceReadModel:
+                return BalanceReadModel(LedgerStore(self.settings, build_index=False))
+
+            self._read_model = await self._in_read_thread(open_model)
+        return self._read_model
+
+    async def _in_read_thread(self, call: Callable[..., T], *args: Any) -> T:
+        if self._reads is None:
+            self._reads = ThreadPoolExecutor(1, thread_name_prefix="kalema-client-read")
+        return await asyncio.get_running_loop().run_in_executor(self._reads, call, *args)
+
+    def in_background(self, work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        """Run ``work`` to its end even if its caller is cancelled; ``stop`` waits for it."""
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
 
     def _start_reader(self) -> None:
         self._reader = asyncio.create_task(self._read_outcomes())

@@ -1,0 +1,1 @@
+"""Runnable examples of the ledger's clients; each runs against ``make run`` (see README)."""
