@@ -37,6 +37,9 @@ async def test_an_event_that_cannot_be_folded_quarantines_its_account_and_the_re
         await client.decide(UseTool(**ids(bad, "2"), tool="article_generation"))
         used = await client.decide(UseTool(**ids(good, "2"), tool="article_generation"))
         await update_at(balances, good, used.stream_version)
+        async with asyncio.timeout(20):  # the two accounts' batches may commit in either order
+            while not projector.quarantined:
+                await asyncio.sleep(0.02)
 
         assert projector.quarantined.keys() == {bad}
         assert projector.model.get(bad).version == 1  # held at its last good version
