@@ -12,7 +12,8 @@ the balance and history read model. Then measures, each on a fresh store instanc
   index lookup, answer), p50/p99;
 - the time to read a page of its history (20 entries) at random depths, p50/p99;
 - in a separate process, the ledger's resident memory once every account is in its cache.
-Prints the figures and writes them to benchmarks/results/long-account-<store>.json.
+The measurements run ``--runs`` times (3) over the same stored data; each figure is the
+median. Prints the figures and writes them to benchmarks/results/long-account-<store>.json.
 """
 
 from __future__ import annotations
@@ -196,6 +197,18 @@ def memory(settings: Settings, accounts: int) -> float:
     return round(found["rss_kb"] / 1024, 1)
 
 
+def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each figure's median over the measurement runs (over the same stored data)."""
+    out: dict[str, Any] = {}
+    for name, first in runs[0].items():
+        if isinstance(first, dict):
+            out[name] = {k: statistics.median(r[name][k] for r in runs) for k in first}
+        else:
+            out[name] = statistics.median(r[name] for r in runs)
+    out["ledger_rss_mb_with_every_account_cached"] = out.pop("rss_mb")
+    return out
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     name = f"bench_{uuid.uuid4().hex[:8]}"
     settings = Settings(
@@ -217,8 +230,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         began = time.perf_counter()
         maintenance.rebuild(ProjectorSettings(**settings.model_dump()))
         folded_s = time.perf_counter() - began
-        figures = measure(settings, args.commands)
-        rss_mb = memory(settings, args.accounts)
+        runs = [
+            {**measure(settings, args.commands), "rss_mb": memory(settings, args.accounts)}
+            for _ in range(args.runs)
+        ]
     finally:
         if args.store == "postgres":
             with psycopg.connect(settings.postgres_dsn(), autocommit=True) as conn:
@@ -227,8 +242,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "store": args.store,
         "long_account_commands": args.commands,
         "ordinary_accounts": args.accounts,
-        **figures,
-        "ledger_rss_mb_with_every_account_cached": rss_mb,
+        **median_of(runs),
+        "runs": runs,
         "accounts_cached": args.accounts + 1,
         "seconds_to_decide_and_store_everything": round(loaded_s, 1),
         "seconds_to_fold_the_read_model_and_history": round(folded_s, 1),
@@ -241,6 +256,7 @@ def main() -> None:
     parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--commands", type=int, default=1_000_000)
     parser.add_argument("--accounts", type=int, default=50_000)
+    parser.add_argument("--runs", type=int, default=3, help="measurement runs (median kept)")
     parser.add_argument("--out", type=Path, default=None, help="where to write the JSON")
     results = run(parser.parse_args())
     print(json.dumps(results, indent=2))
