@@ -101,7 +101,7 @@ class Balances:
 async def measure(
     client: LedgerClient, balances: Balances, command: Command, delays: list[float]
 ) -> None:
-    outcome = await client.decide(command)
+    outcome = await client.submit(command)
     received = time.monotonic()
     if outcome.repeat or outcome.stream_version is None:
         return

@@ -1,7 +1,7 @@
 """What the API's handlers talk to, as small interfaces, and the real ones behind them.
 
 ``Reads``: the balance read model and its history (blocking database calls, run in
-threads). ``Decides``: the ledger over Kafka (``LedgerClient``). Unit tests pass fakes of both.
+threads). ``Submits``: the ledger over Kafka (``LedgerClient``). Unit tests pass fakes of both.
 """
 
 from __future__ import annotations
@@ -37,14 +37,14 @@ class Reads(Protocol):
     async def history(self, account_id: str, upto: int, offset: int, limit: int) -> list[Row]: ...
 
 
-class Decides(Protocol):
-    async def decide(self, command: Command) -> Outcome: ...
+class Submits(Protocol):
+    async def submit(self, command: Command) -> Outcome: ...
 
 
 @dataclass(frozen=True)
 class Ports:
     reads: Reads
-    ledger: Decides
+    ledger: Submits
     hub: BalanceHub
     catalog: Catalog
     keys: KeyStore | None = None

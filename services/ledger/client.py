@@ -144,7 +144,7 @@ class LedgerClient:
             key=command.account_id.encode(),
         )
 
-    async def decide(self, command: Command) -> Outcome:
+    async def submit(self, command: Command) -> Outcome:
         """Send a command and wait for its outcome (accepted or refused), at most ``timeout_s``.
 
         Within that time the same command is sent up to ``retries`` more times, each wait twice
@@ -196,8 +196,8 @@ class LedgerClient:
         )
 
     async def execute(self, command: Command) -> Outcome:
-        """Like ``decide``, but a refusal raises its typed error (e.g. ``InsufficientCredits``)."""
-        outcome = await self.decide(command)
+        """Like ``submit``, but a refusal raises its typed error (e.g. ``InsufficientCredits``)."""
+        outcome = await self.submit(command)
         if outcome.status == "refused":
             raise refusal_from(outcome.code or "refused", outcome.message or "", outcome.details)
         return outcome

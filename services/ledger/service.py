@@ -64,7 +64,7 @@ class Ledger:
         self._cache: OrderedDict[str, tuple[Account, str]] = OrderedDict()
         self._snapshotted: dict[str, int] = {}
 
-    def decide(self, records: Sequence[Incoming]) -> Batch:
+    def decide_batch(self, records: Sequence[Incoming]) -> Batch:
         """Decide one partition's records in order. Nothing is stored yet.
 
         A record that cannot be read, whose decision raises, or whose account's stored stream

@@ -73,7 +73,7 @@ async def test_every_command_kind_gets_its_outcome(ledger, client):
         (ChangePlan(**ids(a, "14"), plan="agency"), 4465),
     ]
     for command, total in steps:
-        outcome = await client.decide(command)
+        outcome = await client.submit(command)
         assert (outcome.command_id, outcome.status) == (command.command_id, "accepted"), outcome
         assert outcome.balance.total == total, (command.type, outcome)
 
@@ -100,7 +100,7 @@ async def test_a_producer_gets_insufficient_credits_back_and_nothing_is_deducted
         "purchased": 0,
         "granted": 0,
     }
-    outcome = await client.decide(UseTool(**ids(a, "4"), tool="keyword_suggestions"))
+    outcome = await client.submit(UseTool(**ids(a, "4"), tool="keyword_suggestions"))
     assert outcome.balance.total == 9
 
 
@@ -111,8 +111,8 @@ async def test_a_duplicate_command_is_answered_with_its_first_outcome_and_applie
     await client.execute(BuyPackage(**ids(a, "1"), package="medium", payment_ref="p"))
     use = UseTool(**ids(a, "2"), tool="image_generation", units=3)
 
-    first = await client.decide(use)
-    again = await client.decide(use)
+    first = await client.submit(use)
+    again = await client.submit(use)
 
     assert (first.repeat, again.repeat) == (False, True)
     assert again.charged == first.charged and again.balance.total == 4880
@@ -146,7 +146,7 @@ async def test_unreadable_messages_are_dead_lettered_and_the_consumer_carries_on
     finally:
         await producer.stop()
 
-    unknown = await client.decide(good)  # the consumer is alive and still in order
+    unknown = await client.submit(good)  # the consumer is alive and still in order
     assert (unknown.status, unknown.code) == ("refused", "unknown_account")
 
     letters = await read_all(store_settings, "dead-letters", len(bad) + 1)

@@ -87,7 +87,7 @@ async def test_the_balances_topic_carries_the_figures_after_every_command_kind(
         UseTool(**ids(a, "15"), tool="no_such_tool"),  # refused: a new version, same figures
     ]
     for command in commands:
-        outcome = await client.decide(command)
+        outcome = await client.submit(command)
 
         update = await update_at(balances, a, outcome.stream_version)
         assert update.version == outcome.stream_version, command.type
@@ -153,7 +153,7 @@ async def test_a_commit_that_fails_after_publishing_is_retried_and_consumers_dro
             return save(*args)
 
         projector.model.save = crash_once
-        outcome = await client.decide(solo(a))
+        outcome = await client.submit(solo(a))
         await folded(projector, a, outcome.stream_version)
 
     published = [u for u in balances.messages if u.account_id == a]
@@ -180,8 +180,8 @@ async def test_check_finds_a_tampered_row_and_exits_non_zero(
     store_settings, ledger, projector, client
 ):
     for n, account in enumerate(["acct-t1", "acct-t2"]):
-        await client.decide(solo(account))
-        used = await client.decide(
+        await client.submit(solo(account))
+        used = await client.submit(
             UseTool(**ids(account, "2"), tool="content_analysis", units=n + 1)
         )
         await folded(projector, account, used.stream_version)
@@ -218,7 +218,7 @@ async def test_alerts_fire_once_per_crossing(store_settings, ledger, client, ale
             solo(b, days=2),  # its cycle ends within 48 hours: expiring
             UseTool(**ids(b, "2"), tool="keyword_suggestions"),
         ]:
-            await client.decide(command)
+            await client.submit(command)
         said = await alerts.until(lambda seen: len(seen) >= 4)
         await asyncio.sleep(0.5)  # and nothing more
 
@@ -252,10 +252,10 @@ async def test_an_unreadable_row_is_rebuilt_from_its_stream_and_the_projector_ca
 ):
     a = "acct-garbled"
     async with running_projector(store_settings) as first:
-        started = await client.decide(solo(a))
+        started = await client.submit(solo(a))
         await folded(first, a, started.stream_version)
     execute(store_settings, f"UPDATE balances SET view = 'garbled' WHERE account_id = '{a}'")
-    outcome = await client.decide(UseTool(**ids(a, "2"), tool="article_generation"))
+    outcome = await client.submit(UseTool(**ids(a, "2"), tool="article_generation"))
     async with asyncio.timeout(10):  # the ledger stores the event just after the outcome
         while maintenance.lag(projector_settings(store_settings)) != 1:
             await asyncio.sleep(0.02)
