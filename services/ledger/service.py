@@ -7,6 +7,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from eventsourcing.persistence import PersistenceError, Tracking
 
@@ -16,7 +17,8 @@ from events.outcomes import BalanceFigures, DeadLetter, Outcome
 from services.ledger.core import Account, Catalog, Decision, answered, balance, handle
 from services.ledger.core.past import Past, keys_for, keys_of
 from services.ledger.intake import Incoming, dead_letter, read_command
-from services.ledger.store import LedgerStore, Recorded
+from services.ledger.recorders import Wanted
+from services.ledger.store import Recorded
 
 log = logging.getLogger("kalema.ledger")
 
@@ -24,6 +26,22 @@ log = logging.getLogger("kalema.ledger")
 # dead-lettered so the mistake is seen where bad input is watched.
 Handler = Callable[[Command, Account, Catalog, Past], Decision]
 INPUT_REFUSALS = {"unknown_account", "unknown_tool", "unknown_package", "unknown_plan"}
+
+
+class Store(Protocol):
+    """What the batch loop needs of the event store (``LedgerStore``; the unit tests pass an
+    in-memory fake)."""
+
+    snapshot_every: int
+
+    def load_with_head(self, account_id: str) -> tuple[Account, str]: ...
+    def recall(self, wanted: Iterable[Wanted]) -> dict[Wanted, LedgerEvent]: ...
+    def seal(
+        self, account_id: str, version: int, event: LedgerEvent, previous: str
+    ) -> Recorded: ...
+    def append(self, recorded: Sequence[Recorded], tracking: Tracking | None = None) -> None: ...
+    def save_snapshots(self, states: Iterable[tuple[str, Account, str]]) -> None: ...
+    def position(self, source: str) -> int | None: ...
 
 
 @dataclass
@@ -49,7 +67,7 @@ class Ledger:
 
     def __init__(
         self,
-        store: LedgerStore,
+        store: Store,
         catalog: Catalog,
         *,
         max_message_bytes: int,
