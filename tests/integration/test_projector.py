@@ -18,15 +18,7 @@ from eventsourcing.persistence import StoredEvent
 
 from events.commands import (
     BuyPackage,
-    ChangePlan,
     CycleRenewed,
-    ExpireHolds,
-    GrantCredits,
-    RefundPackage,
-    RefundUsage,
-    ReleaseHold,
-    ReserveCredits,
-    SettleHold,
     UseTool,
 )
 from projections import maintenance
@@ -35,6 +27,7 @@ from projections.projector import Projector
 from projections.store import message_of
 from services.ledger.store import LedgerStore
 from services.settings import REPO
+from tests.every_kind import every_kind
 from tests.integration.conftest_projections import (
     caught_up,
     folded,
@@ -64,28 +57,8 @@ async def test_the_balances_topic_carries_the_figures_after_every_command_kind(
     ledger, projector, client, balances
 ):
     a = "acct-kinds"
-    commands = [
-        solo(a),
-        BuyPackage(**ids(a, "2"), package="small", payment_ref="pay-1"),
-        UseTool(**ids(a, "3"), tool="article_generation"),
-        ReserveCredits(
-            **ids(a, "4"), hold_id="h1", tool="image_generation", units=2, expires_at=at(10)
-        ),
-        SettleHold(**ids(a, "5"), hold_id="h1", credits=60),
-        ReserveCredits(
-            **ids(a, "6"), hold_id="h2", tool="image_generation", credits=30, expires_at=at(8)
-        ),
-        ReleaseHold(**ids(a, "7"), hold_id="h2"),
-        ReserveCredits(
-            **ids(a, "8"), hold_id="h3", tool="keyword_suggestions", units=5, expires_at=at(9)
-        ),
-        ExpireHolds(**ids(a, "10")),
-        RefundUsage(**ids(a, "11"), of_command_id=f"{a}-3"),
-        GrantCredits(**ids(a, "12"), credits=25, reason="outage"),
-        RefundPackage(**ids(a, "13"), payment_ref="pay-1"),
-        ChangePlan(**ids(a, "14"), plan="agency"),
-        UseTool(**ids(a, "15"), tool="no_such_tool"),  # refused: a new version, same figures
-    ]
+    commands = [command for command, _ in every_kind(a, NOW)]
+    commands.append(UseTool(**ids(a, "15"), tool="no_such_tool"))  # refused: same figures
     for command in commands:
         outcome = await client.submit(command)
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from datetime import UTC, datetime
 from typing import get_args
 
 from events.commands import AnyCommand
 from events.ledger import DECISION_EVENTS, AnyLedgerEvent, CommandRefused, DecisionEvent
 from services.audit import history
+from tests.every_kind import every_kind
 
 # By name: the package exports the functions ``decide`` and the like over their modules' names.
 decide = importlib.import_module("services.ledger.core.decide")
@@ -39,3 +41,10 @@ def test_the_audit_describes_every_event_type():
     missing = [t.__name__ for t in EVENT_TYPES if f"case {t.__name__}()" not in source
                and f"| {t.__name__}()" not in source]  # fmt: skip
     assert missing == []
+
+
+def test_the_integration_tests_every_kind_list_holds_every_command_type():
+    kinds = {
+        type(command) for command, _ in every_kind("acct-1", datetime(2026, 11, 1, tzinfo=UTC))
+    }
+    assert kinds == set(COMMAND_TYPES)

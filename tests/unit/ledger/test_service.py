@@ -10,7 +10,8 @@ from eventsourcing.persistence import OperationalError
 
 from services.ledger.core import handle
 from services.ledger.service import Ledger
-from tests.unit.core.scenario import CATALOG, bought, renewed, used
+from tests.every_kind import every_kind
+from tests.unit.core.scenario import CATALOG, T0, bought, renewed, used
 from tests.unit.ledger.fakes import TOPIC, FakeStore, records
 
 
@@ -178,3 +179,15 @@ def test_the_cache_keeps_the_most_recently_used_accounts_only():
     decided(ledger, used(), first_offset=2)
 
     assert store.loads["acct-1"] == 2
+
+
+def test_one_command_of_every_kind_is_accepted_with_the_totals_the_broker_tests_expect():
+    store = FakeStore()
+    steps = every_kind("acct-1", T0)
+
+    batch = decided(ledger_on(store), *(command for command, _ in steps))
+
+    assert [(o.status, o.balance.total) for o in batch.outcomes] == [
+        ("accepted", total) for _, total in steps
+    ]
+    assert "HoldExpired" in store.events("acct-1")
