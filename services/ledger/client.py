@@ -37,7 +37,7 @@ from services.tail import TopicTail
 if TYPE_CHECKING:
     from events.balances import BalanceUpdated
     from projections.store import BalanceReadModel
-    from services.ledger.core.catalog import Catalog
+    from services.ledger.core import Catalog
     from services.ledger.holds import Hold
 
 log = logging.getLogger("kalema.client")

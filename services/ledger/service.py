@@ -14,8 +14,17 @@ from eventsourcing.persistence import PersistenceError, Tracking
 from events.commands import Command
 from events.ledger import CreditsReserved, HoldSettled, LedgerEvent, ToolUsed
 from events.outcomes import BalanceFigures, DeadLetter, Outcome
-from services.ledger.core import Account, Catalog, Decision, answered, balance, handle
-from services.ledger.core.past import Past, keys_for, keys_of
+from services.ledger.core import (
+    Account,
+    Catalog,
+    Decision,
+    Past,
+    answered,
+    balance,
+    handle,
+    keys_for,
+    keys_of,
+)
 from services.ledger.intake import Incoming, dead_letter, read_command
 from services.ledger.recorders import Wanted
 from services.ledger.store import Recorded
