@@ -13,7 +13,7 @@ from eventsourcing.persistence import PersistenceError, Tracking
 
 from events.commands import Command
 from events.ledger import CreditsReserved, HoldSettled, LedgerEvent, ToolUsed
-from events.outcomes import BalanceFigures, DeadLetter, Outcome
+from events.outcomes import BalanceFigures, DeadLetter, DeadLetterReason, Outcome
 from services.ledger.core import (
     Account,
     Catalog,
@@ -31,10 +31,12 @@ from services.ledger.store import Recorded
 
 log = logging.getLogger("kalema.ledger")
 
-# Refusals that mean the producer sent something it should not have: answered, and also
-# dead-lettered so the mistake is seen where bad input is watched.
 Handler = Callable[[Command, Account, Catalog, Past], Decision]
-INPUT_REFUSALS = {"unknown_account", "unknown_tool", "unknown_package", "unknown_plan"}
+# Refusals that mean the producer sent something it should not have: answered, and also
+# dead-lettered (under the same name) so the mistake is seen where bad input is watched.
+INPUT_REFUSALS: dict[str, DeadLetterReason] = {
+    code: code for code in ("unknown_account", "unknown_tool", "unknown_package", "unknown_plan")
+}
 
 
 class Store(Protocol):
@@ -135,10 +137,9 @@ class Ledger:
             head = sealed[-1].chain if sealed else head
             batch.states[command.account_id] = (decision.state, head)
             batch.outcomes.append(outcome)
-            if outcome.code in INPUT_REFUSALS and not decision.repeat:
-                batch.dead_letters.append(
-                    dead_letter(record, outcome.code, outcome.message or "")  # type: ignore[arg-type]
-                )
+            reason = INPUT_REFUSALS.get(outcome.code or "")
+            if reason is not None and not decision.repeat:
+                batch.dead_letters.append(dead_letter(record, reason, outcome.message or ""))
         return batch
 
     def _sealed(
