@@ -10,6 +10,7 @@ from typing import get_args
 
 from events.commands import AnyCommand
 from events.ledger import DECISION_EVENTS, AnyLedgerEvent, CommandRefused, DecisionEvent
+from services.api import commands as http
 from services.audit import history
 from tests.every_kind import every_kind
 
@@ -48,3 +49,11 @@ def test_the_integration_tests_every_kind_list_holds_every_command_type():
         type(command) for command, _ in every_kind("acct-1", datetime(2026, 11, 1, tzinfo=UTC))
     }
     assert kinds == set(COMMAND_TYPES)
+
+
+def test_the_api_has_one_body_for_every_command_type_with_its_own_fields():
+    bodies = {body.command: body for body in http.Body.__subclasses__()}
+    assert set(bodies) == set(COMMAND_TYPES)
+    stamped = {"type", "command_id", "account_id", "occurred_at"}  # set by the API itself
+    for command, body in bodies.items():
+        assert set(body.model_fields) == set(command.model_fields) - stamped, body.__name__
