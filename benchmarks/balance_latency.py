@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import math
 import os
@@ -31,9 +30,9 @@ import time
 import uuid
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import psycopg
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from events.balances import BalanceUpdated
 from events.commands import Command
@@ -41,6 +40,7 @@ from projections import maintenance
 from projections.settings import ProjectorSettings
 from services.ledger.client import LedgerClient
 from services.settings import REPO
+from services.tail import TopicTail
 from services.topics import delete_topics, ensure_topics
 from tests.workload import command_log
 
@@ -51,41 +51,27 @@ class Balances:
     """Reads the balances topic and notes when each account's versions arrive."""
 
     def __init__(self, settings: ProjectorSettings) -> None:
-        self.topic = settings.topic["balances"]
-        self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False
-        )
+        self.tail = TopicTail(settings, "balances", self._arrived, from_end=False, poll_ms=200)
         self.arrived: dict[str, list[tuple[int, float]]] = defaultdict(list)
         self.waiting: dict[str, list[tuple[int, asyncio.Future[float]]]] = defaultdict(list)
 
     async def start(self) -> None:
-        await self.consumer.start()
-        partitions = [TopicPartition(self.topic, p) for p in range(8)]
-        self.consumer.assign(partitions)
-        await self.consumer.seek_to_beginning(*partitions)
-        self.task = asyncio.create_task(self._read())
+        await self.tail.start()
 
     async def stop(self) -> None:
-        self.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.task
-        await self.consumer.stop()
+        await self.tail.stop()
 
-    async def _read(self) -> None:
-        while True:
-            batch = await self.consumer.getmany(timeout_ms=200)
-            now = time.monotonic()
-            for records in batch.values():
-                for record in records:
-                    update = BalanceUpdated.model_validate_json(record.value)
-                    self.arrived[update.account_id].append((update.version, now))
-                    still = []
-                    for version, future in self.waiting[update.account_id]:
-                        if update.version >= version and not future.done():
-                            future.set_result(now)
-                        elif not future.done():
-                            still.append((version, future))
-                    self.waiting[update.account_id] = still
+    def _arrived(self, record: Any) -> None:
+        now = time.monotonic()
+        update = BalanceUpdated.model_validate_json(record.value)
+        self.arrived[update.account_id].append((update.version, now))
+        still = []
+        for version, future in self.waiting[update.account_id]:
+            if update.version >= version and not future.done():
+                future.set_result(now)
+            elif not future.done():
+                still.append((version, future))
+        self.waiting[update.account_id] = still
 
     def at(self, account_id: str, version: int) -> asyncio.Future[float]:
         """When an update of ``account_id`` at ``version`` or later arrived (or will)."""
@@ -101,7 +87,7 @@ class Balances:
 async def measure(
     client: LedgerClient, balances: Balances, command: Command, delays: list[float]
 ) -> None:
-    outcome = await client.decide(command)
+    outcome = await client.submit(command)
     received = time.monotonic()
     if outcome.repeat or outcome.stream_version is None:
         return

@@ -3,7 +3,7 @@ ledger's memory (issue #11).
 
     .venv/bin/python -m benchmarks.long_account [--store sqlite|postgres] [--commands 1000000]
 
-Builds a fresh store through the ledger's own batch path (``Ledger.decide`` and ``commit``, no
+Builds a fresh store through the ledger's own batch path (``Ledger.decide_batch`` and ``commit``, no
 Kafka): one account with ``--commands`` decided commands (tool uses, with a package, a hold
 settled and a refund now and then) and ``--accounts`` ordinary accounts beside it, then folds
 the balance and history read model. Then measures, each on a fresh store instance:
@@ -110,11 +110,11 @@ def load(ledger: Ledger, commands: Iterator[Command], total: int, label: str) ->
             key = command.account_id.encode()
             batch.append(Incoming("commands", 0, next(_OFFSETS), key, value))
             if len(batch) == BATCH:
-                ledger.commit(ledger.decide(batch))
+                ledger.commit(ledger.decide_batch(batch))
                 progress.advance(task, len(batch))
                 batch = []
         if batch:
-            ledger.commit(ledger.decide(batch))
+            ledger.commit(ledger.decide_batch(batch))
             progress.advance(task, len(batch))
 
 
@@ -150,7 +150,7 @@ def measure(settings: Settings, commands: int) -> dict[str, Any]:
                 tool="keyword_suggestions",
             )  # fmt: skip
             incoming = Incoming("commands", 0, 0, LONG.encode(), record.model_dump_json().encode())
-            (outcome,) = ledger.decide([incoming]).outcomes
+            (outcome,) = ledger.decide_batch([incoming]).outcomes
             assert outcome.repeat, outcome
 
         repeated = timed(repeat, len(old))

@@ -65,13 +65,7 @@ def best(repeat: int, run) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
-    parser.add_argument("--events", type=int, default=100_000)
-    parser.add_argument("--accounts", type=int, default=1_000)
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
-
+    args = _arguments()
     schema = f"bench_{uuid.uuid4().hex[:8]}"
     settings = Settings(
         event_store=args.store,
@@ -83,50 +77,10 @@ def main() -> None:
             conn.execute(f"CREATE SCHEMA {schema}")
     store = LedgerStore(settings)
     try:
-        long_stream = history("acct-long", args.events)
-        per_account = args.events // args.accounts
-        many = [r for a in range(args.accounts) for r in history(f"acct-{a:05d}", per_account)]
-        for chunk in range(0, len(long_stream), 10_000):
-            store.append(long_stream[chunk : chunk + 10_000])
-        for chunk in range(0, len(many), 10_000):
-            store.append(many[chunk : chunk + 10_000])
-
-        def replay_one() -> None:
-            assert store.load("acct-long").version == args.events  # no snapshot: every event
-
-        def replay_all() -> None:
-            states: dict[str, Account] = defaultdict(Account)
-            start = 1
-            while True:
-                with gc_paused():
-                    notifications = store.recorder.select_notifications(start, 10_000)
-                    decoded = [store.mapper.to_domain_event(n) for n in notifications]
-                if not notifications:
-                    break
-                with gc_paused():
-                    for recorded in decoded:
-                        states[recorded.originator_id] = evolve(
-                            states[recorded.originator_id], recorded.event
-                        )
-                start = notifications[-1].id + 1
-            assert sum(s.version for s in states.values()) == total
-
-        total = len(long_stream) + len(many)
-        del long_stream, many  # measure replay, not the collector walking the setup's leftovers
+        total = _filled(store, args.events, args.accounts)
+        # The setup's lists are gone: measure replay, not the collector walking its leftovers.
         gc.collect()
-        one_s = best(args.repeat, replay_one)
-        all_s = best(args.repeat, replay_all)
-        results = {
-            "store": args.store,
-            "one_account_events": args.events,
-            "one_account_seconds": round(one_s, 3),
-            "one_account_events_per_s": round(args.events / one_s),
-            "all_accounts": args.accounts + 1,
-            "all_accounts_events": total,
-            "all_accounts_seconds": round(all_s, 3),
-            "all_accounts_events_per_s": round(total / all_s),
-            "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
+        results = _measured(store, args, total)
     finally:
         store.close()
         if args.store == "postgres":
@@ -137,6 +91,66 @@ def main() -> None:
     out = REPO / "benchmarks" / "results" / f"replay-{args.store}.json"
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"written to {out.relative_to(REPO)}")
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--accounts", type=int, default=1_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    return parser.parse_args()
+
+
+def _filled(store: LedgerStore, events: int, accounts: int) -> int:
+    """Store one account of ``events`` events and ``accounts`` accounts sharing as many;
+    returns the events stored."""
+    long_stream = history("acct-long", events)
+    per_account = events // accounts
+    many = [r for a in range(accounts) for r in history(f"acct-{a:05d}", per_account)]
+    for chunk in range(0, len(long_stream), 10_000):
+        store.append(long_stream[chunk : chunk + 10_000])
+    for chunk in range(0, len(many), 10_000):
+        store.append(many[chunk : chunk + 10_000])
+    return len(long_stream) + len(many)
+
+
+def _replay_all(store: LedgerStore, total: int) -> None:
+    """Every account folded from the notification log, page by page."""
+    states: dict[str, Account] = defaultdict(Account)
+    start = 1
+    while True:
+        with gc_paused():
+            notifications = store.recorder.select_notifications(start, 10_000)
+            decoded = [store.mapper.to_domain_event(n) for n in notifications]
+        if not notifications:
+            break
+        with gc_paused():
+            for recorded in decoded:
+                states[recorded.originator_id] = evolve(
+                    states[recorded.originator_id], recorded.event
+                )
+        start = notifications[-1].id + 1
+    assert sum(s.version for s in states.values()) == total
+
+
+def _measured(store: LedgerStore, args: argparse.Namespace, total: int) -> dict[str, object]:
+    def replay_one() -> None:
+        assert store.load("acct-long").version == args.events  # no snapshot: every event
+
+    one_s = best(args.repeat, replay_one)
+    all_s = best(args.repeat, lambda: _replay_all(store, total))
+    return {
+        "store": args.store,
+        "one_account_events": args.events,
+        "one_account_seconds": round(one_s, 3),
+        "one_account_events_per_s": round(args.events / one_s),
+        "all_accounts": args.accounts + 1,
+        "all_accounts_events": total,
+        "all_accounts_seconds": round(all_s, 3),
+        "all_accounts_events_per_s": round(total / all_s),
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
 
 
 if __name__ == "__main__":

@@ -11,9 +11,9 @@ from typing import Annotated, Literal, get_args
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
 from events.commands import BillingInterval
+from events.refusals import Detail
 
 LotKind = Literal["subscription", "purchased", "granted"]
-Detail = int | str | None
 
 
 class Draw(BaseModel):

@@ -11,7 +11,8 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from events.ledger import Detail, Draw
+from events.ledger import Draw
+from events.refusals import Detail
 
 
 class Figures(Protocol):

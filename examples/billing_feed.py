@@ -110,7 +110,7 @@ async def run(
     ended: list[tuple[Command, Outcome]] = []
     async with LedgerClient(settings, timeout_s=20) as ledger:
         for command in feed(subscriptions, start, months):
-            outcome = await ledger.decide(command)
+            outcome = await ledger.submit(command)
             verdict = outcome.status if outcome.code is None else f"refused ({outcome.code})"
             verdict += " (repeat)" if outcome.repeat else ""
             total = outcome.balance.total if outcome.balance else "?"

@@ -1,18 +1,6 @@
-"""Balance alerts, fired once per crossing: pure, no clock (time is the event's).
-
-- ``depleted``: the total spendable balance reached 0. Re-armed once it is above 0 again.
-- ``low_balance``: the total fell to or below the low line, the larger of an absolute number
-  of credits and a percentage of the plan's allowance. Re-armed once it is above the line
-  again. Reaching 0 from above the line says ``depleted`` only (the stronger of the two), and
-  coming back up from 0 to below the line is no new crossing.
-- ``subscription_expiring_soon``: subscription credits remain and their cycle ends within the
-  warning window of the event's time. Once per cycle: a new cycle (a new subscription lot)
-  re-arms it.
-
-``evaluate`` is applied at the end of each command's events (``projections.batch``), so the
-passing figures inside one command (a renewal expires the old credits before granting the new)
-raise nothing. The state that remembers what has fired is stored with the view.
-"""
+"""Balance alerts (``depleted``, ``low_balance``, ``subscription_expiring_soon``), fired once
+per crossing and evaluated at the end of each command: pure, time is the event's (README,
+Design: alerts, once per crossing)."""
 
 from __future__ import annotations
 

@@ -1,13 +1,6 @@
-"""The balance read model's fold: ledger events in, one small immutable view per account out.
-
-Why the view holds the core's own ``Account`` and folds with the core's own ``evolve``: the
-balance must agree with the ledger to the credit, and the honest way to agree is to run the
-same fold rather than a second copy of its arithmetic. The account holds only what is open
-(lots, holds, plan; closed ones leave it), so the view is small, is stored whole with each row
-of the read model (``dump``/``load``), and a restart needs nothing but the read model. The
-property test in ``tests/unit/projections`` checks the view against ``handle`` for random
-command sequences.
-"""
+"""The balance read model's fold: ledger events in, one small immutable view per account out,
+folded with the core's own ``evolve`` so the balance agrees with the ledger to the credit
+(README, Design: the projector's fold)."""
 
 from __future__ import annotations
 
@@ -19,9 +12,7 @@ from typing import Protocol
 from events.balances import BalanceUpdated
 from events.ledger import LedgerEvent
 from services.ledger import snapshots
-from services.ledger.core import Account, Balance, balance, evolve
-from services.ledger.core.lots import ends
-from services.ledger.core.state import started
+from services.ledger.core import Account, Balance, balance, ends, evolve, started
 
 FORMAT = 4  # 4: the ledger's account encoding, format 3 (services/ledger/snapshots.py)
 

@@ -1,17 +1,6 @@
 """Following the ledger's notification log: pages of whole commands, and a wake-up when the
-ledger stores more.
-
-The projector reads pages itself (``select_notifications`` after its position) rather than
-through eventsourcing's ``recorder.subscribe``, because a subscription hands out one
-notification at a time and so hides where the ledger's transactions end. A page that is not
-full is everything committed after the position, which always ends at the end of a ledger
-transaction (whole commands); a full page leaves its last command for the next one. The
-wake-up is the subscription's own mechanism: on PostgreSQL the recorder NOTIFYs its channel in
-every insert transaction and we LISTEN to it, as ``PostgresSubscription`` does. SQLite has no
-notifications (its recorder's ``subscribe`` raises ``NotImplementedError``), so the projector
-polls it every ``projector_poll_interval_ms``: an indexed ``rowid >`` query, cheap enough at
-10 ms.
-"""
+ledger stores more (LISTEN/NOTIFY on PostgreSQL, polling on SQLite; README, Design: following
+the log)."""
 
 from __future__ import annotations
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections import OrderedDict
 from collections.abc import Iterable
 
@@ -30,9 +29,8 @@ from projections.follow import LogReader, Page, UnreadableEvent, Wakeup
 from projections.lease import Lease
 from projections.maintenance import rebuild_into
 from projections.settings import ProjectorSettings
-from projections.store import BalanceReadModel
+from projections.store import open_read_model
 from services.kafka_security import client_security
-from services.ledger.store import LedgerStore
 
 log = logging.getLogger("kalema.projector")
 HEADERS = [("content-type", b"application/json")]
@@ -45,7 +43,7 @@ class LeaseLost(RuntimeError):
 class Projector:
     def __init__(self, settings: ProjectorSettings) -> None:
         self.settings = settings
-        self.ledger, self.model = _open(settings)
+        self.ledger, self.model = open_read_model(settings)
         self.reader = LogReader(self.ledger, settings.projector_batch_max_events)
         self.rules = settings.alert_rules()
         self.position = 0
@@ -244,24 +242,6 @@ class Projector:
             self._cache.move_to_end(account_id)
         while len(self._cache) > self.settings.projector_cache_accounts:
             self._cache.popitem(last=False)
-
-
-def _open(settings: ProjectorSettings, attempts: int = 5) -> tuple[LedgerStore, BalanceReadModel]:
-    """The ledger's store and the read model, created if missing. Retried a few times: on a
-    fresh PostgreSQL schema the ledger may be creating its tables at the same instant."""
-    for attempt in range(1, attempts + 1):
-        ledger = None
-        try:
-            ledger = LedgerStore(settings)
-            return ledger, BalanceReadModel(ledger)
-        except Exception:
-            if ledger is not None:
-                ledger.close()
-            if attempt == attempts:
-                raise
-            log.warning("could not open the store (attempt %d); retrying", attempt, exc_info=True)
-            time.sleep(1.0)
-    raise AssertionError("unreachable")
 
 
 async def _set_when(stop: asyncio.Event, wake: asyncio.Event) -> None:

@@ -30,8 +30,10 @@ from projections.recorders import (
 )
 from services.audit.history import Row
 from services.ledger.store import LedgerStore
+from services.settings import Settings
+from services.startup import opened
 
-__all__ = ["BalanceReadModel", "PositionMoved", "message_of"]
+__all__ = ["BalanceReadModel", "PositionMoved", "message_of", "open_read_model"]
 
 
 class BalanceReadModel:
@@ -102,6 +104,21 @@ class BalanceReadModel:
 
     def snapshot(self) -> tuple[int, list[dict[str, Any]]]:
         return self.recorder.snapshot()
+
+
+def open_read_model(settings: Settings) -> tuple[LedgerStore, BalanceReadModel]:
+    """The ledger's store and the read model beside it, created if missing; retried, since on
+    a fresh database the ledger or another reader may be creating the same tables at once."""
+
+    def open_() -> tuple[LedgerStore, BalanceReadModel]:
+        store = LedgerStore(settings)
+        try:
+            return store, BalanceReadModel(store)
+        except Exception:
+            store.close()
+            raise
+
+    return opened(open_, "the store")
 
 
 def message_of(row: dict[str, Any]) -> BalanceUpdated:

@@ -10,16 +10,16 @@ opened later sees the balance, not old alerts.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import OrderedDict, defaultdict
+from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import ConsumerRecord
 from pydantic import ValidationError
 
-from events import topics
 from events.balances import BalanceAlert
 from services.settings import Settings
+from services.tail import TopicTail
 
 log = logging.getLogger("kalema.api")
 MAILBOX = 20  # alerts waiting per stream; a browser that far behind loses the oldest
@@ -56,55 +56,29 @@ class AlertHub:
 
 
 class AlertFeed:
-    """The alerts topic into the hub, from the end of the topic at start."""
+    """The alerts topic into the hub, from the end of the topic when a page first asks."""
 
     def __init__(self, settings: Settings, hub: AlertHub) -> None:
         self.settings, self.hub = settings, hub
-        self._task: asyncio.Task[None] | None = None
+        self._tail: TopicTail | None = None
         self._lock = asyncio.Lock()
 
     async def started(self) -> AlertHub:
         async with self._lock:
-            if self._task is None:
-                consumer = AIOKafkaConsumer(
-                    bootstrap_servers=self.settings.kafka_bootstrap_servers,
-                    group_id=None,
-                    enable_auto_commit=False,
-                    client_id="kalema-api-alerts",
+            if self._tail is None:
+                tail = TopicTail(
+                    self.settings, "alerts", self._deliver, client_id="kalema-api-alerts", log=log
                 )
-                await consumer.start()
-                topic = self.settings.topic["alerts"]
-                partitions = [TopicPartition(topic, n) for n in range(topics.ALERTS.partitions)]
-                consumer.assign(partitions)
-                await consumer.seek_to_end(*partitions)
-                for partition in partitions:  # from now on, before the stream says it is open
-                    await consumer.position(partition)
-                self._task = asyncio.create_task(self._run(consumer))
+                await tail.start()  # from now on, before the stream says it is open
+                self._tail = tail
         return self.hub
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        if self._tail is not None:
+            await self._tail.stop()
 
-    async def _run(self, consumer: AIOKafkaConsumer) -> None:
+    def _deliver(self, record: ConsumerRecord[Any, bytes | None]) -> None:
         try:
-            while True:
-                try:
-                    batch = await consumer.getmany(timeout_ms=500)
-                except Exception:
-                    log.exception("reading the alerts topic failed; retrying")
-                    await asyncio.sleep(1.0)
-                    continue
-                for records in batch.values():
-                    for record in records:
-                        self._deliver(record.value)
-        finally:
-            await consumer.stop()
-
-    def _deliver(self, value: bytes | None) -> None:
-        try:
-            self.hub.publish(BalanceAlert.model_validate_json(value or b""))
+            self.hub.publish(BalanceAlert.model_validate_json(record.value or b""))
         except ValidationError as error:
             log.warning("skipped an unreadable alert: %s", error)

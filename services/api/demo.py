@@ -29,7 +29,7 @@ def this_months_cycle(account_id: str, now: datetime, plan: str = "solo") -> Cyc
 async def seed(settings: ApiSettings) -> str:
     command = this_months_cycle(settings.api_demo_account, datetime.now(UTC))
     async with LedgerClient(settings, timeout_s=60) as ledger:
-        outcome = await ledger.decide(command)
+        outcome = await ledger.submit(command)
     verdict = outcome.status if outcome.code is None else f"{outcome.status} ({outcome.code})"
     until = f"{command.cycle_end:%Y-%m-%d}"
     return f"demo: {command.account_id} {command.plan} cycle until {until}: {verdict}"

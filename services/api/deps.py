@@ -109,7 +109,7 @@ def rate_limited(limits: Limits, account_id: str) -> None:
 
 
 Authenticated = Annotated[Caller, Depends(caller)]
-Account = Annotated[str, Depends(account)]
+AccountId = Annotated[str, Depends(account)]
 SettingsDep = Annotated[ApiSettings, Depends(settings_of)]
 PortsDep = Annotated[Ports, Depends(ports_of)]
 LimitsDep = Annotated[Limits, Depends(limits_of)]

@@ -1,14 +1,13 @@
 """What the API's handlers talk to, as small interfaces, and the real ones behind them.
 
 ``Reads``: the balance read model and its history (blocking database calls, run in
-threads). ``Decides``: the ledger over Kafka (``LedgerClient``). Unit tests pass fakes of both.
+threads). ``Submits``: the ledger over Kafka (``LedgerClient``). Unit tests pass fakes of both.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from typing import Protocol
 from events.commands import Command
 from events.outcomes import Outcome
 from projections.balance import BalanceView
-from projections.store import BalanceReadModel
+from projections.store import open_read_model
 from services.api.feed import BalanceFeed
 from services.api.hub import BalanceHub
 from services.api.keys import KeyStore, StoredKeys
@@ -26,7 +25,6 @@ from services.audit.history import Row
 from services.ledger.catalog_file import load_catalog
 from services.ledger.client import LedgerClient
 from services.ledger.core import Catalog
-from services.ledger.store import LedgerStore
 from services.topics import ensure_topics
 
 log = logging.getLogger("kalema.api")
@@ -37,14 +35,14 @@ class Reads(Protocol):
     async def history(self, account_id: str, upto: int, offset: int, limit: int) -> list[Row]: ...
 
 
-class Decides(Protocol):
-    async def decide(self, command: Command) -> Outcome: ...
+class Submits(Protocol):
+    async def submit(self, command: Command) -> Outcome: ...
 
 
 @dataclass(frozen=True)
 class Ports:
     reads: Reads
-    ledger: Decides
+    ledger: Submits
     hub: BalanceHub
     catalog: Catalog
     keys: KeyStore | None = None
@@ -54,8 +52,8 @@ class Ports:
 class StoreReads:
     """The read model and the ledger's store, in the ledger's own database."""
 
-    def __init__(self, settings: ApiSettings, attempts: int = 5) -> None:
-        self.store, self.model = _open(settings, attempts)
+    def __init__(self, settings: ApiSettings) -> None:
+        self.store, self.model = open_read_model(settings)
 
     async def view(self, account_id: str) -> BalanceView | None:
         return await asyncio.to_thread(self.model.get, account_id)
@@ -84,21 +82,3 @@ async def real_ports(settings: ApiSettings) -> AsyncIterator[Ports]:
         await feed.start()
         stack.push_async_callback(feed.stop)
         yield Ports(reads=reads, ledger=ledger, hub=hub, catalog=load_catalog(), keys=keys)
-
-
-def _open(settings: ApiSettings, attempts: int) -> tuple[LedgerStore, BalanceReadModel]:
-    """Retried a few times: on a fresh PostgreSQL schema the ledger or the projector may be
-    creating the same tables at the same instant."""
-    for attempt in range(1, attempts + 1):
-        store = None
-        try:
-            store = LedgerStore(settings)
-            return store, BalanceReadModel(store)
-        except Exception:
-            if store is not None:
-                store.close()
-            if attempt == attempts:
-                raise
-            log.warning("could not open the store (attempt %d); retrying", attempt)
-            time.sleep(1.0)
-    raise AssertionError("unreachable")

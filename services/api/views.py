@@ -13,8 +13,7 @@ from events.outcomes import BalanceFigures
 from projections.balance import BalanceView
 from services.api.models import AccountDetails, HistoryPage, HoldOut, LotOut, Plan
 from services.audit.history import Row
-from services.ledger.core import Catalog
-from services.ledger.core.lots import spendable
+from services.ledger.core import Catalog, spendable
 
 
 def history_page(view: BalanceView, page: Sequence[Row], offset: int, limit: int) -> HistoryPage:

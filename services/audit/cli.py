@@ -90,7 +90,7 @@ def verify(
     ledger = LedgerStore(settings)
     try:
         with progress.bar("replaying accounts") as step:
-            problems = [str(p) for p in verify_store(ledger, chain=chain, progress=step)]
+            problems = [str(f) for f in verify_store(ledger, chain=chain, progress=step)]
     finally:
         ledger.close()
     if read_model:

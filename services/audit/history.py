@@ -26,8 +26,7 @@ from events.ledger import (
     ToolUsed,
     UsageRefunded,
 )
-from services.ledger.core import Account, Balance, balance, evolve
-from services.ledger.core.decide import catch_up
+from services.ledger.core import Account, Balance, balance, catch_up, evolve
 
 
 @dataclass(frozen=True, slots=True)

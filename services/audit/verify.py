@@ -19,7 +19,7 @@ from services.ledger.store import LedgerStore, Recorded, unseal
 
 
 @dataclass(frozen=True, slots=True)
-class Problem:
+class Finding:
     account_id: str
     check: str
     detail: str
@@ -46,7 +46,7 @@ def check_chain(
     rows: list[StoredEvent],
     key: bytes | None = None,
     keyed_since: datetime | None = None,
-) -> Iterator[Problem]:
+) -> Iterator[Finding]:
     """Versions run 1..n without a gap and every hash links onto the one before it. With a
     key, keyed links are checked with it, and an unkeyed link is legacy only before any keyed
     one and dated before ``keyed_since`` (when keying began); otherwise it is a stream
@@ -55,19 +55,19 @@ def check_chain(
     for expected, row in enumerate(rows, start=1):
         version = row.originator_version
         if version != expected:
-            yield Problem(account_id, "chain", f"version {expected} is missing (found {version})")
+            yield Finding(account_id, "chain", f"version {expected} is missing (found {version})")
             return
         try:
             chain, payload = unseal(row.state)
         except ValueError as error:
-            yield Problem(account_id, "chain", f"event {version} is unreadable: {error}")
+            yield Finding(account_id, "chain", f"event {version} is unreadable: {error}")
             return
         why = broken(chain, previous, account_id, version, payload, key)
         legacy = key is None or (not keyed and _predates(payload, keyed_since))
         if why is None and not is_keyed(chain) and not legacy:
             why = "is unkeyed where the chain is keyed (rewritten without the key)"
         if why is not None:
-            yield Problem(account_id, "chain", f"event {version} {why}")
+            yield Finding(account_id, "chain", f"event {version} {why}")
             return
         previous, keyed = chain, keyed or is_keyed(chain)
 
@@ -84,7 +84,7 @@ def _predates(payload: bytes, since: datetime | None) -> bool:
 
 def check_snapshots(
     store: LedgerStore, account_id: str, replayed: dict[int, tuple[Account, str]]
-) -> Iterator[Problem]:
+) -> Iterator[Finding]:
     """Every stored snapshot equals the replay of the events up to its version."""
     if store.snapshots is None:
         return
@@ -92,10 +92,10 @@ def check_snapshots(
         try:
             stored = snapshots.load(snapshot.state)
         except ValueError as error:
-            yield Problem(account_id, "snapshot", f"version {snapshot.originator_version}: {error}")
+            yield Finding(account_id, "snapshot", f"version {snapshot.originator_version}: {error}")
             continue
         if replayed.get(snapshot.originator_version) != stored:
-            yield Problem(
+            yield Finding(
                 account_id,
                 "snapshot",
                 f"snapshot at version {snapshot.originator_version} differs from replay",
@@ -104,24 +104,24 @@ def check_snapshots(
 
 def verify(
     store: LedgerStore, *, chain: bool, progress: Callable[[int, int], None] | None = None
-) -> list[Problem]:
-    """All problems found in the store (empty when everything agrees). ``progress`` is told
+) -> list[Finding]:
+    """Every finding in the store (empty when everything agrees). ``progress`` is told
     (accounts verified, accounts in all) as it goes."""
-    problems: list[Problem] = []
+    findings: list[Finding] = []
     found = streams(store)
     for done, (account_id, rows) in enumerate(found.items(), start=1):
         if progress is not None:
             progress(done, len(found))
         if chain:
             since = store.settings.ledger_chain_keyed_since
-            problems += check_chain(account_id, rows, store.chain_key, since)
+            findings += check_chain(account_id, rows, store.chain_key, since)
         try:
             replayed = _replay(store.mapper.to_domain_event(row) for row in rows)
         except Exception as error:  # a damaged stream: say so, check the other accounts
-            problems.append(Problem(account_id, "replay", f"fails: {type(error).__name__} {error}"))
+            findings.append(Finding(account_id, "replay", f"fails: {type(error).__name__} {error}"))
             continue
-        problems += check_snapshots(store, account_id, replayed)
-    return problems
+        findings += check_snapshots(store, account_id, replayed)
+    return findings
 
 
 def _replay(events: Iterable[Recorded]) -> dict[int, tuple[Account, str]]:

@@ -14,8 +14,7 @@ import heapq
 from datetime import datetime
 
 from events.commands import ExpireHolds
-from services.ledger.core import Account, lots
-from services.ledger.core.state import started
+from services.ledger.core import Account, ends, started
 
 ID_LIMIT = 128  # events.commands.Identifier
 
@@ -25,14 +24,14 @@ def next_due(account: Account) -> datetime | None:
     ends (its expiry, or for a cycle's lot the next cycle's start: ``lots.ends``, the very
     rule ``catch_up`` applies), a hold expires, or a cycle renewed early starts (its credits
     join the balance then)."""
-    ends = [end for end in lots.ends(account).values() if end is not None]
+    until = [end for end in ends(account).values() if end is not None]
     starts = [
         lot.starts_at
         for lot in account.lots.values()
         if lot.starts_at is not None and not started(lot, account.as_of)
     ]
     holds = [hold.expires_at for hold in account.holds.values()]
-    return min(ends + starts + holds, default=None)
+    return min(until + starts + holds, default=None)
 
 
 def command_id(account_id: str, due: datetime) -> str:

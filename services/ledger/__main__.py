@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import cast
 
 from faststream import FastStream
 
@@ -43,7 +44,8 @@ async def serve(settings: Settings, app: FastStream, edge: LedgerConsumer) -> No
     """The ledger, with /metrics and /health beside it (ready when Kafka and the store answer)."""
     probes = observability.Probes(
         kafka=lambda: edge.broker.ping(timeout=2.0),
-        store=observability.store_answers(edge.ledger.store),
+        # The ledger takes any ``Store``; the one ``build`` gave it is the real one.
+        store=observability.store_answers(cast(LedgerStore, edge.ledger.store)),
     )
     async with observability.serving(settings.metrics_host, settings.ledger_metrics_port, probes):
         await app.run()

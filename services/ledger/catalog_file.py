@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.ledger.core.catalog import Catalog
+from services.ledger.core import Catalog
 
 DEFAULT_CATALOG_PATH = Path(__file__).with_name("catalog.json")
 

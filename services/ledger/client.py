@@ -25,18 +25,19 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer, ConsumerRecord
 
 from events.commands import BuyPackage, Command, UseTool
 from events.outcomes import Outcome
 from events.refusals import refusal_from
 from services.kafka_security import client_security
 from services.settings import Settings
+from services.tail import TopicTail
 
 if TYPE_CHECKING:
     from events.balances import BalanceUpdated
     from projections.store import BalanceReadModel
-    from services.ledger.core.catalog import Catalog
+    from services.ledger.core import Catalog
     from services.ledger.holds import Hold
 
 log = logging.getLogger("kalema.client")
@@ -73,17 +74,11 @@ class LedgerClient:
             enable_idempotence=True,
             **client_security(settings),
         )
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap_servers,
-            group_id=None,
-            enable_auto_commit=False,
-            **client_security(settings),
-        )
+        self._outcomes = TopicTail(settings, "outcomes", self._resolve, log=log)
         # Keyed by (account_id, command_id): command ids are unique per account only. A list,
         # because two calls may wait for one command (a producer's retry under load).
         self._waiting: Waiting = {}
         self._reader: asyncio.Task[None] | None = None
-        self.reader_errors = 0
         # Retries: within ``timeout_s`` (still the most a call waits, as callers were told),
         # a command without an outcome is sent again (the same command, so the same id) at
         # most ``retries`` times, each wait twice the one before.
@@ -107,16 +102,10 @@ class LedgerClient:
 
     async def start(self) -> None:
         await self._producer.start()
-        await self._consumer.start()
-        topic = self.settings.topic["outcomes"]
-        numbers = await self._producer.partitions_for(topic)
-        if not numbers:
+        topic = self._outcomes.topic
+        if not await self._producer.partitions_for(topic):
             raise RuntimeError(f"topic {topic} does not exist; run python -m services.topics")
-        partitions = [TopicPartition(topic, n) for n in sorted(numbers)]
-        self._consumer.assign(partitions)
-        await self._consumer.seek_to_end(*partitions)
-        for partition in partitions:  # resolve the end now, before any command is sent
-            await self._consumer.position(partition)
+        await self._outcomes.open()  # from the end, resolved before any command is sent
         self._start_reader()
 
     async def stop(self) -> None:
@@ -127,7 +116,7 @@ class LedgerClient:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reader
-        await self._consumer.stop()
+        await self._outcomes.stop()
         await self._producer.stop()
         if self._reads is not None:
             model, self._read_model = self._read_model, None
@@ -144,7 +133,7 @@ class LedgerClient:
             key=command.account_id.encode(),
         )
 
-    async def decide(self, command: Command) -> Outcome:
+    async def submit(self, command: Command) -> Outcome:
         """Send a command and wait for its outcome (accepted or refused), at most ``timeout_s``.
 
         Within that time the same command is sent up to ``retries`` more times, each wait twice
@@ -196,8 +185,8 @@ class LedgerClient:
         )
 
     async def execute(self, command: Command) -> Outcome:
-        """Like ``decide``, but a refusal raises its typed error (e.g. ``InsufficientCredits``)."""
-        outcome = await self.decide(command)
+        """Like ``submit``, but a refusal raises its typed error (e.g. ``InsufficientCredits``)."""
+        outcome = await self.submit(command)
         if outcome.status == "refused":
             raise refusal_from(outcome.code or "refused", outcome.message or "", outcome.details)
         return outcome
@@ -301,27 +290,16 @@ class LedgerClient:
         task.add_done_callback(self._background.discard)
         return task
 
-    def _start_reader(self) -> None:
-        self._reader = asyncio.create_task(self._read_outcomes())
-        self._reader.add_done_callback(self._reader_stopped)
+    @property
+    def reader_errors(self) -> int:
+        """Failed fetches of outcomes so far (each retried with back-off, the position kept,
+        so no outcome is missed)."""
+        return self._outcomes.errors
 
-    async def _read_outcomes(self) -> None:
-        """Resolve waiting calls from the outcomes topic. A failed fetch is retried with
-        back-off (the position is kept, so no outcome is missed)."""
-        delay_s = 0.1
-        while True:
-            try:
-                batch = await self._consumer.getmany(timeout_ms=500)
-            except Exception:
-                self.reader_errors += 1
-                log.exception("reading outcomes failed; retrying in %.1fs", delay_s)
-                await asyncio.sleep(delay_s)
-                delay_s = min(delay_s * 2, 5.0)
-                continue
-            delay_s = 0.1
-            for records in batch.values():
-                for record in records:
-                    self._resolve(record.value)
+    def _start_reader(self) -> None:
+        """Resolve waiting calls from the outcomes topic, in the background."""
+        self._reader = self._outcomes.read()
+        self._reader.add_done_callback(self._reader_stopped)
 
     def _reader_stopped(self, reader: asyncio.Task[None]) -> None:
         """The reader ended (cancelled or killed): fail every waiting call now."""
@@ -333,9 +311,9 @@ class LedgerClient:
                 if not future.done():
                     future.set_exception(LedgerUnavailable("the outcome reader stopped"))
 
-    def _resolve(self, value: bytes | None) -> None:
+    def _resolve(self, record: ConsumerRecord[Any, bytes | None]) -> None:
         try:
-            outcome = Outcome.model_validate_json(value or b"")
+            outcome = Outcome.model_validate_json(record.value or b"")
         except ValueError:
             return
         for waiting in self._waiting.get((outcome.account_id, outcome.command_id), []):

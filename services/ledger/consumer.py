@@ -99,7 +99,7 @@ class LedgerConsumer:
         batch: Batch | None = None
         try:
             started = time.perf_counter()
-            batch = await asyncio.to_thread(self.ledger.decide, incoming)
+            batch = await asyncio.to_thread(self.ledger.decide_batch, incoming)
             decided = time.perf_counter()
             await self._publish(batch)
             await asyncio.to_thread(self.ledger.commit, batch)

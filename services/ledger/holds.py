@@ -131,7 +131,7 @@ class Hold:
         """Release, never raising over the error that left the block: a hold that was settled
         after all is refused ``hold_not_open``, and one whose release is lost expires."""
         try:
-            outcome = await self.ledger.decide(self._release_command())
+            outcome = await self.ledger.submit(self._release_command())
         except Exception:
             log.exception("hold %s: the release failed; it expires by itself", self.hold_id)
             return

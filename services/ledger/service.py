@@ -7,23 +7,52 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from eventsourcing.persistence import PersistenceError, Tracking
 
 from events.commands import Command
 from events.ledger import CreditsReserved, HoldSettled, LedgerEvent, ToolUsed
-from events.outcomes import BalanceFigures, DeadLetter, Outcome
-from services.ledger.core import Account, Catalog, Decision, answered, balance, handle
-from services.ledger.core.past import Past, keys_for, keys_of
+from events.outcomes import BalanceFigures, DeadLetter, DeadLetterReason, Outcome
+from services.ledger.core import (
+    Account,
+    Catalog,
+    Decision,
+    Past,
+    answered,
+    balance,
+    handle,
+    keys_for,
+    keys_of,
+)
 from services.ledger.intake import Incoming, dead_letter, read_command
-from services.ledger.store import LedgerStore, Recorded
+from services.ledger.recorders import Wanted
+from services.ledger.store import Recorded
 
 log = logging.getLogger("kalema.ledger")
 
-# Refusals that mean the producer sent something it should not have: answered, and also
-# dead-lettered so the mistake is seen where bad input is watched.
 Handler = Callable[[Command, Account, Catalog, Past], Decision]
-INPUT_REFUSALS = {"unknown_account", "unknown_tool", "unknown_package", "unknown_plan"}
+# Refusals that mean the producer sent something it should not have: answered, and also
+# dead-lettered (under the same name) so the mistake is seen where bad input is watched.
+INPUT_REFUSALS: dict[str, DeadLetterReason] = {
+    code: code for code in ("unknown_account", "unknown_tool", "unknown_package", "unknown_plan")
+}
+
+
+class Store(Protocol):
+    """What the batch loop needs of the event store (``LedgerStore``; the unit tests pass an
+    in-memory fake)."""
+
+    snapshot_every: int
+
+    def load_with_head(self, account_id: str) -> tuple[Account, str]: ...
+    def recall(self, wanted: Iterable[Wanted]) -> dict[Wanted, LedgerEvent]: ...
+    def seal(
+        self, account_id: str, version: int, event: LedgerEvent, previous: str
+    ) -> Recorded: ...
+    def append(self, recorded: Sequence[Recorded], tracking: Tracking | None = None) -> None: ...
+    def save_snapshots(self, states: Iterable[tuple[str, Account, str]]) -> None: ...
+    def position(self, source: str) -> int | None: ...
 
 
 @dataclass
@@ -49,7 +78,7 @@ class Ledger:
 
     def __init__(
         self,
-        store: LedgerStore,
+        store: Store,
         catalog: Catalog,
         *,
         max_message_bytes: int,
@@ -64,7 +93,7 @@ class Ledger:
         self._cache: OrderedDict[str, tuple[Account, str]] = OrderedDict()
         self._snapshotted: dict[str, int] = {}
 
-    def decide(self, records: Sequence[Incoming]) -> Batch:
+    def decide_batch(self, records: Sequence[Incoming]) -> Batch:
         """Decide one partition's records in order. Nothing is stored yet.
 
         A record that cannot be read, whose decision raises, or whose account's stored stream
@@ -108,10 +137,9 @@ class Ledger:
             head = sealed[-1].chain if sealed else head
             batch.states[command.account_id] = (decision.state, head)
             batch.outcomes.append(outcome)
-            if outcome.code in INPUT_REFUSALS and not decision.repeat:
-                batch.dead_letters.append(
-                    dead_letter(record, outcome.code, outcome.message or "")  # type: ignore[arg-type]
-                )
+            reason = INPUT_REFUSALS.get(outcome.code or "")
+            if reason is not None and not decision.repeat:
+                batch.dead_letters.append(dead_letter(record, reason, outcome.message or ""))
         return batch
 
     def _sealed(

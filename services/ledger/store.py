@@ -27,8 +27,7 @@ from eventsourcing.persistence import (
 from events.ledger import LedgerEvent
 from services.ledger import snapshots, upcasting
 from services.ledger.chain import GENESIS, link
-from services.ledger.core import Account, evolve
-from services.ledger.core.past import keys_of
+from services.ledger.core import Account, evolve, keys_of
 from services.ledger.recorders import BUILT, IndexRow, LedgerRecorder, Wanted
 from services.settings import Settings
 

@@ -153,8 +153,8 @@ class SyncLedgerClient:
     def send(self, command: Command) -> None:
         self._run(self.client.send(command))
 
-    def decide(self, command: Command) -> Outcome:
-        return self._run(self.client.decide(command))
+    def submit(self, command: Command) -> Outcome:
+        return self._run(self.client.submit(command))
 
     def execute(self, command: Command) -> Outcome:
         return self._run(self.client.execute(command))

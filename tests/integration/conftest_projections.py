@@ -10,13 +10,13 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import BaseModel
 
 from events.balances import BalanceAlert, BalanceUpdated
 from projections.projector import Projector
 from projections.settings import ProjectorSettings
 from services.settings import Settings
+from services.tail import TopicTail
 
 
 def projector_settings(settings: Settings, **knobs: Any) -> ProjectorSettings:
@@ -47,35 +47,19 @@ class TopicReader:
     """Every record of a topic from its beginning, in partition order, read in the background."""
 
     def __init__(self, settings: Settings, role: str, model: type[BaseModel]) -> None:
-        self.topic = settings.topic[role]
         self.model = model
         self.records: list[tuple[int, int, Any]] = []  # (partition, offset, message)
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False
-        )
-        self._task: asyncio.Task[None] | None = None
+        self._tail = TopicTail(settings, role, self._deliver, from_end=False, poll_ms=100)
 
     async def start(self) -> None:
-        await self._consumer.start()
-        partitions = [TopicPartition(self.topic, p) for p in range(8)]
-        self._consumer.assign(partitions)
-        await self._consumer.seek_to_beginning(*partitions)
-        self._task = asyncio.create_task(self._read())
+        await self._tail.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        await self._consumer.stop()
+        await self._tail.stop()
 
-    async def _read(self) -> None:
-        while True:
-            batch = await self._consumer.getmany(timeout_ms=100)
-            for records in batch.values():
-                for r in records:
-                    message = self.model.model_validate_json(r.value)
-                    self.records.append((r.partition, r.offset, message))
+    def _deliver(self, record: Any) -> None:
+        message = self.model.model_validate_json(record.value)
+        self.records.append((record.partition, record.offset, message))
 
     @property
     def messages(self) -> list[Any]:

@@ -45,7 +45,7 @@ def ledger_store(store_settings):
         record = Incoming(
             "commands", 0, offset, ACCOUNT.encode(), command.model_dump_json().encode()
         )
-        ledger.commit(ledger.decide([record]))
+        ledger.commit(ledger.decide_batch([record]))
     maintenance.rebuild(projector_settings(store_settings))  # the read model, as the projector
     yield store
     store.close()
@@ -212,7 +212,7 @@ def test_version_1_events_still_replay_through_their_upcaster(store_settings):
         }
     )
     ledger = Ledger(store, load_catalog(), max_message_bytes=65536)
-    batch = ledger.decide(
+    batch = ledger.decide_batch(
         [Incoming("commands", 0, 0, b"acct-v1", next_use.model_dump_json().encode())]
     )
     assert batch.outcomes[0].balance.total == 1930 - 50
@@ -309,7 +309,7 @@ def decide_more(settings, *commands) -> None:
         for offset, command in enumerate(commands, start=100):
             payload = command.model_dump_json().encode()
             ledger.commit(
-                ledger.decide([Incoming("commands", 0, offset, ACCOUNT.encode(), payload)])
+                ledger.decide_batch([Incoming("commands", 0, offset, ACCOUNT.encode(), payload)])
             )
     finally:
         store.close()

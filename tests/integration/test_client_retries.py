@@ -34,7 +34,7 @@ async def test_a_use_retried_while_the_ledger_starts_late_is_charged_once(way, s
                 payment_ref="pay-late",
             )
         )
-        waiting = asyncio.create_task(client.decide(use("acct-late", "use-1")))
+        waiting = asyncio.create_task(client.submit(use("acct-late", "use-1")))
         await asyncio.sleep(2.5)  # no ledger yet: the use is sent again
         assert client.retried >= 1 and not waiting.done()
 
@@ -55,7 +55,7 @@ async def test_a_call_that_never_gets_an_outcome_gives_up_after_its_retries(way,
     async with open_client(way, store_settings, **options) as client:  # no ledger runs
         started = time.monotonic()
         with pytest.raises(LedgerTimeout, match="3 attempts"):
-            await client.decide(use("acct-none", "use-1"))
+            await client.submit(use("acct-none", "use-1"))
         elapsed_s = time.monotonic() - started
 
         assert client.retried == 2

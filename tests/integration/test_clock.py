@@ -77,7 +77,7 @@ async def test_a_cycle_ending_ahead_drops_the_balance_at_its_end_with_no_other_c
 ):
     ends = datetime.now(UTC) + timedelta(seconds=ENDS_IN_S)
     async with running_clock(store_settings) as clock:
-        opened = await client.decide(cycle("acct-t", ends))
+        opened = await client.submit(cycle("acct-t", ends))
         assert opened.balance.subscription == 980
         seen = await expired_at(balances, "acct-t", opened.stream_version)
     delay_s = seen - ends.timestamp()
@@ -96,8 +96,8 @@ async def test_a_restarted_clock_catches_up_on_what_fell_due_while_none_ran(
     ledger, projector, client, balances, store_settings
 ):
     ends = datetime.now(UTC) + timedelta(seconds=1)
-    opened = await client.decide(cycle("acct-r", ends))
-    hold = await client.decide(
+    opened = await client.submit(cycle("acct-r", ends))
+    hold = await client.submit(
         ReserveCredits(
             command_id="acct-r-hold",
             account_id="acct-r",
@@ -126,9 +126,9 @@ async def test_the_same_instant_sent_twice_records_its_expiry_once(
     ledger, projector, client, store_settings
 ):
     ends = datetime.now(UTC) - timedelta(seconds=1)  # already ended: both clocks would send it
-    opened = await client.decide(cycle("acct-d", ends))
-    first = await client.decide(expiry("acct-d", ends))
-    second = await client.decide(expiry("acct-d", ends))
+    opened = await client.submit(cycle("acct-d", ends))
+    first = await client.submit(expiry("acct-d", ends))
+    second = await client.submit(expiry("acct-d", ends))
     assert first.events == ("CreditsExpired", "ExpiryChecked")
     assert second.repeat and second.events == ()
     assert second.stream_version == first.stream_version == opened.stream_version + 2

@@ -34,7 +34,8 @@ def run(ledger: Ledger, *commands: Command):
     for command in commands:
         command = command.model_copy(update={"account_id": ACCOUNT})
         value = command.model_dump_json().encode()
-        batch = ledger.decide([Incoming("commands", 0, next(_offsets), ACCOUNT.encode(), value)])
+        record = Incoming("commands", 0, next(_offsets), ACCOUNT.encode(), value)
+        batch = ledger.decide_batch([record])
         ledger.commit(batch)
         outcomes += batch.outcomes
     return outcomes

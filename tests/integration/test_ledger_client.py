@@ -28,7 +28,7 @@ def buy(account: str, command_id: str) -> BuyPackage:
 async def test_two_concurrent_decides_of_one_command_both_get_its_outcome(ledger, client):
     command = buy("acct-twice", "cmd-1")
 
-    first, again = await asyncio.gather(client.decide(command), client.decide(command))
+    first, again = await asyncio.gather(client.submit(command), client.submit(command))
 
     assert {first.status, again.status} == {"accepted"}
     assert sorted([first.repeat, again.repeat]) in ([False, True], [False, False])
@@ -37,8 +37,8 @@ async def test_two_concurrent_decides_of_one_command_both_get_its_outcome(ledger
 
 async def test_one_command_id_in_two_accounts_gets_each_account_its_own_outcome(ledger, client):
     one, two = await asyncio.gather(
-        client.decide(buy("acct-one", "same-id")),
-        client.decide(
+        client.submit(buy("acct-one", "same-id")),
+        client.submit(
             UseTool(
                 command_id="same-id",
                 account_id="acct-two",
@@ -54,7 +54,7 @@ async def test_one_command_id_in_two_accounts_gets_each_account_its_own_outcome(
 
 async def test_a_dead_outcome_reader_fails_waiting_calls_fast_and_starts_again(store_settings):
     async with LedgerClient(store_settings, timeout_s=30) as client:
-        waiting = asyncio.create_task(client.decide(buy("acct-dead", "c1")))  # no ledger runs
+        waiting = asyncio.create_task(client.submit(buy("acct-dead", "c1")))  # no ledger runs
         await asyncio.sleep(0.5)
         started = time.monotonic()
         assert client._reader is not None
@@ -67,12 +67,12 @@ async def test_a_dead_outcome_reader_fails_waiting_calls_fast_and_starts_again(s
 
         client.timeout_s = 0.5
         with pytest.raises(TimeoutError):  # the next call starts a new reader
-            await client.decide(buy("acct-dead", "c2"))
+            await client.submit(buy("acct-dead", "c2"))
         assert not client._reader.done()
 
 
 async def test_a_failing_outcome_fetch_is_retried_and_the_outcome_still_arrives(ledger, client):
-    real_getmany, failures = client._consumer.getmany, {"left": 2}
+    real_getmany, failures = client._outcomes.consumer.getmany, {"left": 2}
 
     async def flaky_getmany(*args, **kwargs):
         if failures["left"] > 0:
@@ -80,11 +80,11 @@ async def test_a_failing_outcome_fetch_is_retried_and_the_outcome_still_arrives(
             raise ConnectionError("the broker is away")
         return await real_getmany(*args, **kwargs)
 
-    client._consumer.getmany = flaky_getmany
+    client._outcomes.consumer.getmany = flaky_getmany
     async with asyncio.timeout(5):
         while client.reader_errors < 2:  # the reader has failed twice
             await asyncio.sleep(0.05)
 
-    outcome = await client.decide(buy("acct-flaky", "c1"))
+    outcome = await client.submit(buy("acct-flaky", "c1"))
 
     assert outcome.status == "accepted" and failures["left"] == 0

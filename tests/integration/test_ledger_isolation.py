@@ -70,8 +70,8 @@ async def test_a_command_whose_decision_raises_is_dead_lettered_and_its_partitio
     await client.execute(BuyPackage(**ids(a, 1), package="small", payment_ref="p1"))
     ledger.ledger.handler = raising_on(f"{a}-2")
 
-    broken = await client.decide(UseTool(**ids(a, 2), tool="article_generation"))
-    after = await client.decide(UseTool(**ids(a, 3), tool="article_generation"))
+    broken = await client.submit(UseTool(**ids(a, 2), tool="article_generation"))
+    after = await client.submit(UseTool(**ids(a, 3), tool="article_generation"))
 
     assert (broken.status, broken.code) == ("refused", "internal_error")
     assert "OverflowError: date value out of range" in (broken.message or "")
@@ -84,7 +84,7 @@ async def test_a_command_whose_decision_raises_is_dead_lettered_and_its_partitio
 async def test_a_null_header_value_is_dead_lettered_not_crashing(ledger, client, store_settings):
     await produce(store_settings, [(b"acct-h", b"{not json", [("trace", None), ("ok", b"1")])])
 
-    outcome = await client.decide(UseTool(**ids("acct-h", 1), tool="keyword_suggestions"))
+    outcome = await client.submit(UseTool(**ids("acct-h", 1), tool="keyword_suggestions"))
 
     assert outcome.code == "unknown_account"  # the consumer is alive and in order
     letters = await read_all(store_settings, "dead-letters", 2)
@@ -111,7 +111,7 @@ async def test_a_command_near_one_megabyte_is_dead_lettered_cut_to_size_and_answ
     assert letter.payload_sha256 == hashlib.sha256(value).hexdigest()
     assert base64.b64decode(letter.payload_base64) == value[:PAYLOAD_KEPT_BYTES]
     assert (answer.command_id, answer.account_id, answer.code) == (f"{a}-1", a, "oversized")
-    after = await client.decide(UseTool(**ids(a, 2), tool="keyword_suggestions"))
+    after = await client.submit(UseTool(**ids(a, 2), tool="keyword_suggestions"))
     assert after.code == "unknown_account"
 
 
@@ -122,7 +122,7 @@ async def test_a_schema_violation_with_a_readable_command_id_is_answered_not_lef
         **ids("acct-neg", 1), type="UseTool", tool="keyword_suggestions", units=-3
     )
 
-    outcome = await client.decide(negative)
+    outcome = await client.submit(negative)
 
     assert (outcome.status, outcome.code, outcome.account_id) == (
         "refused",
@@ -149,7 +149,7 @@ async def test_the_store_down_during_assignment_delays_the_partitions_but_drops_
     LedgerStore.position = flaky_position  # type: ignore[method-assign]
     try:
         async with running_ledger(store_settings):
-            outcome = await client.decide(UseTool(**ids(a, 2), tool="content_analysis"))
+            outcome = await client.submit(UseTool(**ids(a, 2), tool="content_analysis"))
     finally:
         LedgerStore.position = real_position  # type: ignore[method-assign]
 
@@ -182,7 +182,7 @@ async def test_transaction_markers_skip_offsets_and_aborted_commands_are_never_d
     finally:
         await producer.stop()
 
-    outcome = await client.decide(UseTool(**ids(a, 4), tool="content_analysis"))
+    outcome = await client.submit(UseTool(**ids(a, 4), tool="content_analysis"))
 
     assert (outcome.status, outcome.balance.total) == ("accepted", 1990)
     assert await stored_ids(ledger, a, 3) == [
@@ -211,7 +211,7 @@ async def test_a_failed_commit_is_retried_without_dropping_other_partitions_cach
 
     store.append = flaky_append  # type: ignore[method-assign]
 
-    outcome = await client.decide(UseTool(**ids(a, 2), tool="content_analysis"))
+    outcome = await client.submit(UseTool(**ids(a, 2), tool="content_analysis"))
 
     assert await stored_ids(ledger, a, 2) == [f"{a}-1", f"{a}-2"]
     assert failures["left"] == 0 and outcome.balance.total == 990
@@ -228,8 +228,8 @@ async def test_an_account_whose_stored_stream_cannot_be_read_does_not_stall_its_
         [StoredEvent(bad, 1, "ToolUsed", b"not an event")]  # as a damaged row would read
     )
 
-    refused = await client.decide(UseTool(**ids(bad, 1), tool="keyword_suggestions"))
-    bought = await client.decide(BuyPackage(**ids(good, 1), package="small", payment_ref="p"))
+    refused = await client.submit(UseTool(**ids(bad, 1), tool="keyword_suggestions"))
+    bought = await client.submit(BuyPackage(**ids(good, 1), package="small", payment_ref="p"))
 
     assert (refused.status, refused.code) == ("refused", "internal_error")
     assert f"the stream of {bad} cannot be loaded" in (refused.message or "")

@@ -11,23 +11,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from events.commands import (
-    BuyPackage,
-    ChangePlan,
-    CycleRenewed,
-    ExpireHolds,
-    GrantCredits,
-    RefundPackage,
-    RefundUsage,
-    ReleaseHold,
-    ReserveCredits,
-    SettleHold,
-    UseTool,
-)
+from events.commands import BuyPackage, CycleRenewed, UseTool
 from events.outcomes import DeadLetter
 from events.refusals import InsufficientCredits
 from services.ledger.store import LedgerStore
 from tests.conftest import running_ledger
+from tests.every_kind import every_kind
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -42,38 +31,9 @@ def ids(account: str, n: str) -> dict:
 
 async def test_every_command_kind_gets_its_outcome(ledger, client):
     a = "acct-kinds"
-    steps = [
-        (CycleRenewed(**ids(a, "1"), plan="solo", cycle_start=at(0), cycle_end=at(24 * 30)), 980),
-        (BuyPackage(**ids(a, "2"), package="small", payment_ref="pay-1"), 1980),
-        (UseTool(**ids(a, "3"), tool="article_generation"), 1930),
-        (
-            ReserveCredits(
-                **ids(a, "4"), hold_id="h1", tool="image_generation", units=2, expires_at=at(10)
-            ),
-            1850,
-        ),
-        (SettleHold(**ids(a, "5"), hold_id="h1", credits=60), 1870),
-        (
-            ReserveCredits(
-                **ids(a, "6"), hold_id="h2", tool="image_generation", credits=30, expires_at=at(8)
-            ),
-            1840,
-        ),
-        (ReleaseHold(**ids(a, "7"), hold_id="h2"), 1870),
-        (
-            ReserveCredits(
-                **ids(a, "8"), hold_id="h3", tool="keyword_suggestions", units=5, expires_at=at(9)
-            ),
-            1865,
-        ),
-        (ExpireHolds(**ids(a, "10")), 1870),
-        (RefundUsage(**ids(a, "11"), of_command_id=f"{a}-3"), 1920),
-        (GrantCredits(**ids(a, "12"), credits=25, reason="outage"), 1945),
-        (RefundPackage(**ids(a, "13"), payment_ref="pay-1"), 945),
-        (ChangePlan(**ids(a, "14"), plan="agency"), 4465),
-    ]
+    steps = every_kind(a, NOW)
     for command, total in steps:
-        outcome = await client.decide(command)
+        outcome = await client.submit(command)
         assert (outcome.command_id, outcome.status) == (command.command_id, "accepted"), outcome
         assert outcome.balance.total == total, (command.type, outcome)
 
@@ -100,7 +60,7 @@ async def test_a_producer_gets_insufficient_credits_back_and_nothing_is_deducted
         "purchased": 0,
         "granted": 0,
     }
-    outcome = await client.decide(UseTool(**ids(a, "4"), tool="keyword_suggestions"))
+    outcome = await client.submit(UseTool(**ids(a, "4"), tool="keyword_suggestions"))
     assert outcome.balance.total == 9
 
 
@@ -111,8 +71,8 @@ async def test_a_duplicate_command_is_answered_with_its_first_outcome_and_applie
     await client.execute(BuyPackage(**ids(a, "1"), package="medium", payment_ref="p"))
     use = UseTool(**ids(a, "2"), tool="image_generation", units=3)
 
-    first = await client.decide(use)
-    again = await client.decide(use)
+    first = await client.submit(use)
+    again = await client.submit(use)
 
     assert (first.repeat, again.repeat) == (False, True)
     assert again.charged == first.charged and again.balance.total == 4880
@@ -146,7 +106,7 @@ async def test_unreadable_messages_are_dead_lettered_and_the_consumer_carries_on
     finally:
         await producer.stop()
 
-    unknown = await client.decide(good)  # the consumer is alive and still in order
+    unknown = await client.submit(good)  # the consumer is alive and still in order
     assert (unknown.status, unknown.code) == ("refused", "unknown_account")
 
     letters = await read_all(store_settings, "dead-letters", len(bad) + 1)

@@ -18,15 +18,7 @@ from eventsourcing.persistence import StoredEvent
 
 from events.commands import (
     BuyPackage,
-    ChangePlan,
     CycleRenewed,
-    ExpireHolds,
-    GrantCredits,
-    RefundPackage,
-    RefundUsage,
-    ReleaseHold,
-    ReserveCredits,
-    SettleHold,
     UseTool,
 )
 from projections import maintenance
@@ -35,6 +27,7 @@ from projections.projector import Projector
 from projections.store import message_of
 from services.ledger.store import LedgerStore
 from services.settings import REPO
+from tests.every_kind import every_kind
 from tests.integration.conftest_projections import (
     caught_up,
     folded,
@@ -64,30 +57,10 @@ async def test_the_balances_topic_carries_the_figures_after_every_command_kind(
     ledger, projector, client, balances
 ):
     a = "acct-kinds"
-    commands = [
-        solo(a),
-        BuyPackage(**ids(a, "2"), package="small", payment_ref="pay-1"),
-        UseTool(**ids(a, "3"), tool="article_generation"),
-        ReserveCredits(
-            **ids(a, "4"), hold_id="h1", tool="image_generation", units=2, expires_at=at(10)
-        ),
-        SettleHold(**ids(a, "5"), hold_id="h1", credits=60),
-        ReserveCredits(
-            **ids(a, "6"), hold_id="h2", tool="image_generation", credits=30, expires_at=at(8)
-        ),
-        ReleaseHold(**ids(a, "7"), hold_id="h2"),
-        ReserveCredits(
-            **ids(a, "8"), hold_id="h3", tool="keyword_suggestions", units=5, expires_at=at(9)
-        ),
-        ExpireHolds(**ids(a, "10")),
-        RefundUsage(**ids(a, "11"), of_command_id=f"{a}-3"),
-        GrantCredits(**ids(a, "12"), credits=25, reason="outage"),
-        RefundPackage(**ids(a, "13"), payment_ref="pay-1"),
-        ChangePlan(**ids(a, "14"), plan="agency"),
-        UseTool(**ids(a, "15"), tool="no_such_tool"),  # refused: a new version, same figures
-    ]
+    commands = [command for command, _ in every_kind(a, NOW)]
+    commands.append(UseTool(**ids(a, "15"), tool="no_such_tool"))  # refused: same figures
     for command in commands:
-        outcome = await client.decide(command)
+        outcome = await client.submit(command)
 
         update = await update_at(balances, a, outcome.stream_version)
         assert update.version == outcome.stream_version, command.type
@@ -153,7 +126,7 @@ async def test_a_commit_that_fails_after_publishing_is_retried_and_consumers_dro
             return save(*args)
 
         projector.model.save = crash_once
-        outcome = await client.decide(solo(a))
+        outcome = await client.submit(solo(a))
         await folded(projector, a, outcome.stream_version)
 
     published = [u for u in balances.messages if u.account_id == a]
@@ -180,8 +153,8 @@ async def test_check_finds_a_tampered_row_and_exits_non_zero(
     store_settings, ledger, projector, client
 ):
     for n, account in enumerate(["acct-t1", "acct-t2"]):
-        await client.decide(solo(account))
-        used = await client.decide(
+        await client.submit(solo(account))
+        used = await client.submit(
             UseTool(**ids(account, "2"), tool="content_analysis", units=n + 1)
         )
         await folded(projector, account, used.stream_version)
@@ -218,7 +191,7 @@ async def test_alerts_fire_once_per_crossing(store_settings, ledger, client, ale
             solo(b, days=2),  # its cycle ends within 48 hours: expiring
             UseTool(**ids(b, "2"), tool="keyword_suggestions"),
         ]:
-            await client.decide(command)
+            await client.submit(command)
         said = await alerts.until(lambda seen: len(seen) >= 4)
         await asyncio.sleep(0.5)  # and nothing more
 
@@ -252,10 +225,10 @@ async def test_an_unreadable_row_is_rebuilt_from_its_stream_and_the_projector_ca
 ):
     a = "acct-garbled"
     async with running_projector(store_settings) as first:
-        started = await client.decide(solo(a))
+        started = await client.submit(solo(a))
         await folded(first, a, started.stream_version)
     execute(store_settings, f"UPDATE balances SET view = 'garbled' WHERE account_id = '{a}'")
-    outcome = await client.decide(UseTool(**ids(a, "2"), tool="article_generation"))
+    outcome = await client.submit(UseTool(**ids(a, "2"), tool="article_generation"))
     async with asyncio.timeout(10):  # the ledger stores the event just after the outcome
         while maintenance.lag(projector_settings(store_settings)) != 1:
             await asyncio.sleep(0.02)

@@ -33,9 +33,9 @@ async def test_an_event_that_cannot_be_folded_quarantines_its_account_and_the_re
     monkeypatch.setattr(batch, "fold", fold_failing_for(bad))
     async with running_projector(store_settings) as projector:
         for account in (bad, good):
-            await folded(projector, account, (await client.decide(solo(account))).stream_version)
-        await client.decide(UseTool(**ids(bad, "2"), tool="article_generation"))
-        used = await client.decide(UseTool(**ids(good, "2"), tool="article_generation"))
+            await folded(projector, account, (await client.submit(solo(account))).stream_version)
+        await client.submit(UseTool(**ids(bad, "2"), tool="article_generation"))
+        used = await client.submit(UseTool(**ids(good, "2"), tool="article_generation"))
         await update_at(balances, good, used.stream_version)
         async with asyncio.timeout(20):  # the two accounts' batches may commit in either order
             while not projector.quarantined:
@@ -44,9 +44,9 @@ async def test_an_event_that_cannot_be_folded_quarantines_its_account_and_the_re
         assert projector.quarantined.keys() == {bad}
         assert projector.model.get(bad).version == 1  # held at its last good version
     async with running_projector(store_settings) as again:  # a restart does not stop either
-        after = await client.decide(UseTool(**ids(good, "3"), tool="article_generation"))
+        after = await client.submit(UseTool(**ids(good, "3"), tool="article_generation"))
         await update_at(balances, good, after.stream_version)
-        await client.decide(UseTool(**ids(bad, "3"), tool="article_generation"))
+        await client.submit(UseTool(**ids(bad, "3"), tool="article_generation"))
 
     assert again.quarantined.keys() == {bad}
     [named] = [d for d in maintenance.check(again.settings)[1] if d.field == "quarantined"]
@@ -65,14 +65,14 @@ async def test_a_second_projector_stands_by_and_takes_over_when_the_active_one_d
     second = Projector(projector_settings(store_settings, **knobs))
     standing = asyncio.create_task(second.run(stop := asyncio.Event()))
     try:
-        await folded(first, a, (await client.decide(solo(a))).stream_version)
+        await folded(first, a, (await client.submit(solo(a))).stream_version)
         assert (first.leading, second.leading) == (True, False)
 
         first.lease.release = lambda: None  # it dies: no clean hand-over
         await first_run.__aexit__(None, None, None)
         async with asyncio.timeout(10):
             await second.started.wait()
-        used = await client.decide(UseTool(**ids(a, "2"), tool="keyword_suggestions"))
+        used = await client.submit(UseTool(**ids(a, "2"), tool="keyword_suggestions"))
         await folded(second, a, used.stream_version)
     finally:
         stop.set()
@@ -89,7 +89,7 @@ async def test_a_zombie_projector_that_lost_its_lease_publishes_nothing(
     knobs = {"projector_lease_ms": 1000}
     caplog.set_level(logging.INFO, "kalema.projector")
     async with running_projector(store_settings, **knobs) as zombie:
-        await folded(zombie, a, (await client.decide(solo(a))).stream_version)
+        await folded(zombie, a, (await client.submit(solo(a))).stream_version)
         gate, real_step = asyncio.Event(), zombie._step
 
         async def stalled_step():  # as if stopped by SIGSTOP past its lease
@@ -99,7 +99,7 @@ async def test_a_zombie_projector_that_lost_its_lease_publishes_nothing(
         zombie._step = stalled_step
         await asyncio.sleep(0.1)
         async with running_projector(store_settings, **knobs) as successor:
-            used = await client.decide(UseTool(**ids(a, "2"), tool="keyword_suggestions"))
+            used = await client.submit(UseTool(**ids(a, "2"), tool="keyword_suggestions"))
             await folded(successor, a, used.stream_version)
             committed = zombie.batches_committed
             gate.set()  # the zombie resumes

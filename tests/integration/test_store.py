@@ -56,7 +56,7 @@ def test_a_long_stream_is_snapshotted_and_loads_the_same_from_its_snapshot(store
     ledger = Ledger(store, load_catalog(), max_message_bytes=65536)
     for offset, command in enumerate(commands):
         record = Incoming("commands", 0, offset, b"acct-long", command.model_dump_json().encode())
-        ledger.commit(ledger.decide([record]))
+        ledger.commit(ledger.decide_batch([record]))
 
     (snapshot,) = store.snapshots.recorder.select_events("acct-long", desc=True, limit=1)
     assert snapshot.originator_version == store.snapshot_every

@@ -11,7 +11,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from events.balances import BalanceUpdated
 from projections.balance import BalanceView
 from services.api import models, views
-from services.api.deps import Account, Authenticated, LimitsDep, PortsDep, SettingsDep
+from services.api.deps import AccountId, Authenticated, LimitsDep, PortsDep, SettingsDep
 from services.api.errors import documented, documented_json, error
 from services.api.hub import Subscription
 from services.api.ports import Ports
@@ -30,14 +30,14 @@ async def opened(ports: Ports, account_id: str) -> BalanceView:
 
 
 @router.get("/accounts/{account_id}/balance", responses=documented(401, 403, 404, 422))
-async def balance(account_id: Account, ports: PortsDep) -> BalanceUpdated:
+async def balance(account_id: AccountId, ports: PortsDep) -> BalanceUpdated:
     """The sidebar's figure: total spendable credits, split by kind, as of ``version``."""
     return (await opened(ports, account_id)).message()
 
 
 @router.get("/accounts/{account_id}", responses=documented(401, 403, 404, 422))
 async def details(
-    account_id: Account, ports: PortsDep, settings: SettingsDep
+    account_id: AccountId, ports: PortsDep, settings: SettingsDep
 ) -> models.AccountDetails:
     """What clicking the balance shows: plan, renewal date, credits by kind, lots, activity."""
     view = await opened(ports, account_id)
@@ -47,7 +47,7 @@ async def details(
 
 @router.get("/accounts/{account_id}/history", responses=documented(401, 403, 404, 422))
 async def account_history(
-    account_id: Account,
+    account_id: AccountId,
     ports: PortsDep,
     offset: Annotated[int, Query(ge=0, le=OFFSET_MAX, description="entries to skip")] = 0,
     limit: Annotated[int, Query(ge=1, le=HISTORY_LIMIT_MAX, description="entries")] = 20,
@@ -60,7 +60,7 @@ async def account_history(
 
 
 async def subscribed(
-    account_id: Account, who: Authenticated, ports: PortsDep, limits: LimitsDep
+    account_id: AccountId, who: Authenticated, ports: PortsDep, limits: LimitsDep
 ) -> AsyncIterator[Subscription]:
     """A stream of the account, subscribed BEFORE the current balance is read, so an update
     published in between is not lost (and an older one is dropped by version). One token holds

@@ -10,7 +10,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from services.api.alerts import AlertFeed, AlertHub
-from services.api.deps import Account, PortsDep, SettingsDep
+from services.api.deps import AccountId, PortsDep, SettingsDep
 from services.api.errors import documented_json
 
 POLL_S = 1.0  # how often a quiet stream looks whether the server is stopping
@@ -41,7 +41,7 @@ async def _hub(request: Request, settings: SettingsDep) -> AlertHub:
     responses=documented_json(401, 403, 422),
 )
 async def alert_stream(
-    account_id: Account, request: Request, settings: SettingsDep, ports: PortsDep
+    account_id: AccountId, request: Request, settings: SettingsDep, ports: PortsDep
 ) -> AsyncIterable[ServerSentEvent]:
     """Server-sent events, ``event: alert`` with the ``BalanceAlert`` as data and its
     ``alert_id`` as id: low balance, depleted and subscription credits expiring soon, as they

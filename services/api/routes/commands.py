@@ -235,7 +235,7 @@ async def decided(ports: Ports, command: Command) -> Outcome:
 async def outcome_of(ports: Ports, command: Command) -> Outcome:
     """The ledger's outcome, accepted or refused; 504 or 503 if there is none."""
     try:
-        return await ports.ledger.decide(command)
+        return await ports.ledger.submit(command)
     except LedgerTimeout as timeout:
         message = "no outcome in time; retry with the same Idempotency-Key"
         raise error(504, "ledger_timeout", message, command_id=command.command_id) from timeout

@@ -8,9 +8,18 @@ is what time alone records; ``Past`` is what a decision may look up of history (
 
 from services.ledger.core.catalog import Catalog, PackageOffer, PlanTerms, ToolPrice
 from services.ledger.core.decide import Decision, answered, catch_up, decide, handle
-from services.ledger.core.lots import spendable
+from services.ledger.core.lots import ends, spendable
 from services.ledger.core.past import NOTHING, Past, Remembered, keys_for, keys_of
-from services.ledger.core.state import Account, Balance, Hold, Lot, balance, evolve, replay
+from services.ledger.core.state import (
+    Account,
+    Balance,
+    Hold,
+    Lot,
+    balance,
+    evolve,
+    replay,
+    started,
+)
 
 __all__ = [
     "NOTHING",
@@ -29,10 +38,12 @@ __all__ = [
     "balance",
     "catch_up",
     "decide",
+    "ends",
     "evolve",
     "handle",
     "keys_for",
     "keys_of",
     "replay",
     "spendable",
+    "started",
 ]

@@ -49,7 +49,7 @@ class FakeLedger:
         self.answer = answer
         self.sent: list[Command] = []
 
-    async def decide(self, command: Command) -> Outcome:
+    async def submit(self, command: Command) -> Outcome:
         self.sent.append(command)
         return self.answer(command)
 

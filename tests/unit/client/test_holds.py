@@ -26,9 +26,9 @@ class FakeLedger:
         self.tasks: list[asyncio.Task[Any]] = []
 
     async def execute(self, command: Command) -> Outcome:
-        return await self.decide(command)
+        return await self.submit(command)
 
-    async def decide(self, command: Command) -> Outcome:
+    async def submit(self, command: Command) -> Outcome:
         self.sent.append(command)
         if isinstance(command, ReleaseHold) and self.release_fails:
             raise LedgerTimeout("no outcome")

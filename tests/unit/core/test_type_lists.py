@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from datetime import UTC, datetime
 from typing import get_args
 
 from events.commands import AnyCommand
 from events.ledger import DECISION_EVENTS, AnyLedgerEvent, CommandRefused, DecisionEvent
+from services.api import commands as http
 from services.audit import history
+from tests.every_kind import every_kind
 
 # By name: the package exports the functions ``decide`` and the like over their modules' names.
 decide = importlib.import_module("services.ledger.core.decide")
@@ -39,3 +42,18 @@ def test_the_audit_describes_every_event_type():
     missing = [t.__name__ for t in EVENT_TYPES if f"case {t.__name__}()" not in source
                and f"| {t.__name__}()" not in source]  # fmt: skip
     assert missing == []
+
+
+def test_the_integration_tests_every_kind_list_holds_every_command_type():
+    kinds = {
+        type(command) for command, _ in every_kind("acct-1", datetime(2026, 11, 1, tzinfo=UTC))
+    }
+    assert kinds == set(COMMAND_TYPES)
+
+
+def test_the_api_has_one_body_for_every_command_type_with_its_own_fields():
+    bodies = {body.command: body for body in http.Body.__subclasses__()}
+    assert set(bodies) == set(COMMAND_TYPES)
+    stamped = {"type", "command_id", "account_id", "occurred_at"}  # set by the API itself
+    for command, body in bodies.items():
+        assert set(body.model_fields) == set(command.model_fields) - stamped, body.__name__

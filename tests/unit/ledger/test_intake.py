@@ -59,3 +59,39 @@ def test_null_header_values_huge_keys_and_payloads_are_kept_cut_to_size():
     assert letter.headers[0] == ("trace", None) and len(letter.headers[1][1] or "") < 1100
     assert len(letter.key or "") < 1100
     assert len(letter.model_dump_json()) < 120_000
+
+
+USE = {
+    "type": "UseTool",
+    "command_id": "c-3",
+    "account_id": "acct-1",
+    "occurred_at": "2026-11-01T00:00:00Z",
+    "tool": "keyword_suggestions",
+}
+
+
+def test_a_well_formed_command_keyed_by_its_account_is_read():
+    command = read_command(record(json.dumps(USE).encode()), max_bytes=65_536)
+
+    assert not isinstance(command, DeadLetter)
+    assert (command.command_id, command.account_id) == ("c-3", "acct-1")
+
+
+def test_an_empty_message_is_dead_lettered_as_empty():
+    assert letter_of(None).reason == "empty"
+    assert letter_of(b"").reason == "empty"
+
+
+def test_a_command_without_a_key_or_keyed_by_another_account_is_dead_lettered_and_named():
+    value = json.dumps(USE).encode()
+
+    missing, other = letter_of(value, key=None), letter_of(value, key=b"acct-2")
+
+    assert (missing.reason, missing.command_id) == ("missing_key", "c-3")
+    assert (other.reason, other.account_id, other.key) == ("key_mismatch", "acct-1", "acct-2")
+
+
+def test_an_unknown_command_type_is_dead_lettered_as_such():
+    letter = letter_of(json.dumps({**USE, "type": "StealCredits"}).encode())
+
+    assert (letter.reason, letter.command_id) == ("unknown_command_type", "c-3")
