@@ -132,8 +132,10 @@ async def open_account(
     return outcome.stream_version
 
 
-async def balance_events(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
-    """The ``balance`` events of a server-sent event stream, decoded."""
+async def sse_events(
+    response: httpx.Response, event: str = "balance"
+) -> AsyncIterator[dict[str, Any]]:
+    """The ``event`` events (``balance``, ``alert``) of a server-sent event stream, decoded."""
     name, data = None, []
     async for line in response.aiter_lines():
         if line.startswith("event:"):
@@ -141,6 +143,6 @@ async def balance_events(response: httpx.Response) -> AsyncIterator[dict[str, An
         elif line.startswith("data:"):
             data.append(line.partition(":")[2].strip())
         elif not line and data:
-            if name == "balance":
+            if name == event:
                 yield json.loads("\n".join(data))
             name, data = None, []

@@ -4,9 +4,7 @@ alerts as the projector publishes them (real broker, SQLite store)."""
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
-from typing import Any
 
 import pytest
 from playwright.async_api import expect
@@ -17,24 +15,12 @@ from tests.integration.conftest_api import (  # noqa: F401  (api_fixture: the ap
     api_fixture,
     bearer,
     open_account,
+    sse_events,
 )
 from tests.integration.test_browser import WAIT_MS, browser_page
 from tests.integration.test_browser import served as system_served  # noqa: F401  (fixture)
 
 SCREENSHOT = REPO / "artifacts" / "browser" / "alerts.png"
-
-
-async def alert_events(response: Any) -> Any:
-    name, data = None, []
-    async for line in response.aiter_lines():
-        if line.startswith("event:"):
-            name = line.partition(":")[2].strip()
-        elif line.startswith("data:"):
-            data.append(line.partition(":")[2].strip())
-        elif not line and data:
-            if name == "alert":
-                yield json.loads("\n".join(data))
-            name, data = None, []
 
 
 async def test_the_alert_stream_carries_an_accounts_alerts_as_they_arrive(
@@ -49,7 +35,7 @@ async def test_the_alert_stream_carries_an_accounts_alerts_as_they_arrive(
         ) as response,
     ):
         assert response.status_code == 200
-        received = alert_events(response)
+        received = sse_events(response, "alert")
         await client.use_tool("acct-other", "content_analysis", 90)  # another account's alert
         await client.use_tool("acct-al", "content_analysis", 90)  # 80 left: at or below 98
         first = await asyncio.wait_for(anext(received), 20)

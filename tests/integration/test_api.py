@@ -17,10 +17,10 @@ from tests.integration.conftest_api import (  # noqa: F401  (api_fixture: the ap
     SUPPORT_TOKEN,
     WEBHOOK_SECRET,
     api_fixture,
-    balance_events,
     bearer,
     open_account,
     running_api,
+    sse_events,
 )
 from tests.integration.conftest_projections import folded
 
@@ -478,7 +478,7 @@ async def test_the_stream_sends_the_current_balance_then_every_newer_one_from_an
         service.stream("GET", path) as support,
     ):
         assert mine.headers["content-type"].startswith("text/event-stream")
-        streams = [balance_events(mine), balance_events(support)]
+        streams = [sse_events(mine), sse_events(support)]
         firsts = [await anext(s) for s in streams]
         assert api.ports.hub.streams("acct-a") == 2
         used = await client.use_tool("acct-a", "article_generation")  # another producer
