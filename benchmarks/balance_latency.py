@@ -25,15 +25,11 @@ import platform
 import signal
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from collections import defaultdict
-from pathlib import Path
 from typing import Any
 
-import psycopg
-
+from benchmarks.throwaway import throwaway
 from events.balances import BalanceUpdated
 from events.commands import Command
 from projections import maintenance
@@ -191,25 +187,12 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=40)
     args = parser.parse_args()
 
-    name = f"bench_{uuid.uuid4().hex[:8]}"
-    settings = ProjectorSettings(
-        topic_prefix=f"bench.{name}",
-        event_store=args.store,
-        sqlite_path=Path(tempfile.mkdtemp()) / "ledger.sqlite",
-        postgres_schema=name,
-        ledger_group_id=f"ledger-{name}",
-    )
-    if args.store == "postgres":
-        with psycopg.connect(settings.postgres_dsn(), autocommit=True) as conn:
-            conn.execute(f"CREATE SCHEMA {name}")
-    asyncio.run(ensure_topics(settings))
-    try:
-        result = asyncio.run(bench(settings, args.rate, args.seconds, args.accounts))
-    finally:
-        asyncio.run(delete_topics(settings))
-        if args.store == "postgres":
-            with psycopg.connect(settings.postgres_dsn(), autocommit=True) as conn:
-                conn.execute(f"DROP SCHEMA {name} CASCADE")
+    with throwaway(args.store, ProjectorSettings) as settings:
+        asyncio.run(ensure_topics(settings))
+        try:
+            result = asyncio.run(bench(settings, args.rate, args.seconds, args.accounts))
+        finally:
+            asyncio.run(delete_topics(settings))
     print(json.dumps(result, indent=2))
     previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     RESULTS.write_text(json.dumps(previous | {args.store: result}, indent=2) + "\n")

@@ -13,15 +13,12 @@ import argparse
 import asyncio
 import json
 import resource
-import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 
-import psycopg
 from aiokafka import AIOKafkaProducer
 
+from benchmarks.throwaway import throwaway
 from services.ledger.__main__ import build
 from services.settings import REPO, Settings
 from services.topics import delete_topics, ensure_topics
@@ -29,17 +26,11 @@ from tests.workload import command_log
 
 
 async def run(args: argparse.Namespace) -> dict[str, object]:
-    name = f"bench_{uuid.uuid4().hex[:8]}"
-    settings = Settings(
-        topic_prefix=f"bench.{name}",
-        event_store=args.store,
-        postgres_schema=name,
-        ledger_group_id=name,
-        sqlite_path=Path(tempfile.mkdtemp()) / "ledger.sqlite",
-    )
-    if args.store == "postgres":
-        with psycopg.connect(settings.postgres_dsn(), autocommit=True) as conn:
-            conn.execute(f"CREATE SCHEMA {name}")
+    with throwaway(args.store) as settings:
+        return await _timed(args, settings)
+
+
+async def _timed(args: argparse.Namespace, settings: Settings) -> dict[str, object]:
     await ensure_topics(settings)
     log = command_log(args.commands, args.accounts)
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, linger_ms=20)
@@ -65,9 +56,6 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     finally:
         edge.ledger.store.close()
         await delete_topics(settings)
-        if args.store == "postgres":
-            with psycopg.connect(settings.postgres_dsn(), autocommit=True) as conn:
-                conn.execute(f"DROP SCHEMA {name} CASCADE")
     return {
         "store": args.store,
         "commands": len(log),

@@ -25,17 +25,15 @@ import random
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import psycopg
 from rich.progress import Progress
 
+from benchmarks.throwaway import throwaway
 from events.commands import (
     BuyPackage,
     Command,
@@ -210,16 +208,7 @@ def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    name = f"bench_{uuid.uuid4().hex[:8]}"
-    settings = Settings(
-        event_store=args.store,
-        postgres_schema=name,
-        sqlite_path=Path(tempfile.mkdtemp()) / "ledger.sqlite",
-    )
-    if args.store == "postgres":
-        with psycopg.connect(settings.postgres_dsn(), autocommit=True) as conn:
-            conn.execute(f"CREATE SCHEMA {name}")
-    try:
+    with throwaway(args.store) as settings:
         store = LedgerStore(settings)
         ledger = Ledger(store, load_catalog(), max_message_bytes=65536, cache_size=1000)
         began = time.perf_counter()
@@ -234,10 +223,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             {**measure(settings, args.commands), "rss_mb": memory(settings, args.accounts)}
             for _ in range(args.runs)
         ]
-    finally:
-        if args.store == "postgres":
-            with psycopg.connect(settings.postgres_dsn(), autocommit=True) as conn:
-                conn.execute(f"DROP SCHEMA {name} CASCADE")
     return {
         "store": args.store,
         "long_account_commands": args.commands,

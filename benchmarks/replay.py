@@ -13,21 +13,17 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import tempfile
 import time
-import uuid
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import psycopg
-
+from benchmarks.throwaway import throwaway
 from events.commands import BuyPackage, CycleRenewed, UseTool
 from services.ledger.catalog_file import load_catalog
 from services.ledger.chain import GENESIS
 from services.ledger.core import Account, evolve, handle
 from services.ledger.store import LedgerStore, gc_paused, seal
-from services.settings import REPO, Settings
+from services.settings import REPO
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -66,26 +62,15 @@ def best(repeat: int, run) -> float:
 
 def main() -> None:
     args = _arguments()
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    settings = Settings(
-        event_store=args.store,
-        postgres_schema=schema,
-        sqlite_path=Path(tempfile.mkdtemp()) / "replay.sqlite",
-    )
-    if args.store == "postgres":
-        with psycopg.connect(settings.postgres_dsn(), autocommit=True) as conn:
-            conn.execute(f"CREATE SCHEMA {schema}")
-    store = LedgerStore(settings)
-    try:
-        total = _filled(store, args.events, args.accounts)
-        # The setup's lists are gone: measure replay, not the collector walking its leftovers.
-        gc.collect()
-        results = _measured(store, args, total)
-    finally:
-        store.close()
-        if args.store == "postgres":
-            with psycopg.connect(settings.postgres_dsn(), autocommit=True) as conn:
-                conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    with throwaway(args.store) as settings:
+        store = LedgerStore(settings)
+        try:
+            total = _filled(store, args.events, args.accounts)
+            # The setup's lists are gone: measure replay, not the collector walking its leftovers.
+            gc.collect()
+            results = _measured(store, args, total)
+        finally:
+            store.close()
     for key, value in results.items():
         print(f"{key:>26}: {value}")
     out = REPO / "benchmarks" / "results" / f"replay-{args.store}.json"
