@@ -15,7 +15,8 @@ from immutables import Map
 from events.ledger import Draw
 from services.ledger.core import Account, Hold, Lot
 
-FORMAT = 3  # 3: only what is open (idempotency and history live in the store's index)
+FORMAT = 4  # 3: only what is open (idempotency and history live in the store's index);
+# 4: emptied package lots close, refunded packages are named
 
 
 def dump(state: Account, head: str) -> bytes:
@@ -66,6 +67,7 @@ def to_document(state: Account) -> dict[str, Any]:
             ]
             for hold in state.holds.values()
         ],
+        "refunded": sorted(state.refunded),
         "version": state.version,
         "as_of": _time(state.as_of),
     }
@@ -93,6 +95,7 @@ def from_document(doc: dict[str, Any]) -> Account:
             pending_plan=doc["pending_plan"],
             lots=lots,
             holds=holds,
+            refunded=frozenset(doc["refunded"]),
             version=doc["version"],
             as_of=_parse(doc["as_of"]),
         )

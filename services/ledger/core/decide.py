@@ -360,18 +360,19 @@ def _refund_package(cmd: RefundPackage, state: Account, catalog: Catalog, past: 
             f"no package bought with payment {cmd.payment_ref!r}", payment_ref=cmd.payment_ref
         )
     lot_id = bought.lot_id
-    lot = state.lots.get(lot_id)
-    if lot is None:  # a package's lot closes only when its payment is refunded
+    if lot_id in state.refunded:
         raise AlreadyRefunded(
             f"payment {cmd.payment_ref!r} was already refunded", payment_ref=cmd.payment_ref
         )
+    lot = state.lots.get(lot_id)  # a package's emptied lot has closed: nothing remains
+    remaining = lot.remaining if lot is not None else 0
     return (
         PackageRefunded(
             **_caused_by(cmd),
             payment_ref=cmd.payment_ref,
             lot_id=lot_id,
-            credits_removed=lot.remaining,
-            shortfall_credits=lot.credits - lot.remaining,
+            credits_removed=remaining,
+            shortfall_credits=bought.credits - remaining,
         ),
     )
 

@@ -64,8 +64,9 @@ def give_back(
     state: Account, draws: Iterable[Draw], now: datetime
 ) -> tuple[tuple[Draw, ...], tuple[Forfeit, ...]]:
     """Credits going back to the lots they came from. A lot that has ended (expired, been
-    followed by the next cycle, or been removed) cannot take them: they are forfeited instead,
-    so nothing is ever revived and nothing rolls over."""
+    followed by the next cycle, or been removed with its refunded package) cannot take them:
+    they are forfeited instead, so nothing rolls over. A package's lot closes when emptied but
+    never ends: it takes its credits back."""
     end = ends(state)
     returned: list[Draw] = []
     forfeited: list[Forfeit] = []
@@ -73,7 +74,9 @@ def give_back(
         lot = state.lots.get(draw.lot_id)  # a lot that closed has left the state
         if lot is not None and alive(lot, end[lot.lot_id], now):
             returned.append(draw)
-        else:  # purchased credits never expire: a closed package lot was removed (refunded)
+        elif draw.kind == "purchased" and draw.lot_id not in state.refunded:
+            returned.append(draw)  # purchased credits never expire: an emptied lot reopens
+        else:
             reason = "removed" if draw.kind == "purchased" else "expired"
             forfeited.append(Forfeit(**draw.model_dump(), reason=reason))
     return tuple(returned), tuple(forfeited)

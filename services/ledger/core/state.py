@@ -87,6 +87,7 @@ class Account(NamedTuple):
     pending_plan: str | None = None
     lots: Map[str, Lot] = _EMPTY  # open lots only
     holds: Map[str, Hold] = _EMPTY  # open holds only
+    refunded: frozenset[str] = frozenset()  # lots of refunded packages: they take nothing back
     version: int = 0
     as_of: datetime | None = None  # the latest event's time: an account's time never goes back
 
@@ -138,11 +139,33 @@ def replay(events: Iterable[LedgerEvent], state: Account | None = None) -> Accou
     return state
 
 
-def _moved(lots: Map[str, Lot], draws: Iterable[Draw], sign: int) -> Map[str, Lot]:
+def _taken(lots: Map[str, Lot], draws: Iterable[Draw]) -> Map[str, Lot]:
+    """Credits drawn from their lots. A package's lot that is emptied closes: purchased
+    credits never expire, so otherwise every package ever bought would stay in the state."""
     changed = lots.mutate()
     for draw in draws:
         lot = changed[draw.lot_id]
-        changed[draw.lot_id] = lot._replace(remaining=lot.remaining + sign * draw.credits)
+        remaining = lot.remaining - draw.credits
+        if remaining == 0 and lot.kind == "purchased":
+            del changed[draw.lot_id]
+        else:
+            changed[draw.lot_id] = lot._replace(remaining=remaining)
+    return changed.finish()
+
+
+def _given_back(state: Account, draws: Iterable[Draw]) -> Map[str, Lot]:
+    """Credits going back to their lots. An emptied package's lot opens again with what comes
+    back (the rules never give back to a lot that ended or a package that was refunded); it
+    orders as the newest lot, and its ``credits`` are at least what it holds."""
+    changed = state.lots.mutate()
+    for draw in draws:
+        lot = changed.get(draw.lot_id)
+        if lot is None:
+            lot = Lot(draw.lot_id, draw.kind, 0, 0, None, state.version)
+        remaining = lot.remaining + draw.credits
+        changed[draw.lot_id] = lot._replace(
+            remaining=remaining, credits=max(lot.credits, remaining)
+        )
     return changed.finish()
 
 
@@ -181,20 +204,20 @@ def _package_purchased(state: Account, e: PackagePurchased) -> Changes:
 
 
 def _tool_used(state: Account, e: ToolUsed) -> Changes:
-    return {"lots": _moved(state.lots, e.draws, -1)}
+    return {"lots": _taken(state.lots, e.draws)}
 
 
 def _credits_reserved(state: Account, e: CreditsReserved) -> Changes:
     hold = Hold(e.hold_id, e.tool, e.credits, e.draws, e.expires_at)
-    return {"lots": _moved(state.lots, e.draws, -1), "holds": state.holds.set(e.hold_id, hold)}
+    return {"lots": _taken(state.lots, e.draws), "holds": state.holds.set(e.hold_id, hold)}
 
 
 def _hold_closed(state: Account, e: HoldSettled | HoldReleased | HoldExpired) -> Changes:
-    return {"lots": _moved(state.lots, e.returned, +1), "holds": state.holds.delete(e.hold_id)}
+    return {"lots": _given_back(state, e.returned), "holds": state.holds.delete(e.hold_id)}
 
 
 def _usage_refunded(state: Account, e: UsageRefunded) -> Changes:
-    return {"lots": _moved(state.lots, e.returned, +1)}
+    return {"lots": _given_back(state, e.returned)}
 
 
 def _credits_granted(state: Account, e: CreditsGranted) -> Changes:
@@ -202,7 +225,8 @@ def _credits_granted(state: Account, e: CreditsGranted) -> Changes:
 
 
 def _package_refunded(state: Account, e: PackageRefunded) -> Changes:
-    return {"lots": state.lots.delete(e.lot_id)}  # what remained is removed with the lot
+    lots = state.lots.delete(e.lot_id) if e.lot_id in state.lots else state.lots
+    return {"lots": lots, "refunded": state.refunded | {e.lot_id}}  # what remained is removed
 
 
 def _plan_upgraded(state: Account, e: PlanUpgraded) -> Changes:

@@ -14,6 +14,7 @@ from tests.unit.core.scenario import (
     renewed,
     reserved,
     settled,
+    spendable,
     then_refused,
     used,
     when,
@@ -82,3 +83,62 @@ def test_an_account_with_no_history_is_decided_without_a_past():
     decision = handle(renewed("solo", 0), Account(), CATALOG)
 
     assert not decision.refused and decision.state.version == 1
+
+
+def test_an_account_that_buys_and_spends_packages_keeps_only_its_unspent_ones():
+    account = Account()
+    for n in range(50):  # each package of 1,000 credits spent by 20 articles of 50
+        account = given(bought("small", at=1 + n / 100), on=account)
+        for u in range(20):
+            account = given(used(at=1 + n / 100 + u / 10_000), on=account)
+    account = given(bought("small", at=2), on=account)
+
+    assert spendable(account) == (0, 1000, 0)
+    assert [lot.kind for lot in account.lots.values()] == ["purchased"]
+
+
+def test_a_refund_of_a_use_gives_an_emptied_package_its_credits_back():
+    account = given(
+        bought("small", payment_ref="p"),
+        used(units=10, at=1, command_id="u1"),
+        used(units=10, at=1.1, command_id="u2"),
+    )
+    assert list(account.lots) == []
+
+    refund = when(account, refunded_use("u1", at=3))
+    assert [(d.lot_id, d.credits) for d in refund.outcome.returned] == [("package:p", 500)]
+    then = when(refund.state, refunded_use("u2", at=4))
+
+    assert refund.outcome.forfeited == () and spendable(then.state) == (0, 1000, 0)
+    assert then.state.lots["package:p"].credits == 1000
+
+
+def test_a_released_hold_gives_an_emptied_package_its_credits_back():
+    account = given(
+        bought("small", payment_ref="p"), reserved("h1", credits=1000, at=1, expires=1.5)
+    )
+    assert list(account.lots) == []
+
+    released_hold = when(account, released("h1", at=1.2))
+
+    assert spendable(released_hold.state) == (0, 1000, 0)
+
+
+def test_refunding_an_emptied_package_removes_nothing_and_records_all_as_shortfall():
+    account = given(bought("small", payment_ref="p"), used(units=20, at=1, command_id="u1"))
+
+    refund = when(account, refunded_package("p", at=2))
+
+    assert (refund.outcome.credits_removed, refund.outcome.shortfall_credits) == (0, 1000)
+    then_refused(when(refund.state, refunded_package("p", at=3)), "already_refunded")
+    given_back = when(refund.state, refunded_use("u1", at=4))
+    assert [f.reason for f in given_back.outcome.forfeited] == ["removed"]
+    assert spendable(given_back.state) == (0, 0, 0)
+
+
+def test_a_snapshot_remembers_which_packages_were_refunded():
+    account = given(bought("small", payment_ref="p"), refunded_package("p", at=2))
+
+    state, head = snapshots.load(snapshots.dump(account, "head"))
+
+    assert state == account and state.refunded == frozenset({"package:p"})
