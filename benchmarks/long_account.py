@@ -3,10 +3,11 @@ ledger's memory (issue #11).
 
     .venv/bin/python -m benchmarks.long_account [--store sqlite|postgres] [--commands 1000000]
 
-Builds a fresh store through the ledger's own batch path (``Ledger.decide_batch`` and ``commit``, no
-Kafka): one account with ``--commands`` decided commands (tool uses, with a package, a hold
-settled and a refund now and then) and ``--accounts`` ordinary accounts beside it, then folds
-the balance and history read model. Then measures, each on a fresh store instance:
+Builds a fresh store through the ledger's own batch path (``Ledger.decide_batch`` and
+``commit``, no Kafka): one account with ``--commands`` decided commands (tool uses paid by its
+plan and by packages it buys and spends, a hold settled and a refund now and then) and
+``--accounts`` ordinary accounts beside it, then folds the balance and history read model.
+Then measures, each on a fresh store instance:
 - the long account's snapshot, in bytes, and the time to load its state (snapshot + tail);
 - the time to decide a repeat of one of its commands decided long ago (a fresh ledger: load,
   index lookup, answer), p50/p99;
@@ -38,7 +39,6 @@ from events.commands import (
     BuyPackage,
     Command,
     CycleRenewed,
-    GrantCredits,
     RefundUsage,
     ReserveCredits,
     SettleHold,
@@ -60,13 +60,16 @@ _OFFSETS = itertools.count()  # one partition, one log: offsets go on across loa
 
 
 def long_history(commands: int) -> Iterator[Command]:
-    """The long account: a grant that outlasts it all, then uses, a package every 1,000
-    commands, a hold settled every 100 and a refund every 500; one command a second."""
+    """The long account, paying as a heavy user does: its plan's allowance, then a package of
+    1,000 credits every 750 commands (about 1,330 credits) while its uses take about 1,280
+    (keyword suggestions, a 50-credit hold settled at 30 every 100, a refund every 500): so it
+    buys and spends packages, and the few it has not spent yet stay open. One command a
+    second."""
     yield CycleRenewed(**_ids(LONG, 0), plan="agency", cycle_start=START, cycle_end=_at(2_600_000))
-    yield GrantCredits(**_ids(LONG, 1), credits=100_000_000, reason="benchmark")
+    yield BuyPackage(**_ids(LONG, 1), package="small", payment_ref="pay-1")
     for n in range(2, commands):
         base = _ids(LONG, n)
-        if n % 1000 == 0:
+        if n % 750 == 0:
             yield BuyPackage(**base, package="small", payment_ref=f"pay-{n}")
         elif n % 100 == 1:
             yield ReserveCredits(

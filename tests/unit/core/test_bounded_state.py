@@ -141,4 +141,4 @@ def test_a_snapshot_remembers_which_packages_were_refunded():
 
     state, head = snapshots.load(snapshots.dump(account, "head"))
 
-    assert state == account and state.refunded == frozenset({"package:p"})
+    assert head == "head" and state == account and state.refunded == frozenset({"package:p"})
