@@ -54,6 +54,7 @@ async def _timed(args: argparse.Namespace, settings: Settings) -> dict[str, obje
             elapsed = time.perf_counter() - began
         events = sum(len(edge.ledger.store.stream(a)) for a in {c.account_id for c in log})
     finally:
+        await edge.close()
         edge.ledger.store.close()
         await delete_topics(settings)
     return {

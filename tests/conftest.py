@@ -76,6 +76,7 @@ async def running_ledger(settings: Settings) -> AsyncIterator[LedgerConsumer]:
                     await asyncio.sleep(0.05)
             yield edge
     finally:
+        await edge.close()
         edge.ledger.store.close()
 
 

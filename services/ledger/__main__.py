@@ -35,6 +35,7 @@ def build(settings: Settings) -> tuple[FastStream, LedgerConsumer]:
 
     @app.after_shutdown
     async def close_store() -> None:
+        await edge.close()
         store.close()
 
     return app, edge

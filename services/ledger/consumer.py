@@ -19,7 +19,7 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from aiokafka import ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.message import KafkaMessage as RawBatchMessage
@@ -27,7 +27,7 @@ from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.middlewares import AckPolicy
 from prometheus_client import REGISTRY
 
-from services.kafka_security import broker_security
+from services.kafka_security import broker_security, client_security
 from services.ledger import metrics
 from services.ledger.intake import Incoming
 from services.ledger.service import Batch, Ledger, source_name
@@ -36,6 +36,7 @@ from services.settings import Settings
 log = logging.getLogger("kalema.ledger")
 RETRY_FIRST_S, RETRY_MAX_S = 0.1, 5.0
 ASSIGN_PATIENCE_S = 30.0  # far below the poll interval after which the group drops us
+_JSON = ("content-type", b"application/json")
 
 
 class LedgerConsumer:
@@ -46,6 +47,7 @@ class LedgerConsumer:
         self.unsure: set[TopicPartition] = set()  # positions to read again from the store
         self.failures: dict[TopicPartition, int] = {}  # consecutive, for the back-off
         self.batches_committed = 0
+        self.producer: AIOKafkaProducer | None = None
         self.broker = KafkaBroker(
             settings.kafka_bootstrap_servers,
             client_id="kalema-ledger",
@@ -142,9 +144,15 @@ class LedgerConsumer:
         await asyncio.sleep(min(RETRY_MAX_S, RETRY_FIRST_S * 2 ** (failures - 1)))
 
     async def _publish(self, batch: Batch) -> None:
+        """Send the batch's outcomes and dead letters and wait until Kafka has them all.
+
+        Straight through aiokafka's producer: FastStream's ``publish`` cost three times the
+        send itself per record (a correlation id, a middleware scope), and a batch of 500
+        outcomes was a sixth of the ledger's CPU (BENCHMARKS.md, issue 15)."""
         topics = self.settings.topic
         messages = [(topics["outcomes"], o.account_id, o, "") for o in batch.outcomes]
         messages += [(topics["dead-letters"], d.key, d, d.reason) for d in batch.dead_letters]
+        producer = await self._producer()
         sent = []
         for topic, key, message, reason in messages:
             try:
@@ -152,19 +160,37 @@ class LedgerConsumer:
             except ValueError:  # one unpublishable message must not stall the partition
                 log.exception("cannot serialize a message for %s; not published", topic)
                 continue
-            headers = {"content-type": "application/json"}
-            if reason:
-                headers["x-dead-letter-reason"] = reason
+            headers = [_JSON] if not reason else [_JSON, ("x-dead-letter-reason", reason.encode())]
             sent.append(
-                await self.broker.publish(
-                    value,
+                await producer.send(
                     topic,
+                    value,
                     key=None if key is None else key.encode(errors="replace"),
                     headers=headers,
-                    no_confirm=True,
                 )
             )
         await asyncio.gather(*sent)
+
+    async def _producer(self) -> AIOKafkaProducer:
+        """The outcomes' producer, started with the first batch (idempotent, every replica)."""
+        if self.producer is None:
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self.settings.kafka_bootstrap_servers,
+                client_id="kalema-ledger",
+                **client_security(self.settings),
+                acks="all",
+                enable_idempotence=True,
+                linger_ms=2,
+            )
+            await producer.start()
+            self.producer = producer
+        return self.producer
+
+    async def close(self) -> None:
+        """Flush and stop the outcomes' producer (after the broker has stopped consuming)."""
+        if self.producer is not None:
+            producer, self.producer = self.producer, None
+            await producer.stop()
 
     async def assigned(self, partitions: set[TopicPartition]) -> None:
         """Seek each new partition to its stored position, retrying while the store is down
