@@ -210,7 +210,7 @@ def parse_command(data: bytes | str) -> Command:
     JSON parsers keep the last of two equal keys without a word; a command that says
     ``"units": 1`` and ``"units": 100`` is ambiguous, so it is refused here first."""
     try:
-        json.loads(data, object_pairs_hook=_no_duplicate_keys)
+        _DUPLICATES.decode(data if isinstance(data, str) else data.decode())
     except _DuplicateKey as duplicate:
         raise ValidationError.from_exception_data(
             "Command",
@@ -241,3 +241,7 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
             raise _DuplicateKey(key)
         seen[key] = value
     return seen
+
+
+# One decoder for every command: ``json.loads`` with a hook builds a new one per call.
+_DUPLICATES = json.JSONDecoder(object_pairs_hook=_no_duplicate_keys)
