@@ -48,6 +48,9 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder):
         "ON CONFLICT (account_id, key) DO UPDATE SET version = max(version, excluded.version)"
     )
 
+    def write_index(self, cursor: Any, rows: Sequence[IndexRow]) -> None:
+        cursor.executemany(self.upsert, rows)  # in-process: one statement per key is cheap
+
     def recall(self, wanted: Sequence[Wanted]) -> list[tuple[str, str, int, str, bytes]]:
         """(account_id, key, version, topic, state) of the event behind each key that has one."""
         found: list[tuple[str, str, int, str, bytes]] = []
@@ -95,8 +98,11 @@ class PostgresLedgerRecorder(PostgresProcessRecorder):
                 "version BIGINT NOT NULL, PRIMARY KEY (account_id, key))"
             ).format(index=self.index)
         )
+        # One statement per batch (arrays unnested), not one per key: PostgreSQL's CPU is
+        # shared with the broker and the ledger on one machine.
         self.upsert = SQL(
-            "INSERT INTO {index} AS i (account_id, key, version) VALUES (%s, %s, %s) "
+            "INSERT INTO {index} AS i (account_id, key, version) "
+            "SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[]) "
             "ON CONFLICT (account_id, key) DO UPDATE SET "
             "version = GREATEST(i.version, excluded.version)"
         ).format(index=self.index)
@@ -111,6 +117,16 @@ class PostgresLedgerRecorder(PostgresProcessRecorder):
     def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kw: Any) -> None:
         super()._insert_events(curs, stored_events, **kw)
         write_index(self, curs, kw.get("index") or ())
+
+    def write_index(self, cursor: Any, rows: Sequence[IndexRow]) -> None:
+        # A statement may touch a row once: a key answered twice in a batch keeps its latest.
+        latest: dict[Wanted, int] = {}
+        for account_id, key, version in rows:
+            latest[(account_id, key)] = max(version, latest.get((account_id, key), 0))
+        cursor.execute(
+            self.upsert,
+            ([a for a, _ in latest], [k for _, k in latest], list(latest.values())),
+        )
 
     def recall(self, wanted: Sequence[Wanted]) -> list[tuple[str, str, int, str, bytes]]:
         """(account_id, key, version, topic, state) of the event behind each key that has one."""
@@ -144,7 +160,7 @@ LedgerRecorder = SQLiteLedgerRecorder | PostgresLedgerRecorder
 def write_index(recorder: LedgerRecorder, cursor: Any, rows: Sequence[IndexRow]) -> None:
     """Point each key at its event, in the caller's transaction."""
     if rows:
-        cursor.executemany(recorder.upsert, rows)
+        recorder.write_index(cursor, rows)
 
 
 def _chunks(wanted: Sequence[Wanted]) -> Iterator[Sequence[Wanted]]:
