@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from events.ledger import Draw
 from events.refusals import Detail
@@ -61,7 +61,7 @@ class Outcome(BaseModel):
     status: Literal["accepted", "refused"]
     code: str | None = None
     message: str | None = None
-    details: dict[str, Detail] = {}
+    details: dict[str, Detail] = Field(default_factory=dict)  # a {} default: one deepcopy each
     charged: tuple[Draw, ...] = ()
     events: tuple[str, ...] = ()
     balance: BalanceFigures | None = None
