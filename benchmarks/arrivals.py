@@ -79,16 +79,13 @@ async def settle(
 ) -> Settled:
     """Wait for the outcomes of ``sent`` (one per send, counting the sends of the same ids in
     ``earlier`` batches), then for every account's balance to reach its final stream version."""
-    expected = Counter(c.command_id for c in sent)
-    for command_id in expected:
-        expected[command_id] += earlier[command_id]
+    now = Counter(c.command_id for c in sent)
+    expected = Counter({c: n + earlier[c] for c, n in now.items()})
     total = sum(expected.values())
     base = outcomes.count - sum(outcomes.answers[c] for c in expected)  # the others' outcomes
     await _until(lambda: outcomes.count - base, total, stall_s, step)
-    missing = _missing(outcomes, expected)
-    if missing:  # the count may include another batch's late outcomes: wait on the exact ones
+    if _missing(outcomes, expected):  # the count may include late outcomes of another batch
         await _until(lambda: total - _missing(outcomes, expected), total, stall_s, step)
-        missing = _missing(outcomes, expected)
     last_outcome = outcomes.last  # nothing else is being sent while a batch settles
     accounts = {c.account_id for c in sent}
     due = [balances.at(a, outcomes.version[a]) for a in accounts if a in outcomes.version]
@@ -97,7 +94,10 @@ async def settle(
     return Settled(
         last_outcome=last_outcome,
         last_balance=max(arrived, default=0.0),
-        outcomes_missing=missing,
+        # this batch's sends unanswered (an earlier batch's are counted there)
+        outcomes_missing=sum(
+            min(n, max(0, expected[c] - outcomes.answers[c])) for c, n in now.items()
+        ),
         balances_missing=len(due) - len(arrived) + len(accounts - outcomes.version.keys()),
         repeats=sum(outcomes.answers[c] - outcomes.effects[c] for c in expected),
         second_effects=sum(1 for c in expected if outcomes.effects[c] > 1),
