@@ -138,7 +138,7 @@ class Run:
         if not self.args.no_ceiling:
             shares = by_producer(self.wire["throughput"], self.args.producers)
             total = len(self.wire["throughput"])
-            with progress.bar("Kafka ceiling: replies") as step:
+            with progress.bar("Kafka ceiling: sending") as step:
                 found["kafka_ceiling"] = await ceiling(
                     self.settings, shares, lambda n: step(n, total)
                 )

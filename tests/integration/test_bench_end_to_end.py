@@ -57,6 +57,7 @@ def test_a_small_end_to_end_run_answers_every_command_and_writes_its_figures(
     assert latency["send_to_balance"]["measured"] == 400
     assert run["references"]["naive_eventsourcing"]["commands"] == 300
     assert run["references"]["kafka_ceiling"]["commands"] == 2000
+    assert run["references"]["kafka_ceiling"]["replies_missing"] == 0
     assert set(run["ratios"]) == {"ours_to_kafka_ceiling", "ours_to_naive_eventsourcing"}
     assert {"ledger 1", "projector", "harness"} <= set(run["resources"])
 
