@@ -1,7 +1,8 @@
 """The end-to-end benchmark's commands (issue 15): accounts opened with a plan (some with a
-package), then about 90% ``UseTool``, 5% ``BuyPackage``, 3% holds (reserve, then settle or
-release), 2% renewals, and ``retries`` of them sent again with the same ``command_id`` (a
-producer's retry: its outcome must be a repeat, not a second effect).
+package), then about 90% ``UseTool``, 5% ``BuyPackage``, 3% holds (1.5% reserve; the
+account's next command settles or releases it), 2% renewals, and ``retries`` of them sent
+again with the same ``command_id`` (a producer's retry: its outcome must be a repeat, not a
+second effect).
 
 Unlike ``tests/workload.py`` (a log for the crash test, heavy on refunds and retries) this is
 the mix of the issue. An account's commands stay in order: they are sent by one producer.
@@ -26,6 +27,7 @@ from events.commands import (
 from tests.workload import START, TOOLS
 
 CYCLE = timedelta(days=30)
+HOLD_FOR = timedelta(hours=23)  # the catalog allows 24
 HOLD_TOOL, HOLD_UNIT_CREDITS = "article_generation", 50  # the catalog's price of one unit
 Message = tuple[bytes, bytes]
 """A pre-encoded command: (key, value), as the producers send it."""
@@ -74,6 +76,13 @@ class Mix:
         return log
 
     def _next(self, account: _Account) -> Command:
+        if account.holds:  # the work is done: the account's next command settles or releases
+            hold_id, credits = account.holds.pop()
+            if self.rng.random() < 0.7:
+                return self._made(
+                    account, SettleHold, hold_id=hold_id, credits=self.rng.randint(0, credits)
+                )
+            return self._made(account, ReleaseHold, hold_id=hold_id)
         roll = self.rng.random()
         if roll < 0.05:
             return self._package(account)
@@ -87,16 +96,9 @@ class Mix:
                 hold_id=hold_id,
                 tool=HOLD_TOOL,
                 units=units,
-                expires_at=self.clock + timedelta(hours=2),
+                expires_at=self.clock + HOLD_FOR,
             )
-        if roll < 0.08 and account.holds:
-            hold_id, credits = account.holds.pop(0)
-            if self.rng.random() < 0.7:
-                return self._made(
-                    account, SettleHold, hold_id=hold_id, credits=self.rng.randint(0, credits)
-                )
-            return self._made(account, ReleaseHold, hold_id=hold_id)
-        if 0.08 <= roll < 0.10:
+        if roll < 0.085:
             start = START + account.cycles * CYCLE
             account.cycles += 1
             plan = self.rng.choice(["solo", "business", "agency"])
