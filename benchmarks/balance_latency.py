@@ -149,14 +149,24 @@ def summary(delays, sent, elapsed, lag, settings, rate) -> dict:
     }
 
 
-def start_processes(settings: ProjectorSettings) -> list[subprocess.Popen]:
-    env = os.environ | {
-        "KALEMA_TOPIC_PREFIX": settings.topic_prefix,
-        "KALEMA_EVENT_STORE": settings.event_store,
-        "KALEMA_SQLITE_PATH": str(settings.sqlite_path),
-        "KALEMA_POSTGRES_SCHEMA": settings.postgres_schema,
-        "KALEMA_LEDGER_GROUP_ID": settings.ledger_group_id,
-    }
+def start_processes(
+    settings: ProjectorSettings,
+    modules: tuple[str, ...] = ("services.ledger", "projections"),
+    env: dict[str, str] | None = None,
+) -> list[subprocess.Popen]:
+    """``modules`` as their own processes in the settings' namespace (a module named twice
+    runs twice: two ledgers share the commands topic's partitions through their group)."""
+    env = (
+        os.environ
+        | {
+            "KALEMA_TOPIC_PREFIX": settings.topic_prefix,
+            "KALEMA_EVENT_STORE": settings.event_store,
+            "KALEMA_SQLITE_PATH": str(settings.sqlite_path),
+            "KALEMA_POSTGRES_SCHEMA": settings.postgres_schema,
+            "KALEMA_LEDGER_GROUP_ID": settings.ledger_group_id,
+        }
+        | (env or {})
+    )
     logs = settings.sqlite_path.parent
     return [
         subprocess.Popen(
@@ -164,9 +174,9 @@ def start_processes(settings: ProjectorSettings) -> list[subprocess.Popen]:
             cwd=REPO,
             env=env,
             stdout=subprocess.DEVNULL,
-            stderr=open(logs / f"{module}.log", "w"),  # the child's now
+            stderr=open(logs / f"{module}-{n}.log", "w"),  # the child's now
         )
-        for module in ("services.ledger", "projections")
+        for n, module in enumerate(modules)
     ]
 
 

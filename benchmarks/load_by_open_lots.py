@@ -46,8 +46,12 @@ def main() -> None:
     parser.add_argument("--collector", choices=["paused", "running"], default="paused")
     args = parser.parse_args()
     store = LedgerStore(Settings(sqlite_path=Path(tempfile.mkdtemp()) / "ledger.sqlite"))
-    load(Ledger(store, load_catalog(), max_message_bytes=65536), history(args.packages),
-         COMMANDS, "storing the account")  # fmt: skip
+    load(
+        Ledger(store, load_catalog(), max_message_bytes=65536),
+        history(args.packages),
+        COMMANDS,
+        "storing the account",
+    )
     if args.collector == "running":  # as before: the collector may run inside a load
         store_gc = gc_paused
         import services.ledger.store as module

@@ -147,9 +147,11 @@ def measure(settings: Settings, commands: int) -> dict[str, Any]:
             ledger = Ledger(store, catalog, max_message_bytes=65536, cache_size=10)
             command_id = next(repeats)
             record = UseTool(
-                command_id=command_id, account_id=LONG, occurred_at=_at(commands),
+                command_id=command_id,
+                account_id=LONG,
+                occurred_at=_at(commands),
                 tool="keyword_suggestions",
-            )  # fmt: skip
+            )
             incoming = Incoming("commands", 0, 0, LONG.encode(), record.model_dump_json().encode())
             (outcome,) = ledger.decide_batch([incoming]).outcomes
             assert outcome.repeat, outcome
@@ -191,8 +193,11 @@ def memory(settings: Settings, accounts: int) -> float:
     )
     out = subprocess.run(
         [sys.executable, "-c", code, settings.model_dump_json()],
-        check=True, capture_output=True, text=True, cwd=REPO,
-    )  # fmt: skip
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
     found = json.loads(out.stdout)
     assert found["cached"] == accounts + 1, found
     return round(found["rss_kb"] / 1024, 1)

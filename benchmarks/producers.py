@@ -1,0 +1,80 @@
+"""Raw aiokafka producers for the benchmarks: pre-encoded messages, sent as fast as the
+producers can (``flood``) or at a steady offered rate (``paced``).
+
+Each producer is idempotent with ``acks=all``, as the ledger's own clients are. Shares are
+split by account (``mix.by_producer``), so one account's commands keep their order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from aiokafka import AIOKafkaProducer
+
+from benchmarks.mix import Message
+from services.kafka_security import client_security
+from services.settings import Settings
+
+Sent = Callable[[int], None]
+"""Called with how many messages were handed to the producers so far."""
+
+
+def producer(settings: Settings) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        max_batch_size=256 * 1024,
+        **client_security(settings),
+    )
+
+
+async def flood(settings: Settings, topic: str, shares: list[list[Message]], sent: Sent) -> float:
+    """Send every share from its own producer at once; returns when the first send began
+    (``time.monotonic``). Returns after every message is acknowledged."""
+    producers = [producer(settings) for _ in shares]
+    await asyncio.gather(*(p.start() for p in producers))
+    counted = [0]
+
+    async def send(p: AIOKafkaProducer, share: list[Message]) -> None:
+        for n, (key, value) in enumerate(share):
+            await p.send(topic, value, key=key)
+            if n % 1000 == 999:
+                counted[0] += 1000
+                sent(counted[0])
+        await p.flush()
+
+    try:
+        began = time.monotonic()
+        await asyncio.gather(*(send(p, share) for p, share in zip(producers, shares, strict=True)))
+        sent(sum(map(len, shares)))
+    finally:
+        await asyncio.gather(*(p.stop() for p in producers))
+    return began
+
+
+async def paced(
+    settings: Settings, topic: str, messages: list[Message], rate: float, sent: Sent
+) -> list[float]:
+    """Send ``messages`` in order at ``rate`` per second from one producer (an account's
+    commands keep their order); returns each message's send time (``time.monotonic``)."""
+    p = producer(settings)
+    await p.start()
+    times: list[float] = []
+    try:
+        began = time.monotonic()
+        for n, (key, value) in enumerate(messages):
+            if (ahead := began + n / rate - time.monotonic()) > 0:
+                await asyncio.sleep(ahead)
+            times.append(time.monotonic())
+            await p.send(topic, value, key=key)
+            if n % 100 == 99:
+                sent(n + 1)
+        await p.flush()
+        sent(len(messages))
+    finally:
+        await p.stop()
+    return times

@@ -1,0 +1,92 @@
+"""The end-to-end benchmark as a CI smoke check (issue 15): tiny numbers on the real broker,
+ledger and projector as their own processes, on both stores. It asserts that the run
+completed, that every count adds up and that the JSON was written: never a duration."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from services.settings import REPO
+
+SMALL = {
+    "--accounts": 100,
+    "--commands": 2000,
+    "--producers": 2,
+    "--rate": 200,
+    "--seconds": 2,
+    "--naive-commands": 300,
+    "--stall-seconds": 30,
+}
+
+
+def test_a_small_end_to_end_run_answers_every_command_and_writes_its_figures(
+    backend: str, tmp_path: Path
+):
+    out = tmp_path / "end_to_end.json"
+    args = [f"{flag}={value}" for flag, value in SMALL.items()]
+    finished = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "services.cli",
+            "bench",
+            "end-to-end",
+            f"--store={backend}",
+            f"--out={out}",
+            *args,
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    [run] = json.loads(out.read_text())
+    assert run["store"] == backend and run["lost"] == {}
+    assert run["setup"]["accounts"] == 100
+    throughput = run["throughput"]
+    assert throughput["commands"] == 2000
+    assert throughput["retries_answered_as_repeats"] == throughput["retries_sent"] > 0
+    assert throughput["commands_per_s_to_last_balance"] > 0
+    latency = run["latency"]
+    assert latency["commands"] == latency["send_to_outcome"]["measured"] == 400
+    assert latency["send_to_balance"]["measured"] == 400
+    assert run["references"]["naive_eventsourcing"]["commands"] == 300
+    assert run["references"]["kafka_ceiling"]["commands"] == 2000
+    assert run["references"]["kafka_ceiling"]["replies_missing"] == 0
+    assert set(run["ratios"]) == {"ours_to_kafka_ceiling", "ours_to_naive_eventsourcing"}
+    assert {"ledger 1", "projector", "harness"} <= set(run["resources"])
+
+
+def test_a_run_whose_commands_get_no_outcome_fails_loudly(tmp_path: Path):
+    out = tmp_path / "end_to_end.json"
+    finished = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.end_to_end",
+            "--store=sqlite",
+            "--ledgers=0",
+            "--accounts=10",
+            "--commands=50",
+            "--rate=50",
+            "--seconds=1",
+            "--stall-seconds=2",
+            "--no-ceiling",
+            "--no-naive",
+            f"--out={out}",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert finished.returncode == 1 and "LOST WORK" in finished.stderr
+    [run] = json.loads(out.read_text())
+    assert run["lost"]["throughput"]["outcomes_missing"] == 50
+    assert run["lost"]["latency"]["outcomes_missing"] == 50
