@@ -77,25 +77,30 @@ class LedgerConsumer:
         metrics.track(self)
 
     async def on_batch(self, body: Any, msg: KafkaMessage) -> None:
-        """Decide, publish and commit each partition's part of a fetched batch, in order."""
-        by_partition: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]] = defaultdict(list)
-        for record in msg.raw_message:
-            by_partition[TopicPartition(record.topic, record.partition)].append(record)
-        for partition, records in by_partition.items():
-            await self._process(partition, records)
+        """Decide, publish and commit a fetch's records as one batch.
 
-    async def _process(self, partition: TopicPartition, records: list[Any]) -> None:
-        expected = self.positions.get(partition)
-        if expected is None or partition in self.unsure:
-            await self._resume(partition)  # never drop records of a partition we own
-            return
-        # Offsets may skip (transaction markers, records removed by retention): we read from
-        # where we sought, so the first record at or after ``expected`` is the next one.
-        records = [r for r in records if r.offset >= expected]
-        if not records:
-            return
+        Every partition's records are decided in their order, and all their positions are
+        committed in one transaction: one decision pass, one round of acknowledgements and
+        one commit per fetch, where a commit per partition made a record wait for every
+        partition fetched before it (issue 15)."""
+        ready: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]] = {}
+        for partition, records in _by_partition(msg.raw_message).items():
+            expected = self.positions.get(partition)
+            if expected is None or partition in self.unsure:
+                await self._resume(partition)  # never drop records of a partition we own
+                continue
+            # Offsets may skip (transaction markers, records removed by retention): we read
+            # from where we sought, so the first record at or after ``expected`` is the next.
+            fresh = [r for r in records if r.offset >= expected]
+            if fresh:
+                ready[partition] = fresh
+        if ready:
+            await self._process(ready)
+
+    async def _process(self, ready: dict[TopicPartition, list[Any]]) -> None:
         incoming = [
             Incoming(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers))
+            for records in ready.values()
             for r in records
         ]
         batch: Batch | None = None
@@ -106,14 +111,17 @@ class LedgerConsumer:
             await self._publish(batch)
             await asyncio.to_thread(self.ledger.commit, batch)
         except Exception:
-            log.exception("batch at %s offset %d failed; retrying", partition, expected)
+            at = {p.partition: self.positions[p] for p in ready}
+            log.exception("batch at offsets %s failed; retrying", at)
             self.ledger.forget(batch.states if batch is not None else ())
-            self.unsure.add(partition)  # the commit may have happened: ask the store
-            self._seek(partition, expected)
-            await self._back_off(partition)
+            for partition in ready:
+                self.unsure.add(partition)  # the commit may have happened: ask the store
+                self._seek(partition, self.positions[partition])
+            await self._back_off(*ready)
             return
-        self.failures.pop(partition, None)
-        self.positions[partition] = batch.next_offset
+        for partition in ready:
+            self.failures.pop(partition, None)
+            self.positions[partition] = batch.positions[batch_source(partition)]
         self.batches_committed += 1
         finished = time.perf_counter()
         metrics.committed(batch, len(incoming), decided - started, finished - started)
@@ -138,9 +146,11 @@ class LedgerConsumer:
         self.failures.pop(partition, None)
         consumer.seek(partition, stored)
 
-    async def _back_off(self, partition: TopicPartition) -> None:
+    async def _back_off(self, *partitions: TopicPartition) -> None:
         """Wait before a retry: 0.1 s, doubling to 5 s while the failures go on."""
-        failures = self.failures[partition] = self.failures.get(partition, 0) + 1
+        for partition in partitions:
+            self.failures[partition] = self.failures.get(partition, 0) + 1
+        failures = max(self.failures[partition] for partition in partitions)
         await asyncio.sleep(min(RETRY_MAX_S, RETRY_FIRST_S * 2 ** (failures - 1)))
 
     async def _publish(self, batch: Batch) -> None:
@@ -226,6 +236,13 @@ class _ResumeFromStore(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         await self.edge.assigned(assigned)
+
+
+def _by_partition(records: Any) -> dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]:
+    by_partition: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]] = defaultdict(list)
+    for record in records:
+        by_partition[TopicPartition(record.topic, record.partition)].append(record)
+    return by_partition
 
 
 def batch_source(partition: TopicPartition) -> str:

@@ -29,17 +29,17 @@ DEAD_LETTERS = Counter(
 )
 DECIDE_SECONDS = Histogram(
     "kalema_ledger_decide_seconds",
-    "Deciding one partition's batch (load, catch up, decide), before publish and commit",
+    "Deciding one fetch's batch (load, catch up, decide), before publish and commit",
     buckets=LATENCY_BUCKETS,
 )
 BATCH_SECONDS = Histogram(
     "kalema_ledger_batch_seconds",
-    "One partition's batch from decide to committed events and position",
+    "One fetch's batch from decide to committed events and position",
     buckets=LATENCY_BUCKETS,
 )
 BATCH_RECORDS = Histogram(
     "kalema_ledger_batch_records",
-    "Records in one partition's batch",
+    "Records in one fetch's batch",
     buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
 )
 

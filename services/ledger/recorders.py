@@ -1,11 +1,13 @@
 """The ledger's recorders: eventsourcing's process recorders with the history index beside them.
 
 Every stored event's keys (``core.past.keys_of``: the command it decided, the hold, the use it
-refunded, the payment) are written to ``ledger_index`` in the SAME transaction as the events
-and the consumer's position, so the index can never disagree with the streams. A key points at
-the latest event that answers it (``version`` only ever moves forward, so a rebuild running
-beside a live ledger cannot move a key back). ``recall`` reads the events behind many keys of
-many accounts in one query: the ledger asks once per batch.
+refunded, the payment) are written to ``ledger_index`` in the SAME transaction as the events and
+the consumer's positions, so the index can never disagree with the streams. (A batch may cover
+several partitions: the first position goes through the library, ``tracking=``, the others,
+``more_positions=``, beside it.) A key points at the latest event that answers it (``version``
+only ever moves forward, so a rebuild running beside a live ledger cannot move a key back).
+``recall`` reads the events behind many keys of many accounts in one query: the ledger asks once
+per batch.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder):
         self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         returning = super()._insert_events(c, stored_events, **kwargs)
+        for position in kwargs.get("more_positions") or ():
+            self._insert_tracking(c, position)
         write_index(self, c, kwargs.get("index") or ())
         return returning
 
@@ -116,6 +120,8 @@ class PostgresLedgerRecorder(PostgresProcessRecorder):
 
     def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kw: Any) -> None:
         super()._insert_events(curs, stored_events, **kw)
+        for position in kw.get("more_positions") or ():
+            self._insert_tracking(curs, position)
         write_index(self, curs, kw.get("index") or ())
 
     def write_index(self, cursor: Any, rows: Sequence[IndexRow]) -> None:

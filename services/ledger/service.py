@@ -1,5 +1,6 @@
-"""The ledger's batch loop, free of any Kafka client: decide a partition's batch of records
-against cached account states, then store its events and position in one transaction."""
+"""The ledger's batch loop, free of any Kafka client: decide a fetch's records (one or more
+partitions) against cached account states, then store their events and every partition's
+position in one transaction."""
 
 from __future__ import annotations
 
@@ -50,17 +51,17 @@ class Store(Protocol):
     def seal(
         self, account_id: str, version: int, event: LedgerEvent, previous: str
     ) -> Recorded: ...
-    def append(self, recorded: Sequence[Recorded], tracking: Tracking | None = None) -> None: ...
+    def append(self, recorded: Sequence[Recorded], *positions: Tracking) -> None: ...
     def save_snapshots(self, states: Iterable[tuple[str, Account, str]]) -> None: ...
     def position(self, source: str) -> int | None: ...
 
 
 @dataclass
 class Batch:
-    """What one partition's batch decided, ready to publish and to commit."""
+    """What a batch decided, ready to publish and to commit; ``positions`` holds, for each
+    partition it read, the offset after its last record (keyed by ``source_name``)."""
 
-    source: str
-    next_offset: int
+    positions: dict[str, int]
     recorded: list[Recorded] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
@@ -94,16 +95,15 @@ class Ledger:
         self._snapshotted: dict[str, int] = {}
 
     def decide_batch(self, records: Sequence[Incoming]) -> Batch:
-        """Decide one partition's records in order. Nothing is stored yet.
+        """Decide records in order (each partition's in its order: an account's commands
+        are on one partition). Nothing is stored yet.
 
         A record that cannot be read, whose decision raises, or whose account's stored stream
         cannot be loaded is dead-lettered and answered with a refusal; the others are decided
         as if it had not come. Only a failure of the store itself escapes: the whole batch is
         then retried.
         """
-        assert records and len({(r.topic, r.partition) for r in records}) == 1
-        last = records[-1]
-        batch = Batch(source=source_name(last.topic, last.partition), next_offset=last.offset + 1)
+        batch = Batch(positions={source_name(r.topic, r.partition): r.offset + 1 for r in records})
         read = [(record, read_command(record, self.max_message_bytes)) for record in records]
         past = BatchPast(
             self.store.recall(
@@ -155,8 +155,9 @@ class Ledger:
         return sealed
 
     def commit(self, batch: Batch) -> None:
-        """Store the batch's events with the position after it, atomically; then cache."""
-        self.store.append(batch.recorded, Tracking(batch.source, batch.next_offset))
+        """Store the batch's events with the positions after it, atomically; then cache."""
+        positions = [Tracking(source, offset) for source, offset in batch.positions.items()]
+        self.store.append(batch.recorded, *positions)
         for account_id, loaded in batch.states.items():
             self._remember(account_id, loaded)
         due = [

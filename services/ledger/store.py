@@ -180,16 +180,19 @@ class LedgerStore(Application[str]):
             stored = self.recorder.select_events(account_id, gt=after or None)
             return [cast(Recorded, self.mapper.to_domain_event(s)) for s in stored]
 
-    def append(self, recorded: Sequence[Recorded], tracking: Tracking | None = None) -> None:
-        """Write a batch of events (any accounts), their index keys and the consumer position,
-        atomically."""
+    def append(self, recorded: Sequence[Recorded], *positions: Tracking) -> None:
+        """Write a batch of events (any accounts), their index keys and the consumer's
+        positions (one per partition the batch read), atomically."""
         stored = [self.mapper.to_stored_event(r) for r in recorded]
         index = [
             (r.originator_id, key, r.originator_version)
             for r in recorded
             for key in keys_of(r.event)
         ]
-        self.process_recorder.insert_events(stored, tracking=tracking, index=index)
+        first, *more = positions or (None,)
+        self.process_recorder.insert_events(
+            stored, tracking=first, more_positions=more, index=index
+        )
 
     def recall(self, wanted: Iterable[Wanted]) -> dict[Wanted, LedgerEvent]:
         """The event behind each (account, key) that has one: what the rules need of the past

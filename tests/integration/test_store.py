@@ -76,6 +76,18 @@ def test_a_batch_and_its_position_are_stored_together_or_not_at_all(store):
     assert store.position("commands:0") == 10
 
 
+def test_a_batch_of_two_partitions_stores_both_positions_or_neither(store):
+    _, first = decided("acct-1", s.bought("small"))
+    _, second = decided("acct-2", s.bought("small"))
+    store.append(first, Tracking("commands:0", 10), Tracking("commands:5", 3))
+
+    with pytest.raises(IntegrityError):  # partition 1's position is new, partition 5's stale
+        store.append(second, Tracking("commands:1", 4), Tracking("commands:5", 3))
+
+    assert (store.position("commands:0"), store.position("commands:5")) == (10, 3)
+    assert store.position("commands:1") is None and store.stream("acct-2") == []
+
+
 def test_two_writers_cannot_both_append_the_same_version_of_a_stream(store):
     _, ours = decided("acct-1", s.bought("small"))
     _, theirs = decided("acct-1", s.bought("medium"))

@@ -49,15 +49,15 @@ class FakeStore:
     def seal(self, account_id: str, version: int, event: LedgerEvent, previous: str) -> Recorded:
         return seal(account_id, version, event, previous)
 
-    def append(self, recorded: Sequence[Recorded], tracking: Tracking | None = None) -> None:
+    def append(self, recorded: Sequence[Recorded], *positions: Tracking) -> None:
         for r in recorded:
             stream = self.streams.setdefault(r.originator_id, [])
             assert r.originator_version == len(stream) + 1, "versions run 1..n"
             stream.append(r)
             for key in keys_of(r.event):
                 self.index[(r.originator_id, key)] = r.event
-        if tracking is not None:
-            self.positions[tracking.application_name] = tracking.notification_id
+        for position in positions:
+            self.positions[position.application_name] = position.notification_id
 
     def save_snapshots(self, states: Iterable[tuple[str, Account, str]]) -> None:
         if self.snapshots_fail:

@@ -5,6 +5,8 @@ tests/integration/test_ledger_service.py and test_store.py."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from eventsourcing.persistence import OperationalError
 
@@ -37,6 +39,25 @@ def test_a_batch_is_stored_with_the_position_after_it_only_when_committed():
     assert store.positions == {f"{TOPIC}:0": 2}
     assert [o.status for o in batch.outcomes] == ["accepted", "accepted"]
     assert batch.outcomes[-1].balance.total == 980 - 50
+
+
+def test_a_fetch_of_two_partitions_is_one_batch_with_both_positions_stored_together():
+    store = FakeStore()
+    ledger = ledger_on(store)
+    first = records(renewed(), used(), first_offset=7)
+    other = [
+        dataclasses.replace(
+            r, partition=3, key=b"acct-2", value=r.value.replace(b"acct-1", b"acct-2")
+        )
+        for r in records(bought("small", command_id="b1"))
+    ]
+
+    batch = ledger.decide_batch([*first, *other])
+    ledger.commit(batch)
+
+    assert store.positions == {f"{TOPIC}:0": 9, f"{TOPIC}:3": 1}
+    assert store.events("acct-1") == ["CycleStarted", "ToolUsed"]
+    assert store.events("acct-2") == ["PackagePurchased"]
 
 
 def test_a_later_command_in_the_batch_sees_what_an_earlier_one_decided():
