@@ -73,14 +73,17 @@ class LedgerMapper(Mapper[str]):
         )
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
-        chain, payload = unseal(stored_event.state)
-        return Recorded(
-            originator_id=str(stored_event.originator_id),
-            originator_version=stored_event.originator_version,
-            event=upcasting.event_from(stored_event.topic, payload),
-            payload=payload,
-            chain=chain,
+        return _recorded(
+            str(stored_event.originator_id),
+            stored_event.originator_version,
+            stored_event.topic,
+            stored_event.state,
         )
+
+
+def _recorded(account_id: str, version: int, topic: str, state: bytes) -> Recorded:
+    chain, payload = unseal(state)
+    return Recorded(account_id, version, upcasting.event_from(topic, payload), payload, chain)
 
 
 @contextlib.contextmanager
@@ -177,8 +180,10 @@ class LedgerStore(Application[str]):
     def stream(self, account_id: str, after: int = 0) -> list[Recorded]:
         """The account's events after version ``after``, in order."""
         with gc_paused():
-            stored = self.recorder.select_events(account_id, gt=after or None)
-            return [cast(Recorded, self.mapper.to_domain_event(s)) for s in stored]
+            return [
+                _recorded(account_id, version, topic, state)
+                for version, topic, state in self.ledger_recorder.stream_rows(account_id, after)
+            ]
 
     def append(self, recorded: Sequence[Recorded], *positions: Tracking) -> None:
         """Write a batch of events (any accounts), their index keys and the consumer's
