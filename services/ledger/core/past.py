@@ -11,8 +11,8 @@ batch up at once and hands them to ``handle`` as a ``Past``; tests and the audit
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Protocol
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
 
 from events.commands import (
     BuyPackage,
@@ -63,14 +63,25 @@ def payment(payment_ref: str) -> str:
 
 def keys_of(event: LedgerEvent) -> tuple[str, ...]:
     """The keys this event answers, for the store's index."""
-    keys = [decided(event.command_id)] if isinstance(event, DECISION_EVENTS) else []
-    if isinstance(event, CreditsReserved | HoldSettled | HoldReleased | HoldExpired):
-        keys.append(hold(event.hold_id))
-    elif isinstance(event, UsageRefunded):
-        keys.append(refund_of(event.of_command_id))
-    elif isinstance(event, PackagePurchased):
-        keys.append(payment(event.payment_ref))
-    return tuple(keys)
+    decision, key = _KEYS[type(event)]
+    own = () if key is None else (key(event),)
+    return (decided(event.command_id), *own) if decision else own
+
+
+def _keys(kind: type[LedgerEvent]) -> tuple[bool, Callable[[Any], str] | None]:
+    """Whether an event of ``kind`` ends a decision, and which other key it answers."""
+    key: Callable[[Any], str] | None = None
+    if issubclass(kind, CreditsReserved | HoldSettled | HoldReleased | HoldExpired):
+        key = lambda e: hold(e.hold_id)  # noqa: E731
+    elif issubclass(kind, UsageRefunded):
+        key = lambda e: refund_of(e.of_command_id)  # noqa: E731
+    elif issubclass(kind, PackagePurchased):
+        key = lambda e: payment(e.payment_ref)  # noqa: E731
+    return issubclass(kind, DECISION_EVENTS), key
+
+
+# Looked up by type: keys_of runs twice per stored event (the batch's past, the index).
+_KEYS = {kind: _keys(kind) for kind in LedgerEvent.__subclasses__()}
 
 
 def keys_for(command: Command) -> tuple[str, ...]:

@@ -6,7 +6,7 @@ closed, the plan and its cycle), never the account's history: a lot or hold leav
 when it closes, and what the rules need to know of the past (a command already decided, a use
 already refunded, a closed hold, a payment) is looked up in the store's index (``past.Past``).
 So the state, its snapshots and the ledger's cache stay the same size however old the
-account is. State is immutable (``immutables.Map``, one ``_replace`` per event).
+account is. State is immutable (``immutables.Map``, one new tuple per event).
 """
 
 from __future__ import annotations
@@ -94,7 +94,8 @@ class Account(NamedTuple):
 
 _POSITION = {name: n for n, name in enumerate(Account._fields)}
 _VERSION, _AS_OF = _POSITION["version"], _POSITION["as_of"]
-_new = tuple.__new__
+_REMAINING = Lot._fields.index("remaining")
+_new = tuple.__new__  # a new state or lot, field by field: several times cheaper than _replace
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +159,7 @@ def _taken(lots: Map[str, Lot], draws: Iterable[Draw]) -> Map[str, Lot]:
         if remaining == 0 and lot.kind == "purchased":
             del changed[draw.lot_id]
         else:
-            changed[draw.lot_id] = lot._replace(remaining=remaining)
+            changed[draw.lot_id] = _new(Lot, (*lot[:_REMAINING], remaining, *lot[_REMAINING + 1 :]))
     return changed.finish()
 
 
