@@ -17,7 +17,7 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from typing import Any
+from typing import Any, cast
 
 from aiokafka import ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from faststream.kafka import KafkaBroker
@@ -27,9 +27,11 @@ from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.middlewares import AckPolicy
 from prometheus_client import REGISTRY
 
+from events.outcomes import DeadLetter, Outcome
 from services.kafka_security import broker_security
 from services.ledger import metrics
 from services.ledger.intake import Incoming
+from services.ledger.replies import CORRELATION_ID, ReplyRouter, Routes, reply_partition
 from services.ledger.service import Batch, Ledger, source_name
 from services.settings import Settings
 
@@ -46,6 +48,7 @@ class LedgerConsumer:
         self.unsure: set[TopicPartition] = set()  # positions to read again from the store
         self.failures: dict[TopicPartition, int] = {}  # consecutive, for the back-off
         self.batches_committed = 0
+        self.replies = ReplyRouter(settings)
         self.broker = KafkaBroker(
             settings.kafka_bootstrap_servers,
             client_id="kalema-ledger",
@@ -101,7 +104,7 @@ class LedgerConsumer:
             started = time.perf_counter()
             batch = await asyncio.to_thread(self.ledger.decide_batch, incoming)
             decided = time.perf_counter()
-            await self._publish(batch)
+            await self._publish(batch, await self.replies.routes(incoming))
             await asyncio.to_thread(self.ledger.commit, batch)
         except Exception:
             log.exception("batch at %s offset %d failed; retrying", partition, expected)
@@ -141,12 +144,18 @@ class LedgerConsumer:
         failures = self.failures[partition] = self.failures.get(partition, 0) + 1
         await asyncio.sleep(min(RETRY_MAX_S, RETRY_FIRST_S * 2 ** (failures - 1)))
 
-    async def _publish(self, batch: Batch) -> None:
+    async def _publish(self, batch: Batch, routes: Routes) -> None:
+        """Each outcome once: to the reply partition its command asked for, else to the
+        outcomes topic; then the dead letters."""
         topics = self.settings.topic
-        messages = [(topics["outcomes"], o.account_id, o, "") for o in batch.outcomes]
-        messages += [(topics["dead-letters"], d.key, d, d.reason) for d in batch.dead_letters]
+        messages: list[tuple[str, int | None, str | None, Outcome | DeadLetter, str]] = []
+        for o in batch.outcomes:
+            partition = reply_partition(routes, o.account_id, o.command_id) if routes else None
+            topic = topics["outcomes"] if partition is None else self.replies.topic
+            messages.append((topic, partition, o.account_id, o, ""))
+        messages += [(topics["dead-letters"], None, d.key, d, d.reason) for d in batch.dead_letters]
         sent = []
-        for topic, key, message, reason in messages:
+        for topic, partition, key, message, reason in messages:
             try:
                 value = message.model_dump_json().encode()
             except ValueError:  # one unpublishable message must not stall the partition
@@ -155,11 +164,14 @@ class LedgerConsumer:
             headers = {"content-type": "application/json"}
             if reason:
                 headers["x-dead-letter-reason"] = reason
+            if partition is not None:  # echoed, as request-reply over Kafka does
+                headers[CORRELATION_ID] = cast(Outcome, message).command_id
             sent.append(
                 await self.broker.publish(
                     value,
                     topic,
                     key=None if key is None else key.encode(errors="replace"),
+                    partition=partition,
                     headers=headers,
                     no_confirm=True,
                 )
