@@ -37,6 +37,13 @@ OUTCOMES = TopicSpec(
     {"retention.ms": str(1 * DAY_MS)},
     "one outcome per command (accepted or refused); key = account_id",
 )
+REPLIES = TopicSpec(
+    "replies",
+    32,
+    {"retention.ms": str(1 * DAY_MS)},
+    "the outcome of a command that asked for a reply, on the partition it named "
+    "(kafka_replyTopic, kafka_replyPartition); each client instance reads only its own",
+)
 BALANCES = TopicSpec(
     "balances",
     8,
@@ -59,5 +66,5 @@ DEAD_LETTERS = TopicSpec(
     {"retention.ms": str(30 * DAY_MS)},
     "messages the ledger could not read, with the original payload, headers and reason",
 )
-ALL_TOPICS = (COMMANDS, OUTCOMES, BALANCES, ALERTS, DEAD_LETTERS)
+ALL_TOPICS = (COMMANDS, OUTCOMES, REPLIES, BALANCES, ALERTS, DEAD_LETTERS)
 DEFAULT_PREFIX = "kalema.credits"

@@ -26,7 +26,7 @@ from aiokafka import AIOKafkaProducer
 
 from events.outcomes import DeadLetter, Outcome
 from reliability import strategies
-from reliability.harness import namespace, read_topic, start
+from reliability.harness import OUTCOMES, namespace, read_topic, start
 from services.ledger.intake import Incoming, read_command
 from services.ledger.store import LedgerStore
 from services.settings import Settings
@@ -162,9 +162,7 @@ async def verify(settings: Settings, sent: list[Sent], timeout_s: float = 300) -
     letters = [
         DeadLetter.model_validate_json(r.value) for r in await read_topic(settings, "dead-letters")
     ]
-    outcomes = [
-        Outcome.model_validate_json(r.value) for r in await read_topic(settings, "outcomes")
-    ]
+    outcomes = [Outcome.model_validate_json(r.value) for r in await read_topic(settings, OUTCOMES)]
     dead = {(d.partition, d.offset): d for d in letters}
     answered = {(o.account_id, o.command_id) for o in outcomes}
     report.dead_lettered = Counter(d.reason for d in letters)

@@ -78,14 +78,22 @@ def start(module: str, settings: Settings, log: Path, **extra: Any) -> subproces
         )
 
 
+OUTCOMES = ("outcomes", "replies")
+"""Every outcome is on one of these: on replies when its command asked for a reply."""
+
+
 async def read_topic(
-    settings: Settings, role: str, until: Any = None, quiet_s: float = 3.0, timeout_s: float = 300
+    settings: Settings,
+    role: str | tuple[str, ...],
+    until: Any = None,
+    quiet_s: float = 3.0,
+    timeout_s: float = 300,
 ) -> list[Any]:
-    """Every record of a topic from its beginning: until ``until(records)`` holds, or nothing
-    new came for ``quiet_s``, or ``timeout_s`` passed."""
-    topic = settings.topic[role]
+    """Every record of a topic (or of several: ``OUTCOMES``) from its beginning: until
+    ``until(records)`` holds, or nothing new came for ``quiet_s``, or ``timeout_s`` passed."""
+    roles = (role,) if isinstance(role, str) else role
     consumer = AIOKafkaConsumer(
-        topic,
+        *(settings.topic[r] for r in roles),
         bootstrap_servers=settings.kafka_bootstrap_servers,
         group_id=None,
         auto_offset_reset="earliest",

@@ -150,5 +150,11 @@ def odd_headers(rng: random.Random) -> tuple[tuple[str, bytes | None], ...]:
             tuple((f"h{n}", b"v") for n in range(100)),
             (("long", b"v" * 20_000),),
             (("content-type", b"application/json"), ("content-type", None)),
+            (  # a reply asked for in garbage: the outcome goes to the outcomes topic
+                ("kafka_replyTopic", rng.randbytes(8)),
+                ("kafka_replyPartition", rng.randbytes(rng.choice([0, 3, 4, 5]))),
+                ("kafka_correlationId", rng.randbytes(6)),
+            ),
+            (("kafka_replyPartition", b"\x7f\xff\xff\xff"), ("kafka_replyTopic", None)),
         ]
     )

@@ -12,7 +12,7 @@ from events.outcomes import Outcome
 from projections import maintenance
 from projections.settings import ProjectorSettings
 from projections.store import BalanceReadModel, message_of
-from reliability.harness import read_topic
+from reliability.harness import OUTCOMES, read_topic
 from services.ledger.catalog_file import load_catalog
 from services.ledger.core import Account, Remembered, handle
 from services.ledger.store import LedgerStore
@@ -98,8 +98,8 @@ async def compare_balances(settings: Settings) -> dict[str, Any]:
 
 
 async def unanswered(settings: Settings, log: list[Command]) -> int:
-    """Commands in the log without an outcome on the outcomes topic."""
-    records = await read_topic(settings, "outcomes")
+    """Commands in the log without an outcome (on the outcomes or the replies topic)."""
+    records = await read_topic(settings, OUTCOMES)
     answered = {
         (o.account_id, o.command_id)
         for o in (Outcome.model_validate_json(r.value) for r in records)

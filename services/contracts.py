@@ -45,6 +45,14 @@ def asyncapi(settings: Settings) -> dict[str, Any]:
 
     for role, model, title, description in (
         ("outcomes", Outcome, "ledger:outcomes", "One outcome per command, key account_id."),
+        (
+            "replies",
+            Outcome,
+            "ledger:replies",
+            "The outcome of a command whose kafka_replyTopic and kafka_replyPartition headers "
+            "named this topic and an existing partition (instead of the outcomes topic); "
+            "kafka_correlationId echoes the command_id.",
+        ),
         ("dead-letters", DeadLetter, "ledger:dead-letters", "Unreadable input, with the reason."),
         ("balances", BalanceUpdated, "projector:balances", "Latest balance, compacted by key."),
         ("alerts", BalanceAlert, "projector:alerts", "Low balance, depleted, expiring soon."),

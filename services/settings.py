@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     kafka_ssl_keyfile: Path | None = None
     topic_prefix: str = topics.DEFAULT_PREFIX
     max_message_bytes: int = 64 * 1024
+    replies_partitions: int = topics.REPLIES.partitions
+    """Partitions of the replies topic when it is created: each live client instance holds at
+    least one of its own, so have more than the instances that run at once."""
 
     ledger_group_id: str = "kalema-ledger"
     ledger_batch_max_records: int = 500

@@ -39,6 +39,7 @@ class TopicTail:
         poll_ms: int = 500,
         client_id: str | None = None,
         log: logging.Logger | None = None,
+        **consumer_options: Any,
     ) -> None:
         self.topic = settings.topic[role]
         self.partitions = next(spec.partitions for spec in ALL_TOPICS if spec.role == role)
@@ -46,9 +47,9 @@ class TopicTail:
         self.log = log or logging.getLogger("kalema")
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.kafka_bootstrap_servers,
-            group_id=None,
             enable_auto_commit=False,
             client_id=client_id or "kalema",
+            **({"group_id": None} | consumer_options),  # a group: see ``ReplyInbox``
             **client_security(settings),
         )
         self.task: asyncio.Task[None] | None = None

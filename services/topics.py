@@ -10,7 +10,7 @@ import asyncio
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from events.topics import ALL_TOPICS, TopicSpec
+from events.topics import ALL_TOPICS, REPLIES, TopicSpec
 from services.kafka_security import client_security
 from services.settings import Settings
 
@@ -30,7 +30,10 @@ async def ensure_topics(
         response = await admin.create_topics(
             [
                 NewTopic(
-                    spec.name(settings.topic_prefix), spec.partitions, 1, topic_configs=spec.configs
+                    spec.name(settings.topic_prefix),
+                    settings.replies_partitions if spec is REPLIES else spec.partitions,
+                    1,
+                    topic_configs=spec.configs,
                 )
                 for spec in specs
             ]

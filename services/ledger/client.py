@@ -7,10 +7,12 @@
             await hold.settle(70)  # leaving without settling releases the hold
 
 Commands are sent keyed by account; the answer is the outcome with the same ``command_id``,
-read from the outcomes topic. ``send`` is fire-and-forget for billing events. A call that gets
-no outcome in time sends the same command again (a repeat is answered with the first outcome,
-so a retry never charges twice). ``services/ledger/sync_client.py`` offers the same calls to
-code that is not asyncio.
+read from this instance's own partitions of the replies topic (``reply_inbox.py``): each
+command names one of them in its reply headers, so a client reads its own outcomes only.
+``send`` is fire-and-forget for billing events (its outcome goes to the outcomes topic). A
+call that gets no outcome in time sends the same command again (a repeat is answered with the
+first outcome, so a retry never charges twice). ``services/ledger/sync_client.py`` offers the
+same calls to code that is not asyncio.
 """
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ from events.commands import BuyPackage, Command, UseTool
 from events.outcomes import Outcome
 from events.refusals import refusal_from
 from services.kafka_security import client_security
+from services.ledger.replies import reply_headers
+from services.ledger.reply_inbox import ReplyInbox
 from services.settings import Settings
-from services.tail import TopicTail
 
 if TYPE_CHECKING:
     from events.balances import BalanceUpdated
@@ -74,10 +77,14 @@ class LedgerClient:
             enable_idempotence=True,
             **client_security(settings),
         )
-        self._outcomes = TopicTail(settings, "outcomes", self._resolve, log=log)
+        self._replies = ReplyInbox(settings, self._resolve, self._rebalanced, log)
         # Keyed by (account_id, command_id): command ids are unique per account only. A list,
         # because two calls may wait for one command (a producer's retry under load).
         self._waiting: Waiting = {}
+        # The commands waited for, with the reply partition each was last sent with: sent
+        # again when a rebalance takes that partition away.
+        self._asked: dict[tuple[str, str], tuple[Command, int]] = {}
+        self.resent = 0  # commands sent again after a rebalance took their reply partition
         self._reader: asyncio.Task[None] | None = None
         # Retries: within ``timeout_s`` (still the most a call waits, as callers were told),
         # a command without an outcome is sent again (the same command, so the same id) at
@@ -102,11 +109,13 @@ class LedgerClient:
 
     async def start(self) -> None:
         await self._producer.start()
-        topic = self._outcomes.topic
+        topic = self._replies.topic
         if not await self._producer.partitions_for(topic):
             raise RuntimeError(f"topic {topic} does not exist; run python -m services.topics")
-        await self._outcomes.open()  # from the end, resolved before any command is sent
+        await self._replies.open()
         self._start_reader()
+        if not await self._replies.until_assigned(self.timeout_s):  # calls wait for one too
+            log.warning("no reply partition after %.1fs; calls will wait for one", self.timeout_s)
 
     async def stop(self) -> None:
         if self._background:  # a release sent while its caller was cancelled: let it finish
@@ -116,7 +125,7 @@ class LedgerClient:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reader
-        await self._outcomes.stop()
+        await self._replies.stop()
         await self._producer.stop()
         if self._reads is not None:
             model, self._read_model = self._read_model, None
@@ -152,7 +161,7 @@ class LedgerClient:
             for attempt in range(self.retries + 1):
                 if attempt:
                     self._retrying(command, attempt)
-                await self.send(command)
+                await self._ask(command, deadline)
                 last = attempt == self.retries
                 wait_s = deadline - loop.time() if last else self._wait_s(attempt)
                 # asyncio.wait, not a timeout around the future: the future must stay
@@ -168,6 +177,32 @@ class LedgerClient:
             return waiting.result()
         finally:
             self._forget(key, waiting)
+
+    async def _ask(self, command: Command, deadline: float) -> None:
+        """Send ``command`` naming one of this instance's reply partitions (waiting for one,
+        within the call's time, while the group hands them out)."""
+        loop = asyncio.get_running_loop()
+        await self._replies.until_assigned(max(0.0, deadline - loop.time()))
+        partition = self._replies.pick(command.account_id)
+        if partition is None:
+            return  # none in time: the call times out (LedgerTimeout), nothing was sent
+        self._asked[(command.account_id, command.command_id)] = (command, partition)
+        await self._producer.send_and_wait(
+            self.settings.topic["commands"],
+            command.model_dump_json().encode(),
+            key=command.account_id.encode(),
+            headers=reply_headers(self._replies.topic, partition, command.command_id),
+        )
+
+    def _rebalanced(self, owned: tuple[int, ...]) -> None:
+        """The group moved reply partitions: send again each waited-for command whose
+        partition this instance lost (its outcome would go to another client)."""
+        if not owned:
+            return  # nothing to name yet; the next assignment sends them
+        for command, partition in list(self._asked.values()):
+            if partition not in owned:
+                self.resent += 1
+                self.in_background(self._ask(command, asyncio.get_running_loop().time()))
 
     def _wait_s(self, attempt: int) -> float:
         """How long attempt ``attempt`` (from 0) waits: the waits double and sum to the
@@ -294,11 +329,16 @@ class LedgerClient:
     def reader_errors(self) -> int:
         """Failed fetches of outcomes so far (each retried with back-off, the position kept,
         so no outcome is missed)."""
-        return self._outcomes.errors
+        return self._replies.errors
+
+    @property
+    def outcomes_read(self) -> int:
+        """Outcomes this instance has read: its own only, on its reply partitions."""
+        return self._replies.consumed
 
     def _start_reader(self) -> None:
-        """Resolve waiting calls from the outcomes topic, in the background."""
-        self._reader = self._outcomes.read()
+        """Resolve waiting calls from this instance's reply partitions, in the background."""
+        self._reader = self._replies.read()
         self._reader.add_done_callback(self._reader_stopped)
 
     def _reader_stopped(self, reader: asyncio.Task[None]) -> None:
@@ -326,6 +366,7 @@ class LedgerClient:
             futures.remove(waiting)
         if not futures:
             self._waiting.pop(key, None)
+            self._asked.pop(key, None)
 
 
 def _stamp(account_id: str, ids: dict[str, Any]) -> dict[str, Any]:

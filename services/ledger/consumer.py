@@ -17,7 +17,7 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from typing import Any
+from typing import Any, cast
 
 from aiokafka import AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from faststream.kafka import KafkaBroker
@@ -27,9 +27,11 @@ from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.middlewares import AckPolicy
 from prometheus_client import REGISTRY
 
+from events.outcomes import DeadLetter, Outcome
 from services.kafka_security import broker_security, client_security
 from services.ledger import metrics
 from services.ledger.intake import Incoming
+from services.ledger.replies import CORRELATION_ID, ReplyRouter, Routes, reply_partition
 from services.ledger.service import Batch, Ledger, source_name
 from services.settings import Settings
 
@@ -48,6 +50,7 @@ class LedgerConsumer:
         self.failures: dict[TopicPartition, int] = {}  # consecutive, for the back-off
         self.batches_committed = 0
         self.producer: AIOKafkaProducer | None = None
+        self.replies = ReplyRouter(settings)
         self.broker = KafkaBroker(
             settings.kafka_bootstrap_servers,
             client_id="kalema-ledger",
@@ -108,7 +111,7 @@ class LedgerConsumer:
             started = time.perf_counter()
             batch = await asyncio.to_thread(self.ledger.decide_batch, incoming)
             decided = time.perf_counter()
-            await self._publish(batch)
+            await self._publish(batch, await self.replies.routes(incoming))
             await asyncio.to_thread(self.ledger.commit, batch)
         except Exception:
             at = {p.partition: self.positions[p] for p in ready}
@@ -153,29 +156,39 @@ class LedgerConsumer:
         failures = max(self.failures[partition] for partition in partitions)
         await asyncio.sleep(min(RETRY_MAX_S, RETRY_FIRST_S * 2 ** (failures - 1)))
 
-    async def _publish(self, batch: Batch) -> None:
-        """Send the batch's outcomes and dead letters and wait until Kafka has them all.
+    async def _publish(self, batch: Batch, routes: Routes) -> None:
+        """Each outcome once: to the reply partition its command asked for, else to the
+        outcomes topic; then the dead letters. Wait until Kafka has them all.
 
         Straight through aiokafka's producer: FastStream's ``publish`` cost three times the
         send itself per record (a correlation id, a middleware scope), and a batch of 500
         outcomes was a sixth of the ledger's CPU (BENCHMARKS.md, issue 15)."""
         topics = self.settings.topic
-        messages = [(topics["outcomes"], o.account_id, o, "") for o in batch.outcomes]
-        messages += [(topics["dead-letters"], d.key, d, d.reason) for d in batch.dead_letters]
+        messages: list[tuple[str, int | None, str | None, Outcome | DeadLetter, str]] = []
+        for o in batch.outcomes:
+            partition = reply_partition(routes, o.account_id, o.command_id) if routes else None
+            topic = topics["outcomes"] if partition is None else self.replies.topic
+            messages.append((topic, partition, o.account_id, o, ""))
+        messages += [(topics["dead-letters"], None, d.key, d, d.reason) for d in batch.dead_letters]
         producer = await self._producer()
         sent = []
-        for topic, key, message, reason in messages:
+        for topic, partition, key, message, reason in messages:
             try:
                 value = message.model_dump_json().encode()
             except ValueError:  # one unpublishable message must not stall the partition
                 log.exception("cannot serialize a message for %s; not published", topic)
                 continue
-            headers = [_JSON] if not reason else [_JSON, ("x-dead-letter-reason", reason.encode())]
+            headers = [_JSON]
+            if reason:
+                headers.append(("x-dead-letter-reason", reason.encode()))
+            if partition is not None:  # echoed, as request-reply over Kafka does
+                headers.append((CORRELATION_ID, cast(Outcome, message).command_id.encode()))
             sent.append(
                 await producer.send(
                     topic,
                     value,
                     key=None if key is None else key.encode(errors="replace"),
+                    partition=partition,
                     headers=headers,
                 )
             )

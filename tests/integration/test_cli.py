@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from services.cli import app
 from services.settings import Settings
 from tests.integration.conftest_api import open_account
-from tests.integration.conftest_projections import caught_up
+from tests.integration.conftest_projections import caught_up, folded
 
 
 def credits(settings: Settings, *args: str) -> tuple[int, str]:
@@ -26,7 +26,8 @@ def credits(settings: Settings, *args: str) -> tuple[int, str]:
 async def test_the_read_model_is_rebuilt_checked_and_its_lag_told(
     ledger, projector, client, store_settings
 ):
-    await open_account(client, "acct-cli")
+    version = await open_account(client, "acct-cli")
+    await folded(projector, "acct-cli", version)  # stored just after its outcome was published
     await caught_up(projector)
     assert credits(store_settings, "read-model", "lag") == (0, "0\n")
     code, out = credits(store_settings, "read-model", "rebuild")

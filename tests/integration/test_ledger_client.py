@@ -72,7 +72,7 @@ async def test_a_dead_outcome_reader_fails_waiting_calls_fast_and_starts_again(s
 
 
 async def test_a_failing_outcome_fetch_is_retried_and_the_outcome_still_arrives(ledger, client):
-    real_getmany, failures = client._outcomes.consumer.getmany, {"left": 2}
+    real_getmany, failures = client._replies.consumer.getmany, {"left": 2}
 
     async def flaky_getmany(*args, **kwargs):
         if failures["left"] > 0:
@@ -80,7 +80,7 @@ async def test_a_failing_outcome_fetch_is_retried_and_the_outcome_still_arrives(
             raise ConnectionError("the broker is away")
         return await real_getmany(*args, **kwargs)
 
-    client._outcomes.consumer.getmany = flaky_getmany
+    client._replies.consumer.getmany = flaky_getmany
     async with asyncio.timeout(5):
         while client.reader_errors < 2:  # the reader has failed twice
             await asyncio.sleep(0.05)

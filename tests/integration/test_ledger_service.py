@@ -138,7 +138,7 @@ async def test_a_restarted_ledger_resumes_from_its_stored_position_without_repro
         "ToolUsed",
     ]
 
-    outcomes = await read_all(store_settings, "outcomes", 3, model=None)
+    outcomes = await read_all(store_settings, ("outcomes", "replies"), 3, model=None)
     assert sorted(json.loads(o)["command_id"] for o in outcomes) == [f"{a}-1", f"{a}-2", f"{a}-3"]
 
 
@@ -149,9 +149,10 @@ def variant(command, command_id: str, **changes) -> bytes:
     ).encode()
 
 
-async def read_all(settings, role: str, count: int, model=DeadLetter, timeout_s: float = 20):
+async def read_all(settings, role, count: int, model=DeadLetter, timeout_s: float = 20):
+    """``count`` records of the topic (or topics: the client's outcomes are on replies)."""
     consumer = AIOKafkaConsumer(
-        settings.topic[role],
+        *(settings.topic[r] for r in ((role,) if isinstance(role, str) else role)),
         bootstrap_servers=settings.kafka_bootstrap_servers,
         auto_offset_reset="earliest",
         group_id=None,

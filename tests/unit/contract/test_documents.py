@@ -19,7 +19,7 @@ def test_the_asyncapi_document_names_every_topic_and_every_command():
     addresses = {channel["address"] for channel in asyncapi["channels"].values()}
     assert addresses == {
         f"kalema.credits.{role}"
-        for role in ("commands", "outcomes", "balances", "alerts", "dead-letters")
+        for role in ("commands", "outcomes", "replies", "balances", "alerts", "dead-letters")
     }
     schemas = asyncapi["components"]["schemas"]
     assert {"UseTool", "BuyPackage", "CycleRenewed", "ExpireHolds", "Outcome"} <= set(schemas)
