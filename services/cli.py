@@ -45,6 +45,7 @@ class Bench(StrEnum):
     end_to_end = "end-to-end"
     long_account = "long-account"
     storage = "storage"
+    clients = "clients"
 
 
 @app.command()
