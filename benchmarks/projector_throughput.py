@@ -10,7 +10,8 @@ it, start-up included, until the read model's position reaches the last stored e
 event folded, its history row and balance row committed, and every changed balance published
 to the real broker and acknowledged (the projector publishes before it commits). Afterwards
 the balances topic is read back: the latest ``BalanceUpdated`` of every account must carry
-its stream's version. Prints the figures and writes them to
+its stream's version. On a busy machine the projector's CPU seconds (and events per CPU
+second) compare runs better than the wall clock. Prints the figures and writes them to
 benchmarks/results/projector_throughput.json (``--out`` elsewhere).
 """
 
@@ -64,6 +65,8 @@ def main() -> None:
         "balances_published": published,
         "balances_per_s": round(published / timed["seconds"]),
         "batches": timed["batches"],
+        "projector_cpu_s": round(timed["cpu_s"], 2),
+        "events_per_cpu_s": round(events / timed["cpu_s"]),
         "projector_max_rss_mb": timed["max_rss_mb"],
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
@@ -110,7 +113,7 @@ def _project(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _catch_up(settings: ProjectorSettings) -> dict[str, Any]:
-    began = time.perf_counter()
+    began, cpu_began = time.perf_counter(), time.process_time()
     projector = Projector(settings)
     last = projector.ledger.recorder.max_notification_id() or 0
     stop = asyncio.Event()
@@ -122,12 +125,14 @@ async def _catch_up(settings: ProjectorSettings) -> dict[str, Any]:
                 raise RuntimeError("the projector stopped before catching up")
             await asyncio.sleep(0.005)
         seconds = time.perf_counter() - began
+        cpu_s = time.process_time() - cpu_began
     finally:
         stop.set()
         await running
         projector.close()
     return {
         "seconds": seconds,
+        "cpu_s": cpu_s,
         "batches": projector.batches_committed,
         "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }

@@ -4,10 +4,11 @@ folded with the core's own ``evolve`` so the balance agrees with the ledger to t
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
+
+import orjson
 
 from events.balances import BalanceUpdated
 from events.ledger import LedgerEvent
@@ -98,13 +99,13 @@ def fold(view: BalanceView, recorded: RecordedEvent) -> BalanceView:
 def dump(view: BalanceView) -> str:
     """The view as JSON, for the read model's row (the ledger's own account encoding)."""
     document = {"format": FORMAT, "updated_at": _time(view.updated_at)}
-    return json.dumps(document | snapshots.to_document(view.account), separators=(",", ":"))
+    return orjson.dumps(document | snapshots.to_document(view.account)).decode()
 
 
 def load(account_id: str, text: str) -> BalanceView:
     """The view back from its JSON; raises ``ValueError`` on anything unreadable."""
     try:
-        doc = json.loads(text)
+        doc = orjson.loads(text)
         if doc["format"] != FORMAT:
             raise ValueError(f"unknown view format {doc['format']}")
         updated_at = doc["updated_at"]

@@ -23,8 +23,9 @@ from collections.abc import Iterable
 from aiokafka import AIOKafkaProducer
 from pydantic import BaseModel
 
+from events.balances import BalanceAlert, BalanceUpdated
 from projections.balance import BalanceView, fold
-from projections.batch import Entry, Projected, project, quiet_alerts
+from projections.batch import Entry, project, quiet_alerts
 from projections.follow import LogReader, Page, UnreadableEvent, Wakeup
 from projections.lease import Lease
 from projections.maintenance import rebuild_into
@@ -168,10 +169,11 @@ class Projector:
         try:
             if not await asyncio.to_thread(self.lease.keep):
                 raise LeaseLost
-            await self._publish(projected)
+            messages = projected.messages()
+            await self._publish(projected.published(messages), projected.alerts)
             await asyncio.to_thread(
                 self.model.save,
-                projected.entries.values(),
+                [(entry, messages[a]) for a, entry in projected.entries.items()],
                 self.position,
                 page.last_id,
                 projected.quarantined,
@@ -214,13 +216,13 @@ class Projector:
             repaired[account_id] = entries[account_id] = Entry(view, quiet_alerts(view, self.rules))
         return entries, repaired
 
-    async def _publish(self, projected: Projected) -> None:
+    async def _publish(self, updates: list[BalanceUpdated], alerts: list[BalanceAlert]) -> None:
         assert self._producer is not None
         topics = self.settings.topic
         messages: list[tuple[str, str, BaseModel]] = [
-            (topics["balances"], u.account_id, u) for u in projected.updates
+            (topics["balances"], u.account_id, u) for u in updates
         ]
-        messages += [(topics["alerts"], a.account_id, a) for a in projected.alerts]
+        messages += [(topics["alerts"], a.account_id, a) for a in alerts]
         sent = [
             await self._producer.send(
                 topic, m.model_dump_json().encode(), key=key.encode(), headers=HEADERS
