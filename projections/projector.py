@@ -29,12 +29,12 @@ from projections.batch import Entry, project, quiet_alerts
 from projections.follow import LogReader, Page, UnreadableEvent, Wakeup
 from projections.lease import Lease
 from projections.maintenance import rebuild_into
+from projections.publish import publish
 from projections.settings import ProjectorSettings
 from projections.store import open_read_model
 from services.kafka_security import client_security
 
 log = logging.getLogger("kalema.projector")
-HEADERS = [("content-type", b"application/json")]
 
 
 class LeaseLost(RuntimeError):
@@ -223,13 +223,10 @@ class Projector:
             (topics["balances"], u.account_id, u) for u in updates
         ]
         messages += [(topics["alerts"], a.account_id, a) for a in alerts]
-        sent = [
-            await self._producer.send(
-                topic, m.model_dump_json().encode(), key=key.encode(), headers=HEADERS
-            )
-            for topic, key, m in messages
-        ]
-        await asyncio.gather(*sent)
+        await publish(
+            self._producer,
+            ((topic, key.encode(), m.model_dump_json().encode()) for topic, key, m in messages),
+        )
 
     async def _recover(self) -> None:
         """Forget what is cached and go back to the stored position."""
