@@ -11,10 +11,10 @@ nothing but this table.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import orjson
 from eventsourcing.sqlite import SQLiteDatastore
 
 from events.balances import BalanceUpdated
@@ -27,6 +27,7 @@ from projections.recorders import (
     PositionMoved,
     PostgresBalanceRecorder,
     SQLiteBalanceRecorder,
+    Stored,
 )
 from services.audit.history import Row
 from services.ledger.store import LedgerStore
@@ -66,7 +67,7 @@ class BalanceReadModel:
         for row in self.recorder.select(ids):
             try:
                 view = balance.load(row["account_id"], row["view"])
-                found[row["account_id"]] = Entry(view, alerts.load(json.loads(row["alerts"])))
+                found[row["account_id"]] = Entry(view, alerts.load(orjson.loads(row["alerts"])))
             except ValueError as error:
                 unreadable[row["account_id"]] = str(error)
         return found, unreadable
@@ -81,7 +82,7 @@ class BalanceReadModel:
 
     def save(
         self,
-        entries: Iterable[Entry],
+        entries: Iterable[Stored],
         previous: int,
         position: int,
         quarantined: Mapping[str, str] | None = None,

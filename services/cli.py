@@ -4,7 +4,7 @@ credits run ledger|projector|clock|api|all    run a service (all: as make run do
 credits topics                                create the topics (idempotent)
 credits read-model rebuild|check|lag          the balance read model, with progress bars
 credits audit ACCOUNT / credits verify        the auditor's commands (services/audit/cli.py)
-credits bench end-to-end|ledger-throughput|replay|long-account|storage|...   the benchmarks
+credits bench end-to-end|ledger-throughput|projector-throughput|...  the benchmarks
 
 Settings come from the environment as for every service (``KALEMA_*``).
 """
@@ -41,6 +41,7 @@ class Service(StrEnum):
 class Bench(StrEnum):
     balance_latency = "balance-latency"
     ledger_throughput = "ledger-throughput"
+    projector_throughput = "projector-throughput"
     replay = "replay"
     end_to_end = "end-to-end"
     long_account = "long-account"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
 from events.ledger import (
     CommandRefused,
@@ -132,8 +133,21 @@ def describe(event: LedgerEvent) -> str:
 
 
 def item_of(event: LedgerEvent) -> str:
-    for name in ("tool", "package", "plan", "to_plan", "hold_id"):
+    for name in _item_fields(type(event)):
         value = getattr(event, name, None)
         if isinstance(value, str):
             return value
     return ""
+
+
+ITEMS = ("tool", "package", "plan", "to_plan", "hold_id")
+
+
+@cache
+def _item_fields(kind: type) -> tuple[str, ...]:
+    """Which of ``ITEMS`` an event type has: asking a pydantic model for an attribute it
+    lacks raises inside ``__getattr__``, which was most of the projector's cost of a row."""
+    fields = getattr(kind, "model_fields", None)
+    if fields is None:
+        return ITEMS
+    return tuple(n for n in ITEMS if n in fields or isinstance(getattr(kind, n, None), property))

@@ -5,11 +5,16 @@ model from before the history existed gets it when the projector starts."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 from projections import maintenance
+from projections.balance import BalanceView
+from projections.batch import Entry
 from projections.recorders import HISTORY
-from services.audit.history import rows
-from tests.integration.conftest_projections import caught_up, running_projector
+from projections.store import open_read_model
+from services.audit.history import Row, rows
+from services.ledger.core import Account
+from tests.integration.conftest_projections import caught_up, projector_settings, running_projector
 from tests.integration.test_projector import consumed
 from tests.workload import command_log
 
@@ -57,6 +62,30 @@ async def test_a_read_model_without_history_gets_it_when_the_projector_starts(
     async with running_projector(store_settings) as second:
         account_id = log[0].account_id
         assert await history_of(second, account_id) == as_the_audit_reads_it(second, account_id)
+
+
+def test_a_history_entry_saved_again_is_kept_once_and_the_page_still_commits(store_settings):
+    """Pages are written in bulk (COPY on PostgreSQL): the history's rule, one entry per
+    version and the first one kept, holds there too, within a page and across pages."""
+    ledger, model = open_read_model(projector_settings(store_settings))
+    try:
+        view = BalanceView(
+            "acct-twice", Account(version=1), updated_at=datetime(2026, 11, 1, tzinfo=UTC)
+        )
+        stored = [(Entry(view), view.message())]
+        first, again = _entry("first"), _entry("again")
+        model.save(stored, 0, 1, None, [("acct-twice", first), ("acct-twice", again)])
+        model.save(stored, 1, 2, None, [("acct-twice", again)])
+
+        assert model.history("acct-twice", 1, 0, 10) == [first]
+        assert model.position() == 2 and model.get("acct-twice") == view
+    finally:
+        ledger.close()
+
+
+def _entry(what: str) -> Row:
+    at = datetime(2026, 11, 1, tzinfo=UTC)
+    return Row(1, at, "cmd-1", "CreditsGranted", what, "", 0, 0, 5, 0, 0, 0, 5, 0, 5)
 
 
 def _table(settings) -> str:

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 
 from projections.balance import BalanceView, StreamGap, dump, fold, load
-from services.ledger.core import balance
+from services.ledger.core import balance, ends, started
 from tests.unit.core.scenario import ACCOUNT, bought, day, renewed, reserved, settled, used
 from tests.unit.core.test_properties import commands_from, history
 from tests.unit.projections.history import Rec, decided
@@ -37,7 +37,20 @@ def test_folding_the_events_agrees_with_the_core_after_every_command(steps):
         assert (view.account.billing_interval, view.account.cycle_end) == core[2:]
         assert view.account.pending_plan == state.pending_plan
         assert view.subscription_expires_at == BalanceView(ACCOUNT, state).subscription_expires_at
+        assert view.subscription_expires_at == _expiry_by_the_cores_ends(state)
         assert load(ACCOUNT, dump(view)) == view
+
+
+def _expiry_by_the_cores_ends(state):
+    """The first end (``ends``: a cycle's lot ends at the next cycle's start) of the spendable
+    subscription lots: what the view's shortcut for a single open cycle must agree with."""
+    end = ends(state)
+    spendable = [
+        end[lot.lot_id]
+        for lot in state.lots.values()
+        if lot.kind == "subscription" and lot.remaining and started(lot, state.as_of)
+    ]
+    return min((at for at in spendable if at is not None), default=None)
 
 
 def test_the_view_carries_the_balance_plan_cycle_and_the_time_of_the_last_event():
