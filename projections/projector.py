@@ -29,13 +29,12 @@ from projections.batch import Entry, project, quiet_alerts
 from projections.follow import LogReader, Page, UnreadableEvent, Wakeup
 from projections.lease import Lease
 from projections.maintenance import rebuild_into
-from projections.publish import publish
 from projections.settings import ProjectorSettings
 from projections.store import open_read_model
 from services.kafka_security import client_security
+from services.publish import BATCH_BYTES, publish
 
 log = logging.getLogger("kalema.projector")
-BATCH_BYTES = 512 * 1024  # under the broker's message.max.bytes (1 MB by default)
 
 
 class LeaseLost(RuntimeError):

@@ -33,6 +33,7 @@ from services.ledger import metrics
 from services.ledger.intake import Incoming
 from services.ledger.replies import CORRELATION_ID, ReplyRouter, Routes, reply_partition
 from services.ledger.service import Batch, Ledger, source_name
+from services.publish import BATCH_BYTES, Routed, publish_routed
 from services.settings import Settings
 
 log = logging.getLogger("kalema.ledger")
@@ -160,9 +161,9 @@ class LedgerConsumer:
         """Each outcome once: to the reply partition its command asked for, else to the
         outcomes topic; then the dead letters. Wait until Kafka has them all.
 
-        Straight through aiokafka's producer: FastStream's ``publish`` cost three times the
-        send itself per record (a correlation id, a middleware scope), and a batch of 500
-        outcomes was a sixth of the ledger's CPU (BENCHMARKS.md, issue 15)."""
+        In record batches, one per partition (``services.publish``): FastStream's ``publish``
+        cost three times aiokafka's ``send`` per record, and a batch of 500 outcomes was a
+        sixth of the ledger's CPU (BENCHMARKS.md, issue 15)."""
         topics = self.settings.topic
         messages: list[tuple[str, int | None, str | None, Outcome | DeadLetter, str]] = []
         for o in batch.outcomes:
@@ -170,8 +171,7 @@ class LedgerConsumer:
             topic = topics["outcomes"] if partition is None else self.replies.topic
             messages.append((topic, partition, o.account_id, o, ""))
         messages += [(topics["dead-letters"], None, d.key, d, d.reason) for d in batch.dead_letters]
-        producer = await self._producer()
-        sent = []
+        routed: list[Routed] = []
         for topic, partition, key, message, reason in messages:
             try:
                 value = message.model_dump_json().encode()
@@ -183,16 +183,9 @@ class LedgerConsumer:
                 headers.append(("x-dead-letter-reason", reason.encode()))
             if partition is not None:  # echoed, as request-reply over Kafka does
                 headers.append((CORRELATION_ID, cast(Outcome, message).command_id.encode()))
-            sent.append(
-                await producer.send(
-                    topic,
-                    value,
-                    key=None if key is None else key.encode(errors="replace"),
-                    partition=partition,
-                    headers=headers,
-                )
-            )
-        await asyncio.gather(*sent)
+            encoded = None if key is None else key.encode(errors="replace")
+            routed.append((topic, partition, encoded, value, headers))
+        await publish_routed(await self._producer(), routed)
 
     async def _producer(self) -> AIOKafkaProducer:
         """The outcomes' producer, started with the first batch (idempotent, every replica)."""
@@ -203,7 +196,7 @@ class LedgerConsumer:
                 **client_security(self.settings),
                 acks="all",
                 enable_idempotence=True,
-                linger_ms=2,
+                max_batch_size=BATCH_BYTES,  # one in flight per partition: few, large batches
             )
             await producer.start()
             self.producer = producer

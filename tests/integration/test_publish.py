@@ -1,4 +1,4 @@
-"""Publishing a page in record batches (projections/publish.py) on the real broker: every key
+"""Publishing a page in record batches (services/publish.py) on the real broker: every key
 lands on the partition ``send`` would choose, in order, with the content-type header."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from collections import defaultdict
 
 from aiokafka import AIOKafkaProducer
 
-from projections.publish import HEADERS, publish
+from services.publish import HEADERS, publish
 from services.settings import Settings
 from services.tail import TopicTail
 from services.topics import delete_topics, ensure_topics

@@ -1,0 +1,66 @@
+"""A page's messages sent as one record batch per partition, and every acknowledgement awaited.
+
+The projector publishes thousands of small messages per page, the ledger hundreds of outcomes
+per batch, and each waits for all of them before it commits. ``AIOKafkaProducer.send`` costs a
+future, an accumulator look-up and a partitioner call per message (the profile's largest Kafka
+item); building the batches here and handing each to ``send_batch`` costs one future per
+partition. Partitions are chosen as ``send`` chooses them (``DefaultPartitioner``: murmur2 of
+the key over the sorted partitions, as the Java client does), so an account's updates always
+land on the same partition of the compacted topic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Iterable
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner
+
+Message = tuple[str, bytes, bytes]  # (topic, key, value)
+Headers = list[tuple[str, bytes]]
+Routed = tuple[str, int | None, bytes | None, bytes, Headers]  # partition None: by the key
+HEADERS: Headers = [("content-type", b"application/json")]
+BATCH_BYTES = 512 * 1024  # a producer's batches: under the broker's message.max.bytes (1 MB)
+_partitioner = DefaultPartitioner()
+
+
+async def publish(producer: AIOKafkaProducer, messages: Iterable[Message]) -> None:
+    """Send ``messages`` and wait until the broker has acknowledged every one; raises what
+    the producer raises for any of them (a message too large is refused by the broker, as
+    with ``send``). Messages of one key keep their order."""
+    await publish_routed(producer, ((t, None, k, v, HEADERS) for t, k, v in messages))
+
+
+async def publish_routed(producer: AIOKafkaProducer, messages: Iterable[Routed]) -> None:
+    """``publish`` for messages that may name their partition (a reply) and carry their own
+    headers (the ledger's outcomes and dead letters)."""
+    partitions: dict[str, list[int]] = {}
+    grouped: dict[tuple[str, int], list[tuple[bytes | None, bytes, Headers]]] = defaultdict(list)
+    for topic, partition, key, value, headers in messages:
+        if partition is None:
+            if topic not in partitions:
+                partitions[topic] = sorted(await producer.partitions_for(topic))
+            ids = partitions[topic]
+            partition = _partitioner(key, ids, ids)
+        grouped[topic, partition].append((key, value, headers))
+    sent = []
+    for (topic, partition), records in grouped.items():
+        batch = producer.create_batch()
+        for key, value, headers in records:
+            if batch.append(timestamp=None, key=key, value=value, headers=headers) is None:
+                sent.append(await _sent(producer, batch, topic, partition))
+                batch = producer.create_batch()  # a fresh batch always takes its first record
+                added = batch.append(timestamp=None, key=key, value=value, headers=headers)
+                assert added is not None
+        sent.append(await _sent(producer, batch, topic, partition))
+    await asyncio.gather(*sent)
+
+
+async def _sent(
+    producer: AIOKafkaProducer, batch: object, topic: str, partition: int
+) -> asyncio.Future[object]:
+    batch.close()  # type: ignore[attr-defined]
+    future: asyncio.Future[object] = await producer.send_batch(batch, topic, partition=partition)
+    return future
