@@ -22,6 +22,7 @@ from events.commands import parse_command
 from events.ledger import LEDGER_EVENTS
 from services.ledger.catalog_file import load_catalog
 from services.ledger.core import Account, Catalog, Remembered, handle, replay
+from services.ledger.store import postgres_env
 from services.settings import Settings
 
 
@@ -98,12 +99,4 @@ def _env(settings: Settings, accounts: int) -> dict[str, str]:
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(settings.sqlite_path.with_name("naive.sqlite")),
         }
-    return env | {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
-        "POSTGRES_HOST": settings.postgres_host,
-        "POSTGRES_PORT": str(settings.postgres_port),
-        "POSTGRES_DBNAME": settings.postgres_db,
-        "POSTGRES_USER": settings.postgres_user,
-        "POSTGRES_PASSWORD": settings.postgres_password,
-        "POSTGRES_SCHEMA": settings.postgres_schema,
-    }
+    return env | postgres_env(settings)

@@ -272,9 +272,14 @@ def _persistence_env(settings: Settings) -> dict[str, str]:
             "SQLITE_DBNAME": str(settings.sqlite_path),
             "SQLITE_LOCK_TIMEOUT": "10",
         }
-    return common | {
+    recorder = {"PROCESS_RECORDER_TOPIC": "services.ledger.recorders:PostgresLedgerRecorder"}
+    return common | postgres_env(settings) | recorder
+
+
+def postgres_env(settings: Settings) -> dict[str, str]:
+    """The ``eventsourcing`` library's PostgreSQL settings for these settings' database."""
+    return {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
-        "PROCESS_RECORDER_TOPIC": "services.ledger.recorders:PostgresLedgerRecorder",
         "POSTGRES_HOST": settings.postgres_host,
         "POSTGRES_PORT": str(settings.postgres_port),
         "POSTGRES_DBNAME": settings.postgres_db,
