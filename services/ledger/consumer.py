@@ -108,6 +108,7 @@ class LedgerConsumer:
             for r in records
         ]
         batch: Batch | None = None
+        at = {p: self.positions[p] for p in ready}  # a rebalance may revoke them meanwhile
         try:
             started = time.perf_counter()
             batch = await asyncio.to_thread(self.ledger.decide_batch, incoming)
@@ -115,12 +116,11 @@ class LedgerConsumer:
             await self._publish(batch, await self.replies.routes(incoming))
             await asyncio.to_thread(self.ledger.commit, batch)
         except Exception:
-            at = {p.partition: self.positions[p] for p in ready}
-            log.exception("batch at offsets %s failed; retrying", at)
+            log.exception("batch at offsets %s failed; retrying", {p.partition: at[p] for p in at})
             self.ledger.forget(batch.states if batch is not None else ())
             for partition in ready:
                 self.unsure.add(partition)  # the commit may have happened: ask the store
-                self._seek(partition, self.positions[partition])
+                self._seek(partition, at[partition])
             await self._back_off(*ready)
             return
         for partition in ready:
