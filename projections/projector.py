@@ -31,8 +31,7 @@ from projections.lease import Lease
 from projections.maintenance import rebuild_into
 from projections.settings import ProjectorSettings
 from projections.store import open_read_model
-from services.kafka_security import client_security
-from services.publish import BATCH_BYTES, publish
+from services.publish import batch_producer, publish
 
 log = logging.getLogger("kalema.projector")
 
@@ -60,17 +59,8 @@ class Projector:
     async def run(self, stop: asyncio.Event) -> None:
         """Follow the log until ``stop`` is set, while holding the lease (standing by when
         another projector holds it); the page in hand is finished first."""
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=self.settings.kafka_bootstrap_servers,
-            client_id="kalema-projector",
-            **client_security(self.settings),
-            acks="all",
-            enable_idempotence=True,
-            # A page's messages to one partition in one batch (about 150 KB for 1,000 balances
-            # on 8 partitions): an idempotent producer has one batch per partition in flight,
-            # so 16 KB batches (the default) cost a page several round trips.
-            max_batch_size=BATCH_BYTES,
-        )
+        # A page's messages to one partition in one batch (about 150 KB for 1,000 balances).
+        self._producer = batch_producer(self.settings, "kalema-projector")
         await self._producer.start()
         wake = asyncio.Event()
         waker = asyncio.create_task(_set_when(stop, wake))

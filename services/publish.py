@@ -18,12 +18,30 @@ from collections.abc import Iterable
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
+from services.kafka_security import client_security
+from services.settings import Settings
+
 Message = tuple[str, bytes, bytes]  # (topic, key, value)
 Headers = list[tuple[str, bytes]]
 Routed = tuple[str, int | None, bytes | None, bytes, Headers]  # partition None: by the key
-HEADERS: Headers = [("content-type", b"application/json")]
+JSON = ("content-type", b"application/json")
+HEADERS: Headers = [JSON]
 BATCH_BYTES = 512 * 1024  # a producer's batches: under the broker's message.max.bytes (1 MB)
 _partitioner = DefaultPartitioner()
+
+
+def batch_producer(settings: Settings, client_id: str) -> AIOKafkaProducer:
+    """A producer for ``publish``: idempotent, acknowledged by every replica, and with large
+    batches, since an idempotent producer has one batch per partition in flight and the
+    default 16 KB would cost a page or a ledger batch several round trips per partition."""
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        client_id=client_id,
+        **client_security(settings),
+        acks="all",
+        enable_idempotence=True,
+        max_batch_size=BATCH_BYTES,
+    )
 
 
 async def publish(producer: AIOKafkaProducer, messages: Iterable[Message]) -> None:

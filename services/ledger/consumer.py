@@ -28,18 +28,17 @@ from faststream.middlewares import AckPolicy
 from prometheus_client import REGISTRY
 
 from events.outcomes import DeadLetter, Outcome
-from services.kafka_security import broker_security, client_security
+from services.kafka_security import broker_security
 from services.ledger import metrics
 from services.ledger.intake import Incoming
 from services.ledger.replies import CORRELATION_ID, ReplyRouter, Routes, reply_partition
 from services.ledger.service import Batch, Ledger, source_name
-from services.publish import BATCH_BYTES, Routed, publish_routed
+from services.publish import JSON, Routed, batch_producer, publish_routed
 from services.settings import Settings
 
 log = logging.getLogger("kalema.ledger")
 RETRY_FIRST_S, RETRY_MAX_S = 0.1, 5.0
 ASSIGN_PATIENCE_S = 30.0  # far below the poll interval after which the group drops us
-_JSON = ("content-type", b"application/json")
 
 
 class LedgerConsumer:
@@ -178,7 +177,7 @@ class LedgerConsumer:
             except ValueError:  # one unpublishable message must not stall the partition
                 log.exception("cannot serialize a message for %s; not published", topic)
                 continue
-            headers = [_JSON]
+            headers = [JSON]
             if reason:
                 headers.append(("x-dead-letter-reason", reason.encode()))
             if partition is not None:  # echoed, as request-reply over Kafka does
@@ -190,14 +189,7 @@ class LedgerConsumer:
     async def _producer(self) -> AIOKafkaProducer:
         """The outcomes' producer, started with the first batch (idempotent, every replica)."""
         if self.producer is None:
-            producer = AIOKafkaProducer(
-                bootstrap_servers=self.settings.kafka_bootstrap_servers,
-                client_id="kalema-ledger",
-                **client_security(self.settings),
-                acks="all",
-                enable_idempotence=True,
-                max_batch_size=BATCH_BYTES,  # one in flight per partition: few, large batches
-            )
+            producer = batch_producer(self.settings, "kalema-ledger")
             await producer.start()
             self.producer = producer
         return self.producer
