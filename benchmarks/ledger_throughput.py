@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import resource
 import time
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaProducer
 
+from benchmarks import report
 from benchmarks.throwaway import throwaway
 from services.ledger.__main__ import build
 from services.settings import REPO, Settings
@@ -76,11 +76,9 @@ def main() -> None:
     parser.add_argument("--commands", type=int, default=20_000)
     parser.add_argument("--accounts", type=int, default=1_000)
     results = asyncio.run(run(parser.parse_args()))
-    for key, value in results.items():
-        print(f"{key:>30}: {value}")
-    out = REPO / "benchmarks" / "results" / f"ledger-throughput-{results['store']}.json"
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"written to {out.relative_to(REPO)}")
+    report.written(
+        results, REPO / "benchmarks" / "results" / f"ledger-throughput-{results['store']}.json"
+    )
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import multiprocessing
 import resource
 import time
@@ -29,6 +28,7 @@ from typing import Any
 
 from aiokafka import ConsumerRecord
 
+from benchmarks import report
 from benchmarks.long_account import load
 from benchmarks.throwaway import throwaway
 from events.balances import BalanceUpdated
@@ -70,11 +70,9 @@ def main() -> None:
         "projector_max_rss_mb": timed["max_rss_mb"],
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    for key, value in results.items():
-        print(f"{key:>26}: {value}")
-    out = args.out or REPO / "benchmarks" / "results" / "projector_throughput.json"
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"written to {out}")
+    report.written(
+        results, args.out or REPO / "benchmarks" / "results" / "projector_throughput.json"
+    )
 
 
 def _arguments() -> argparse.Namespace:

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
+from benchmarks import report
 from benchmarks.throwaway import throwaway
 from events.commands import BuyPackage, CycleRenewed, UseTool
 from services.ledger.catalog_file import load_catalog
@@ -71,11 +71,7 @@ def main() -> None:
             results = _measured(store, args, total)
         finally:
             store.close()
-    for key, value in results.items():
-        print(f"{key:>26}: {value}")
-    out = REPO / "benchmarks" / "results" / f"replay-{args.store}.json"
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"written to {out.relative_to(REPO)}")
+    report.written(results, REPO / "benchmarks" / "results" / f"replay-{args.store}.json")
 
 
 def _arguments() -> argparse.Namespace:

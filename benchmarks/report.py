@@ -161,3 +161,11 @@ def append(path: Path, result: dict[str, Any]) -> None:
     runs = json.loads(path.read_text()) if path.exists() else []
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps([*runs, result], indent=2) + "\n")
+
+
+def written(results: dict[str, Any], path: Path) -> None:
+    """Print a benchmark's figures, one a line, and write them to ``path`` as JSON."""
+    for key, value in results.items():
+        print(f"{key:>30}: {value}")
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"written to {path}")
