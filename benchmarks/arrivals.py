@@ -35,6 +35,7 @@ class Outcomes:
         self.answers: Counter[str] = Counter()  # outcomes per command_id
         self.effects: Counter[str] = Counter()  # outcomes that were not repeats
         self.first: dict[str, tuple[float, int | None]] = {}  # (when, stream_version)
+        self.stamped: dict[str, float] = {}  # the first outcome's record time (the ledger's clock)
         self.version: dict[str, int] = {}  # highest stream version seen per account
         self.last = 0.0
 
@@ -48,6 +49,7 @@ class Outcomes:
         if not outcome.get("repeat"):
             self.effects[command_id] += 1
         self.first.setdefault(command_id, (now, version))
+        self.stamped.setdefault(command_id, record.timestamp / 1000)
         account = outcome["account_id"]
         if version is not None and version > self.version.get(account, 0):
             self.version[account] = version

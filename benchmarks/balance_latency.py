@@ -48,7 +48,7 @@ class Balances:
 
     def __init__(self, settings: ProjectorSettings) -> None:
         self.tail = TopicTail(settings, "balances", self._arrived, from_end=False, poll_ms=200)
-        self.arrived: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        self.arrived: dict[str, list[tuple[int, float, float]]] = defaultdict(list)
         self.waiting: dict[str, list[tuple[int, asyncio.Future[float]]]] = defaultdict(list)
 
     async def start(self) -> None:
@@ -60,7 +60,8 @@ class Balances:
     def _arrived(self, record: Any) -> None:
         now = time.monotonic()
         update = BalanceUpdated.model_validate_json(record.value)
-        self.arrived[update.account_id].append((update.version, now))
+        stamped = record.timestamp / 1000  # when the projector published it (its clock)
+        self.arrived[update.account_id].append((update.version, now, stamped))
         still = []
         for version, future in self.waiting[update.account_id]:
             if update.version >= version and not future.done():
@@ -72,12 +73,17 @@ class Balances:
     def at(self, account_id: str, version: int) -> asyncio.Future[float]:
         """When an update of ``account_id`` at ``version`` or later arrived (or will)."""
         future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
-        for seen, when in self.arrived[account_id]:
+        for seen, when, _ in self.arrived[account_id]:
             if seen >= version:
                 future.set_result(when)
                 return future
         self.waiting[account_id].append((version, future))
         return future
+
+    def stamped(self, account_id: str, version: int) -> float | None:
+        """The record time (``time.time``) of the first update of ``account_id`` at
+        ``version`` or later that arrived."""
+        return next((s for seen, _, s in self.arrived[account_id] if seen >= version), None)
 
 
 async def measure(

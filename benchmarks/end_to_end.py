@@ -40,6 +40,15 @@ from services.settings import REPO
 from services.topics import delete_topics, ensure_topics
 
 RESULTS = REPO / "benchmarks" / "results" / "end_to_end.json"
+# Send → balance, hop by hop, from each record's own time (set by its producer: the ledger
+# stamps an outcome as it publishes it, after deciding; the projector stamps a balance after
+# folding its page). Every process shares this machine's clock.
+HOPS = (
+    "sent → outcome published (delivery, fetch, the batch before, deciding)",
+    "outcome published → read (acknowledgement, fetch)",
+    "outcome published → balance published (commit, projector wake-up, page)",
+    "balance published → read (acknowledgement, fetch)",
+)
 NO_METRICS = {"KALEMA_LEDGER_METRICS_PORT": "0", "KALEMA_PROJECTOR_METRICS_PORT": "0"}
 
 
@@ -80,17 +89,36 @@ class Run:
         with progress.bar("latency: outcomes, then balances") as step:
             settled = await self.settle(self.paced, step)
         to_outcome, to_balance = [], []
+        hops: dict[str, list[float]] = {hop: [] for hop in HOPS}
+        wall = time.time() - time.monotonic()  # record times are the producers' wall clocks
         for command, began in zip(self.paced, sent_at, strict=True):
             if (first := self.outcomes.first.get(command.command_id)) is None:
                 continue
             to_outcome.append(first[0] - began)
-            if first[1] is not None:
-                arrived = self.balances.at(command.account_id, first[1])
-                if arrived.done():
-                    to_balance.append(arrived.result() - began)
+            if first[1] is None:
+                continue
+            arrived = self.balances.at(command.account_id, first[1])
+            if not arrived.done():
+                continue
+            to_balance.append(arrived.result() - began)
+            decided = self.outcomes.stamped[command.command_id]
+            projected = self.balances.stamped(command.account_id, first[1])
+            assert projected is not None
+            for hop, seconds in zip(
+                HOPS,
+                (
+                    decided - (began + wall),
+                    first[0] + wall - decided,
+                    projected - decided,
+                    arrived.result() + wall - projected,
+                ),
+                strict=True,
+            ):
+                hops[hop].append(seconds)
         delays = {
             "send_to_outcome": report.percentiles(to_outcome),
             "send_to_balance": report.percentiles(to_balance),
+            "hops": {hop: report.percentiles(seconds) for hop, seconds in hops.items()},
         }
         return settled, delays
 

@@ -141,8 +141,9 @@ def table(result: dict[str, Any]) -> None:
     for name, found in result.get("references", {}).items():
         ratio = result["ratios"].get(f"ours_to_{name}")
         out.add_row(f"{name} commands/s (ours: {ratio} times)", str(found["commands_per_s"]))
-    for path, figures in result["latency"].items():
-        if isinstance(figures, dict):
+    latency = result["latency"]
+    for path, figures in [*latency.items(), *latency.get("hops", {}).items()]:
+        if isinstance(figures, dict) and "measured" in figures:
             shown = " / ".join(
                 str(figures.get(k)) for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms")
             )
