@@ -8,13 +8,15 @@ Builds a fresh store through the ledger's own batch path (``Ledger.decide_batch`
 plan and by packages it buys and spends, a hold settled and a refund now and then) and
 ``--accounts`` ordinary accounts beside it, then folds the balance and history read model.
 Then measures, each on a fresh store instance:
-- the long account's snapshot, in bytes, and the time to load its state (snapshot + tail);
+- the long account's snapshot, in bytes, and the time to load its state (snapshot + tail;
+  the tail made the longest a load folds, ``snapshot_every - 1`` events);
 - the time to decide a repeat of one of its commands decided long ago (a fresh ledger: load,
   index lookup, answer), p50/p99;
 - the time to read a page of its history (20 entries) at random depths, p50/p99;
 - in a separate process, the ledger's resident memory once every account is in its cache.
 The measurements run ``--runs`` times (3) over the same stored data; each figure is the
-median. Prints the figures and writes them to benchmarks/results/long-account-<store>.json.
+median, each timing taken after 10 runs not measured (statements prepared, as in a running
+ledger). Prints the figures and writes them to benchmarks/results/long-account-<store>.json.
 """
 
 from __future__ import annotations
@@ -107,9 +109,7 @@ def load(ledger: Ledger, commands: Iterator[Command], total: int, label: str) ->
         task = progress.add_task(label, total=total)
         batch: list[Incoming] = []
         for command in commands:
-            value = command.model_dump_json().encode()
-            key = command.account_id.encode()
-            batch.append(Incoming("commands", 0, next(_OFFSETS), key, value))
+            batch.append(_record(command))
             if len(batch) == BATCH:
                 ledger.commit(ledger.decide_batch(batch))
                 progress.advance(task, len(batch))
@@ -119,7 +119,33 @@ def load(ledger: Ledger, commands: Iterator[Command], total: int, label: str) ->
             progress.advance(task, len(batch))
 
 
+WARM_UP = 10  # runs not measured first: a running ledger's statements are already prepared
+
+
+def _record(command: Command) -> Incoming:
+    """The command as the next record of the one partition."""
+    value = command.model_dump_json().encode()
+    return Incoming("commands", 0, next(_OFFSETS), command.account_id.encode(), value)
+
+
+def longest_tail(ledger: Ledger, store: LedgerStore, commands: int) -> int:
+    """Decide more uses, one a batch, until the long account's latest snapshot is followed by
+    ``snapshot_every - 1`` events, the most a load ever folds (a fair worst case rather than
+    whatever ``--commands`` leaves); returns the commands added."""
+    added = 0
+    while True:
+        (snapshot,) = store.snapshots.recorder.select_events(LONG, desc=True, limit=1)
+        if store.load(LONG).version - snapshot.originator_version >= store.snapshot_every - 1:
+            return added
+        use = UseTool(**_ids(LONG, commands + added), tool="keyword_suggestions")
+        ledger.commit(ledger.decide_batch([_record(use)]))
+        added += 1
+
+
 def timed(action: Callable[[], object], times: int) -> dict[str, float]:
+    """``action``'s duration over ``times`` runs, after ``WARM_UP`` runs not measured."""
+    for _ in range(WARM_UP):
+        action()
     took = []
     for _ in range(times):
         began = time.perf_counter()
@@ -139,7 +165,9 @@ def measure(settings: Settings, commands: int) -> dict[str, Any]:
         (snapshot,) = store.snapshots.recorder.select_events(LONG, desc=True, limit=1)
         state = store.load(LONG)
         loads = timed(lambda: store.load_with_head(LONG), 200)
-        old = [f"{LONG}-{n}" for n in random.Random(1).sample(range(3, commands // 2), 200)]
+        old = [
+            f"{LONG}-{n}" for n in random.Random(1).sample(range(3, commands // 2), 200 + WARM_UP)
+        ]
         repeats = iter(old)
         catalog = load_catalog()
 
@@ -156,14 +184,15 @@ def measure(settings: Settings, commands: int) -> dict[str, Any]:
             (outcome,) = ledger.decide_batch([incoming]).outcomes
             assert outcome.repeat, outcome
 
-        repeated = timed(repeat, len(old))
+        repeated = timed(repeat, len(old) - WARM_UP)
         model = BalanceReadModel(store)
-        depths = iter(random.Random(2).choices(range(0, state.version - 20), k=200))
+        depths = iter(random.Random(2).choices(range(0, state.version - 20), k=200 + WARM_UP))
         pages = timed(lambda: model.history(LONG, state.version, next(depths), 20), 200)
         first_pages = timed(lambda: model.history(LONG, state.version, 0, 20), 200)
         return {
             "long_account_events": state.version,
             "snapshot_bytes": len(snapshot.state),
+            "events_after_snapshot": state.version - snapshot.originator_version,
             "snapshots_kept": len(store.snapshots.recorder.select_events(LONG)),
             "load_ms": loads,
             "repeat_decided_long_ago_ms": repeated,
@@ -222,18 +251,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         began = time.perf_counter()
         load(ledger, ordinary(args.accounts), 3 * args.accounts, "ordinary accounts")
         load(ledger, long_history(args.commands), args.commands, "the long account")
+        padded = longest_tail(ledger, store, args.commands)
         loaded_s = time.perf_counter() - began
         store.close()
         began = time.perf_counter()
         maintenance.rebuild(ProjectorSettings(**settings.model_dump()))
         folded_s = time.perf_counter() - began
         runs = [
-            {**measure(settings, args.commands), "rss_mb": memory(settings, args.accounts)}
+            {
+                **measure(settings, args.commands + padded),
+                "rss_mb": memory(settings, args.accounts),
+            }
             for _ in range(args.runs)
         ]
     return {
         "store": args.store,
-        "long_account_commands": args.commands,
+        "long_account_commands": args.commands + padded,
         "ordinary_accounts": args.accounts,
         **median_of(runs),
         "runs": runs,

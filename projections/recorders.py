@@ -25,6 +25,7 @@ from events.balances import BalanceUpdated
 from projections import alerts, balance
 from projections.batch import Entry
 from services.audit import history
+from services.ledger.recorders import reading
 
 TABLE, TRACKING, SOURCE, HISTORY = "balances", "balances_tracking", "ledger", "history"
 QUARANTINE, LEASE = "balances_quarantine", "projector_lease"
@@ -227,7 +228,7 @@ class _BalanceTable:
         version, so the page is a range of versions: a short scan of the primary key at any
         depth (``OFFSET`` would walk every entry it skips)."""
         newest = upto - offset
-        with self.datastore.transaction(commit=False) as c:
+        with reading(self.datastore) as c:
             c.execute(self.q(HISTORY_PAGE), (account_id, newest, newest - limit))
             return [
                 history.Row(**{**dict(r), "at": self.time_value(dict(r)["at"])})
@@ -236,7 +237,7 @@ class _BalanceTable:
 
     def has_history(self) -> bool:
         """Whether the history holds anything (a read model from before it existed does not)."""
-        with self.datastore.transaction(commit=False) as c:
+        with reading(self.datastore) as c:
             c.execute(self.q("SELECT 1 FROM {history} LIMIT 1"))
             return c.fetchone() is not None
 
@@ -258,7 +259,7 @@ class _BalanceTable:
 
     def quarantined(self) -> dict[str, str]:
         """Accounts whose events could not be folded, with the reason."""
-        with self.datastore.transaction(commit=False) as c:
+        with reading(self.datastore) as c:
             c.execute(self.q("SELECT account_id, error FROM {quarantine} ORDER BY account_id"))
             return {row["account_id"]: row["error"] for row in c.fetchall()}
 
@@ -274,13 +275,13 @@ class _BalanceTable:
             c.execute(self.q("DELETE FROM {lease} WHERE name = ? AND holder = ?"), (SOURCE, holder))
 
     def lease_holder(self) -> str | None:
-        with self.datastore.transaction(commit=False) as c:
+        with reading(self.datastore) as c:
             c.execute(self.q("SELECT holder FROM {lease} WHERE name = ?"), (SOURCE,))
             row = c.fetchone()
             return None if row is None else str(row["holder"])
 
     def select(self, ids: Sequence[str] | None = None) -> list[dict[str, Any]]:
-        with self.datastore.transaction(commit=False) as c:
+        with reading(self.datastore) as c:
             if ids is None:
                 c.execute(self.q("SELECT * FROM {table} ORDER BY account_id"))
                 return [dict(row) for row in c.fetchall()]

@@ -28,10 +28,11 @@ from services.ledger.core import (
 )
 from services.ledger.intake import Incoming, dead_letter, read_command
 from services.ledger.recorders import Wanted
-from services.ledger.store import Recorded
+from services.ledger.store import Loaded, Recorded
 
 log = logging.getLogger("kalema.ledger")
 
+Fetched = dict[str, Loaded | Exception]  # accounts read for a batch (or what kept each unread)
 Handler = Callable[[Command, Account, Catalog, Past], Decision]
 # Refusals that mean the producer sent something it should not have: answered, and also
 # dead-lettered (under the same name) so the mistake is seen where bad input is watched.
@@ -46,8 +47,10 @@ class Store(Protocol):
 
     snapshot_every: int
 
-    def load_with_head(self, account_id: str) -> tuple[Account, str]: ...
-    def recall(self, wanted: Iterable[Wanted]) -> dict[Wanted, LedgerEvent]: ...
+    def load_with_head(self, account_id: str) -> Loaded: ...
+    def look_up(
+        self, wanted: Iterable[Wanted], accounts: Sequence[str]
+    ) -> tuple[dict[Wanted, LedgerEvent], Fetched]: ...
     def seal(
         self, account_id: str, version: int, event: LedgerEvent, previous: str
     ) -> Recorded: ...
@@ -65,7 +68,7 @@ class Batch:
     recorded: list[Recorded] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
-    states: dict[str, tuple[Account, str]] = field(default_factory=dict)  # with chain heads
+    states: dict[str, Loaded] = field(default_factory=dict)  # with chain heads
 
     def reject(self, letter: DeadLetter) -> None:
         """Dead-letter a message, and answer its producer if it can be named."""
@@ -91,7 +94,7 @@ class Ledger:
         self.max_message_bytes = max_message_bytes
         self.cache_size = cache_size
         self.handler = handler
-        self._cache: OrderedDict[str, tuple[Account, str]] = OrderedDict()
+        self._cache: OrderedDict[str, Loaded] = OrderedDict()
         self._snapshotted: dict[str, int] = {}
 
     def decide_batch(self, records: Sequence[Incoming]) -> Batch:
@@ -105,19 +108,21 @@ class Ledger:
         """
         batch = Batch(positions={source_name(r.topic, r.partition): r.offset + 1 for r in records})
         read = [(record, read_command(record, self.max_message_bytes)) for record in records]
-        past = BatchPast(
-            self.store.recall(
-                (command.account_id, key)
-                for _, command in read
-                if not isinstance(command, DeadLetter)
-                for key in keys_for(command)
-            )
+        commands = [command for _, command in read if not isinstance(command, DeadLetter)]
+        # What the batch needs of the store, in one look-up: its commands' past, and the
+        # accounts not cached (a repeat decided long ago needs both, issue 11).
+        recalled, fetched = self.store.look_up(
+            [(command.account_id, key) for command in commands for key in keys_for(command)],
+            list(dict.fromkeys(c.account_id for c in commands if c.account_id not in self._cache)),
         )
+        past = BatchPast(recalled)
         for record, command in read:
             if isinstance(command, DeadLetter):
                 batch.reject(command)
                 continue
-            loaded = batch.states.get(command.account_id) or self._loaded(command.account_id)
+            loaded = batch.states.get(command.account_id) or self._loaded(
+                command.account_id, fetched
+            )
             if isinstance(loaded, str):  # the account's stream itself cannot be read
                 batch.reject(dead_letter(record, "internal_error", loaded))
                 continue
@@ -182,13 +187,14 @@ class Ledger:
         for account_id in accounts:
             self._cache.pop(account_id, None)
 
-    def _loaded(self, account_id: str) -> tuple[Account, str] | str:
-        """The account, or why its stored stream cannot be loaded. A failure that is not the
-        database's (an event that cannot be decoded), while the store answers other queries,
-        is the stream's own: its commands are dead-lettered rather than stall the partition.
-        A failure of the store itself is raised, and the batch retried."""
+    def _loaded(self, account_id: str, fetched: Fetched) -> Loaded | str:
+        """The account (cached, ``fetched`` for this batch, or read now), or why its stored
+        stream cannot be loaded. A failure that is not the database's (an event that cannot
+        be decoded), while the store answers other queries, is the stream's own: its commands
+        are dead-lettered rather than stall the partition. A failure of the store itself is
+        raised, and the batch retried."""
         try:
-            return self._account(account_id)
+            return self._account(account_id, fetched)
         except (PersistenceError, OSError):
             raise  # the database itself: an outage, never the stream's fault
         except Exception as error:
@@ -196,16 +202,19 @@ class Ledger:
             log.exception("the stream of %s cannot be loaded", account_id)
             return f"the stream of {account_id} cannot be loaded: {type(error).__name__}: {error}"
 
-    def _account(self, account_id: str) -> tuple[Account, str]:
+    def _account(self, account_id: str, fetched: Fetched | None = None) -> Loaded:
         loaded = self._cache.get(account_id)
-        if loaded is None:
-            loaded = self.store.load_with_head(account_id)
-            self._remember(account_id, loaded)
-        else:
+        if loaded is not None:
             self._cache.move_to_end(account_id)
+            return loaded
+        found = (fetched or {}).pop(account_id, None)
+        if isinstance(found, Exception):
+            raise found
+        loaded = found or self.store.load_with_head(account_id)  # evicted since the look-up
+        self._remember(account_id, loaded)
         return loaded
 
-    def _remember(self, account_id: str, loaded: tuple[Account, str]) -> None:
+    def _remember(self, account_id: str, loaded: Loaded) -> None:
         self._cache[account_id] = loaded
         self._cache.move_to_end(account_id)
         while len(self._cache) > self.cache_size:

@@ -16,7 +16,7 @@ from services.ledger.core import Account, evolve
 from services.ledger.core.past import keys_of
 from services.ledger.intake import Incoming
 from services.ledger.recorders import Wanted
-from services.ledger.store import Recorded, seal
+from services.ledger.store import Loaded, Recorded, look_up_one_by_one, seal
 
 TOPIC = "kalema.credits.commands"
 
@@ -34,7 +34,7 @@ class FakeStore:
         self.unreadable: set[str] = set()  # accounts whose stream cannot be decoded
         self.snapshots_fail = False
 
-    def load_with_head(self, account_id: str) -> tuple[Account, str]:
+    def load_with_head(self, account_id: str) -> Loaded:
         self.loads[account_id] += 1
         if account_id in self.unreadable:
             raise ValueError("an event that cannot be decoded")
@@ -45,6 +45,11 @@ class FakeStore:
 
     def recall(self, wanted: Iterable[Wanted]) -> dict[Wanted, LedgerEvent]:
         return {key: self.index[key] for key in set(wanted) if key in self.index}
+
+    def look_up(
+        self, wanted: Iterable[Wanted], accounts: Sequence[str]
+    ) -> tuple[dict[Wanted, LedgerEvent], dict[str, Loaded | Exception]]:
+        return look_up_one_by_one(self, wanted, accounts)
 
     def seal(self, account_id: str, version: int, event: LedgerEvent, previous: str) -> Recorded:
         return seal(account_id, version, event, previous)
