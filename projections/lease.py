@@ -34,18 +34,21 @@ class Lease:
             return True
         return False
 
+    def fresh(self) -> bool:
+        """Held for certain, without asking the database (see ``keep``)."""
+        return time.time() - self._renewed < self.ttl_s / 3
+
     def keep(self) -> bool:
         """Whether this projector still holds the lease (renewing it when a third is gone).
-        Called before every publish."""
-        if time.time() - self._renewed >= self.ttl_s / 3:
-            return self.take()
-        return self.model.recorder.lease_holder() == self.holder
+        Called before every publish. Within a third of its life since this projector took
+        it, the lease is held without asking the database: a standby takes only an expired
+        lease, and a projector stopped past that point (a zombie) renews, and so finds it
+        taken. (A read per page was a round trip on every page, BENCHMARKS.md, issue 15.)"""
+        return self.fresh() or self.take()
 
     def renew_if_due(self) -> bool:
         """The idle loop's renewal: a write only every third of the lease."""
-        if time.time() - self._renewed >= self.ttl_s / 3:
-            return self.take()
-        return True
+        return self.fresh() or self.take()
 
     def release(self) -> None:
         """Give the lease up at once (a clean shutdown), so a standby need not wait it out."""

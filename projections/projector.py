@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Iterable
 
@@ -24,6 +25,7 @@ from aiokafka import AIOKafkaProducer
 from pydantic import BaseModel
 
 from events.balances import BalanceAlert, BalanceUpdated
+from projections import metrics
 from projections.balance import BalanceView, fold
 from projections.batch import Entry, project, quiet_alerts
 from projections.follow import LogReader, Page, UnreadableEvent, Wakeup
@@ -142,6 +144,7 @@ class Projector:
 
     async def _step(self) -> bool:
         """Project one page; returns whether another is waiting right after it."""
+        started = time.perf_counter()
         try:
             page = await asyncio.to_thread(self.reader.read, self.position)
             if not page.items:
@@ -153,6 +156,7 @@ class Projector:
             log.exception("could not read after notification %d; retrying", self.position)
             await self._recover()
             return False
+        read = time.perf_counter()
         events = [recorded for _, recorded in page.items]
         projected = project(loaded, events, self.rules, self.quarantined)
         for account_id, reason in projected.quarantined.items():
@@ -161,10 +165,13 @@ class Projector:
             repaired.pop(account_id, None)
         projected.entries = {**repaired, **projected.entries}
         try:
-            if not await asyncio.to_thread(self.lease.keep):
-                raise LeaseLost
             messages = projected.messages()
+            folded = time.perf_counter()
+            if not (self.lease.fresh() or await asyncio.to_thread(self.lease.keep)):
+                raise LeaseLost
+            kept = time.perf_counter()
             await self._publish(projected.published(messages), projected.alerts)
+            published = time.perf_counter()
             await asyncio.to_thread(
                 self.model.save,
                 [(entry, messages[a]) for a, entry in projected.entries.items()],
@@ -179,6 +186,7 @@ class Projector:
             log.exception("page after notification %d not committed; retrying", self.position)
             await self._recover()
             return False
+        metrics.paged(started, read, folded, kept, published, time.perf_counter())
         self._remember(projected.entries.items())
         self.quarantined |= projected.quarantined
         self.position = page.last_id

@@ -97,6 +97,7 @@ INSERT_HISTORY_INCOMING = (
     f"INSERT INTO {{history}} ({', '.join(HISTORY_NAMES)}) SELECT {', '.join(HISTORY_NAMES)} "
     f"FROM {INCOMING_HISTORY} ON CONFLICT (account_id, version) DO NOTHING"
 )
+SMALL_PAGE = 100  # rows of a table: up to this many, pipelined statements; above, COPY
 HistoryRows = Iterable[tuple[str, history.Row]]
 Stored = tuple[Entry, BalanceUpdated]  # an entry and its balance message
 CREATE_QUARANTINE = (
@@ -154,7 +155,7 @@ class _BalanceTable:
         position from ``previous`` to ``position``, atomically."""
         rows = [self.row(entry, message) for entry, message in entries]
         lines = [self.history_row(account_id, row) for account_id, row in events]
-        with self.datastore.transaction(commit=True) as c:
+        with self.page_transaction(len(rows), len(lines)) as c:
             if rows:  # writes first: in SQLite a write takes the lock, waiting if need be
                 self.upsert(c, rows)
             if lines:
@@ -200,6 +201,12 @@ class _BalanceTable:
                     ),
                     (SOURCE, position),
                 )
+
+    @contextmanager
+    def page_transaction(self, rows: int, lines: int) -> Iterator[Any]:
+        """The transaction that saves a page of ``rows`` balances and ``lines`` of history."""
+        with self.datastore.transaction(commit=True) as c:
+            yield c
 
     def upsert(self, c: Any, rows: list[tuple[Any, ...]]) -> None:
         """Insert or replace these balance rows (one per account)."""
@@ -360,9 +367,31 @@ class PostgresBalanceRecorder(_BalanceTable, PostgresTrackingRecorder):
     def time_param(self, moment: datetime | None) -> Any:
         return moment
 
+    @contextmanager
+    def page_transaction(self, rows: int, lines: int) -> Iterator[Any]:
+        """A small page (what a steady rate brings) in pipeline mode: its statements go out
+        together and the commit costs one round trip or two, where COPY costs three per
+        table plus BEGIN and COMMIT; round trips are what a page waits for on a busy machine
+        (BENCHMARKS.md, issue 15). A large page is COPYed (``upsert``)."""
+        if rows > SMALL_PAGE or lines > SMALL_PAGE:
+            with self.datastore.transaction(commit=True) as c:
+                yield c
+            return
+        with (
+            self.datastore.get_connection() as connection,
+            connection.pipeline(),
+            connection.transaction(),
+            connection.cursor() as c,
+        ):
+            yield c
+
     def upsert(self, c: Any, rows: list[tuple[Any, ...]]) -> None:
         """COPY the rows into a session table, then upsert them with one statement: a page's
-        rows in one round trip, instead of one statement each (the profile's largest item)."""
+        rows in one round trip, instead of one statement each (the profile's largest item).
+        A small page's rows go as pipelined statements (``page_transaction``)."""
+        if len(rows) <= SMALL_PAGE:
+            super().upsert(c, rows)
+            return
         c.execute(self.q(INCOMING.format(incoming=INCOMING_BALANCES, source="{table}")))
         with c.copy(self.q(COPY.format(incoming=INCOMING_BALANCES, names=", ".join(NAMES)))) as cp:
             for row in rows:
@@ -371,6 +400,9 @@ class PostgresBalanceRecorder(_BalanceTable, PostgresTrackingRecorder):
 
     def insert_history(self, c: Any, lines: list[tuple[Any, ...]]) -> None:
         """As ``upsert``: COPY, then one ``INSERT ... SELECT`` that keeps rows already there."""
+        if len(lines) <= SMALL_PAGE:
+            super().insert_history(c, lines)
+            return
         c.execute(self.q(INCOMING.format(incoming=INCOMING_HISTORY, source="{history}")))
         names = ", ".join(HISTORY_NAMES)
         with c.copy(self.q(COPY.format(incoming=INCOMING_HISTORY, names=names))) as cp:

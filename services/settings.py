@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from events import topics
@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     ledger_group_id: str = "kalema-ledger"
     ledger_batch_max_records: int = 500
     ledger_batch_wait_ms: int = 100
+    ledger_catch_up_ms: int = Field(3, ge=0)
     ledger_cache_accounts: int = 50_000
     ledger_session_timeout_ms: int = 10_000
 

@@ -87,7 +87,8 @@ class LedgerConsumer:
         one commit per fetch, where a commit per partition made a record wait for every
         partition fetched before it (issue 15)."""
         ready: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]] = {}
-        for partition, records in _by_partition(msg.raw_message).items():
+        fetched = [*msg.raw_message, *await self._arrived_meanwhile(len(msg.raw_message))]
+        for partition, records in _by_partition(fetched).items():
             expected = self.positions.get(partition)
             if expected is None or partition in self.unsure:
                 await self._resume(partition)  # never drop records of a partition we own
@@ -99,6 +100,22 @@ class LedgerConsumer:
                 ready[partition] = fresh
         if ready:
             await self._process(ready)
+
+    async def _arrived_meanwhile(self, taken: int) -> list[ConsumerRecord[bytes, bytes]]:
+        """The commands that reached the broker while the last batch was being processed.
+
+        The client fetches ahead, one request at a time, and sends the next only once the
+        last answer is taken: the records handed to this batch were fetched when the last
+        batch began, and those sent during it are still on the broker. Taking the answer to
+        the fetch just sent (``ledger_catch_up_ms`` at most) decides them now rather than a
+        batch later: at 2,000 commands/s a command waited for one and a half batches
+        (BENCHMARKS.md, issue 15)."""
+        consumer = self.subscriber.consumer
+        room = self.settings.ledger_batch_max_records - taken
+        if consumer is None or room <= 0 or not self.settings.ledger_catch_up_ms:
+            return []
+        more = await consumer.getmany(timeout_ms=self.settings.ledger_catch_up_ms, max_records=room)
+        return [record for records in more.values() for record in records]
 
     async def _process(self, ready: dict[TopicPartition, list[Any]]) -> None:
         incoming = [
@@ -113,6 +130,7 @@ class LedgerConsumer:
             batch = await asyncio.to_thread(self.ledger.decide_batch, incoming)
             decided = time.perf_counter()
             await self._publish(batch, await self.replies.routes(incoming))
+            published = time.perf_counter()
             await asyncio.to_thread(self.ledger.commit, batch)
         except Exception:
             log.exception("batch at offsets %s failed; retrying", {p.partition: at[p] for p in at})
@@ -126,8 +144,7 @@ class LedgerConsumer:
             self.failures.pop(partition, None)
             self.positions[partition] = batch.positions[batch_source(partition)]
         self.batches_committed += 1
-        finished = time.perf_counter()
-        metrics.committed(batch, len(incoming), decided - started, finished - started)
+        metrics.committed(batch, len(incoming), started, decided, published, time.perf_counter())
 
     async def _resume(self, partition: TopicPartition) -> None:
         """Seek ``partition`` to the position stored with its events (or its beginning)."""

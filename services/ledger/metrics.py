@@ -32,6 +32,16 @@ DECIDE_SECONDS = Histogram(
     "Deciding one fetch's batch (load, catch up, decide), before publish and commit",
     buckets=LATENCY_BUCKETS,
 )
+PUBLISH_SECONDS = Histogram(
+    "kalema_ledger_publish_seconds",
+    "Publishing one fetch's outcomes and dead letters until Kafka acknowledged them all",
+    buckets=LATENCY_BUCKETS,
+)
+COMMIT_SECONDS = Histogram(
+    "kalema_ledger_commit_seconds",
+    "Storing one fetch's events, index keys and positions (and any snapshots due)",
+    buckets=LATENCY_BUCKETS,
+)
 BATCH_SECONDS = Histogram(
     "kalema_ledger_batch_seconds",
     "One fetch's batch from decide to committed events and position",
@@ -44,15 +54,19 @@ BATCH_RECORDS = Histogram(
 )
 
 
-def committed(batch: Batch, records: int, decide_s: float, total_s: float) -> None:
-    """Count a batch once its events and position are stored."""
+def committed(batch: Batch, records: int, *lap: float) -> None:
+    """Count a batch once its events and position are stored; ``lap`` holds the clock
+    (``perf_counter``) when it started, was decided, was published and was committed."""
+    started, decided, published, stored = lap
     for outcome in batch.outcomes:
         status = "repeat" if outcome.repeat else outcome.status
         COMMANDS.labels(outcome.command_type, status, outcome.code or "").inc()
     for letter in batch.dead_letters:
         DEAD_LETTERS.labels(letter.reason).inc()
-    DECIDE_SECONDS.observe(decide_s)
-    BATCH_SECONDS.observe(total_s)
+    DECIDE_SECONDS.observe(decided - started)
+    PUBLISH_SECONDS.observe(published - decided)
+    COMMIT_SECONDS.observe(stored - published)
+    BATCH_SECONDS.observe(stored - started)
     BATCH_RECORDS.observe(records)
 
 

@@ -72,6 +72,30 @@ async def test_the_balances_topic_carries_the_figures_after_every_command_kind(
     assert projector.model.get(a).message() == update
 
 
+@pytest.mark.parametrize("backend", ["postgres"])  # COPY is PostgreSQL's
+async def test_a_small_page_is_saved_in_pipelined_statements_not_copy(
+    ledger, projector, client, balances, monkeypatch
+):
+    """A page of one command was COPYed: temporary table, COPY and INSERT per table, nine
+    round trips in all; at a steady rate pages are small, and round trips are what a page
+    waits for on a busy machine (issue 15)."""
+    copies: list[str] = []
+    real_copy = psycopg.Cursor.copy
+
+    def copy(cursor, statement, *args, **kwargs):
+        copies.append(str(statement))
+        return real_copy(cursor, statement, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "copy", copy)
+
+    outcome = await client.submit(solo("acct-small-page"))
+
+    await folded(projector, "acct-small-page", outcome.stream_version)
+    assert copies == []
+    update = await update_at(balances, "acct-small-page", outcome.stream_version)
+    assert update.figures == outcome.balance
+
+
 async def test_the_latest_record_per_key_is_the_current_balance_and_versions_only_rise(
     store_settings, ledger, projector, client, balances
 ):

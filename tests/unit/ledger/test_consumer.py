@@ -3,12 +3,12 @@ takes partitions away (the real-broker paths are in tests/integration)."""
 
 from __future__ import annotations
 
-from aiokafka import TopicPartition
+from aiokafka import ConsumerRecord, TopicPartition
 
 from services.ledger.consumer import LedgerConsumer
 from services.ledger.service import Ledger
 from services.settings import Settings
-from tests.unit.core.scenario import CATALOG, renewed
+from tests.unit.core.scenario import ACCOUNT, CATALOG, bought, renewed, used
 from tests.unit.ledger.fakes import TOPIC, FakeStore, records
 
 
@@ -27,3 +27,58 @@ async def test_a_batch_failing_after_its_partition_was_revoked_is_retried_not_a_
     await edge._process({partition: [record]})
 
     assert partition in edge.unsure and edge.failures[partition] == 1
+
+
+class _Fetched:
+    """A fetch's records, as FastStream hands a batch over."""
+
+    def __init__(self, records: list[ConsumerRecord]) -> None:
+        self.raw_message = tuple(records)
+
+
+class _Consumer:
+    """A consumer whose next fetch answers with ``waiting`` (what reached the broker while
+    the last batch was being processed)."""
+
+    def __init__(self, waiting: list[ConsumerRecord]) -> None:
+        self.waiting = waiting
+        self.asked: list[int] = []
+
+    async def getmany(self, *, timeout_ms: int, max_records: int) -> dict:
+        self.asked.append(max_records)
+        taken, self.waiting = self.waiting[:max_records], self.waiting[max_records:]
+        return {TopicPartition(TOPIC, 0): taken} if taken else {}
+
+
+async def test_commands_sent_during_a_batch_are_decided_in_the_next_not_the_one_after():
+    """The client sends its next fetch only once the last answer is taken, so the batch it
+    hands over was fetched when the batch before began: at 2,000/s a command waited for
+    one and a half batches (issue 15)."""
+    store = FakeStore()
+    settings = Settings(ledger_batch_max_records=500)
+    edge = LedgerConsumer(settings, Ledger(store, CATALOG, max_message_bytes=65536))
+    edge.positions[TopicPartition(TOPIC, 0)] = 0
+    edge._publish = _published  # type: ignore[method-assign]
+    handed, meanwhile = consumer_records(
+        renewed(), bought("small", at=1), used("keyword_suggestions", at=2)
+    )
+    edge.subscriber.consumer = consumer = _Consumer(meanwhile)  # type: ignore[assignment]
+
+    await edge.on_batch(None, _Fetched(handed))  # type: ignore[arg-type]
+
+    assert edge.batches_committed == 1
+    assert store.events(ACCOUNT) == ["CycleStarted", "PackagePurchased", "ToolUsed"]
+    assert consumer.asked == [500 - len(handed)]
+
+
+async def _published(batch, routes) -> None:
+    return None
+
+
+def consumer_records(first, *meanwhile) -> tuple[list[ConsumerRecord], list[ConsumerRecord]]:
+    """The first command as the batch handed over, the others as fetched meanwhile."""
+    found = [
+        ConsumerRecord(TOPIC, 0, r.offset, 0, 0, r.key, r.value, None, len(r.key), len(r.value), [])
+        for r in records(first, *meanwhile)
+    ]
+    return found[:1], found[1:]
