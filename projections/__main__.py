@@ -18,7 +18,7 @@ from projections import maintenance, metrics
 from projections.follow import UnreadableEvent
 from projections.projector import Projector
 from projections.settings import ProjectorSettings
-from services import observability
+from services import collector, observability
 from services.topics import ensure_topics
 
 log = logging.getLogger("kalema.projector")
@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = ProjectorSettings()
     observability.configure_logging(settings)
     if command == "run":
+        collector.settle_for_a_long_run()
         return asyncio.run(run(settings))
     if command == "rebuild":
         accounts, position = maintenance.rebuild(settings)

@@ -8,7 +8,7 @@ from typing import cast
 
 from faststream import FastStream
 
-from services import observability
+from services import collector, observability
 from services.ledger.catalog_file import load_catalog
 from services.ledger.consumer import LedgerConsumer
 from services.ledger.service import Ledger
@@ -67,6 +67,7 @@ def main() -> None:
         settings.event_store,
         where,
     )
+    collector.settle_for_a_long_run()
     asyncio.run(serve(settings, app, edge))
 
 
