@@ -22,7 +22,7 @@ from events.commands import BuyPackage, CycleRenewed, UseTool
 from services.ledger.catalog_file import load_catalog
 from services.ledger.chain import GENESIS
 from services.ledger.core import Account, evolve, handle
-from services.ledger.store import LedgerStore, gc_paused, seal
+from services.ledger.store import LedgerStore, gc_paused, recorded, seal
 from services.settings import REPO
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -99,19 +99,17 @@ def _filled(store: LedgerStore, events: int, accounts: int) -> int:
 def _replay_all(store: LedgerStore, total: int) -> None:
     """Every account folded from the notification log, page by page."""
     states: dict[str, Account] = defaultdict(Account)
-    start = 1
+    after = 0
     while True:
         with gc_paused():
-            notifications = store.recorder.select_notifications(start, 10_000)
-            decoded = [store.mapper.to_domain_event(n) for n in notifications]
-        if not notifications:
+            rows = store.log_rows(after, 10_000)
+            decoded = [recorded(*row[1:]) for row in rows]
+        if not rows:
             break
         with gc_paused():
-            for recorded in decoded:
-                states[recorded.originator_id] = evolve(
-                    states[recorded.originator_id], recorded.event
-                )
-        start = notifications[-1].id + 1
+            for event in decoded:
+                states[event.originator_id] = evolve(states[event.originator_id], event.event)
+        after = rows[-1][0]
     assert sum(s.version for s in states.values()) == total
 
 

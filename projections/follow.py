@@ -9,13 +9,12 @@ import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import cast
 
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg.sql import SQL, Identifier
 
 from projections.batch import whole_commands
-from services.ledger.store import LedgerStore, Recorded
+from services.ledger.store import LedgerStore, Recorded, recorded
 
 log = logging.getLogger("kalema.projector")
 
@@ -41,21 +40,19 @@ class LogReader:
 
     def read(self, after: int) -> Page:
         """The next page of whole commands after notification ``after``."""
-        notifications = self.ledger.recorder.select_notifications(
-            start=after, limit=self.page_size, inclusive_of_start=False
-        )
+        rows = self.ledger.log_rows(after, self.page_size)
         items = []
-        for n in notifications:
+        for notification_id, account_id, version, topic, state in rows:
             try:
-                recorded = cast(Recorded, self.ledger.mapper.to_domain_event(n))
+                event = recorded(account_id, version, topic, state)
             except Exception as error:
                 raise UnreadableEvent(
-                    f"stored event {n.id} ({n.originator_id} version {n.originator_version}, "
-                    f"{n.topic}) cannot be read: {error}. The projector stops here rather "
+                    f"stored event {notification_id} ({account_id} version {version}, "
+                    f"{topic}) cannot be read: {error}. The projector stops here rather "
                     "than skip it."
                 ) from error
-            items.append((n.id, recorded))
-        full = len(notifications) == self.page_size
+            items.append((notification_id, event))
+        full = len(rows) == self.page_size
         kept = whole_commands(items, full, lambda i: (i[1].originator_id, i[1].event.command_id))
         return Page(kept, full)
 

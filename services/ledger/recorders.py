@@ -26,6 +26,7 @@ INDEX = "ledger_index"
 BUILT = ("", "index:built")  # a row that says the index holds every stored event's keys
 IndexRow = tuple[str, str, int]  # account_id, key, version of the event that answers it
 Wanted = tuple[str, str]  # account_id, key
+LogRow = tuple[int, str, int, str, bytes]  # notification id, account_id, version, topic, state
 StreamRow = tuple[str, int, str | None, bytes]  # account_id, version, topic (None: snapshot), state
 _CHUNK = 400
 
@@ -88,6 +89,16 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder):
             c.execute(self.stream_statement, (account_id, after))
             return [(row[0], row[1], row[2]) for row in c.fetchall()]
 
+    def log_rows(self, after: int, limit: int) -> list[LogRow]:
+        """Up to ``limit`` stored events after notification ``after``, in log order."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                "SELECT rowid, originator_id, originator_version, topic, state "
+                f"FROM {self.events_table_name} WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                (after, limit),
+            )
+            return [(row[0], row[1], row[2], row[3], row[4]) for row in c.fetchall()]
+
     def index_built(self) -> bool:
         with self.datastore.transaction(commit=False) as c:
             c.execute(f"SELECT 1 FROM {INDEX} WHERE account_id = ? AND key = ?", BUILT)
@@ -135,6 +146,10 @@ class PostgresLedgerRecorder(PostgresProcessRecorder):
             "JOIN {events} e ON e.originator_id = i.account_id "
             "AND e.originator_version = i.version"
         ).format(index=self.index, events=self.events)
+        self.log_statement = SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state "
+            "FROM {events} WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
+        ).format(events=self.events)
         self.stream_statement = SQL(
             "SELECT originator_version, topic, state FROM {events} "
             "WHERE originator_id = %s AND originator_version > %s ORDER BY originator_version"
@@ -189,6 +204,16 @@ class PostgresLedgerRecorder(PostgresProcessRecorder):
             events=self.events,
             snapshots=Identifier(self.datastore.schema, snapshots_table),
         )
+
+    def log_rows(self, after: int, limit: int) -> list[LogRow]:
+        """Up to ``limit`` stored events after notification ``after``, in log order, as plain
+        tuples (as ``stream_rows``: the library's notifications are a dict and an object a
+        row)."""
+        with reading(self.datastore) as curs:
+            curs.row_factory = tuple_row
+            curs.execute(self.log_statement, (after, limit), prepare=True)
+            rows: list[Any] = curs.fetchall()
+        return [(row[0], row[1], row[2], row[3], bytes(row[4])) for row in rows]
 
     def stream_rows(self, account_id: str, after: int) -> list[tuple[int, str, bytes]]:
         """(version, topic, state) of an account's events after ``after``, in order: plain

@@ -33,6 +33,7 @@ from services.ledger.recorders import (
     BUILT,
     IndexRow,
     LedgerRecorder,
+    LogRow,
     PostgresLedgerRecorder,
     Wanted,
 )
@@ -104,7 +105,7 @@ class LedgerMapper(Mapper[str]):
         )
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
-        return _recorded(
+        return recorded(
             str(stored_event.originator_id),
             stored_event.originator_version,
             stored_event.topic,
@@ -112,7 +113,8 @@ class LedgerMapper(Mapper[str]):
         )
 
 
-def _recorded(account_id: str, version: int, topic: str, state: bytes) -> Recorded:
+def recorded(account_id: str, version: int, topic: str, state: bytes) -> Recorded:
+    """A stored event as read: its chain hash checked for form, its JSON decoded (upcast)."""
     chain, payload = unseal(state)
     return Recorded(account_id, version, upcasting.event_from(topic, payload), payload, chain)
 
@@ -248,19 +250,24 @@ class LedgerStore(Application[str]):
             if tail is None:
                 tail = self.ledger_recorder.stream_rows(account_id, state.version)
             for version, topic, stored in tail:
-                recorded = _recorded(account_id, version, topic, stored)
-                state, head = evolve(state, recorded.event), recorded.chain
+                event = recorded(account_id, version, topic, stored)
+                state, head = evolve(state, event.event), event.chain
         return state, head
 
     def seal(self, account_id: str, version: int, event: LedgerEvent, previous: str) -> Recorded:
         """``seal`` with this store's chain key."""
         return seal(account_id, version, event, previous, self.chain_key)
 
+    def log_rows(self, after: int, limit: int) -> list[LogRow]:
+        """Up to ``limit`` stored events after notification ``after``, undecoded (``recorded``
+        decodes one)."""
+        return self.ledger_recorder.log_rows(after, limit)
+
     def stream(self, account_id: str, after: int = 0) -> list[Recorded]:
         """The account's events after version ``after``, in order."""
         with gc_paused():
             return [
-                _recorded(account_id, version, topic, state)
+                recorded(account_id, version, topic, state)
                 for version, topic, state in self.ledger_recorder.stream_rows(account_id, after)
             ]
 
