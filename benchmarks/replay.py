@@ -5,7 +5,7 @@
 Builds a throwaway store with one account of ``--events`` events and ``--accounts`` accounts
 holding as many events between them, then times (best of ``--repeat``) replaying the long
 account, and replaying every account from the notification log. Prints the figures and writes
-them to benchmarks/results/replay.json.
+them to benchmarks/results/replay-<store>.json.
 """
 
 from __future__ import annotations

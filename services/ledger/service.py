@@ -28,11 +28,10 @@ from services.ledger.core import (
 )
 from services.ledger.intake import Incoming, dead_letter, read_command
 from services.ledger.recorders import Wanted
-from services.ledger.store import Loaded, Recorded
+from services.ledger.store import Fetched, Loaded, Recorded
 
 log = logging.getLogger("kalema.ledger")
 
-Fetched = dict[str, Loaded | Exception]  # accounts read for a batch (or what kept each unread)
 Handler = Callable[[Command, Account, Catalog, Past], Decision]
 # Refusals that mean the producer sent something it should not have: answered, and also
 # dead-lettered (under the same name) so the mistake is seen where bad input is watched.

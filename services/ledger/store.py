@@ -68,6 +68,7 @@ def seal(
 
 
 Loaded = tuple[Account, str]  # an account's state and the chain hash of its last event
+Fetched = dict[str, Loaded | Exception]  # accounts read for a batch (or what kept each unread)
 
 
 class _Loads(Protocol):
@@ -77,10 +78,10 @@ class _Loads(Protocol):
 
 def look_up_one_by_one(
     store: _Loads, wanted: Iterable[Wanted], accounts: Sequence[str]
-) -> tuple[dict[Wanted, LedgerEvent], dict[str, Loaded | Exception]]:
+) -> tuple[dict[Wanted, LedgerEvent], Fetched]:
     """``LedgerStore.look_up`` as one query per account: in-process SQLite has no round
     trips to save."""
-    loaded: dict[str, Loaded | Exception] = {}
+    loaded: Fetched = {}
     for account_id in accounts:
         try:
             loaded[account_id] = store.load_with_head(account_id)
@@ -204,7 +205,7 @@ class LedgerStore(Application[str]):
 
     def look_up(
         self, wanted: Iterable[Wanted], accounts: Sequence[str]
-    ) -> tuple[dict[Wanted, LedgerEvent], dict[str, Loaded | Exception]]:
+    ) -> tuple[dict[Wanted, LedgerEvent], Fetched]:
         """``recall(wanted)`` and ``load_with_head`` of each of ``accounts``, for a batch: in
         one round trip on PostgreSQL. An account whose stored stream cannot be decoded gets
         the error instead (the database answered: the stream itself is at fault); a failure
@@ -221,7 +222,7 @@ class LedgerStore(Application[str]):
                 latest[account_id] = state
             else:
                 tails[account_id].append((version, topic, state))
-        loaded: dict[str, Loaded | Exception] = {}
+        loaded: Fetched = {}
         for account_id, tail in tails.items():
             try:
                 tail.sort()

@@ -16,7 +16,7 @@ from services.ledger.core import Account, evolve
 from services.ledger.core.past import keys_of
 from services.ledger.intake import Incoming
 from services.ledger.recorders import Wanted
-from services.ledger.store import Loaded, Recorded, look_up_one_by_one, seal
+from services.ledger.store import Fetched, Loaded, Recorded, look_up_one_by_one, seal
 
 TOPIC = "kalema.credits.commands"
 
@@ -48,7 +48,7 @@ class FakeStore:
 
     def look_up(
         self, wanted: Iterable[Wanted], accounts: Sequence[str]
-    ) -> tuple[dict[Wanted, LedgerEvent], dict[str, Loaded | Exception]]:
+    ) -> tuple[dict[Wanted, LedgerEvent], Fetched]:
         return look_up_one_by_one(self, wanted, accounts)
 
     def seal(self, account_id: str, version: int, event: LedgerEvent, previous: str) -> Recorded:
