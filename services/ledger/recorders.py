@@ -146,6 +146,8 @@ class PostgresLedgerRecorder(PostgresProcessRecorder):
             "JOIN {events} e ON e.originator_id = i.account_id "
             "AND e.originator_version = i.version"
         ).format(index=self.index, events=self.events)
+        self.take_turn = SQL("SELECT pg_advisory_xact_lock(hashtext(%s))")
+        self.turn = f"{datastore.schema}.{events_table_name}"
         self.log_statement = SQL(
             "SELECT notification_id, originator_id, originator_version, topic, state "
             "FROM {events} WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
@@ -154,6 +156,20 @@ class PostgresLedgerRecorder(PostgresProcessRecorder):
             "SELECT originator_version, topic, state FROM {events} "
             "WHERE originator_id = %s AND originator_version > %s ORDER BY originator_version"
         ).format(events=self.events)
+
+    def _lock_table(self, curs: Any) -> None:
+        """Writers of the events table take turns, each until it commits, so that notification
+        ids commit in order and a follower of the log never passes over one committed later.
+
+        The library takes turns with ``LOCK TABLE ... IN EXCLUSIVE MODE``, which also waits
+        for autovacuum's lock on the table; PostgreSQL cancels the vacuum only when
+        ``deadlock_timeout`` (1 s) has passed, so every autovacuum of the events table
+        stalled the ledger, and the balances behind it, for a second (two of three benchmark
+        runs, BENCHMARKS.md). A transaction-level advisory lock takes turns without touching
+        the table's lock. An older ledger still locking the table takes turns with this one
+        too: EXCLUSIVE conflicts with the insert's ROW EXCLUSIVE."""
+        curs.execute(self.lock_table_statements[0], prepare=True)  # SET LOCAL lock_timeout
+        curs.execute(self.take_turn, (self.turn,), prepare=True)
 
     def look_up(
         self, wanted: Sequence[Wanted], accounts: Sequence[str], snapshots_table: str

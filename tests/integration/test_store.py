@@ -3,6 +3,9 @@ shorten loads without changing them, and a batch's events and position commit to
 
 from __future__ import annotations
 
+import threading
+
+import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 
@@ -97,3 +100,46 @@ def test_two_writers_cannot_both_append_the_same_version_of_a_stream(store):
         store.append(theirs)
 
     assert [r.event.package for r in store.stream("acct-1")] == ["small"]
+
+
+@pytest.mark.parametrize("backend", ["postgres"])  # autovacuum and advisory locks
+def test_an_autovacuum_of_the_events_table_does_not_stall_a_commit_for_a_second(
+    store, store_settings
+):
+    """The library's LOCK TABLE ... EXCLUSIVE waited for autovacuum's lock until PostgreSQL
+    cancelled the vacuum after deadlock_timeout: a one-second stall in two benchmark runs of
+    three (issue 15)."""
+    _, events = decided("acct-1", s.renewed("solo", 0))
+    with psycopg.connect(store_settings.postgres_dsn()) as vacuum:
+        vacuum.execute(f"LOCK TABLE {_events(store)} IN SHARE UPDATE EXCLUSIVE MODE")  # as it
+
+        appending = _started(lambda: store.append(events))
+        appending.join(3.0)
+        assert not appending.is_alive()
+    assert [type(r.event).__name__ for r in store.stream("acct-1")] == ["CycleStarted"]
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+def test_writers_of_the_events_table_still_take_turns_until_each_commits(store):
+    """Notification ids must commit in order, or a follower of the log could pass one over."""
+    _, events = decided("acct-1", s.renewed("solo", 0))
+    recorder = store.ledger_recorder
+    with recorder.datastore.get_connection() as other, other.transaction():
+        other.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (recorder.turn,))
+
+        appending = _started(lambda: store.append(events))
+        appending.join(1.0)
+        assert appending.is_alive()  # waiting for the other writer to commit
+    appending.join(5.0)
+    assert not appending.is_alive() and len(store.stream("acct-1")) == 1
+
+
+def _events(store: LedgerStore) -> str:
+    recorder = store.ledger_recorder
+    return f'"{recorder.datastore.schema}"."{recorder.events_table_name}"'
+
+
+def _started(action) -> threading.Thread:
+    worker = threading.Thread(target=action, daemon=True)
+    worker.start()
+    return worker
