@@ -109,12 +109,19 @@ class LedgerConsumer:
         batch began, and those sent during it are still on the broker. Taking the answer to
         the fetch just sent (``ledger_catch_up_ms`` at most) decides them now rather than a
         batch later: at 2,000 commands/s a command waited for one and a half batches
-        (BENCHMARKS.md, issue 15)."""
+        (BENCHMARKS.md, issue 15). A failing fetch takes nothing: the batch in hand must
+        still be decided, or its records would be passed over."""
         consumer = self.subscriber.consumer
         room = self.settings.ledger_batch_max_records - taken
         if consumer is None or room <= 0 or not self.settings.ledger_catch_up_ms:
             return []
-        more = await consumer.getmany(timeout_ms=self.settings.ledger_catch_up_ms, max_records=room)
+        try:
+            more = await consumer.getmany(
+                timeout_ms=self.settings.ledger_catch_up_ms, max_records=room
+            )
+        except Exception:
+            log.warning("could not fetch more commands for this batch", exc_info=True)
+            return []
         return [record for records in more.values() for record in records]
 
     async def _process(self, ready: dict[TopicPartition, list[Any]]) -> None:

@@ -82,3 +82,23 @@ def consumer_records(first, *meanwhile) -> tuple[list[ConsumerRecord], list[Cons
         for r in records(first, *meanwhile)
     ]
     return found[:1], found[1:]
+
+
+async def test_a_failing_catch_up_fetch_still_decides_the_batch_in_hand():
+    """The batch FastStream handed over must be decided whatever the extra fetch does, or
+    its records would be passed over (the next batch starts after them)."""
+    store = FakeStore()
+    edge = LedgerConsumer(Settings(), Ledger(store, CATALOG, max_message_bytes=65536))
+    edge.positions[TopicPartition(TOPIC, 0)] = 0
+    edge._publish = _published  # type: ignore[method-assign]
+    handed, _ = consumer_records(renewed())
+    edge.subscriber.consumer = _Failing()  # type: ignore[assignment]
+
+    await edge.on_batch(None, _Fetched(handed))  # type: ignore[arg-type]
+
+    assert store.events(ACCOUNT) == ["CycleStarted"]
+
+
+class _Failing:
+    async def getmany(self, *, timeout_ms: int, max_records: int) -> dict:
+        raise ConnectionError("the broker is gone")
