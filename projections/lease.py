@@ -40,14 +40,11 @@ class Lease:
 
     def keep(self) -> bool:
         """Whether this projector still holds the lease (renewing it when a third is gone).
-        Called before every publish. Within a third of its life since this projector took
-        it, the lease is held without asking the database: a standby takes only an expired
-        lease, and a projector stopped past that point (a zombie) renews, and so finds it
-        taken. (A read per page was a round trip on every page, BENCHMARKS.md, issue 15.)"""
-        return self.fresh() or self.take()
-
-    def renew_if_due(self) -> bool:
-        """The idle loop's renewal: a write only every third of the lease."""
+        Called before every publish, and by the idle loop. Within a third of its life since
+        this projector took it, the lease is held without asking the database: a standby
+        takes only an expired lease, and a projector stopped past that point (a zombie)
+        renews, and so finds it taken. (A read per page was a round trip on every page,
+        BENCHMARKS.md, issue 15.)"""
         return self.fresh() or self.take()
 
     def release(self) -> None:

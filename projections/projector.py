@@ -137,10 +137,15 @@ class Projector:
         """Renew the lease when due; a database that cannot be reached is not a lost lease
         (the check before the next publish decides)."""
         try:
-            return await asyncio.to_thread(self.lease.renew_if_due)
+            return await self._leading()
         except Exception:
             log.warning("could not renew the lease; checking again before publishing")
             return True
+
+    async def _leading(self) -> bool:
+        """Whether this projector still holds the lease (``Lease.keep``), off the event loop
+        only when the database must be asked."""
+        return self.lease.fresh() or await asyncio.to_thread(self.lease.keep)
 
     async def _step(self) -> bool:
         """Project one page; returns whether another is waiting right after it."""
@@ -167,7 +172,7 @@ class Projector:
         try:
             messages = projected.messages()
             folded = time.perf_counter()
-            if not (self.lease.fresh() or await asyncio.to_thread(self.lease.keep)):
+            if not await self._leading():
                 raise LeaseLost
             kept = time.perf_counter()
             await self._publish(projected.published(messages), projected.alerts)
