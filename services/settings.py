@@ -24,7 +24,7 @@ class Settings(BaseSettings):
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    """How every Kafka client connects; ``services.kafka_security`` turns these into client
+    """How every Kafka client connects; ``services.kafka_clients`` builds every client
     arguments. SASL_SSL with SCRAM in production; PLAINTEXT on a developer's loopback."""
     kafka_sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"] = "SCRAM-SHA-512"
     kafka_sasl_username: str = ""
