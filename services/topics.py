@@ -12,6 +12,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 
 from events.topics import ALL_TOPICS, REPLIES, TopicSpec
 from services import kafka_clients
+from services.going_live import refuse_lab_settings
 from services.settings import Settings
 
 TOPIC_ALREADY_EXISTS = TopicAlreadyExistsError.errno
@@ -74,6 +75,7 @@ async def delete_topics(settings: Settings, specs: tuple[TopicSpec, ...] = ALL_T
 
 def main() -> None:
     settings = Settings()
+    refuse_lab_settings(settings)
     for name, state in asyncio.run(ensure_topics(settings)).items():
         print(f"topic {name}: {state}")
 
