@@ -15,5 +15,7 @@ COPY projections projections
 RUN pip install --no-cache-dir --no-deps . \
  && mkdir -p /app/.cache && chown kalema:kalema /app/.cache
 USER 10001:10001
-# The package is installed, so its default SQLite path would be inside site-packages.
+# Development unless KALEMA_ENVIRONMENT=production is set (compose.yaml lists what production
+# then requires). The package is installed, so its default SQLite path would be inside
+# site-packages.
 ENV KALEMA_SQLITE_PATH=/app/.cache/ledger.sqlite

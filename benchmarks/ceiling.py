@@ -17,11 +17,12 @@ import time
 import uuid
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import TopicPartition
 
 from benchmarks import producers
 from benchmarks.mix import Message
 from events.topics import COMMANDS, OUTCOMES, TopicSpec
+from services import kafka_clients
 from services.settings import REPO, Settings
 from services.topics import delete_topics, ensure_topics
 
@@ -76,7 +77,7 @@ async def ceiling(
 async def _count(settings: Settings, topic: str, partitions: int, total: int) -> tuple[float, int]:
     """When the last of ``total`` replies arrived (``time.monotonic``), and how many did:
     fewer if none came for ``STALL_S``."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    consumer = kafka_clients.consumer(settings)
     await consumer.start()
     try:
         wanted = [TopicPartition(topic, n) for n in range(partitions)]
@@ -94,10 +95,9 @@ async def _count(settings: Settings, topic: str, partitions: int, total: int) ->
 
 async def respond(bootstrap: str, inbox: str, outbox: str, partitions: int) -> None:
     """Answer every record of ``inbox`` with one record on ``outbox``, with the same key."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5
-    )
+    settings = Settings(kafka_bootstrap_servers=bootstrap)  # the rest from the environment
+    consumer = kafka_clients.consumer(settings, enable_auto_commit=False)
+    producer = kafka_clients.producer(settings, acks="all", enable_idempotence=True, linger_ms=5)
     await asyncio.gather(consumer.start(), producer.start())
     wanted = [TopicPartition(inbox, n) for n in range(partitions)]
     consumer.assign(wanted)

@@ -15,10 +15,9 @@ import resource
 import time
 from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaProducer
-
 from benchmarks import report
 from benchmarks.throwaway import throwaway
+from services import kafka_clients
 from services.ledger.__main__ import build
 from services.settings import REPO, Settings
 from services.topics import delete_topics, ensure_topics
@@ -33,7 +32,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
 async def _timed(args: argparse.Namespace, settings: Settings) -> dict[str, object]:
     await ensure_topics(settings)
     log = command_log(args.commands, args.accounts)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, linger_ms=20)
+    producer = kafka_clients.producer(settings, linger_ms=20)
     await producer.start()
     for command in log:
         await producer.send(

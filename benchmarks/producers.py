@@ -14,7 +14,7 @@ from collections.abc import Callable
 from aiokafka import AIOKafkaProducer
 
 from benchmarks.mix import Message
-from services.kafka_security import client_security
+from services import kafka_clients
 from services.settings import Settings
 
 Sent = Callable[[int], None]
@@ -22,13 +22,12 @@ Sent = Callable[[int], None]
 
 
 def producer(settings: Settings) -> AIOKafkaProducer:
-    return AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+    return kafka_clients.producer(
+        settings,
         acks="all",
         enable_idempotence=True,
         linger_ms=5,
         max_batch_size=256 * 1024,
-        **client_security(settings),
     )
 
 

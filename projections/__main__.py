@@ -19,6 +19,7 @@ from projections.follow import UnreadableEvent
 from projections.projector import Projector
 from projections.settings import ProjectorSettings
 from services import collector, observability
+from services.going_live import refuse_lab_settings
 from services.topics import ensure_topics
 
 log = logging.getLogger("kalema.projector")
@@ -67,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     command = parser.parse_args(argv).command
     settings = ProjectorSettings()
     observability.configure_logging(settings)
+    refuse_lab_settings(settings)
     if command == "run":
         collector.settle_for_a_long_run()
         return asyncio.run(run(settings))

@@ -23,12 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
-
 from reliability import verdict
 from reliability.harness import namespace, start
 from reliability.infra import PrivateKafka, PrivatePostgres
 from reliability.progress import Progress
+from services import kafka_clients
 from services.settings import Settings
 from tests.workload import command_log
 
@@ -111,9 +110,7 @@ class Cluster:
 async def produce(settings: Settings, log: list[Any], rate: int, progress: Progress) -> None:
     """The log at about ``rate`` commands a second; a chunk the broker did not take (it was
     restarting) is sent again: a repeat is answered from the first outcome, by ``command_id``."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", linger_ms=5
-    )
+    producer = kafka_clients.producer(settings, acks="all", linger_ms=5)
     await producer.start()
     chunk = max(1, rate // 5)
     try:

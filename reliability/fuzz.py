@@ -22,11 +22,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
-
 from events.outcomes import DeadLetter, Outcome
 from reliability import strategies
 from reliability.harness import OUTCOMES, namespace, read_topic, start
+from services import kafka_clients
 from services.ledger.intake import Incoming, read_command
 from services.ledger.store import LedgerStore
 from services.settings import Settings
@@ -132,8 +131,8 @@ def _json(body: Any) -> bytes:
 
 
 async def send(settings: Settings, messages: list[Message]) -> list[Sent]:
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+    producer = kafka_clients.producer(
+        settings,
         max_request_size=1_048_000,
         linger_ms=5,
         acks="all",

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from aiokafka import AIOKafkaConsumer
 
+from services import kafka_clients
 from services.settings import REPO, Settings
 from services.topics import delete_topics, ensure_topics
 
@@ -92,9 +92,9 @@ async def read_topic(
     """Every record of a topic (or of several: ``OUTCOMES``) from its beginning: until
     ``until(records)`` holds, or nothing new came for ``quiet_s``, or ``timeout_s`` passed."""
     roles = (role,) if isinstance(role, str) else role
-    consumer = AIOKafkaConsumer(
+    consumer = kafka_clients.consumer(
+        settings,
         *(settings.topic[r] for r in roles),
-        bootstrap_servers=settings.kafka_bootstrap_servers,
         group_id=None,
         auto_offset_reset="earliest",
         enable_auto_commit=False,

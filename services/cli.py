@@ -23,11 +23,18 @@ from projections import maintenance
 from projections.settings import ProjectorSettings
 from services import progress
 from services.audit.cli import app
+from services.going_live import refuse_lab_settings
 from services.settings import REPO, Settings
 
 app.info.help = "Run, check and audit Kalema Credits."
 read_model = typer.Typer(help="The balance read model: rebuild, check, lag.", no_args_is_help=True)
 app.add_typer(read_model, name="read-model")
+
+
+@app.callback()
+def going_live() -> None:
+    """In production, refuse the lab settings before any command (``services.going_live``)."""
+    refuse_lab_settings(Settings())
 
 
 class Service(StrEnum):

@@ -18,12 +18,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 
 from events.balances import BalanceAlert, BalanceUpdated
 from events.commands import AnyCommand, ExpireHolds
 from events.outcomes import DeadLetter, Outcome
+from services import kafka_clients
 from services.settings import REPO, Settings
 
 DOCS = REPO / "docs"
@@ -31,7 +31,7 @@ VERSION = "1"
 
 
 def asyncapi(settings: Settings) -> dict[str, Any]:
-    broker = KafkaBroker(settings.kafka_bootstrap_servers)  # declared, never connected
+    broker = kafka_clients.broker(settings)  # declared, never connected
     topic = settings.topic
 
     @broker.subscriber(

@@ -30,6 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from services import kafka_clients
 from services.ledger.store import LedgerStore
 from services.settings import Settings
 
@@ -120,7 +121,7 @@ def kafka_answers(settings: Settings) -> Probe:
 
     async def probe() -> bool:
         if not admin:
-            client = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+            client = kafka_clients.admin(settings)
             await client.start()
             admin.append(client)
         await admin[0].describe_cluster()

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
-from services.kafka_security import client_security
+from services import kafka_clients
 from services.settings import Settings
 
 Message = tuple[str, bytes, bytes]  # (topic, key, value)
@@ -34,10 +34,9 @@ def batch_producer(settings: Settings, client_id: str) -> AIOKafkaProducer:
     """A producer for ``publish``: idempotent, acknowledged by every replica, and with large
     batches, since an idempotent producer has one batch per partition in flight and the
     default 16 KB would cost a page or a ledger batch several round trips per partition."""
-    return AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+    return kafka_clients.producer(
+        settings,
         client_id=client_id,
-        **client_security(settings),
         acks="all",
         enable_idempotence=True,
         max_batch_size=BATCH_BYTES,

@@ -2,6 +2,8 @@
 
 Starts each deployable as its own process, says where things are, and stops them all on
 Ctrl-C or SIGTERM (each finishes its batch first). If one dies, the others are stopped too.
+With ``KALEMA_ENVIRONMENT=production`` it refuses the lab settings before starting any (each
+service checks again), and seeds no demo account.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import sys
 import time
 
 from services.api.settings import ApiSettings
+from services.going_live import refuse_lab_settings
 from services.settings import REPO, Settings
 
 PROCESSES = {
@@ -27,13 +30,14 @@ ONCE = {"demo": [sys.executable, "-m", "services.api.demo"]}
 
 def main() -> int:
     settings = Settings()
+    api = ApiSettings()
+    refuse_lab_settings(api)  # the API's settings hold every other service's
     print(f"kafka:    {settings.kafka_bootstrap_servers}")
     print(f"commands: {settings.topic['commands']} (key = account_id)")
     print(f"outcomes: {settings.topic['outcomes']}")
     print(f"balances: {settings.topic['balances']} (compacted, key = account_id)")
     print(f"alerts:   {settings.topic['alerts']}")
     print(f"events:   {settings.event_store} ({settings.sqlite_path})")
-    api = ApiSettings()
     print(f"api:      {api.url()}/docs (OpenAPI: {api.url()}/openapi.json)")
     print(f"page:     {api.page_url()}  (account {api.api_demo_account})")
     host = settings.metrics_host
@@ -45,7 +49,8 @@ def main() -> int:
         f"health:   .../health/ready (ledger, projector, clock; the API on {api.url()})", flush=True
     )
     children = {name: subprocess.Popen(argv, cwd=REPO) for name, argv in PROCESSES.items()}
-    once = [subprocess.Popen(argv, cwd=REPO) for argv in ONCE.values()]
+    development = settings.environment == "development"
+    once = [subprocess.Popen(argv, cwd=REPO) for argv in ONCE.values() if development]
     stopping = False
 
     def stop(*_: object) -> None:

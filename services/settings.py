@@ -1,7 +1,9 @@
 """Settings for every Kalema Credits process: the only place that reads the environment.
 
 Every variable has the ``KALEMA_`` prefix and a development default that works with the
-README's run command (Kafka on 127.0.0.1:9092, SQLite in ``.cache/``).
+README's run command (Kafka on 127.0.0.1:9092, SQLite in ``.cache/``). With
+``KALEMA_ENVIRONMENT=production`` every service refuses to start while a development default
+that is unsafe beyond a developer's machine is left in (``lab_settings``, ``services.going_live``).
 """
 
 from __future__ import annotations
@@ -11,21 +13,27 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
+from psycopg.conninfo import make_conninfo
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from events import topics
 
 REPO = Path(__file__).resolve().parent.parent
+DEV_POSTGRES_PASSWORD = "kalema"  # scripts/postgres.sh and compose.yaml create it
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KALEMA_", frozen=True)
 
+    environment: Literal["development", "production"] = "development"
+    """``production`` refuses the lab settings at start; ``development`` (``make run``) warns."""
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    """How every Kafka client connects; ``services.kafka_security`` turns these into client
-    arguments. SASL_SSL with SCRAM in production; PLAINTEXT on a developer's loopback."""
+    """How every Kafka client connects (``services.kafka_clients`` builds every client with it).
+    SASL_SSL with SCRAM in production; PLAINTEXT on a developer's loopback."""
+    kafka_allow_plaintext: bool = False
+    """Accept PLAINTEXT in production: say so only when the network to the brokers is private."""
     kafka_sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"] = "SCRAM-SHA-512"
     kafka_sasl_username: str = ""
     kafka_sasl_password: SecretStr = SecretStr("")
@@ -58,7 +66,7 @@ class Settings(BaseSettings):
     postgres_port: int = 5432
     postgres_db: str = "kalema"
     postgres_user: str = "kalema"
-    postgres_password: str = "kalema"
+    postgres_password: SecretStr = SecretStr(DEV_POSTGRES_PASSWORD)
     postgres_schema: str = "public"
 
     log_format: Literal["text", "json"] = "text"
@@ -78,7 +86,33 @@ class Settings(BaseSettings):
         return key.encode() if key else None
 
     def postgres_dsn(self) -> str:
-        return (
-            f"postgresql://{self.postgres_user}:{self.postgres_password}"
-            f"@{self.postgres_host}:{self.postgres_port}/{self.postgres_db}"
+        """libpq's ``key=value`` connection string, each value quoted as libpq needs (a
+        password may hold any character)."""
+        return make_conninfo(
+            "",
+            host=self.postgres_host,
+            port=self.postgres_port,
+            dbname=self.postgres_db,
+            user=self.postgres_user,
+            password=self.postgres_password.get_secret_value(),
         )
+
+    def postgres_where(self) -> str:
+        """The database to name in a log line (no user, no password)."""
+        return f"{self.postgres_host}:{self.postgres_port}/{self.postgres_db}"
+
+    def lab_settings(self) -> list[str]:
+        """The development defaults still in these settings that production refuses, each
+        naming its variable (``services.going_live``)."""
+        found = []
+        if not self.ledger_chain_key.get_secret_value():
+            found.append("KALEMA_LEDGER_CHAIN_KEY is empty (the event hash chain is unkeyed)")
+        postgres = self.event_store == "postgres"
+        if postgres and self.postgres_password.get_secret_value() == DEV_POSTGRES_PASSWORD:
+            found.append("KALEMA_POSTGRES_PASSWORD is the development default")
+        if self.kafka_security_protocol == "PLAINTEXT" and not self.kafka_allow_plaintext:
+            found.append(
+                "KALEMA_KAFKA_SECURITY_PROTOCOL is PLAINTEXT (KALEMA_KAFKA_ALLOW_PLAINTEXT=true "
+                "if the network to the brokers is private)"
+            )
+        return found

@@ -16,10 +16,10 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import ConsumerRecord, TopicPartition
 
 from events.topics import ALL_TOPICS
-from services.kafka_security import client_security
+from services import kafka_clients
 from services.settings import Settings
 
 Deliver = Callable[[ConsumerRecord[Any, Any]], None]
@@ -45,12 +45,11 @@ class TopicTail:
         self.partitions = next(spec.partitions for spec in ALL_TOPICS if spec.role == role)
         self.deliver, self.from_end, self.poll_ms = deliver, from_end, poll_ms
         self.log = log or logging.getLogger("kalema")
-        self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap_servers,
+        self.consumer = kafka_clients.consumer(
+            settings,
             enable_auto_commit=False,
             client_id=client_id or "kalema",
             **({"group_id": None} | consumer_options),  # a group: see ``ReplyInbox``
-            **client_security(settings),
         )
         self.task: asyncio.Task[None] | None = None
         self.errors = 0  # failed fetches so far (each retried)

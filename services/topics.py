@@ -11,7 +11,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from events.topics import ALL_TOPICS, REPLIES, TopicSpec
-from services.kafka_security import client_security
+from services import kafka_clients
+from services.going_live import refuse_lab_settings
 from services.settings import Settings
 
 TOPIC_ALREADY_EXISTS = TopicAlreadyExistsError.errno
@@ -22,9 +23,7 @@ async def ensure_topics(
 ) -> dict[str, str]:
     """Create every missing topic; returns ``{name: "created" | "exists"}``. Safe to repeat."""
     names = [spec.name(settings.topic_prefix) for spec in specs]
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.kafka_bootstrap_servers, **client_security(settings)
-    )
+    admin = kafka_clients.admin(settings)
     await admin.start()
     try:
         response = await admin.create_topics(
@@ -66,9 +65,7 @@ async def _until_led(admin: AIOKafkaAdminClient, names: list[str], timeout_s: fl
 
 async def delete_topics(settings: Settings, specs: tuple[TopicSpec, ...] = ALL_TOPICS) -> None:
     """Delete the topics under the settings' prefix (tests clean up their namespace)."""
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.kafka_bootstrap_servers, **client_security(settings)
-    )
+    admin = kafka_clients.admin(settings)
     await admin.start()
     try:
         await admin.delete_topics([spec.name(settings.topic_prefix) for spec in specs])
@@ -78,6 +75,7 @@ async def delete_topics(settings: Settings, specs: tuple[TopicSpec, ...] = ALL_T
 
 def main() -> None:
     settings = Settings()
+    refuse_lab_settings(settings)
     for name, state in asyncio.run(ensure_topics(settings)).items():
         print(f"topic {name}: {state}")
 

@@ -2,8 +2,9 @@
 
 On a stop the open balance streams end at once (browsers reconnect by themselves), any other
 request in flight has ``KALEMA_API_SHUTDOWN_GRACE_S`` to finish, then the ledger client and the
-balances feed are closed. Development tokens, the development webhook secret and the test
-payment provider are refused on any address but loopback.
+balances feed are closed. With ``KALEMA_ENVIRONMENT=production`` the development tokens, the
+development webhook secret and the test payment provider are refused at start, whatever the
+address (``create_app`` checks, ``services.going_live``).
 """
 
 from __future__ import annotations
@@ -48,14 +49,6 @@ class ApiServer(uvicorn.Server):
 def main() -> int:
     settings = ApiSettings()
     configure_logging(settings)
-    if settings.dev_tokens_exposed():
-        log.error(
-            "refusing to serve development defaults on %s: set KALEMA_API_SERVICE_TOKENS, "
-            "KALEMA_API_ACCOUNT_TOKENS and KALEMA_PAYMENTS_WEBHOOK_SECRET, and "
-            "KALEMA_PAYMENTS_TEST_PROVIDER=false",
-            settings.api_host,
-        )
-        return 2
     app = create_app(settings)
     config = uvicorn.Config(
         app,

@@ -22,6 +22,7 @@ from services.api.limits import BodyLimit, BodyTooLarge, too_large_problem
 from services.api.ports import Ports, real_ports
 from services.api.routes import accounts, alerts, catalog, checkouts, commands, me
 from services.api.settings import ApiSettings
+from services.going_live import refuse_lab_settings
 from services.payments.testmode import TestPaymentProvider
 
 STATIC = Path(__file__).with_name("static")
@@ -34,7 +35,10 @@ PAGE_HEADERS = {
 
 
 def create_app(settings: ApiSettings | None = None, ports: Ports | None = None) -> FastAPI:
+    """The app; in production, refuses the lab settings first (``services.going_live``),
+    so ``uvicorn --factory services.api.app:create_app`` is held to them as ``__main__`` is."""
     settings = settings or ApiSettings()
+    refuse_lab_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

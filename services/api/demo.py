@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from events.commands import CycleRenewed
 from services.api.settings import ApiSettings
+from services.going_live import LabSettingsRefused
 from services.ledger.client import LedgerClient
 
 
@@ -36,7 +37,10 @@ async def seed(settings: ApiSettings) -> str:
 
 
 def main() -> int:
-    print(asyncio.run(seed(ApiSettings())))
+    settings = ApiSettings()
+    if settings.environment == "production":
+        raise LabSettingsRefused(["services.api.demo seeds a demo account: development only"])
+    print(asyncio.run(seed(settings)))
     return 0
 
 

@@ -2,8 +2,9 @@
 
 The only place the API reads the environment; prefix ``KALEMA_``. Tokens and the payment
 provider's webhook secret are secrets (``SecretStr``): they print as ``**********`` and are
-never logged. The development defaults below work with the README's run command and are
-refused on any address but loopback, as is the test payment provider (it takes no money).
+never logged. The development defaults below work with the README's run command; with
+``KALEMA_ENVIRONMENT=production`` the API refuses to start while any of them is left in, or
+the test payment provider is on (it takes no money), whatever address it listens on.
 
     KALEMA_API_SERVICE_TOKENS='{"<token>": "billing"}'      # token -> its scope
     KALEMA_API_ACCOUNT_TOKENS='{"<token>": "acct-42"}'      # token -> the one account it sees
@@ -12,7 +13,6 @@ refused on any address but loopback, as is the test payment provider (it takes n
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Literal
 
 from pydantic import Field, SecretStr
@@ -28,6 +28,7 @@ DEV_SERVICE_TOKENS: dict[str, ServiceScope] = {
     "dev-support-token": "support",
 }
 DEV_WEBHOOK_SECRET = "whsec_dev_kalema_test_mode"
+DEV_TOKENS = frozenset({*DEV_SERVICE_TOKENS, DEV_ACCOUNT_TOKEN})
 
 
 class ApiSettings(Settings):
@@ -85,24 +86,21 @@ class ApiSettings(Settings):
         dev = any(t.get_secret_value() == DEV_ACCOUNT_TOKEN for t in self.api_account_tokens)
         return f"{self.url()}/#token={DEV_ACCOUNT_TOKEN if dev else '<an account token>'}"
 
-    def dev_tokens_exposed(self) -> bool:
-        """Whether a development default (a token, the webhook secret, the test payment
-        provider) would be served beyond this machine."""
-        tokens = [
-            t.get_secret_value() for t in (*self.api_service_tokens, *self.api_account_tokens)
-        ]
-        dev = (
-            any(t in DEV_SERVICE_TOKENS or t == DEV_ACCOUNT_TOKEN for t in tokens)
-            or self.payments_webhook_secret.get_secret_value() == DEV_WEBHOOK_SECRET
-            or self.payments_test_provider
-        )
-        return dev and not _loopback(self.api_host)
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    def lab_settings(self) -> list[str]:
+        """The ledger's lab settings and the API's: a built-in token or webhook secret, the
+        test payment provider."""
+        found = super().lab_settings()
+        for name, tokens in (
+            ("KALEMA_API_SERVICE_TOKENS", self.api_service_tokens),
+            ("KALEMA_API_ACCOUNT_TOKENS", self.api_account_tokens),
+        ):
+            if any(t.get_secret_value() in DEV_TOKENS for t in tokens):
+                found.append(f"{name} holds a built-in development token")
+        if self.payments_webhook_secret.get_secret_value() == DEV_WEBHOOK_SECRET:
+            found.append("KALEMA_PAYMENTS_WEBHOOK_SECRET is the built-in development secret")
+        if self.payments_test_provider:
+            found.append(
+                "KALEMA_PAYMENTS_TEST_PROVIDER is on (its pay button confirms payments without "
+                "taking money)"
+            )
+        return found

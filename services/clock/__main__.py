@@ -13,6 +13,7 @@ import signal
 from services import observability
 from services.clock.service import Clock
 from services.clock.settings import ClockSettings
+from services.going_live import refuse_lab_settings
 from services.topics import ensure_topics
 
 log = logging.getLogger("kalema.clock")
@@ -39,6 +40,7 @@ async def run(settings: ClockSettings) -> None:
 def main() -> None:
     settings = ClockSettings()
     observability.configure_logging(settings)
+    refuse_lab_settings(settings)
     asyncio.run(run(settings))
 
 

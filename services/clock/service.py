@@ -18,11 +18,12 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import TopicPartition
 
 from events.balances import BalanceUpdated
 from projections import balance
 from projections.store import BalanceReadModel
+from services import kafka_clients
 from services.clock import metrics
 from services.clock.lease import Lease
 from services.clock.schedule import Schedule, expiry, next_due
@@ -51,14 +52,14 @@ class Clock:
         self._versions: dict[str, int] = {}  # per account, the read model row scheduled from
         self._pending: dict[str, int] = {}  # per account, a newer version the topic announced
         self._renew_at = self._rescan_at = datetime.min.replace(tzinfo=UTC)
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap_servers,
+        self._producer = kafka_clients.producer(
+            settings,
             client_id="kalema-clock",
             acks="all",
             enable_idempotence=True,
         )
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap_servers,
+        self._consumer = kafka_clients.consumer(
+            settings,
             client_id="kalema-clock",
             group_id=None,
             enable_auto_commit=False,

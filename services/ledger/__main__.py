@@ -9,6 +9,7 @@ from typing import cast
 from faststream import FastStream
 
 from services import collector, observability
+from services.going_live import refuse_lab_settings
 from services.ledger.catalog_file import load_catalog
 from services.ledger.consumer import LedgerConsumer
 from services.ledger.service import Ledger
@@ -55,12 +56,9 @@ async def serve(settings: Settings, app: FastStream, edge: LedgerConsumer) -> No
 def main() -> None:
     settings = Settings()
     observability.configure_logging(settings)
+    refuse_lab_settings(settings)
     app, edge = build(settings)
-    where = (
-        settings.sqlite_path
-        if settings.event_store == "sqlite"
-        else settings.postgres_dsn().split("@")[-1]
-    )
+    where = settings.sqlite_path if settings.event_store == "sqlite" else settings.postgres_where()
     logging.getLogger("kalema.ledger").info(
         "ledger: commands from %s, events in %s (%s)",
         settings.topic["commands"],

@@ -27,12 +27,12 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
-from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka import ConsumerRecord
 
 from events.commands import BuyPackage, Command, UseTool
 from events.outcomes import Outcome
 from events.refusals import refusal_from
-from services.kafka_security import client_security
+from services import kafka_clients
 from services.ledger.replies import reply_headers
 from services.ledger.reply_inbox import ReplyInbox
 from services.settings import Settings
@@ -71,12 +71,7 @@ class LedgerClient:
     ) -> None:
         self.settings = settings
         self.timeout_s = timeout_s
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap_servers,
-            acks="all",
-            enable_idempotence=True,
-            **client_security(settings),
-        )
+        self._producer = kafka_clients.producer(settings, acks="all", enable_idempotence=True)
         self._replies = ReplyInbox(settings, self._resolve, self._rebalanced, log)
         # Keyed by (account_id, command_id): command ids are unique per account only. A list,
         # because two calls may wait for one command (a producer's retry under load).

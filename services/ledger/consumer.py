@@ -20,7 +20,6 @@ from collections import defaultdict
 from typing import Any, cast
 
 from aiokafka import AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
-from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.message import KafkaMessage as RawBatchMessage
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
@@ -28,7 +27,7 @@ from faststream.middlewares import AckPolicy
 from prometheus_client import REGISTRY
 
 from events.outcomes import DeadLetter, Outcome
-from services.kafka_security import broker_security
+from services import kafka_clients
 from services.ledger import metrics
 from services.ledger.intake import Incoming
 from services.ledger.replies import CORRELATION_ID, ReplyRouter, Routes, reply_partition
@@ -51,10 +50,9 @@ class LedgerConsumer:
         self.batches_committed = 0
         self.producer: AIOKafkaProducer | None = None
         self.replies = ReplyRouter(settings)
-        self.broker = KafkaBroker(
-            settings.kafka_bootstrap_servers,
+        self.broker = kafka_clients.broker(
+            settings,
             client_id="kalema-ledger",
-            security=broker_security(settings),
             enable_idempotence=True,
             graceful_timeout=30.0,
             logger=log,

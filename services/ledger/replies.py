@@ -28,9 +28,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from aiokafka.admin import AIOKafkaAdminClient
-
-from services.kafka_security import client_security
+from services import kafka_clients
 from services.settings import Settings
 
 log = logging.getLogger("kalema.ledger")
@@ -123,10 +121,7 @@ class ReplyRouter:
         if self._looked_up_at is not None and now - self._looked_up_at < LOOKUP_EVERY_S:
             return
         self._looked_up_at = now
-        admin = AIOKafkaAdminClient(
-            bootstrap_servers=self.settings.kafka_bootstrap_servers,
-            **client_security(self.settings),
-        )
+        admin = kafka_clients.admin(self.settings)
         try:
             await admin.start()
             [described] = await admin.describe_topics([self.topic])

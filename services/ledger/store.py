@@ -374,6 +374,6 @@ def postgres_env(settings: Settings) -> dict[str, str]:
         "POSTGRES_PORT": str(settings.postgres_port),
         "POSTGRES_DBNAME": settings.postgres_db,
         "POSTGRES_USER": settings.postgres_user,
-        "POSTGRES_PASSWORD": settings.postgres_password,
+        "POSTGRES_PASSWORD": settings.postgres_password.get_secret_value(),
         "POSTGRES_SCHEMA": settings.postgres_schema,
     }

@@ -5,8 +5,9 @@ broker certificate made with ``openssl``) and the user written into its storage,
 after.
 
 The topics admin, the ledger's FastStream consumer, the ``LedgerClient``, the projector's
-producer and the API's balances feed all connect with the credentials from the settings; a
-wrong password, no SASL at all, or a broker certificate from an untrusted CA is refused."""
+producer, the API's balances feed and the clock's producer and consumer all connect with the
+credentials from the settings; a wrong password, no SASL at all, or a broker certificate from
+an untrusted CA is refused."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ from aiokafka.errors import KafkaConnectionError
 from pydantic import SecretStr
 
 from events.commands import CycleRenewed
+from services import observability
 from services.api.feed import BalanceFeed
 from services.api.hub import BalanceHub
 from services.ledger.client import LedgerClient
@@ -33,6 +35,7 @@ from services.topics import ensure_topics
 from tests.conftest import running_ledger
 from tests.integration.conftest_api import NOW
 from tests.integration.conftest_projections import running_projector
+from tests.integration.test_clock import cycle, running_clock
 
 USER, PASSWORD = "kalema-test", "scram-" + uuid.uuid4().hex[:12]
 SCRIPT = REPO / "scripts" / "kafka.sh"
@@ -187,6 +190,36 @@ async def test_every_kafka_client_authenticates_with_scram_and_a_command_goes_en
 
     assert outcome.status == "accepted" and outcome.balance.total == 980
     assert update is not None and (update.account_id, update.total) == ("acct-s", 980)
+
+
+async def test_the_clock_and_its_readiness_check_connect_over_sasl_ssl_and_expire_on_time(
+    scram_broker, tmp_path
+):
+    settings = scram_settings(scram_broker, tmp_path, "SASL_SSL", ca=scram_broker.ca)
+    await ensure_topics(settings)
+    hub = BalanceHub(10)
+    feed = BalanceFeed(settings, hub)
+    ends = datetime.now(UTC) + timedelta(seconds=3)
+    async with (
+        running_ledger(settings),
+        running_projector(settings),
+        running_clock(settings) as clock,  # its producer and consumer over TLS
+    ):
+        await feed.start()
+        try:
+            stream = hub.subscribe("acct-c")
+            async with LedgerClient(settings, timeout_s=30) as client:
+                opened = await client.execute(cycle("acct-c", ends))
+            update = await stream.next(timeout_s=30)
+            ready = await observability.kafka_answers(settings)()  # the clock's /health/ready
+            while update is not None and update.subscription > 0:
+                update = await stream.next(timeout_s=30)
+        finally:
+            await feed.stop()
+
+    assert opened.balance.subscription == 980 and ready
+    assert clock.sent == [("acct-c", ends)]
+    assert update is not None and (update.account_id, update.subscription) == ("acct-c", 0)
 
 
 @pytest.mark.parametrize(

@@ -54,17 +54,6 @@ def test_tokens_and_the_webhook_secret_never_show_in_the_settings_printout():
     assert "acct-a" in printed and "workers" in printed  # who has a token is not a secret
 
 
-def test_development_defaults_are_refused_beyond_loopback():
-    assert not ApiSettings().dev_tokens_exposed()
-    assert not ApiSettings(api_host="localhost").dev_tokens_exposed()
-    assert ApiSettings(api_host="0.0.0.0").dev_tokens_exposed()
-    assert not SETTINGS.model_copy(update={"api_host": "0.0.0.0"}).dev_tokens_exposed()
-    with_test_payments = SETTINGS.model_copy(
-        update={"api_host": "0.0.0.0", "payments_test_provider": True}
-    )
-    assert with_test_payments.dev_tokens_exposed()  # it confirms payments without money
-
-
 def test_the_printed_page_address_carries_the_public_development_token_only():
     assert ApiSettings().page_url() == "http://127.0.0.1:8000/#token=dev-token-acct-demo"
     assert SETTINGS.page_url() == "http://127.0.0.1:8000/#token=<an account token>"

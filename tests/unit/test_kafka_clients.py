@@ -1,14 +1,16 @@
-"""The Kafka security arguments every client gets from the settings."""
+"""The Kafka security arguments every client gets from the settings, and the one place that
+builds Kafka clients."""
 
 from __future__ import annotations
 
+import ast
 import ssl
 
 from faststream.kafka.security import parse_security
 from pydantic import SecretStr
 
-from services.kafka_security import broker_security, client_security
-from services.settings import Settings
+from services.kafka_clients import broker_security, client_security
+from services.settings import REPO, Settings
 
 SCRAM = {
     "kafka_sasl_username": "ledger",
@@ -58,3 +60,34 @@ def test_the_kafka_password_never_shows_in_the_settings_printout():
     settings = Settings(kafka_security_protocol="SASL_SSL", **SCRAM)
 
     assert "pw'" not in f"{settings!r} {settings.model_dump()}"
+
+
+CLIENTS = {"AIOKafkaProducer", "AIOKafkaConsumer", "AIOKafkaAdminClient", "KafkaBroker"}
+FACTORY = REPO / "services" / "kafka_clients.py"
+PACKAGES = ("services", "projections", "events", "examples", "reliability", "benchmarks")
+
+
+def built_elsewhere() -> list[str]:
+    """Every call to (or subclass of) a Kafka client class outside the factory module."""
+    found = []
+    for package in PACKAGES:
+        for path in sorted((REPO / package).rglob("*.py")):
+            if path == FACTORY:
+                continue
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if isinstance(node, ast.Call):
+                    named = [node.func]
+                elif isinstance(node, ast.ClassDef):
+                    named = list(node.bases)
+                else:
+                    continue
+                for name in named:
+                    called = name.attr if isinstance(name, ast.Attribute) else None
+                    called = name.id if isinstance(name, ast.Name) else called
+                    if called in CLIENTS:
+                        found.append(f"{path.relative_to(REPO)}:{node.lineno} {called}")
+    return found
+
+
+def test_no_code_path_builds_a_kafka_client_but_through_the_factory():
+    assert built_elsewhere() == []

@@ -1,11 +1,12 @@
-"""How every Kafka client of ours authenticates and encrypts, from the settings, in one place.
+"""Every Kafka client of ours is built here, from the settings, in one place.
 
-``client_security(settings)`` is the keyword arguments for aiokafka's producers, consumers and
-admin client; ``broker_security(settings)`` is the same for FastStream's ``KafkaBroker``. Each
-client passes them on one line, so no client can be left connecting in the clear while the
-others do not. SCRAM (SHA-512 by default) sends no password over the wire, only a proof, and
-SASL_SSL adds TLS (server verified against ``KALEMA_KAFKA_SSL_CAFILE`` or the system's CAs;
-a client certificate for mutual TLS if one is given).
+``producer``, ``consumer`` and ``admin`` build aiokafka's clients and ``broker`` FastStream's
+``KafkaBroker``; each is given the bootstrap servers and the connection's security from the
+settings, so no client can be left connecting in the clear while the others do not (a test
+scans the source tree for any other construction). SCRAM (SHA-512 by default) sends no
+password over the wire, only a proof, and SASL_SSL adds TLS (server verified against
+``KALEMA_KAFKA_SSL_CAFILE`` or the system's CAs; a client certificate for mutual TLS if one is
+given). ``client_security`` and ``broker_security`` are the arguments themselves.
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ from __future__ import annotations
 import ssl
 from typing import Any
 
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.helpers import create_ssl_context
+from faststream.kafka import KafkaBroker
 from faststream.security import (
     BaseSecurity,
     SASLPlaintext,
@@ -29,6 +33,32 @@ _SASL: dict[str, Sasl] = {
     "SCRAM-SHA-512": SASLScram512,
     "PLAIN": SASLPlaintext,
 }
+
+
+def producer(settings: Settings, **options: Any) -> AIOKafkaProducer:
+    """An aiokafka producer on the settings' cluster; ``options`` are aiokafka's own."""
+    return AIOKafkaProducer(**_connection(settings), **options)
+
+
+def consumer(settings: Settings, *topics: str, **options: Any) -> AIOKafkaConsumer:
+    """An aiokafka consumer on the settings' cluster (subscribed to ``topics`` if named)."""
+    return AIOKafkaConsumer(*topics, **_connection(settings), **options)
+
+
+def admin(settings: Settings, **options: Any) -> AIOKafkaAdminClient:
+    """An aiokafka admin client on the settings' cluster."""
+    return AIOKafkaAdminClient(**_connection(settings), **options)
+
+
+def broker(settings: Settings, **options: Any) -> KafkaBroker:
+    """FastStream's broker on the settings' cluster; ``options`` are ``KafkaBroker``'s own."""
+    return KafkaBroker(
+        settings.kafka_bootstrap_servers, security=broker_security(settings), **options
+    )
+
+
+def _connection(settings: Settings) -> dict[str, Any]:
+    return {"bootstrap_servers": settings.kafka_bootstrap_servers, **client_security(settings)}
 
 
 def client_security(settings: Settings) -> dict[str, Any]:
