@@ -1,6 +1,7 @@
 # Two commands matter: `make run` (the system, on the embedded SQLite event store) and
 # `make test` (lint, types, every test against the real Kafka broker and PostgreSQL).
-# Both set up what they need: virtualenv, Python packages, Kafka's jars, the services.
+# Both set up what they need: virtualenv, Python packages, Kafka's jars, the services
+# (and, for the tests, Stripe's mock API server, built once from the Go module proxy).
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -11,12 +12,12 @@ DEPS_STAMP := $(VENV)/.deps-$(shell cat pyproject.toml requirements-dev.lock | s
 # requirements.lock for the image, requirements-dev.lock for development and CI.
 LOCK := $(VENV)/bin/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes -q
 
-.PHONY: run test setup lock docs kafka postgres topics chromium lint stop clean
+.PHONY: run test setup lock docs kafka postgres stripe-mock topics chromium lint stop clean
 
 run: setup kafka topics
 	$(PY) -m services.run
 
-test: setup kafka postgres topics chromium lint
+test: setup kafka postgres stripe-mock topics chromium lint
 	$(VENV)/bin/pytest
 
 setup: $(DEPS_STAMP)
@@ -41,6 +42,10 @@ kafka:
 postgres:
 	scripts/postgres.sh start
 
+# Stripe's official mock API server: the Stripe provider's tests call it, never Stripe.
+stripe-mock:
+	scripts/stripe-mock.sh start
+
 # The browser test drives Debian's Chromium (never a downloaded browser).
 chromium:
 	@command -v chromium >/dev/null || { echo "installing Debian's chromium for the browser test"; \
@@ -60,6 +65,7 @@ docs: setup
 
 stop:
 	scripts/kafka.sh stop
+	scripts/stripe-mock.sh stop
 
 clean: stop
 	rm -rf .cache $(VENV)

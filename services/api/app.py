@@ -20,9 +20,10 @@ from services.api import errors, observability
 from services.api.deps import Limits
 from services.api.limits import BodyLimit, BodyTooLarge, too_large_problem
 from services.api.ports import Ports, real_ports
-from services.api.routes import accounts, alerts, catalog, checkouts, commands, me
+from services.api.routes import accounts, alerts, catalog, checkouts, commands, me, stripe_webhook
 from services.api.settings import ApiSettings
 from services.going_live import refuse_lab_settings
+from services.payments.stripe_provider import StripeProvider
 from services.payments.testmode import TestPaymentProvider
 
 STATIC = Path(__file__).with_name("static")
@@ -66,7 +67,10 @@ def create_app(settings: ApiSettings | None = None, ports: Ports | None = None) 
     app.add_exception_handler(BodyTooLarge, too_large)
     for module in (accounts, commands, checkouts, catalog, me):
         app.include_router(module.router)
-    if settings.payments_test_provider:
+    if settings.payments_provider == "stripe":
+        app.state.payments = stripe_provider(settings)
+        app.include_router(stripe_webhook.router)
+    elif settings.payments_test_provider:
         provider = TestPaymentProvider(settings.payments_webhook_secret.get_secret_value())
         app.state.payments = provider
         app.include_router(provider.router)
@@ -79,6 +83,17 @@ def create_app(settings: ApiSettings | None = None, ports: Ports | None = None) 
         return FileResponse(STATIC / "index.html", headers=PAGE_HEADERS)
 
     return app
+
+
+def stripe_provider(settings: ApiSettings) -> StripeProvider:
+    assert settings.stripe_secret_key and settings.stripe_webhook_secret  # the settings check
+    return StripeProvider(
+        settings.stripe_secret_key.get_secret_value(),
+        settings.stripe_webhook_secret.get_secret_value(),
+        return_base_url=settings.payments_return_base_url,
+        api_base=settings.stripe_api_base,
+        tolerance_s=settings.payments_webhook_tolerance_s,
+    )
 
 
 async def too_large(_: Request, exc: Exception) -> JSONResponse:

@@ -9,13 +9,16 @@ the test payment provider is on (it takes no money), whatever address it listens
     KALEMA_API_SERVICE_TOKENS='{"<token>": "billing"}'      # token -> its scope
     KALEMA_API_ACCOUNT_TOKENS='{"<token>": "acct-42"}'      # token -> the one account it sees
     KALEMA_PAYMENTS_WEBHOOK_SECRET=whsec_...                # shared with the payment provider
+    KALEMA_PAYMENTS_PROVIDER=stripe                         # test (the default) or stripe
+    KALEMA_STRIPE_SECRET_KEY=sk_live_...                    # Stripe's API key
+    KALEMA_STRIPE_WEBHOOK_SECRET=whsec_...                  # the Stripe endpoint's signing secret
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 
 from services.settings import Settings
 
@@ -76,6 +79,28 @@ class ApiSettings(Settings):
     payments_test_provider: bool = True
     """Serve the built-in test payment provider under ``/test-payments`` (development and
     tests only: it confirms payments without taking money)."""
+    payments_provider: Literal["test", "stripe"] = "test"
+    """Who takes the money: the test provider, or Stripe (``services.payments.stripe_provider``,
+    webhooks at ``POST /payments/stripe/webhook``)."""
+    payments_return_base_url: str = "http://127.0.0.1:8000"
+    """Where the provider sends the payer back to: the page's public address."""
+    stripe_secret_key: SecretStr | None = None
+    """Stripe's secret API key (``sk_test_...`` in test mode, ``sk_live_...`` in live mode)."""
+    stripe_webhook_secret: SecretStr | None = None
+    """The signing secret of the Stripe webhook endpoint (``whsec_...``)."""
+    stripe_api_base: str | None = None
+    """Another address for Stripe's API: stripe-mock's in the tests; None is Stripe's own."""
+
+    @model_validator(mode="after")
+    def _stripe_has_its_keys(self) -> ApiSettings:
+        if self.payments_provider == "stripe" and not (
+            self.stripe_secret_key and self.stripe_webhook_secret
+        ):
+            raise ValueError(
+                "KALEMA_PAYMENTS_PROVIDER=stripe needs KALEMA_STRIPE_SECRET_KEY and "
+                "KALEMA_STRIPE_WEBHOOK_SECRET"
+            )
+        return self
 
     def url(self) -> str:
         return f"http://{self.api_host}:{self.api_port}"
@@ -98,9 +123,12 @@ class ApiSettings(Settings):
                 found.append(f"{name} holds a built-in development token")
         if self.payments_webhook_secret.get_secret_value() == DEV_WEBHOOK_SECRET:
             found.append("KALEMA_PAYMENTS_WEBHOOK_SECRET is the built-in development secret")
-        if self.payments_test_provider:
+        if self.payments_provider == "test" and self.payments_test_provider:
             found.append(
                 "KALEMA_PAYMENTS_TEST_PROVIDER is on (its pay button confirms payments without "
                 "taking money)"
             )
+        key = self.stripe_secret_key.get_secret_value() if self.stripe_secret_key else ""
+        if self.payments_provider == "stripe" and not key.startswith(("sk_live_", "rk_live_")):
+            found.append("KALEMA_STRIPE_SECRET_KEY is not a live-mode key (sk_live_ or rk_live_)")
         return found

@@ -12,7 +12,31 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from events.commands import Identifier
 
-PaymentEventType = Literal["payment.succeeded", "payment.refunded", "payment.disputed"]
+PaymentEventType = Literal[
+    "payment.succeeded",
+    "payment.refunded",
+    "payment.disputed",
+    "payment.dispute_won",
+    "payment.failed",
+]
+
+
+def canonical_currency(code: str) -> str:
+    """The one form of a currency code inside Kalema: ISO 4217, upper case (the catalog's).
+    Stripe writes them in lower case; it is given ``code.lower()`` and read back through this."""
+    if len(code) != 3 or not code.isascii() or not code.isalpha():
+        raise ValueError(f"not a currency code: {code!r}")
+    return code.upper()
+
+
+def refunded_credits(credits: int, amount_cents: int, refunded_cents: int) -> int:
+    """The credits a refund of ``refunded_cents`` out of ``amount_cents`` paid for: the
+    refunded share of the package, rounded down, so that the customer keeps any fraction of a
+    credit (a partial refund never removes more than it paid for)."""
+    assert refunded_cents >= 0 and amount_cents > 0 and credits >= 0
+    if refunded_cents >= amount_cents:
+        return credits
+    return credits * refunded_cents // amount_cents
 
 
 class Order(BaseModel):
@@ -23,6 +47,7 @@ class Order(BaseModel):
     price_cents: int = Field(ge=0)
     currency: str = Field(min_length=3, max_length=3)
     return_url: str
+    catalog_version: int | None = None
 
 
 class Checkout(BaseModel):
@@ -46,11 +71,17 @@ class Payment(BaseModel):
     package: Identifier
     amount_cents: int = Field(ge=0)
     currency: str = Field(min_length=3, max_length=3)
+    refunded_cents: int | None = Field(None, ge=0)
+    """On ``payment.refunded``: how much of ``amount_cents`` has been refunded so far, in all
+    (less than ``amount_cents`` for a partial refund). None means all of it."""
 
 
 class PaymentEvent(BaseModel):
     """One webhook delivery: ``payment.succeeded`` buys the package; ``payment.refunded`` and
-    ``payment.disputed`` (a chargeback) remove what remains of it."""
+    ``payment.disputed`` (a chargeback) remove what remains of it (a partial refund: the
+    credits its share paid for, ``refunded_credits``); ``payment.dispute_won`` (the chargeback
+    was decided for us) gives back what the dispute removed; ``payment.failed`` (an
+    asynchronous or off-session payment did not go through) buys nothing."""
 
     model_config = ConfigDict(extra="ignore")
 

@@ -126,3 +126,17 @@ def test_a_postgres_password_with_url_characters_reaches_the_database_intact(pas
         "kalema",
     )
     assert password not in settings.postgres_where()
+
+
+def test_production_with_stripe_refuses_a_test_mode_key_and_not_the_unused_test_provider_flag():
+    stripe = {
+        "payments_provider": "stripe",
+        "payments_test_provider": True,  # not served when Stripe takes the payments
+        "stripe_webhook_secret": SecretStr("whsec_live_endpoint"),
+    }
+    refuse_lab_settings(live(**stripe, stripe_secret_key=SecretStr("sk_live_abc")))
+
+    with pytest.raises(LabSettingsRefused) as refused:
+        refuse_lab_settings(live(**stripe, stripe_secret_key=SecretStr("sk_test_abc")))
+
+    assert [f.split(" ")[0] for f in refused.value.found] == ["KALEMA_STRIPE_SECRET_KEY"]

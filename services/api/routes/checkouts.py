@@ -79,6 +79,7 @@ async def start_checkout(
         price_cents=offer.price_cents,
         currency=offer.currency,
         return_url="/",
+        catalog_version=ports.catalog.version,
     )
     return await provider.create_checkout(order)
 
@@ -113,6 +114,10 @@ async def payment_webhook(
 def command_for(event: PaymentEvent, catalog: Catalog, now: datetime) -> Command:
     """The ledger command a verified payment event asks for; its id is the payment's."""
     payment = event.data
+    partial = payment.refunded_cents is not None and payment.refunded_cents < payment.amount_cents
+    if event.type in ("payment.failed", "payment.dispute_won") or partial:
+        # No ledger command takes these yet: answered non-2xx, the provider delivers it again.
+        raise error(501, "payment_event_not_decided", f"{event.type} is not decided yet")
     digest = hashlib.sha256(payment.payment_ref.encode()).hexdigest()[:32]
     if event.type != "payment.succeeded":
         return RefundPackage(

@@ -1,0 +1,126 @@
+"""Stripe's webhook events, read as Kalema's provider-neutral payment events. Pure.
+
+What we ask Stripe to carry for us (``metadata`` on the Checkout Session, on its PaymentIntent
+and on an off-session PaymentIntent): the account, the package, the catalog version, the price
+and currency the checkout was opened at, and our checkout id. Every event is checked against
+that signed price before it may buy anything.
+
+    checkout.session.completed (paid)            -> payment.succeeded
+    checkout.session.async_payment_succeeded     -> payment.succeeded
+    checkout.session.async_payment_failed        -> payment.failed
+    payment_intent.succeeded (off-session)       -> payment.succeeded
+    payment_intent.payment_failed (off-session)  -> payment.failed
+    charge.refunded                              -> payment.refunded (refunded_cents: in all)
+    charge.dispute.created                       -> payment.disputed
+    charge.dispute.closed (won)                  -> payment.dispute_won
+
+Anything else (a session still unpaid, a setup session, a dispute lost: its credits went
+when it opened) is no payment event: ``None``. The payment's reference is always the
+PaymentIntent's id, so every event about one payment names the same payment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from services.payments.model import Payment, PaymentEvent, PaymentEventType, canonical_currency
+
+OFF_SESSION = "off_session"
+"""``metadata.source`` of a PaymentIntent we create to charge a saved card."""
+HANDLED = (
+    "checkout.session.completed",
+    "checkout.session.async_payment_succeeded",
+    "checkout.session.async_payment_failed",
+    "payment_intent.succeeded",
+    "payment_intent.payment_failed",
+    "charge.refunded",
+    "charge.dispute.created",
+    "charge.dispute.closed",
+)
+"""The event types to subscribe the webhook endpoint to."""
+
+
+class UnusableStripeEvent(ValueError):
+    """A verified Stripe event that cannot be read as a payment of ours: ``code`` says why."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def intent_to_look_up(event: Mapping[str, Any]) -> str | None:
+    """The PaymentIntent whose metadata a refund or dispute needs, when its object lacks ours
+    (a dispute never carries it)."""
+    obj = event["data"]["object"]
+    if event["type"].startswith("charge.") and "account_id" not in (obj.get("metadata") or {}):
+        intent = obj.get("payment_intent")
+        return intent if isinstance(intent, str) else None
+    return None
+
+
+def payment_event(
+    event: Mapping[str, Any], intent_metadata: Mapping[str, str] | None = None
+) -> PaymentEvent | None:
+    """The neutral event a Stripe event stands for, or ``None`` when it stands for none."""
+    kind, obj = event["type"], event["data"]["object"]
+    found = _reading(kind, obj)
+    if found is None:
+        return None
+    neutral, amount_key, intent = found
+    metadata = obj.get("metadata") or {}
+    if "account_id" not in metadata:
+        metadata = intent_metadata or {}
+    refunded = obj.get("amount_refunded") if neutral == "payment.refunded" else None
+    try:
+        opened_at = (int(metadata["price_cents"]), metadata["currency"])
+        payment = Payment(
+            checkout_id=metadata["checkout_id"],
+            payment_ref=intent,
+            account_id=metadata["account_id"],
+            package=metadata["package"],
+            amount_cents=int(obj[amount_key]),
+            currency=canonical_currency(obj["currency"]),
+            refunded_cents=refunded,
+        )
+    except (KeyError, TypeError, ValueError, ValidationError) as bad:
+        raise UnusableStripeEvent(
+            "not_our_payment", f"{kind} {event['id']}: no Kalema checkout in it ({bad})"
+        ) from bad
+    if (payment.amount_cents, payment.currency) != opened_at:
+        raise UnusableStripeEvent(
+            "amount_mismatch", f"{kind} {event['id']}: not the price the checkout was opened at"
+        )
+    return PaymentEvent(id=event["id"], type=neutral, created=event["created"], data=payment)
+
+
+def _reading(kind: str, obj: Mapping[str, Any]) -> tuple[PaymentEventType, str, Any] | None:
+    """The neutral type, the field holding the amount, and the PaymentIntent's id."""
+    if kind.startswith("checkout.session."):
+        if obj.get("mode") != "payment":
+            return None
+        intent = obj.get("payment_intent")
+        if kind == "checkout.session.async_payment_failed":
+            return "payment.failed", "amount_total", intent
+        paid = kind == "checkout.session.async_payment_succeeded" or (
+            kind == "checkout.session.completed" and obj.get("payment_status") == "paid"
+        )
+        return ("payment.succeeded", "amount_total", intent) if paid else None
+    if kind.startswith("payment_intent."):
+        if (obj.get("metadata") or {}).get("source") != OFF_SESSION:
+            return None  # a checkout's own intent: its session's events decide
+        if kind == "payment_intent.succeeded":
+            return "payment.succeeded", "amount_received", obj.get("id")
+        if kind == "payment_intent.payment_failed":
+            return "payment.failed", "amount", obj.get("id")
+        return None
+    intent = obj.get("payment_intent")
+    if kind == "charge.refunded":
+        return "payment.refunded", "amount", intent
+    if kind == "charge.dispute.created":
+        return "payment.disputed", "amount", intent
+    if kind == "charge.dispute.closed" and obj.get("status") == "won":
+        return "payment.dispute_won", "amount", intent
+    return None

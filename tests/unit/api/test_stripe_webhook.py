@@ -1,0 +1,124 @@
+"""Stripe's webhook over fake ports: verified by the SDK, then decided like any payment (one
+``BuyPackage`` per payment, ``RefundPackage`` for a full refund or a dispute); a failed
+payment buys nothing, an event of no interest is 200 and ignored, and the neutral events no
+ledger command takes yet are answered 501 so that Stripe delivers them again."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import httpx
+from pydantic import SecretStr
+
+from events.commands import BuyPackage, RefundPackage
+from services.api.app import create_app
+from services.api.hub import BalanceHub
+from services.api.ports import Ports
+from tests.unit.api.test_app import SETTINGS, FakeLedger, FakeReads, outcome
+from tests.unit.core.scenario import CATALOG
+from tests.unit.payments.stripe_payloads import (
+    WEBHOOK_SECRET,
+    body_of,
+    charge,
+    event,
+    intent,
+    session,
+    signed,
+)
+
+STRIPE = SETTINGS.model_copy(
+    update={
+        "payments_provider": "stripe",
+        "stripe_secret_key": SecretStr("sk_test_unit"),
+        "stripe_webhook_secret": SecretStr(WEBHOOK_SECRET),
+        "stripe_api_base": "http://127.0.0.1:9",  # nothing answers: no call may be made
+    }
+)
+PATH = "/payments/stripe/webhook"
+
+
+def app_and_ledger():
+    ledger = FakeLedger(outcome)
+    ports = Ports(reads=FakeReads(), ledger=ledger, hub=BalanceHub(10), catalog=CATALOG)
+    app = create_app(STRIPE, ports=ports)
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api")
+    return http, ledger
+
+
+async def deliver(http, stripe_event, **signing):
+    body = body_of(stripe_event)
+    return await http.post(PATH, content=body, headers=signed(body, **signing))
+
+
+async def test_a_paid_session_delivered_twice_and_its_async_success_buy_once_by_the_intent():
+    http, ledger = app_and_ledger()
+    async with http:
+        answers = [
+            await deliver(http, event("checkout.session.completed", session(), "evt_a")),
+            await deliver(http, event("checkout.session.completed", session(), "evt_a")),
+            await deliver(http, event("checkout.session.async_payment_succeeded", session())),
+        ]
+
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert all(isinstance(c, BuyPackage) for c in ledger.sent)
+    assert {(c.command_id, c.payment_ref, c.package) for c in ledger.sent} == {
+        (answers[0].json()["command_id"], "pi_1", "small")
+    }
+
+
+async def test_a_full_refund_removes_the_package_and_a_failed_payment_buys_nothing():
+    http, ledger = app_and_ledger()
+    async with http:
+        refunded = await deliver(http, event("charge.refunded", charge()))
+        failed = await deliver(
+            http, event("payment_intent.payment_failed", intent(succeeded=False))
+        )
+
+    assert refunded.status_code == 200 and failed.json()["status"] == "not_paid"
+    assert [type(c) for c in ledger.sent] == [RefundPackage]
+    assert ledger.sent[0].payment_ref == "pi_1"
+
+
+async def test_an_unknown_event_type_is_200_ignored_and_logged_at_debug(caplog):
+    http, ledger = app_and_ledger()
+    caplog.set_level(logging.DEBUG, "kalema.payments")
+    async with http:
+        answer = await deliver(http, event("customer.updated", {"id": "cus_1"}, "evt_u"))
+
+    assert (answer.status_code, answer.json()["status"]) == (200, "ignored")
+    assert ledger.sent == []
+    assert [r.levelno for r in caplog.records if "evt_u" in r.getMessage()] == [logging.DEBUG]
+
+
+async def test_a_partial_refund_is_not_read_as_a_full_one_but_left_for_stripe_to_deliver_again():
+    http, ledger = app_and_ledger()
+    async with http:
+        partial = await deliver(http, event("charge.refunded", charge(refunded=1000)))
+
+    assert (partial.status_code, partial.json()["code"]) == (501, "payment_event_not_decided")
+    assert ledger.sent == []
+
+
+async def test_a_forged_a_stale_or_a_malformed_delivery_is_400_and_decides_nothing():
+    http, ledger = app_and_ledger()
+    paid = event("checkout.session.completed", session())
+    async with http:
+        forged = await deliver(http, paid, secret="whsec_guess")
+        stale = await deliver(http, paid, at=int(time.time()) - 3600)
+        unsigned = await http.post(PATH, content=body_of(paid))
+        garbage = await http.post(PATH, content=b"{not json", headers=signed(b"{not json"))
+
+    for answer in (forged, stale, unsigned):
+        assert (answer.status_code, answer.json()["code"]) == (400, "invalid_signature")
+    assert (garbage.status_code, garbage.json()["code"]) == (400, "invalid_event")
+    assert ledger.sent == []
+
+
+async def test_an_event_at_another_price_than_the_checkout_is_422_and_buys_nothing():
+    http, ledger = app_and_ledger()
+    async with http:
+        cheaper = await deliver(http, event("checkout.session.completed", session(amount=1)))
+
+    assert (cheaper.status_code, cheaper.json()["code"]) == (422, "amount_mismatch")
+    assert ledger.sent == []
