@@ -12,7 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from events.commands import Identifier
 
-PaymentEventType = Literal["payment.succeeded", "payment.refunded", "payment.disputed"]
+PaymentEventType = Literal[
+    "payment.succeeded", "payment.refunded", "payment.disputed", "payment.dispute_won"
+]
 
 
 class Order(BaseModel):
@@ -23,6 +25,7 @@ class Order(BaseModel):
     price_cents: int = Field(ge=0)
     currency: str = Field(min_length=3, max_length=3)
     return_url: str
+    quote: str | None = None  # signed (``quote.py``): metadata the provider echoes
 
 
 class Checkout(BaseModel):
@@ -44,13 +47,15 @@ class Payment(BaseModel):
     payment_ref: Identifier
     account_id: Identifier
     package: Identifier
-    amount_cents: int = Field(ge=0)
-    currency: str = Field(min_length=3, max_length=3)
+    amount_cents: int = Field(ge=0, le=100_000_000)
+    currency: str = Field(pattern=r"^[A-Za-z]{3}$")
+    quote: str | None = Field(None, max_length=200)
 
 
 class PaymentEvent(BaseModel):
     """One webhook delivery: ``payment.succeeded`` buys the package; ``payment.refunded`` and
-    ``payment.disputed`` (a chargeback) remove what remains of it."""
+    ``payment.disputed`` (a chargeback) remove what remains of it, in whatever order they come;
+    ``payment.dispute_won`` gives back what the chargeback removed."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -60,5 +65,14 @@ class PaymentEvent(BaseModel):
     data: Payment
 
 
-class PaymentProvider(Protocol):
+class PaymentRecord(Protocol):
+    """What a provider says it reported: ``credits payments reconcile`` checks the ledger
+    against it."""
+
+    async def payments(self, since: int) -> list[PaymentEvent]:
+        """Every payment event the provider reported from ``since`` (unix seconds) on."""
+        ...
+
+
+class PaymentProvider(PaymentRecord, Protocol):
     async def create_checkout(self, order: Order) -> Checkout: ...
