@@ -66,8 +66,8 @@ class PaymentEvent(BaseModel):
 
 
 class PaymentRecord(Protocol):
-    """What a provider says it reported: ``credits payments reconcile`` checks the ledger
-    against it."""
+    """What a provider says it reported: the record a reconciliation checks the ledger
+    against."""
 
     async def payments(self, since: int) -> list[PaymentEvent]:
         """Every payment event the provider reported from ``since`` (unix seconds) on."""

@@ -3,8 +3,8 @@ as with a real provider. A checkout gets its own page ("Pay $50.00, test mode");
 sends the API a signed ``payment.succeeded`` webhook, over HTTP, exactly as a provider would,
 and returns the payer to the account page. A test-mode refund, chargeback or won dispute sends
 ``payment.refunded`` / ``payment.disputed`` / ``payment.dispute_won``. Checkouts, and every
-event the provider reported (``payments``, served at ``/test-payments/events`` for
-``credits payments reconcile``), live in this process's memory.
+event the provider reported (``payments``, served at ``/test-payments/events``), live in this
+process's memory.
 
 Served under ``/test-payments`` only when ``KALEMA_PAYMENTS_TEST_PROVIDER`` is on (the default
 on loopback; the API refuses it on any other address).
@@ -150,22 +150,6 @@ _REVERSALS: dict[str, PaymentEventType] = {
     "chargeback": "payment.disputed",
     "dispute-won": "payment.dispute_won",
 }
-
-
-class TestProviderRecord:
-    """The test provider's record (a ``PaymentRecord``), read over HTTP from the API that
-    serves it (``/events``): what the ``credits`` CLI reconciles against."""
-
-    __test__ = False  # not a pytest class
-
-    def __init__(self, api_url: str) -> None:
-        self.api_url = api_url.rstrip("/")
-
-    async def payments(self, since: int) -> list[PaymentEvent]:
-        async with httpx.AsyncClient(timeout=30) as http:
-            answer = await http.get(f"{self.api_url}{PREFIX}/events", params={"since": since})
-            answer.raise_for_status()
-        return [PaymentEvent.model_validate(item) for item in answer.json()]
 
 
 def _page(checkout_id: str, order: Order, payment_ref: str | None) -> str:

@@ -297,6 +297,7 @@ async def test_an_account_buys_only_through_a_checkout_paid_at_the_provider(api,
         history = await stored(http, "acct-a", "PackagePurchased")
         refunded = await http.post(f"{checkout['pay_url']}/chargeback")
         after = await stored(http, "acct-a", "PackageRefunded")
+        reported = (await http.get("/test-payments/events")).json()
 
     assert (checkout["price_cents"], before) == (5000, 1)  # a checkout credits nothing
     assert "Pay $50.00, test mode" in page.text
@@ -308,6 +309,11 @@ async def test_an_account_buys_only_through_a_checkout_paid_at_the_provider(api,
     assert refunded.json()["delivered"] is True
     assert after["entries"][0]["event"] == "PackageRefunded"
     assert after["entries"][0]["total"] == 980
+    assert [e["type"] for e in reported] == [
+        "payment.succeeded",
+        "payment.succeeded",
+        "payment.disputed",
+    ]  # the provider's record, whatever the API answered
 
 
 async def stored(http, account_id: str, event: str) -> dict:
