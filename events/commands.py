@@ -89,12 +89,37 @@ class UseTool(Command):
     units: Units = 1
 
 
+class Offer(BaseModel):
+    """A package as it was sold at checkout: its credits for its price."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    credits: Credits
+    price_cents: Annotated[int, Strict(), Field(ge=0, le=100_000_000)]
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+
+
+class Paid(BaseModel):
+    """What the payment provider says was paid."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    amount_cents: Annotated[int, Strict(), Field(ge=0, le=100_000_000)]
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+
+
 class BuyPackage(Command):
-    """Add a purchased credit package, paid by ``payment_ref``; purchased credits never expire."""
+    """Add a purchased credit package, paid by ``payment_ref``; purchased credits never expire.
+
+    ``offer`` is the package as quoted when the checkout was opened (the catalog's today when
+    absent); ``paid``, when given, is what the provider took: a payment that is not the
+    offer's price is parked, paid but not credited."""
 
     type: Literal["BuyPackage"] = "BuyPackage"
     package: Identifier
     payment_ref: Identifier
+    offer: Offer | None = None
+    paid: Paid | None = None
 
 
 class CycleRenewed(Command):
@@ -174,9 +199,18 @@ class GrantCredits(Command):
 
 
 class RefundPackage(Command):
-    """A package's payment was refunded or charged back: remove what remains of its lot."""
+    """A package's payment was refunded or charged back (``reason``): remove what remains of
+    its lot, or, if the purchase has not been recorded yet, what it will add."""
 
     type: Literal["RefundPackage"] = "RefundPackage"
+    payment_ref: Identifier
+    reason: Literal["refund", "chargeback"] = "refund"
+
+
+class RestorePackage(Command):
+    """The dispute over a charged-back payment was won: give back what the chargeback removed."""
+
+    type: Literal["RestorePackage"] = "RestorePackage"
     payment_ref: Identifier
 
 
@@ -198,6 +232,7 @@ AnyCommand = Annotated[
     | RefundUsage
     | GrantCredits
     | RefundPackage
+    | RestorePackage
     | ChangePlan,
     Field(discriminator="type"),
 ]

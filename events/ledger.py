@@ -14,6 +14,7 @@ from events.commands import BillingInterval
 from events.refusals import Detail
 
 LotKind = Literal["subscription", "purchased", "granted"]
+Reversal = Literal["refund", "chargeback"]
 
 
 class Draw(BaseModel):
@@ -145,13 +146,60 @@ class CreditsGranted(LedgerEvent):
 
 
 class PackageRefunded(LedgerEvent):
-    """A package's payment was reversed; ``shortfall_credits`` had already been spent or held."""
+    """A package's payment was reversed (refunded, or charged back: ``reason``);
+    ``shortfall_credits`` had already been spent or held."""
 
     type: Literal["PackageRefunded"] = "PackageRefunded"
     payment_ref: str
     lot_id: str
     credits_removed: int
     shortfall_credits: int
+    reason: Reversal = "refund"
+
+
+class PaymentReversed(LedgerEvent):
+    """A payment was refunded or charged back before the package it paid for was recorded
+    (providers do not promise order): when the purchase comes, its credits are removed at once."""
+
+    type: Literal["PaymentReversed"] = "PaymentReversed"
+    payment_ref: str
+    reason: Reversal
+
+
+class PurchaseReversed(LedgerEvent):
+    """A package was bought with a payment already reversed (``PaymentReversed``): the credits
+    it added (``PackagePurchased`` just before) were removed in the same decision."""
+
+    type: Literal["PurchaseReversed"] = "PurchaseReversed"
+    payment_ref: str
+    lot_id: str
+    credits_removed: int
+    reason: Reversal
+
+
+class PackageRestored(LedgerEvent):
+    """The merchant won the dispute over a charged-back payment: what the chargeback removed
+    (``credits``) is back in the package's lot. A dispute won before its chargeback was
+    recorded restores nothing (0) and makes that chargeback remove nothing."""
+
+    type: Literal["PackageRestored"] = "PackageRestored"
+    payment_ref: str
+    lot_id: str
+    credits: int
+
+
+class PaymentParked(LedgerEvent):
+    """Paid, not credited: the amount paid is not the price of the package (the price changed
+    after checkout and the checkout's quote is missing or does not match, or the package is no
+    longer sold). The money is on record for an operator; nothing was added."""
+
+    type: Literal["PaymentParked"] = "PaymentParked"
+    payment_ref: str
+    package: str
+    paid_cents: int
+    currency: str
+    price_cents: int | None
+    price_currency: str | None
 
 
 class PlanUpgraded(LedgerEvent):
@@ -203,6 +251,10 @@ AnyLedgerEvent = Annotated[
     | UsageRefunded
     | CreditsGranted
     | PackageRefunded
+    | PaymentReversed
+    | PurchaseReversed
+    | PackageRestored
+    | PaymentParked
     | PlanUpgraded
     | PlanDowngradeScheduled
     | PlanDowngradeCancelled
@@ -222,6 +274,10 @@ DecisionEvent = (
     | UsageRefunded
     | CreditsGranted
     | PackageRefunded
+    | PaymentReversed
+    | PurchaseReversed
+    | PackageRestored
+    | PaymentParked
     | PlanUpgraded
     | PlanDowngradeScheduled
     | PlanDowngradeCancelled

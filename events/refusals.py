@@ -84,6 +84,18 @@ class UnknownPayment(Refusal):
     code = "unknown_payment"
 
 
+class NotDisputed(Refusal):
+    """A dispute won for a payment that was not charged back (a refund is not undone)."""
+
+    code = "not_disputed"
+
+
+class DisputeAlreadyWon(Refusal):
+    """A chargeback whose dispute was already recorded as won: it removes nothing."""
+
+    code = "dispute_already_won"
+
+
 class StaleCycle(Refusal):
     code = "stale_cycle"
 
@@ -120,6 +132,8 @@ REFUSALS: dict[str, type[Refusal]] = {
         AlreadyRefunded,
         DuplicatePayment,
         UnknownPayment,
+        NotDisputed,
+        DisputeAlreadyWon,
         StaleCycle,
         NoSubscription,
         PlanUnchanged,

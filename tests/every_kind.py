@@ -18,6 +18,7 @@ from events.commands import (
     RefundUsage,
     ReleaseHold,
     ReserveCredits,
+    RestorePackage,
     SettleHold,
     UseTool,
 )
@@ -51,6 +52,7 @@ def every_kind(account: str, now: datetime) -> list[tuple[Command, int]]:
         (ExpireHolds(**ids(10)), 1870),
         (RefundUsage(**ids(11), of_command_id=f"{account}-3"), 1920),
         (GrantCredits(**ids(12), credits=25, reason="outage"), 1945),
-        (RefundPackage(**ids(13), payment_ref="pay-1"), 945),
-        (ChangePlan(**ids(14), plan="agency"), 4465),
+        (RefundPackage(**ids(13), payment_ref="pay-1", reason="chargeback"), 945),
+        (RestorePackage(**ids(14), payment_ref="pay-1"), 1945),
+        (ChangePlan(**ids(15), plan="agency"), 5465),
     ]

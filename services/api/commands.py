@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
@@ -25,10 +25,13 @@ from events.commands import (
     ExpireHolds,
     GrantCredits,
     Identifier,
+    Offer,
+    Paid,
     RefundPackage,
     RefundUsage,
     ReleaseHold,
     ReserveCredits,
+    RestorePackage,
     SettleHold,
     Units,
     UseTool,
@@ -65,11 +68,15 @@ class ToolUse(Body):
 
 
 class PackagePurchase(Body):
-    """Billing adds a package it was paid for, by ``payment_ref`` (one package per payment)."""
+    """Billing adds a package it was paid for, by ``payment_ref`` (one package per payment):
+    as quoted at checkout (``offer``) or at today's catalog price; a ``paid`` amount that is not
+    that price is parked, not credited."""
 
     command = BuyPackage
     package: Identifier
     payment_ref: Identifier
+    offer: Offer | None = None
+    paid: Paid | None = None
 
 
 class Renewal(Body):
@@ -83,9 +90,17 @@ class Renewal(Body):
 
 
 class PackageRefund(Body):
-    """A package's payment was refunded or charged back."""
+    """A package's payment was refunded or charged back (``reason``)."""
 
     command = RefundPackage
+    payment_ref: Identifier
+    reason: Literal["refund", "chargeback"] = "refund"
+
+
+class PackageRestoration(Body):
+    """The dispute over a charged-back payment was won: what the chargeback removed comes back."""
+
+    command = RestorePackage
     payment_ref: Identifier
 
 

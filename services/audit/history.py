@@ -21,9 +21,13 @@ from events.ledger import (
     LedgerEvent,
     PackagePurchased,
     PackageRefunded,
+    PackageRestored,
+    PaymentParked,
+    PaymentReversed,
     PlanDowngradeCancelled,
     PlanDowngradeScheduled,
     PlanUpgraded,
+    PurchaseReversed,
     ToolUsed,
     UsageRefunded,
 )
@@ -118,7 +122,17 @@ def describe(event: LedgerEvent) -> str:
         case CreditsGranted():
             return f"granted {event.credits}: {event.reason}"
         case PackageRefunded():
-            return f"payment {event.payment_ref} refunded: -{event.credits_removed}"
+            verb = "refunded" if event.reason == "refund" else "charged back"
+            return f"payment {event.payment_ref} {verb}: -{event.credits_removed}"
+        case PurchaseReversed():
+            return f"payment {event.payment_ref} was reversed first: -{event.credits_removed}"
+        case PaymentReversed():
+            return f"payment {event.payment_ref} reversed ({event.reason}) before its purchase"
+        case PackageRestored():
+            return f"dispute over payment {event.payment_ref} won: +{event.credits}"
+        case PaymentParked():
+            paid = f"{event.paid_cents / 100:.2f} {event.currency}"
+            return f"payment {event.payment_ref} of {paid} for {event.package} parked: not credited"
         case PlanUpgraded():
             return f"upgraded {event.from_plan} to {event.to_plan}: +{event.credits}"
         case PlanDowngradeScheduled():

@@ -4,6 +4,7 @@ position in one transaction."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
@@ -129,6 +130,8 @@ class Ledger:
             try:
                 account_past = past.of(command.account_id)
                 decision = self.handler(command, before, self.catalog, account_past)
+                if unstored(decision, before):
+                    decision = dataclasses.replace(decision, events=(), state=before)
                 sealed = self._sealed(command.account_id, before.version, decision, head)
                 outcome = outcome_of(command, decision)
             except Exception as error:  # a bug or a rule gap: this command only, not the partition
@@ -218,6 +221,14 @@ class Ledger:
         self._cache.move_to_end(account_id)
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
+
+
+def unstored(decision: Decision, before: Account) -> bool:
+    """A refusal for an account that was never opened is answered but not stored: otherwise
+    anyone who may send a command could grow the store without end, one made-up account at a
+    time. Nothing was decided, so its repeat is decided again (and answered the same, unless the
+    account has been opened since)."""
+    return decision.refused and not before.opened and not decision.repeat
 
 
 class BatchPast:

@@ -48,6 +48,7 @@ class Order(BaseModel):
     currency: str = Field(min_length=3, max_length=3)
     return_url: str
     catalog_version: int | None = None
+    quote: str | None = None  # signed (``quote.py``): metadata the provider echoes
 
 
 class Checkout(BaseModel):
@@ -69,8 +70,9 @@ class Payment(BaseModel):
     payment_ref: Identifier
     account_id: Identifier
     package: Identifier
-    amount_cents: int = Field(ge=0)
-    currency: str = Field(min_length=3, max_length=3)
+    amount_cents: int = Field(ge=0, le=100_000_000)
+    currency: str = Field(pattern=r"^[A-Za-z]{3}$")
+    quote: str | None = Field(None, max_length=200)
     refunded_cents: int | None = Field(None, ge=0)
     """On ``payment.refunded``: how much of ``amount_cents`` has been refunded so far, in all
     (less than ``amount_cents`` for a partial refund). None means all of it."""
@@ -79,9 +81,10 @@ class Payment(BaseModel):
 class PaymentEvent(BaseModel):
     """One webhook delivery: ``payment.succeeded`` buys the package; ``payment.refunded`` and
     ``payment.disputed`` (a chargeback) remove what remains of it (a partial refund: the
-    credits its share paid for, ``refunded_credits``); ``payment.dispute_won`` (the chargeback
-    was decided for us) gives back what the dispute removed; ``payment.failed`` (an
-    asynchronous or off-session payment did not go through) buys nothing."""
+    credits its share paid for, ``refunded_credits``), in whatever order they come;
+    ``payment.dispute_won`` (the chargeback was decided for us) gives back what the chargeback
+    removed; ``payment.failed`` (an asynchronous or off-session payment did not go through)
+    buys nothing."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -91,5 +94,14 @@ class PaymentEvent(BaseModel):
     data: Payment
 
 
-class PaymentProvider(Protocol):
+class PaymentRecord(Protocol):
+    """What a provider says it reported: the record a reconciliation checks the ledger
+    against."""
+
+    async def payments(self, since: int) -> list[PaymentEvent]:
+        """Every payment event the provider reported from ``since`` (unix seconds) on."""
+        ...
+
+
+class PaymentProvider(PaymentRecord, Protocol):
     async def create_checkout(self, order: Order) -> Checkout: ...

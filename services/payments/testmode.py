@@ -1,8 +1,10 @@
 """A payment provider for development and the tests: no money moves, but everything else is
 as with a real provider. A checkout gets its own page ("Pay $50.00, test mode"); paying it
 sends the API a signed ``payment.succeeded`` webhook, over HTTP, exactly as a provider would,
-and returns the payer to the account page. A test-mode refund or chargeback sends
-``payment.refunded`` / ``payment.disputed``. Checkouts live in this process's memory.
+and returns the payer to the account page. A test-mode refund, chargeback or won dispute sends
+``payment.refunded`` / ``payment.disputed`` / ``payment.dispute_won``. Checkouts, and every
+event the provider reported (``payments``, served at ``/test-payments/events``), live in this
+process's memory.
 
 Served under ``/test-payments`` only when ``KALEMA_PAYMENTS_TEST_PROVIDER`` is on (the default
 on loopback; the API refuses it on any other address).
@@ -42,7 +44,11 @@ class TestPaymentProvider:
     def __init__(self, secret: str) -> None:
         self.secret = secret
         self.checkouts: dict[str, tuple[Order, str | None]] = {}  # id -> order, payment_ref
+        self.reported: list[PaymentEvent] = []  # every event delivered, in order
         self.router = self._routes()
+
+    async def payments(self, since: int) -> list[PaymentEvent]:
+        return [event for event in self.reported if event.created >= since]
 
     async def create_checkout(self, order: Order) -> Checkout:
         checkout_id = f"cs_test_{secrets.token_hex(16)}"
@@ -66,13 +72,15 @@ class TestPaymentProvider:
             "package": order.package,
             "amount_cents": order.price_cents,
             "currency": order.currency,
+            "quote": order.quote,
         }
         event = {"id": f"evt_{secrets.token_hex(12)}", "type": kind, "created": int(time.time())}
         return json.dumps({**event, "data": data}).encode()
 
     async def deliver(self, base_url: str, body: bytes) -> httpx.Response:
-        """POST a webhook to the API, signed; retried a few times, as providers do."""
-        PaymentEvent.model_validate_json(body)
+        """POST a webhook to the API, signed; retried a few times, as providers do. The event
+        is on the provider's record whatever the API answers."""
+        self.reported.append(PaymentEvent.model_validate_json(body))
         url = base_url.rstrip("/") + WEBHOOK_PATH
         async with httpx.AsyncClient(timeout=30) as http:
             for attempt in range(3):
@@ -116,21 +124,32 @@ class TestPaymentProvider:
             back = f"{order.return_url}?checkout={checkout_id}"
             return RedirectResponse(back, status_code=303)
 
+        @router.get("/events")
+        async def events(since: int = 0) -> list[PaymentEvent]:
+            """Every event the provider reported from ``since`` (unix seconds) on."""
+            return await self.payments(since)
+
         @router.post("/checkouts/{checkout_id}/{kind}")
         async def reverse(
-            checkout_id: str, kind: Literal["refund", "chargeback"], request: Request
+            checkout_id: str, kind: Literal["refund", "chargeback", "dispute-won"], request: Request
         ) -> dict[str, object]:
-            """Refund (or charge back) a paid checkout: its webhook goes to the API."""
+            """Refund, charge back or win the dispute over a paid checkout: its webhook goes
+            to the API."""
             found = self.checkouts.get(checkout_id)
             if found is None or found[1] is None:
                 return {"delivered": False, "reason": "no such paid checkout"}
-            event_type: PaymentEventType = (
-                "payment.refunded" if kind == "refund" else "payment.disputed"
-            )
+            event_type = _REVERSALS[kind]
             answer = await self.deliver(str(request.base_url), self.event(event_type, checkout_id))
             return {"delivered": answer.status_code == 200, "answer": answer.json()}
 
         return router
+
+
+_REVERSALS: dict[str, PaymentEventType] = {
+    "refund": "payment.refunded",
+    "chargeback": "payment.disputed",
+    "dispute-won": "payment.dispute_won",
+}
 
 
 def _page(checkout_id: str, order: Order, payment_ref: str | None) -> str:

@@ -297,6 +297,7 @@ async def test_an_account_buys_only_through_a_checkout_paid_at_the_provider(api,
         history = await stored(http, "acct-a", "PackagePurchased")
         refunded = await http.post(f"{checkout['pay_url']}/chargeback")
         after = await stored(http, "acct-a", "PackageRefunded")
+        reported = (await http.get("/test-payments/events")).json()
 
     assert (checkout["price_cents"], before) == (5000, 1)  # a checkout credits nothing
     assert "Pay $50.00, test mode" in page.text
@@ -308,6 +309,11 @@ async def test_an_account_buys_only_through_a_checkout_paid_at_the_provider(api,
     assert refunded.json()["delivered"] is True
     assert after["entries"][0]["event"] == "PackageRefunded"
     assert after["entries"][0]["total"] == 980
+    assert [e["type"] for e in reported] == [
+        "payment.succeeded",
+        "payment.succeeded",
+        "payment.disputed",
+    ]  # the provider's record, whatever the API answered
 
 
 async def stored(http, account_id: str, event: str) -> dict:
@@ -319,6 +325,44 @@ async def stored(http, account_id: str, event: str) -> dict:
             if history["entries"] and history["entries"][0]["event"] == event:
                 return history
             await asyncio.sleep(0.05)
+
+
+def webhook(kind: str, payment_ref: str, account_id: str = "acct-a") -> bytes:
+    data = {
+        "checkout_id": "cs_order",
+        "payment_ref": payment_ref,
+        "account_id": account_id,
+        "package": "small",
+        "amount_cents": 5000,
+        "currency": "USD",
+    }
+    return json.dumps({"id": f"evt_{kind}", "type": kind, "created": 1, "data": data}).encode()
+
+
+async def test_a_refund_delivered_before_its_success_leaves_no_credits_bought(
+    api, client, projector
+):
+    await folded(projector, "acct-a", await open_account(client, "acct-a", package=None))
+    refund, success = (
+        webhook("payment.refunded", "pi_early"),
+        webhook("payment.succeeded", "pi_early"),
+    )
+    async with api.client(token=None) as provider, api.client("token-a") as http:
+        before = (await http.get("/accounts/acct-a/history")).json()["entries"][0]["total"]
+        answers = [
+            await provider.post(
+                "/webhooks/payments",
+                content=body,
+                headers={HEADER: sign(WEBHOOK_SECRET, int(time.time()), body)},
+            )
+            for body in (refund, success)
+        ]
+        history = await stored(http, "acct-a", "PurchaseReversed")
+
+    assert [(a.status_code, a.json()["status"]) for a in answers] == [(200, "accepted")] * 2
+    events = [e["event"] for e in history["entries"][:3]]
+    assert events == ["PurchaseReversed", "PackagePurchased", "PaymentReversed"]
+    assert history["entries"][0]["total"] == before  # the refunded money bought nothing
 
 
 async def test_a_webhook_without_a_valid_signature_buys_nothing(api, client, projector):

@@ -58,7 +58,7 @@ async def test_the_balances_topic_carries_the_figures_after_every_command_kind(
 ):
     a = "acct-kinds"
     commands = [command for command, _ in every_kind(a, NOW)]
-    commands.append(UseTool(**ids(a, "15"), tool="no_such_tool"))  # refused: same figures
+    commands.append(UseTool(**ids(a, "16"), tool="no_such_tool"))  # refused: same figures
     for command in commands:
         outcome = await client.submit(command)
 
@@ -67,7 +67,7 @@ async def test_the_balances_topic_carries_the_figures_after_every_command_kind(
         assert update.figures == outcome.balance, command.type
     assert update.plan == "agency" and update.plan_credits == 4500
     assert update.cycle_end == at(24 * 30) and update.subscription_expires_at == at(24 * 30)
-    assert update.held == 0 and update.total == 4465
+    assert update.held == 0 and update.total == 5465
     await folded(projector, a, update.version)  # published first, then committed
     assert projector.model.get(a).message() == update
 

@@ -1,14 +1,17 @@
 """Buying credits: a checkout at the payment provider, then its signed webhook.
 
 An account starts a purchase (``POST /accounts/{id}/checkouts``): the price comes from the
-catalog, the provider gives a checkout and the page to pay it on. Nothing is credited yet.
-When the provider confirms the payment it calls ``POST /webhooks/payments``; only a delivery
-whose signature verifies (``services.payments.signature``) produces ``BuyPackage``, with the
-provider's payment reference. The command id is derived from that reference, so a webhook
-delivered twice buys once. A refund or a chargeback produces ``RefundPackage`` (once, whichever
-comes first). The webhook answers 2xx once the ledger has decided, so the provider retries
-otherwise; a refusal by the rules (a duplicate payment, say) is still 200: retrying cannot
-change it.
+catalog and is signed into the checkout's metadata (``services.payments.quote``); the provider
+gives a checkout and the page to pay it on. Nothing is credited yet. When the provider confirms
+the payment it calls ``POST /webhooks/payments``; only a delivery whose signature verifies
+(``services.payments.signature``) produces ``BuyPackage``, with the provider's payment
+reference, the amount paid and the quoted offer: the ledger parks a payment that is not the
+price it was sold at (``PaymentParked``, logged as an ERROR here) rather than credit or drop it.
+A refund or a chargeback produces ``RefundPackage`` (before or after the success: the ledger
+keeps the order straight), a won dispute ``RestorePackage``. Each command's id is derived from
+the payment reference and the kind of event, so a webhook delivered twice is decided once. The
+webhook answers 2xx once the ledger has decided, so the provider retries otherwise; a refusal
+by the rules (a duplicate payment, say) is still 200: retrying cannot change it.
 """
 
 from __future__ import annotations
@@ -22,12 +25,20 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Request
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from events.commands import BuyPackage, Command, Identifier, RefundPackage
+from events.commands import (
+    BuyPackage,
+    Command,
+    Identifier,
+    Offer,
+    Paid,
+    RefundPackage,
+    RestorePackage,
+)
 from services.api.deps import LimitsDep, PortsDep, SettingsDep, acting, rate_limited
 from services.api.errors import documented, error
 from services.api.routes.commands import outcome_of
-from services.ledger.core import Catalog
 from services.payments.model import Checkout, Order, PaymentEvent, PaymentProvider
+from services.payments.quote import read_quote, sign_quote
 from services.payments.signature import HEADER, SignatureError, verify
 
 router = APIRouter(tags=["purchases"])
@@ -65,6 +76,7 @@ async def start_checkout(
     body: CheckoutRequest,
     ports: PortsDep,
     limits: LimitsDep,
+    settings: SettingsDep,
     provider: Annotated[PaymentProvider, Depends(provider_of)],
 ) -> Checkout:
     """Start buying a package: the answer names the price and the page to pay on
@@ -73,6 +85,8 @@ async def start_checkout(
     if offer is None:
         raise error(422, "unknown_package", f"no package {body.package!r}; see /catalog/packages")
     rate_limited(limits, account_id)
+    secret = settings.payments_webhook_secret.get_secret_value()
+    quoted = Offer(credits=offer.credits, price_cents=offer.price_cents, currency=offer.currency)
     order = Order(
         account_id=account_id,
         package=body.package,
@@ -80,6 +94,7 @@ async def start_checkout(
         currency=offer.currency,
         return_url="/",
         catalog_version=ports.catalog.version,
+        quote=sign_quote(secret, account_id, body.package, quoted),
     )
     return await provider.create_checkout(order)
 
@@ -92,8 +107,9 @@ async def payment_webhook(
     signature: Annotated[str | None, Header(alias=HEADER)] = None,
 ) -> WebhookAnswer:
     """The payment provider's confirmation (``payment.succeeded``), refund
-    (``payment.refunded``) or chargeback (``payment.disputed``), signed with the webhook
-    secret: ``Payments-Signature: t=<unix seconds>,v1=<HMAC-SHA256 of "t." + body>``."""
+    (``payment.refunded``), chargeback (``payment.disputed``) or won dispute
+    (``payment.dispute_won``), in any order, signed with the webhook secret:
+    ``Payments-Signature: t=<unix seconds>,v1=<HMAC-SHA256 of "t." + body>``."""
     raw = await request.body()
     secret = settings.payments_webhook_secret.get_secret_value()
     try:
@@ -103,39 +119,63 @@ async def payment_webhook(
         raise error(400, "invalid_signature", str(bad)) from bad
     except ValidationError as bad:
         raise error(422, "invalid_event", "the webhook event is malformed") from bad
-    command = command_for(event, ports.catalog, datetime.now(UTC))
+    command = command_for(event, secret, datetime.now(UTC))
     outcome = await outcome_of(ports, command)
+    if "PaymentParked" in outcome.events:
+        log.error(
+            "payment %s (%s %d %s for %s on %s) parked: paid, not credited",
+            event.data.payment_ref,
+            event.id,
+            event.data.amount_cents,
+            event.data.currency,
+            event.data.package,
+            event.data.account_id,
+        )
     log.info("payment webhook %s %s: %s", event.type, event.id, outcome.status)
     return WebhookAnswer(
         received=True, command_id=command.command_id, status=outcome.status, code=outcome.code
     )
 
 
-def command_for(event: PaymentEvent, catalog: Catalog, now: datetime) -> Command:
-    """The ledger command a verified payment event asks for; its id is the payment's."""
+def command_id_for(event: PaymentEvent) -> str:
+    """The ledger command id a payment event becomes: one per payment and kind of event, so a
+    delivery repeated is decided once (a refund keeps the id it always had)."""
+    digest = hashlib.sha256(event.data.payment_ref.encode()).hexdigest()[:32]
+    return f"{_ID_PREFIX[event.type]}-{digest}"
+
+
+_ID_PREFIX = {
+    "payment.succeeded": "payment",
+    "payment.refunded": "payment-reversal",
+    "payment.disputed": "payment-chargeback",
+    "payment.dispute_won": "payment-dispute-won",
+    "payment.failed": "payment-failed",
+}
+
+
+def command_for(event: PaymentEvent, secret: str, now: datetime) -> Command:
+    """The ledger command a verified payment event asks for. A success carries what was paid
+    and the offer the checkout quoted (when its signature holds); the ledger decides whether
+    that pays for the package."""
     payment = event.data
     partial = payment.refunded_cents is not None and payment.refunded_cents < payment.amount_cents
-    if event.type in ("payment.failed", "payment.dispute_won") or partial:
+    if event.type == "payment.failed" or partial:
         # No ledger command takes these yet: answered non-2xx, the provider delivers it again.
         raise error(501, "payment_event_not_decided", f"{event.type} is not decided yet")
-    digest = hashlib.sha256(payment.payment_ref.encode()).hexdigest()[:32]
+    common = {
+        "command_id": command_id_for(event),
+        "account_id": payment.account_id,
+        "occurred_at": now,
+        "payment_ref": payment.payment_ref,
+    }
+    if event.type == "payment.dispute_won":
+        return RestorePackage(**common)
     if event.type != "payment.succeeded":
-        return RefundPackage(
-            command_id=f"payment-reversal-{digest}",
-            account_id=payment.account_id,
-            occurred_at=now,
-            payment_ref=payment.payment_ref,
-        )
-    offer = catalog.packages.get(payment.package)
-    if offer is None or (offer.price_cents, offer.currency) != (
-        payment.amount_cents,
-        payment.currency,
-    ):
-        raise error(422, "amount_mismatch", "the payment does not match the package's price")
+        reason = "refund" if event.type == "payment.refunded" else "chargeback"
+        return RefundPackage(**common, reason=reason)
     return BuyPackage(
-        command_id=f"payment-{digest}",
-        account_id=payment.account_id,
-        occurred_at=now,
+        **common,
         package=payment.package,
-        payment_ref=payment.payment_ref,
+        offer=read_quote(secret, payment.quote, payment.account_id, payment.package),
+        paid=Paid(amount_cents=payment.amount_cents, currency=payment.currency.upper()),
     )

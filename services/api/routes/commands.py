@@ -150,8 +150,8 @@ async def buy_package(
 ) -> Outcome:
     """Add a package billing was paid for, by ``payment_ref``. Scope: billing (an account buys
     through ``/checkouts``: its credits arrive when the payment provider confirms)."""
-    unknown = commands.unknown_item(ports.catalog, package=body.package)
-    if unknown is not None:
+    unknown = body.offer is None and commands.unknown_item(ports.catalog, package=body.package)
+    if unknown:
         raise unknown
     return await sent(request, ports, limits, account_id, body, key)
 
@@ -166,6 +166,20 @@ async def refund_package(
     key: IdempotencyKey = None,
 ) -> Outcome:
     """A package's payment was refunded or charged back. Scope: billing."""
+    return await sent(request, ports, limits, account_id, body, key)
+
+
+@router.post("/accounts/{account_id}/package-restorations", responses=ERRORS)
+async def restore_package(
+    account_id: Billing,
+    body: commands.PackageRestoration,
+    request: Request,
+    ports: PortsDep,
+    limits: LimitsDep,
+    key: IdempotencyKey = None,
+) -> Outcome:
+    """The dispute over a charged-back payment was won: what the chargeback removed comes
+    back. Scope: billing."""
     return await sent(request, ports, limits, account_id, body, key)
 
 

@@ -65,7 +65,8 @@ async def stripe_webhook(
     if event.type == "payment.failed":
         log.info("stripe payment failed %s: nothing bought", event.data.payment_ref)
         return StripeWebhookAnswer(received=True, status="not_paid")
-    command = command_for(event, ports.catalog, datetime.now(UTC))
+    secret = request.app.state.settings.payments_webhook_secret.get_secret_value()
+    command = command_for(event, secret, datetime.now(UTC))  # the quote's key
     outcome = await outcome_of(ports, command)
     log.info("stripe webhook %s %s: %s", event.type, event.id, outcome.status)
     return StripeWebhookAnswer(

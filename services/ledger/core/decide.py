@@ -17,10 +17,12 @@ from events.commands import (
     CycleRenewed,
     ExpireHolds,
     GrantCredits,
+    Offer,
     RefundPackage,
     RefundUsage,
     ReleaseHold,
     ReserveCredits,
+    RestorePackage,
     SettleHold,
     UseTool,
 )
@@ -40,35 +42,40 @@ from events.ledger import (
     LedgerEvent,
     PackagePurchased,
     PackageRefunded,
+    PackageRestored,
+    PaymentParked,
+    PaymentReversed,
     PlanDowngradeCancelled,
     PlanDowngradeScheduled,
     PlanUpgraded,
+    PurchaseReversed,
     ToolUsed,
     UsageRefunded,
 )
 from events.refusals import (
     AlreadyRefunded,
+    DisputeAlreadyWon,
     DuplicateHold,
     DuplicatePayment,
     HoldNotOpen,
     InvalidAmount,
     InvalidCommand,
     NoSubscription,
+    NotDisputed,
     PlanUnchanged,
     Refusal,
     StaleCycle,
     UnknownAccount,
     UnknownHold,
     UnknownPackage,
-    UnknownPayment,
     UnknownPlan,
     UnknownTool,
     UnknownUsage,
 )
-from services.ledger.core.catalog import Catalog, PlanTerms, ToolPrice
+from services.ledger.core.catalog import Catalog, PackageOffer, PlanTerms, ToolPrice
 from services.ledger.core.invariants import check_invariants
 from services.ledger.core.lots import ends, give_back, take
-from services.ledger.core.past import NOTHING, Past, decided, payment, refund_of
+from services.ledger.core.past import NOTHING, Past, decided, payment, refund_of, reversal
 from services.ledger.core.past import hold as hold_key
 from services.ledger.core.state import Account, Hold, Lot, replay
 
@@ -202,24 +209,56 @@ def _use_tool(cmd: UseTool, state: Account, catalog: Catalog, past: Past) -> Eve
 
 
 def _buy_package(cmd: BuyPackage, state: Account, catalog: Catalog, past: Past) -> Events:
-    offer = catalog.packages.get(cmd.package)
-    if offer is None:
-        raise UnknownPackage(f"no package {cmd.package!r}", package=cmd.package)
+    """The package as quoted at checkout (``offer``), else as the catalog sells it today. A
+    payment that is not its price (or for a package no longer sold) is parked, paid but not
+    credited; a payment already reversed buys the package and loses it in one decision."""
     if past.recall(payment(cmd.payment_ref)) is not None:
         raise DuplicatePayment(
             f"payment {cmd.payment_ref!r} already bought a package", payment_ref=cmd.payment_ref
         )
-    return (
-        PackagePurchased(
-            **_caused_by(cmd),
-            lot_id=f"package:{cmd.payment_ref}",
-            package=cmd.package,
-            credits=offer.credits,
-            price_cents=offer.price_cents,
-            currency=offer.currency,
-            payment_ref=cmd.payment_ref,
-            catalog_version=catalog.version,
-        ),
+    offer = cmd.offer or catalog.packages.get(cmd.package)
+    paid = cmd.paid
+    if paid is not None and (
+        offer is None or (paid.amount_cents, paid.currency) != (offer.price_cents, offer.currency)
+    ):
+        return (_parked(cmd, paid.amount_cents, paid.currency, offer),)
+    if offer is None:
+        raise UnknownPackage(f"no package {cmd.package!r}", package=cmd.package)
+    lot_id = f"package:{cmd.payment_ref}"
+    purchased = PackagePurchased(
+        **_caused_by(cmd),
+        lot_id=lot_id,
+        package=cmd.package,
+        credits=offer.credits,
+        price_cents=offer.price_cents,
+        currency=offer.currency,
+        payment_ref=cmd.payment_ref,
+        catalog_version=catalog.version,
+    )
+    earlier = past.recall(reversal(cmd.payment_ref))
+    if not isinstance(earlier, PaymentReversed):
+        return (purchased,)
+    removed = PurchaseReversed(
+        **_caused_by(cmd),
+        payment_ref=cmd.payment_ref,
+        lot_id=lot_id,
+        credits_removed=offer.credits,
+        reason=earlier.reason,
+    )
+    return (purchased, removed)
+
+
+def _parked(
+    cmd: BuyPackage, paid_cents: int, currency: str, offer: PackageOffer | Offer | None
+) -> PaymentParked:
+    return PaymentParked(
+        **_caused_by(cmd),
+        payment_ref=cmd.payment_ref,
+        package=cmd.package,
+        paid_cents=paid_cents,
+        currency=currency,
+        price_cents=None if offer is None else offer.price_cents,
+        price_currency=None if offer is None else offer.currency,
     )
 
 
@@ -367,11 +406,21 @@ def _grant_credits(cmd: GrantCredits, state: Account, catalog: Catalog, past: Pa
 
 
 def _refund_package(cmd: RefundPackage, state: Account, catalog: Catalog, past: Past) -> Events:
+    """Remove what remains of the package the payment bought; a reversal that arrives before
+    the purchase is recorded, so the purchase, when it comes, removes its credits at once."""
     bought = past.recall(payment(cmd.payment_ref))
-    if not isinstance(bought, PackagePurchased):
-        raise UnknownPayment(
-            f"no package bought with payment {cmd.payment_ref!r}", payment_ref=cmd.payment_ref
+    earlier = past.recall(reversal(cmd.payment_ref))
+    if cmd.reason == "chargeback" and isinstance(earlier, PackageRestored):
+        raise DisputeAlreadyWon(
+            f"the dispute over payment {cmd.payment_ref!r} was already won",
+            payment_ref=cmd.payment_ref,
         )
+    if not isinstance(bought, PackagePurchased):
+        if isinstance(earlier, PaymentReversed):
+            raise AlreadyRefunded(
+                f"payment {cmd.payment_ref!r} was already reversed", payment_ref=cmd.payment_ref
+            )
+        return (PaymentReversed(**_caused_by(cmd), payment_ref=cmd.payment_ref, reason=cmd.reason),)
     lot_id = bought.lot_id
     if lot_id in state.refunded:
         raise AlreadyRefunded(
@@ -386,6 +435,36 @@ def _refund_package(cmd: RefundPackage, state: Account, catalog: Catalog, past: 
             lot_id=lot_id,
             credits_removed=remaining,
             shortfall_credits=bought.credits - remaining,
+            reason=cmd.reason,
+        ),
+    )
+
+
+def _restore_package(cmd: RestorePackage, state: Account, catalog: Catalog, past: Past) -> Events:
+    """A dispute won gives back what its chargeback removed, and only that. Won before the
+    chargeback (or before the purchase) is recorded, it restores nothing now and the
+    chargeback, when it comes, removes nothing."""
+    earlier = past.recall(reversal(cmd.payment_ref))
+    credits = 0
+    if isinstance(earlier, PackageRestored):
+        raise NotDisputed(
+            f"the dispute over payment {cmd.payment_ref!r} was already won",
+            payment_ref=cmd.payment_ref,
+        )
+    if isinstance(earlier, PackageRefunded | PurchaseReversed | PaymentReversed):
+        if earlier.reason != "chargeback":
+            raise NotDisputed(
+                f"payment {cmd.payment_ref!r} was refunded, not charged back",
+                payment_ref=cmd.payment_ref,
+            )
+        if not isinstance(earlier, PaymentReversed):
+            credits = earlier.credits_removed
+    return (
+        PackageRestored(
+            **_caused_by(cmd),
+            payment_ref=cmd.payment_ref,
+            lot_id=f"package:{cmd.payment_ref}",
+            credits=credits,
         ),
     )
 
@@ -474,6 +553,8 @@ _CLOSED = {HoldSettled: "settled", HoldReleased: "released", HoldExpired: "expir
 ANSWERS: dict[type[LedgerEvent], type[Command]] = {
     CycleStarted: CycleRenewed,
     PackagePurchased: BuyPackage,
+    PurchaseReversed: BuyPackage,
+    PaymentParked: BuyPackage,
     ToolUsed: UseTool,
     CreditsReserved: ReserveCredits,
     HoldSettled: SettleHold,
@@ -481,6 +562,8 @@ ANSWERS: dict[type[LedgerEvent], type[Command]] = {
     UsageRefunded: RefundUsage,
     CreditsGranted: GrantCredits,
     PackageRefunded: RefundPackage,
+    PaymentReversed: RefundPackage,
+    PackageRestored: RestorePackage,
     PlanUpgraded: ChangePlan,
     PlanDowngradeScheduled: ChangePlan,
     PlanDowngradeCancelled: ChangePlan,
@@ -506,5 +589,6 @@ _RULES: dict[type[Command], Rule] = {
     RefundUsage: _refund_usage,
     GrantCredits: _grant_credits,
     RefundPackage: _refund_package,
+    RestorePackage: _restore_package,
     ChangePlan: _change_plan,
 }

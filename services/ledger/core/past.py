@@ -2,9 +2,10 @@
 
 A few answers depend on history, not on what is open: was this ``command_id`` decided already
 (idempotency, forever), what did a use take (``RefundUsage``), was it refunded already, how did
-a closed hold end, which package did a payment buy. The core names what it needs as keys
-(``keys_for(command)``); every event says which keys it answers (``keys_of(event)``), and the
-store indexes them in the same transaction as the events. The shell looks the keys of a whole
+a closed hold end, which package did a payment buy, was that payment reversed (or its dispute
+won). The core names what it needs as keys (``keys_for(command)``); every event says which
+keys it answers (``keys_of(event)``), and the store indexes them in the same transaction as the
+events. The shell looks the keys of a whole
 batch up at once and hands them to ``handle`` as a ``Past``; tests and the audit use
 ``Remembered``, the same index kept in memory.
 """
@@ -21,6 +22,7 @@ from events.commands import (
     RefundUsage,
     ReleaseHold,
     ReserveCredits,
+    RestorePackage,
     SettleHold,
 )
 from events.ledger import (
@@ -31,6 +33,10 @@ from events.ledger import (
     HoldSettled,
     LedgerEvent,
     PackagePurchased,
+    PackageRefunded,
+    PackageRestored,
+    PaymentReversed,
+    PurchaseReversed,
     UsageRefunded,
 )
 
@@ -61,6 +67,11 @@ def payment(payment_ref: str) -> str:
     return f"payment:{payment_ref}"
 
 
+def reversal(payment_ref: str) -> str:
+    """Key of a payment's latest reversal (refund, chargeback) or restoration (dispute won)."""
+    return f"reversal:{payment_ref}"
+
+
 def keys_of(event: LedgerEvent) -> tuple[str, ...]:
     """The keys this event answers, for the store's index."""
     decision, key = _KEYS[type(event)]
@@ -77,6 +88,8 @@ def _keys(kind: type[LedgerEvent]) -> tuple[bool, Callable[[Any], str] | None]:
         key = lambda e: refund_of(e.of_command_id)  # noqa: E731
     elif issubclass(kind, PackagePurchased):
         key = lambda e: payment(e.payment_ref)  # noqa: E731
+    elif issubclass(kind, PackageRefunded | PaymentReversed | PurchaseReversed | PackageRestored):
+        key = lambda e: reversal(e.payment_ref)  # noqa: E731
     return issubclass(kind, DECISION_EVENTS), key
 
 
@@ -91,8 +104,8 @@ def keys_for(command: Command) -> tuple[str, ...]:
         keys += [decided(command.of_command_id), refund_of(command.of_command_id)]
     elif isinstance(command, ReserveCredits | SettleHold | ReleaseHold):
         keys.append(hold(command.hold_id))
-    elif isinstance(command, BuyPackage | RefundPackage):
-        keys.append(payment(command.payment_ref))
+    elif isinstance(command, BuyPackage | RefundPackage | RestorePackage):
+        keys += [payment(command.payment_ref), reversal(command.payment_ref)]
     return tuple(keys)
 
 

@@ -34,9 +34,13 @@ from events.ledger import (
     LotKind,
     PackagePurchased,
     PackageRefunded,
+    PackageRestored,
+    PaymentParked,
+    PaymentReversed,
     PlanDowngradeCancelled,
     PlanDowngradeScheduled,
     PlanUpgraded,
+    PurchaseReversed,
     ToolUsed,
     UsageRefunded,
 )
@@ -234,9 +238,16 @@ def _credits_granted(state: Account, e: CreditsGranted) -> Changes:
     return {"opened": True, "lots": _new_lot(state, e.lot_id, "granted", e.credits, e.expires_at)}
 
 
-def _package_refunded(state: Account, e: PackageRefunded) -> Changes:
+def _package_refunded(state: Account, e: PackageRefunded | PurchaseReversed) -> Changes:
     lots = state.lots.delete(e.lot_id) if e.lot_id in state.lots else state.lots
     return {"lots": lots, "refunded": state.refunded | {e.lot_id}}  # what remained is removed
+
+
+def _package_restored(state: Account, e: PackageRestored) -> Changes:
+    if not e.credits:
+        return {}  # a dispute won before its chargeback: nothing was removed
+    lot = Lot(e.lot_id, "purchased", e.credits, e.credits, None, state.version)
+    return {"lots": state.lots.set(e.lot_id, lot), "refunded": state.refunded - {e.lot_id}}
 
 
 def _plan_upgraded(state: Account, e: PlanUpgraded) -> Changes:
@@ -258,7 +269,9 @@ def _downgrade_cancelled(state: Account, e: PlanDowngradeCancelled) -> Changes:
     return {"pending_plan": None}
 
 
-def _nothing(state: Account, e: CommandRefused | ExpiryChecked) -> Changes:
+def _nothing(
+    state: Account, e: CommandRefused | ExpiryChecked | PaymentReversed | PaymentParked
+) -> Changes:
     return {}  # remembered by the store's index, not by the state
 
 
@@ -274,6 +287,10 @@ _FOLDS: dict[type[LedgerEvent], Callable[[Account, Any], Changes]] = {
     UsageRefunded: _usage_refunded,
     CreditsGranted: _credits_granted,
     PackageRefunded: _package_refunded,
+    PurchaseReversed: _package_refunded,
+    PackageRestored: _package_restored,
+    PaymentReversed: _nothing,
+    PaymentParked: _nothing,
     PlanUpgraded: _plan_upgraded,
     PlanDowngradeScheduled: _downgrade_scheduled,
     PlanDowngradeCancelled: _downgrade_cancelled,

@@ -120,6 +120,7 @@ async def test_the_openapi_document_lists_every_endpoint_and_the_bearer_scheme()
         "/accounts/{account_id}/renewals",
         "/accounts/{account_id}/packages",
         "/accounts/{account_id}/package-refunds",
+        "/accounts/{account_id}/package-restorations",
         "/accounts/{account_id}/plan-changes",
         "/accounts/{account_id}/grants",
         "/accounts/{account_id}/checkouts",

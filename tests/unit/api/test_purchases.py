@@ -1,18 +1,20 @@
 """Buying credits over fake ports: a checkout credits nothing; only the provider's signed
-webhook produces ``BuyPackage`` (once per payment), and a refund or chargeback
-``RefundPackage``."""
+webhook produces ``BuyPackage`` (once per payment, with what was paid and the checkout's
+quote), a refund or chargeback ``RefundPackage``, a won dispute ``RestorePackage``."""
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 
 import httpx
 
-from events.commands import BuyPackage, RefundPackage
+from events.commands import BuyPackage, Offer, Paid, RefundPackage, RestorePackage
 from services.api.app import create_app
 from services.api.hub import BalanceHub
 from services.api.ports import Ports
+from services.payments.quote import sign_quote
 from services.payments.signature import HEADER, sign
 from tests.unit.api.test_app import SETTINGS, FakeLedger, FakeReads, outcome
 from tests.unit.core.scenario import ACCOUNT, CATALOG
@@ -28,8 +30,11 @@ def app_and_ledger():
     return app, http, ledger
 
 
-def event(kind="payment.succeeded", payment_ref="pi_1", amount_cents=5000, package="small"):
+def event(
+    kind="payment.succeeded", payment_ref="pi_1", amount_cents=5000, package="small", quote=None
+):
     data = {
+        "quote": quote,
         "checkout_id": "cs_1",
         "payment_ref": payment_ref,
         "account_id": ACCOUNT,
@@ -106,27 +111,67 @@ async def test_a_webhook_without_the_providers_signature_produces_nothing():
     assert ledger.sent == []
 
 
-async def test_a_payment_that_does_not_match_the_packages_price_buys_nothing():
+async def test_a_payment_at_the_price_its_checkout_quoted_carries_the_quote_to_the_ledger():
     _, http, ledger = app_and_ledger()
+    quoted = Offer(credits=1000, price_cents=4000, currency="USD")  # the catalog says 5000 now
+    quote = sign_quote(SECRET, ACCOUNT, "small", quoted)
+    body = event(amount_cents=4000, quote=quote)
+    forged = event(amount_cents=4000, quote=quote.replace(".4000.", ".400."), payment_ref="pi_2")
+    async with http:
+        for each in (body, forged):
+            answer = await http.post("/webhooks/payments", content=each, headers=signed(each))
+            assert answer.status_code == 200
+
+    honoured, unquoted = ledger.sent
+    assert isinstance(honoured, BuyPackage) and isinstance(unquoted, BuyPackage)
+    assert (honoured.offer, honoured.paid) == (quoted, Paid(amount_cents=4000, currency="USD"))
+    assert unquoted.offer is None  # the ledger parks it: 4000 is not the catalog's price
+
+
+async def test_a_checkout_signs_the_catalog_price_into_the_providers_metadata():
+    app, http, _ = app_and_ledger()
+    async with http:
+        started = await http.post(
+            f"/accounts/{ACCOUNT}/checkouts",
+            json={"package": "small"},
+            headers={"Authorization": "Bearer tok-1"},
+        )
+
+    checkout_id = started.json()["checkout_id"]
+    order, _ = app.state.payments.checkouts[checkout_id]
+    body = json.loads(app.state.payments.event("payment.succeeded", checkout_id))
+    assert body["data"]["quote"] == order.quote and order.quote.startswith("q1.1000.5000.USD.")
+
+
+async def test_a_parked_payment_is_answered_200_and_logged_as_an_error(caplog):
+    ledger_answer = lambda command: outcome(command, events=("PaymentParked",))  # noqa: E731
+    ledger = FakeLedger(ledger_answer)
+    ports = Ports(reads=FakeReads(), ledger=ledger, hub=BalanceHub(10), catalog=CATALOG)
+    app = create_app(SETTINGS, ports=ports)
     body = event(package="large", amount_cents=5000)
-    async with http:
-        answer = await http.post("/webhooks/payments", content=body, headers=signed(body))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://a") as h:
+        with caplog.at_level(logging.ERROR, logger="kalema.api"):
+            answer = await h.post("/webhooks/payments", content=body, headers=signed(body))
 
-    assert (answer.status_code, answer.json()["code"]) == (422, "amount_mismatch")
-    assert ledger.sent == []
+    assert answer.status_code == 200
+    assert any("parked: paid, not credited" in r.getMessage() for r in caplog.records)
 
 
-async def test_a_refund_or_a_chargeback_removes_the_package_once_whichever_comes_first():
+async def test_a_refund_a_chargeback_and_a_won_dispute_each_reach_the_ledger_once():
     _, http, ledger = app_and_ledger()
-    refund, dispute = event("payment.refunded"), event("payment.disputed")
+    kinds = ("payment.refunded", "payment.disputed", "payment.dispute_won")
     async with http:
-        for body in (refund, dispute):
+        for body in [event(kind) for kind in kinds] * 2:
             answer = await http.post("/webhooks/payments", content=body, headers=signed(body))
             assert answer.status_code == 200
 
-    assert [type(c) for c in ledger.sent] == [RefundPackage, RefundPackage]
-    assert ledger.sent[0].command_id == ledger.sent[1].command_id
-    assert all(isinstance(c, RefundPackage) and c.payment_ref == "pi_1" for c in ledger.sent)
+    refund, chargeback, won = ledger.sent[:3]
+    assert [c.command_id for c in ledger.sent[3:]] == [refund.command_id, chargeback.command_id,
+                                                       won.command_id]  # fmt: skip
+    assert isinstance(refund, RefundPackage) and refund.reason == "refund"
+    assert isinstance(chargeback, RefundPackage) and chargeback.reason == "chargeback"
+    assert isinstance(won, RestorePackage) and won.payment_ref == "pi_1"
+    assert len({refund.command_id, chargeback.command_id, won.command_id}) == 3
 
 
 async def test_a_malformed_but_signed_event_is_422_and_produces_nothing():

@@ -20,6 +20,7 @@ from events.commands import (
     RefundUsage,
     ReleaseHold,
     ReserveCredits,
+    RestorePackage,
     SettleHold,
     UseTool,
 )
@@ -137,8 +138,16 @@ def granted(
     )
 
 
-def refunded_package(payment_ref: str, *, at: float = 2) -> RefundPackage:
-    return RefundPackage(**_base(at, None), payment_ref=payment_ref)
+def refunded_package(payment_ref: str, *, at: float = 2, reason: str = "refund") -> RefundPackage:
+    return RefundPackage(**_base(at, None), payment_ref=payment_ref, reason=reason)
+
+
+def charged_back(payment_ref: str, *, at: float = 2) -> RefundPackage:
+    return refunded_package(payment_ref, at=at, reason="chargeback")
+
+
+def dispute_won(payment_ref: str, *, at: float = 3) -> RestorePackage:
+    return RestorePackage(**_base(at, None), payment_ref=payment_ref)
 
 
 def changed_plan(plan: str, *, at: float = 1) -> ChangePlan:

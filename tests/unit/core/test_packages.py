@@ -95,10 +95,6 @@ def test_a_package_is_refunded_at_most_once():
     then_refused(when(account, refunded_package("pay-1", at=3)), "already_refunded")
 
 
-def test_refunding_an_unknown_payment_is_refused():
-    then_refused(when(given(bought("small")), refunded_package("pay-404")), "unknown_payment")
-
-
 def test_credits_given_back_to_a_refunded_package_are_removed_not_revived():
     account = given(
         renewed("solo"),

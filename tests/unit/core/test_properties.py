@@ -42,7 +42,9 @@ from events.ledger import (
     LedgerEvent,
     PackagePurchased,
     PackageRefunded,
+    PackageRestored,
     PlanUpgraded,
+    PurchaseReversed,
     ToolUsed,
     UsageRefunded,
 )
@@ -78,6 +80,8 @@ step = st.one_of(
     st.tuples(st.just("refund_use"), st.integers(0, 60)),
     st.tuples(st.just("grant"), st.integers(1, 500), st.one_of(st.none(), st.integers(-5, 900))),
     st.tuples(st.just("refund_package"), st.sampled_from(PAYMENTS)),
+    st.tuples(st.just("chargeback"), st.sampled_from(PAYMENTS)),
+    st.tuples(st.just("dispute_won"), st.sampled_from(PAYMENTS)),
     st.tuples(st.just("change_plan"), st.sampled_from(PLANS)),
     st.tuples(st.just("repeat"), st.integers(0, 60)),
 )
@@ -141,6 +145,10 @@ def _simple(op: str, args: list, base: dict, earlier: list[Command]) -> Command:
     if op == "grant":
         expires = None if args[1] is None else _within_bounds(base["occurred_at"] + args[1] * HOUR)
         return s.granted(args[0]).model_copy(update={**base, "expires_at": expires})
+    if op == "chargeback":
+        return s.charged_back(args[0]).model_copy(update=base)
+    if op == "dispute_won":
+        return s.dispute_won(args[0]).model_copy(update=base)
     assert op == "refund_package", op
     return s.refunded_package(args[0]).model_copy(update=base)
 
@@ -151,7 +159,7 @@ def _within_bounds(moment: datetime, room: timedelta = timedelta(0)) -> datetime
 
 def credits_in_minus_out(events: list[LedgerEvent]) -> int:
     """Conservation, counted from the events alone: granted + purchased - charged - held
-    - expired + returned - removed."""
+    - expired + returned - removed + restored."""
     total = 0
     for e in events:
         if isinstance(e, CycleStarted | PackagePurchased | CreditsGranted | PlanUpgraded):
@@ -162,8 +170,10 @@ def credits_in_minus_out(events: list[LedgerEvent]) -> int:
             total += sum(d.credits for d in e.returned)
         elif isinstance(e, CreditsExpired):
             total -= e.credits
-        elif isinstance(e, PackageRefunded):
+        elif isinstance(e, PackageRefunded | PurchaseReversed):
             total -= e.credits_removed
+        elif isinstance(e, PackageRestored):
+            total += e.credits
     return total
 
 

@@ -101,6 +101,29 @@ def test_an_unknown_tool_is_refused_and_dead_lettered_but_its_repeat_only_answer
     assert again.outcomes[0].repeat and again.dead_letters == []
 
 
+def test_a_refused_command_for_an_account_never_opened_is_answered_but_not_stored():
+    store = FakeStore()
+    ledger = ledger_on(store)
+    made_up = [used(command_id=f"use-{n}").model_copy(update={"account_id": f"ghost-{n}"})
+               for n in range(3)]  # fmt: skip
+
+    batch = decided(ledger, *made_up)
+    again = decided(ledger, made_up[0], first_offset=3)
+
+    assert [(o.status, o.code) for o in batch.outcomes] == [("refused", "unknown_account")] * 3
+    assert [o.stream_version for o in batch.outcomes] == [0, 0, 0]
+    assert store.streams == {} and store.positions == {f"{TOPIC}:0": 4}
+    assert (again.outcomes[0].code, again.outcomes[0].repeat) == ("unknown_account", False)
+
+
+def test_a_refused_command_for_an_opened_account_is_stored_for_its_repeat():
+    store = FakeStore()
+
+    decided(ledger_on(store), renewed(), used("no_such_tool"))
+
+    assert store.events("acct-1") == ["CycleStarted", "CommandRefused"]
+
+
 def test_unreadable_bytes_are_dead_lettered_and_answered_when_they_name_their_command():
     store = FakeStore()
     named = b'{"command_id": "c-9", "account_id": "acct-1", "type": "UseTool", "units": -1}'
