@@ -7,25 +7,17 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 
 from eventsourcing.persistence import StoredEvent
 
+from events.checkpoints import ChainHead
+from services.audit.checkpoints import check_heads
+from services.audit.finding import Finding
 from services.ledger import snapshots
 from services.ledger.chain import GENESIS, broken, is_keyed
 from services.ledger.core import Account, evolve, keys_of
 from services.ledger.store import LedgerStore, Recorded, unseal
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    account_id: str
-    check: str
-    detail: str
-
-    def __str__(self) -> str:
-        return f"{self.account_id}: {self.check}: {self.detail}"
 
 
 def streams(store: LedgerStore, page: int = 5_000) -> dict[str, list[StoredEvent]]:
@@ -131,12 +123,17 @@ def check_index(
 
 
 def verify(
-    store: LedgerStore, *, chain: bool, progress: Callable[[int, int], None] | None = None
+    store: LedgerStore,
+    *,
+    chain: bool,
+    heads: Iterable[ChainHead] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[Finding]:
-    """Every finding in the store (empty when everything agrees). ``progress`` is told
-    (accounts verified, accounts in all) as it goes."""
-    findings: list[Finding] = []
+    """Every finding in the store (empty when everything agrees), checked against the
+    chain-head checkpoints ``heads`` when given. ``progress`` is told (accounts verified,
+    accounts in all) as it goes."""
     found = streams(store)
+    findings = [] if heads is None else list(check_heads(heads, found, store.chain_keys))
     index: dict[str, dict[str, int]] | None = None
     if store.ledger_recorder.index_built():
         index = defaultdict(dict)

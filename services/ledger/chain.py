@@ -77,6 +77,13 @@ def broken(
     )
 
 
+def head_signature(key: SigningKey, account_id: str, version: int, head: str) -> str:
+    """The signature of a chain-head checkpoint (``events.checkpoints``): HMAC-SHA256 under
+    the chain key, over a message no link's can equal (it starts ``chain-head|``)."""
+    message = f"chain-head|{account_id}|{version}|{head}".encode()
+    return hmac.new(key[1], message, hashlib.sha256).hexdigest()
+
+
 def _message(previous: str, account_id: str, version: int, payload: bytes) -> bytes:
     return f"{previous}|{account_id}|{version}|".encode() + payload
 

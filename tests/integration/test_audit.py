@@ -58,6 +58,7 @@ def projector_settings(settings) -> ProjectorSettings:
 def credits(store_settings, *args: str) -> tuple[int, str]:
     env = {
         "KALEMA_EVENT_STORE": store_settings.event_store,
+        "KALEMA_TOPIC_PREFIX": store_settings.topic_prefix,
         "KALEMA_SQLITE_PATH": str(store_settings.sqlite_path),
         "KALEMA_POSTGRES_SCHEMA": store_settings.postgres_schema,
         "KALEMA_LEDGER_CHAIN_KEY": store_settings.ledger_chain_key.get_secret_value(),
