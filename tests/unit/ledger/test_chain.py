@@ -4,7 +4,11 @@ link names, so keys rotate without breaking the links older keys made."""
 import hashlib
 import hmac
 
+import pytest
+from pydantic import SecretStr, ValidationError
+
 from services.ledger.chain import GENESIS, broken, is_keyed, key_id_of, link
+from services.settings import Settings
 
 PAYLOAD = b'{"type": "ToolUsed", "credits": 50}'
 KEY = ("k1", b"chain-key")
@@ -65,3 +69,20 @@ def test_any_change_of_bytes_place_stream_or_past_breaks_a_keyed_link():
     assert broken(keyed, "prev", "acct-1", 3, PAYLOAD, RING)
     assert broken(keyed, "prev", "acct-2", 2, PAYLOAD, RING)
     assert broken(keyed, "other", "acct-1", 2, PAYLOAD, RING)
+
+
+def test_the_signing_key_id_must_name_a_key_of_the_ring():
+    ring = {"2026": SecretStr("old"), "2027": SecretStr("new")}
+    settings = Settings(ledger_chain_keys=ring, ledger_chain_key_id="2027")
+
+    assert settings.chain_signing_key() == ("2027", b"new")
+    assert settings.chain_keys() == {"2026": b"old", "2027": b"new"}
+    with pytest.raises(ValidationError, match="names no chain key"):
+        Settings(ledger_chain_keys=ring, ledger_chain_key_id="2028")
+
+
+def test_the_single_chain_key_is_the_key_of_id_default():
+    settings = Settings(ledger_chain_key=SecretStr("only"))
+
+    assert settings.chain_signing_key() == ("default", b"only")
+    assert Settings().chain_signing_key() is None
