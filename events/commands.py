@@ -245,8 +245,8 @@ def parse_command(data: bytes | str) -> Command:
     JSON parsers keep the last of two equal keys without a word; a command that says
     ``"units": 1`` and ``"units": 100`` is ambiguous, so it is refused here first."""
     try:
-        _DUPLICATES.decode(data if isinstance(data, str) else data.decode())
-    except _DuplicateKey as duplicate:
+        strict_json(data)
+    except DuplicateKey as duplicate:
         raise ValidationError.from_exception_data(
             "Command",
             [
@@ -264,8 +264,24 @@ def parse_command(data: bytes | str) -> Command:
     return COMMANDS.validate_json(data)
 
 
-class _DuplicateKey(Exception):
+def strict_json(data: bytes | str) -> Any:
+    """A JSON document read by the wire's rules, for every edge that takes JSON (Kafka
+    commands, HTTP bodies): no object names a key twice (``DuplicateKey``) and no string holds
+    a lone surrogate (``"\\ud800"``: no UTF-8 text can carry it). ``json.JSONDecodeError``
+    (a ``ValueError``) says why not."""
+    text = data if isinstance(data, str) else data.decode()
+    found = _DUPLICATES.decode(text)
+    if "\\u" in text and not _encodable(found):
+        raise json.JSONDecodeError("a string holds a lone surrogate", text, 0)
+    return found
+
+
+class DuplicateKey(json.JSONDecodeError):
+    """A JSON object that names ``key`` twice."""
+
     def __init__(self, key: str) -> None:
+        # The key is quoted ASCII-only: it may itself be a lone surrogate.
+        super().__init__(f"the key {json.dumps(key)} appears twice", "", 0)
         self.key = key
 
 
@@ -273,9 +289,20 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     seen: dict[str, Any] = {}
     for key, value in pairs:
         if key in seen:
-            raise _DuplicateKey(key)
+            raise DuplicateKey(key)
         seen[key] = value
     return seen
+
+
+def _encodable(value: Any) -> bool:
+    """Whether every string in a decoded document (keys too) is valid Unicode text."""
+    if isinstance(value, str):
+        return not any("\ud800" <= char <= "\udfff" for char in value)
+    if isinstance(value, dict):
+        return all(_encodable(k) and _encodable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_encodable(item) for item in value)
+    return True
 
 
 # One decoder for every command: ``json.loads`` with a hook builds a new one per call.

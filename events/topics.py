@@ -66,5 +66,16 @@ DEAD_LETTERS = TopicSpec(
     {"retention.ms": str(30 * DAY_MS)},
     "messages the ledger could not read, with the original payload, headers and reason",
 )
-ALL_TOPICS = (COMMANDS, OUTCOMES, REPLIES, BALANCES, ALERTS, DEAD_LETTERS)
+CHAIN_HEADS = TopicSpec(
+    "chain-heads",
+    8,
+    {
+        "cleanup.policy": "compact",
+        "min.cleanable.dirty.ratio": "0.1",
+        "segment.ms": str(60 * 60 * 1000),
+    },
+    "each account's latest chain head, signed with the chain key: tamper evidence kept "
+    "outside the database (log-compacted); key = account_id",
+)
+ALL_TOPICS = (COMMANDS, OUTCOMES, REPLIES, BALANCES, ALERTS, DEAD_LETTERS, CHAIN_HEADS)
 DEFAULT_PREFIX = "kalema.credits"

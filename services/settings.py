@@ -11,13 +11,14 @@ from __future__ import annotations
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from psycopg.conninfo import make_conninfo
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from events import topics
+from services.ledger import chain
 
 REPO = Path(__file__).resolve().parent.parent
 DEV_POSTGRES_PASSWORD = "kalema"  # scripts/postgres.sh and compose.yaml create it
@@ -56,7 +57,12 @@ class Settings(BaseSettings):
     ledger_session_timeout_ms: int = 10_000
 
     ledger_chain_key: SecretStr = SecretStr("")
-    """Key of the event hash chain (HMAC-SHA256); empty: plain SHA-256 (``ledger.chain``)."""
+    """Key of the event hash chain (HMAC-SHA256), id ``default``; empty: plain SHA-256."""
+    ledger_chain_keys: dict[Annotated[str, Field(pattern=chain.KEY_ID_PATTERN)], SecretStr] = {}
+    """More chain keys by id (``{"2027-01": "<secret>"}``): old keys stay to verify the links
+    they made (``ledger.chain``)."""
+    ledger_chain_key_id: str = chain.DEFAULT_KEY_ID
+    """The id of the key that signs new links and chain-head checkpoints."""
     ledger_chain_keyed_since: datetime | None = None
     """When the chain key was introduced: an unkeyed event dated at or after it is tampering."""
 
@@ -82,8 +88,34 @@ class Settings(BaseSettings):
         return {spec.role: spec.name(self.topic_prefix) for spec in topics.ALL_TOPICS}
 
     def chain_key(self) -> bytes | None:
-        key = self.ledger_chain_key.get_secret_value()
-        return key.encode() if key else None
+        """The secret of the key that signs new links, if the chain is keyed."""
+        signing = self.chain_signing_key()
+        return signing[1] if signing else None
+
+    def chain_keys(self) -> dict[str, bytes]:
+        """The key ring: every chain key by id."""
+        ring = {k: v.get_secret_value().encode() for k, v in self.ledger_chain_keys.items()}
+        if self.ledger_chain_key.get_secret_value():
+            ring[chain.DEFAULT_KEY_ID] = self.ledger_chain_key.get_secret_value().encode()
+        return {key_id: secret for key_id, secret in ring.items() if secret}
+
+    def chain_signing_key(self) -> chain.SigningKey | None:
+        """The id and secret that sign new links (None: the chain is plain SHA-256)."""
+        ring = self.chain_keys()
+        return (self.ledger_chain_key_id, ring[self.ledger_chain_key_id]) if ring else None
+
+    @model_validator(mode="after")
+    def _signing_key_is_in_the_ring(self) -> Settings:
+        ring = self.chain_keys()
+        if ring and self.ledger_chain_key_id not in ring:
+            raise ValueError(
+                f"KALEMA_LEDGER_CHAIN_KEY_ID {self.ledger_chain_key_id!r} names no chain key"
+            )
+        if self.ledger_chain_key.get_secret_value() and chain.DEFAULT_KEY_ID in (
+            self.ledger_chain_keys
+        ):
+            raise ValueError("the default chain key is given twice")
+        return self
 
     def postgres_dsn(self) -> str:
         """libpq's ``key=value`` connection string, each value quoted as libpq needs (a
@@ -105,8 +137,11 @@ class Settings(BaseSettings):
         """The development defaults still in these settings that production refuses, each
         naming its variable (``services.going_live``)."""
         found = []
-        if not self.ledger_chain_key.get_secret_value():
-            found.append("KALEMA_LEDGER_CHAIN_KEY is empty (the event hash chain is unkeyed)")
+        if not self.chain_keys():
+            found.append(
+                "KALEMA_LEDGER_CHAIN_KEY is empty and KALEMA_LEDGER_CHAIN_KEYS names no key "
+                "(the event hash chain is unkeyed)"
+            )
         postgres = self.event_store == "postgres"
         if postgres and self.postgres_password.get_secret_value() == DEV_POSTGRES_PASSWORD:
             found.append("KALEMA_POSTGRES_PASSWORD is the development default")

@@ -1,5 +1,7 @@
 """HTTP bodies to ledger commands. Pure: the time and the idempotency key come in.
 
+Bodies follow the wire's rules (``events.commands``): integers are JSON integers, times are
+ISO 8601 text with a zone, text has no control characters, and (``json_bodies``) no key twice.
 Each body is its command without the fields every command carries (``command_id``,
 ``account_id``, ``occurred_at``): those come from the path, the ``Idempotency-Key`` and the
 clock (timezone-aware UTC now). The command id is derived from the account and the key: a retry
@@ -10,10 +12,11 @@ account's key can never name another account's command.
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
 
 from events.commands import (
     BillingInterval,
@@ -25,6 +28,7 @@ from events.commands import (
     ExpireHolds,
     GrantCredits,
     Identifier,
+    Moment,
     Offer,
     Paid,
     RefundPackage,
@@ -33,6 +37,7 @@ from events.commands import (
     ReserveCredits,
     RestorePackage,
     SettleHold,
+    Text,
     Units,
     UseTool,
 )
@@ -85,8 +90,8 @@ class Renewal(Body):
     command = CycleRenewed
     plan: Identifier
     billing_interval: BillingInterval = "monthly"
-    cycle_start: AwareDatetime
-    cycle_end: AwareDatetime
+    cycle_start: Moment
+    cycle_end: Moment
 
 
 class PackageRefund(Body):
@@ -117,13 +122,13 @@ class Reservation(Body):
     tool: Identifier
     units: Units | None = None
     credits: Credits | None = None
-    expires_at: AwareDatetime
+    expires_at: Moment
 
 
 class Settlement(Body):
     command = SettleHold
     hold_id: Identifier
-    credits: Annotated[int, Field(ge=0, le=100_000_000)]
+    credits: Annotated[int, Strict(), Field(ge=0, le=100_000_000)]
 
 
 class Release(Body):
@@ -145,8 +150,8 @@ class UsageRefund(Body):
 class Grant(Body):
     command = GrantCredits
     credits: Credits
-    expires_at: AwareDatetime | None = None
-    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    expires_at: Moment | None = None
+    reason: Text
 
 
 def command_id(account_id: str, idempotency_key: str) -> str:
@@ -154,9 +159,12 @@ def command_id(account_id: str, idempotency_key: str) -> str:
     return f"http-{digest[:32]}"
 
 
-def fingerprint(method: str, path: str, body: bytes) -> str:
-    """What one request was: a key reused with another method, path or body is refused."""
-    return hashlib.sha256(f"{method}\n{path}\n".encode() + body).hexdigest()
+def fingerprint(method: str, path: str, body: Body) -> str:
+    """What one request was: a key reused with another method, path or body is refused. Taken
+    over the parsed body, so a retry serialised with other whitespace or key order (or with a
+    default spelled out) is the same request."""
+    fields = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(f"{method}\n{path}\n{fields}".encode()).hexdigest()
 
 
 def unknown_item(

@@ -85,12 +85,14 @@ class Limits:
     commands: RateLimiter
     keys: IdempotencyKeys
     streams: StreamQuota
+    alert_streams: StreamQuota
 
     @classmethod
     def of(cls, settings: ApiSettings) -> Limits:
         return cls(
             RateLimiter(settings.api_commands_per_account_per_s, settings.api_commands_burst),
             IdempotencyKeys(settings.api_idempotency_keys),
+            StreamQuota(settings.api_streams_per_token),
             StreamQuota(settings.api_streams_per_token),
         )
 

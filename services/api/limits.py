@@ -88,7 +88,8 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         length = dict(scope["headers"]).get(b"content-length", b"0")
-        if not length.isdigit() or int(length) > self.max_bytes:
+        # No more digits than the limit has: ``int`` refuses thousands of them.
+        if not _digits(length, len(str(self.max_bytes))) or int(length) > self.max_bytes:
             await _too_large(send, self.max_bytes)
             return
         received = 0
@@ -112,6 +113,10 @@ class BodyLimit:
         except BodyTooLarge:
             if not started:
                 await _too_large(send, self.max_bytes)
+
+
+def _digits(text: bytes, most: int) -> bool:
+    return 0 < len(text) <= most and text.isdigit()  # bytes: ASCII digits only
 
 
 class BodyTooLarge(HTTPException):

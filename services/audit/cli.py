@@ -1,12 +1,13 @@
 """``credits``: the auditor's command line.
 
 credits audit ACCOUNT [--at 2026-11-20T12:00:00Z] [--json | --csv]
-credits verify [--chain]
+credits verify [--chain] [--checkpoints]
 credits index rebuild
 """
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import dataclasses
 import json
@@ -15,6 +16,7 @@ from datetime import datetime
 from typing import Annotated
 
 import typer
+from aiokafka.errors import KafkaError
 from rich.console import Console
 from rich.progress import MofNCompleteColumn, Progress
 from rich.table import Table
@@ -24,6 +26,7 @@ from projections import maintenance
 from projections.settings import ProjectorSettings
 from services import progress
 from services.audit import history
+from services.audit.checkpoints import read_heads
 from services.audit.safe import csv_cell, printable
 from services.audit.verify import verify as verify_store
 from services.ledger.store import LedgerStore
@@ -79,18 +82,34 @@ def audit(
 @app.command()
 def verify(
     chain: Annotated[bool, typer.Option("--chain", help="also check every hash chain")] = False,
+    checkpoints: Annotated[
+        bool,
+        typer.Option(
+            "--checkpoints", help="also compare every stream with its chain-head checkpoint"
+        ),
+    ] = False,
     read_model: Annotated[
         bool, typer.Option(help="also compare the balance read model with the replay")
     ] = True,
     store: Store = None,
 ) -> None:
-    """Replay every account and compare with its snapshots and the balance read model
-    (and, with --chain, check every hash chain). Exits 1 if anything disagrees."""
+    """Replay every account and compare with its snapshots, its history index and the
+    balance read model (with --chain, check every hash chain; with --checkpoints, compare
+    every stream with its chain head on the Kafka topic). Exits 1 if anything disagrees."""
     settings = _settings(store)
-    ledger = LedgerStore(settings)
+    heads, problems = None, []
+    if checkpoints:
+        try:
+            heads, unreadable = asyncio.run(read_heads(settings))
+        except (KafkaError, TimeoutError) as error:
+            typer.echo(f"cannot read the chain-heads topic: {error!r}", err=True)
+            raise typer.Exit(2) from error
+        problems += [f"checkpoints: record {p}/{o} is no checkpoint" for p, o in unreadable]
+    ledger = LedgerStore(settings, build_index=False)  # check the index as it is, not rebuilt
     try:
         with progress.bar("replaying accounts") as step:
-            problems = [str(f) for f in verify_store(ledger, chain=chain, progress=step)]
+            found = verify_store(ledger, chain=chain, heads=heads, progress=step)
+            problems += [str(f) for f in found]
     finally:
         ledger.close()
     if read_model:

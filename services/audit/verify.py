@@ -6,26 +6,18 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 
 from eventsourcing.persistence import StoredEvent
 
+from events.checkpoints import ChainHead
+from services.audit.checkpoints import check_heads
+from services.audit.finding import Finding
 from services.ledger import snapshots
 from services.ledger.chain import GENESIS, broken, is_keyed
-from services.ledger.core import Account, evolve
+from services.ledger.core import Account, evolve, keys_of
 from services.ledger.store import LedgerStore, Recorded, unseal
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    account_id: str
-    check: str
-    detail: str
-
-    def __str__(self) -> str:
-        return f"{self.account_id}: {self.check}: {self.detail}"
 
 
 def streams(store: LedgerStore, page: int = 5_000) -> dict[str, list[StoredEvent]]:
@@ -44,13 +36,14 @@ def streams(store: LedgerStore, page: int = 5_000) -> dict[str, list[StoredEvent
 def check_chain(
     account_id: str,
     rows: list[StoredEvent],
-    key: bytes | None = None,
+    keys: Mapping[str, bytes] | None = None,
     keyed_since: datetime | None = None,
 ) -> Iterator[Finding]:
     """Versions run 1..n without a gap and every hash links onto the one before it. With a
-    key, keyed links are checked with it, and an unkeyed link is legacy only before any keyed
-    one and dated before ``keyed_since`` (when keying began); otherwise it is a stream
-    rewritten without the key."""
+    key ring, keyed links are checked with the key each names, and an unkeyed link is legacy
+    only before any keyed one and dated before ``keyed_since`` (when keying began); otherwise
+    it is a stream rewritten without the key."""
+    keys = keys or {}
     previous, keyed = GENESIS, False
     for expected, row in enumerate(rows, start=1):
         version = row.originator_version
@@ -62,8 +55,8 @@ def check_chain(
         except ValueError as error:
             yield Finding(account_id, "chain", f"event {version} is unreadable: {error}")
             return
-        why = broken(chain, previous, account_id, version, payload, key)
-        legacy = key is None or (not keyed and _predates(payload, keyed_since))
+        why = broken(chain, previous, account_id, version, payload, keys)
+        legacy = not keys or (not keyed and _predates(payload, keyed_since))
         if why is None and not is_keyed(chain) and not legacy:
             why = "is unkeyed where the chain is keyed (rewritten without the key)"
         if why is not None:
@@ -102,25 +95,69 @@ def check_snapshots(
             )
 
 
+def check_index(
+    account_id: str, events: Iterable[Recorded], stored: Mapping[str, int]
+) -> Iterator[Finding]:
+    """The history index holds exactly the keys the account's events answer, each pointing at
+    the latest event that answers it. A key deleted from the index would let its command or
+    payment apply again; a key that no event answers would refuse one never decided."""
+    expected: dict[str, int] = {}
+    for recorded in events:
+        for key in keys_of(recorded.event):
+            expected[key] = max(recorded.originator_version, expected.get(key, 0))
+    for key, version in expected.items():
+        if key not in stored:
+            yield Finding(
+                account_id,
+                "index",
+                f"key {key!r} is missing (event {version} answers it): it would apply again",
+            )
+        elif stored[key] != version:
+            yield Finding(
+                account_id,
+                "index",
+                f"key {key!r} points at version {stored[key]}, the log says {version}",
+            )
+    for key in stored.keys() - expected.keys():
+        yield Finding(account_id, "index", f"key {key!r} answers no event of the log")
+
+
 def verify(
-    store: LedgerStore, *, chain: bool, progress: Callable[[int, int], None] | None = None
+    store: LedgerStore,
+    *,
+    chain: bool,
+    heads: Iterable[ChainHead] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[Finding]:
-    """Every finding in the store (empty when everything agrees). ``progress`` is told
-    (accounts verified, accounts in all) as it goes."""
-    findings: list[Finding] = []
+    """Every finding in the store (empty when everything agrees), checked against the
+    chain-head checkpoints ``heads`` when given. ``progress`` is told (accounts verified,
+    accounts in all) as it goes."""
     found = streams(store)
+    findings = [] if heads is None else list(check_heads(heads, found, store.chain_keys))
+    index: dict[str, dict[str, int]] | None = None
+    if store.ledger_recorder.index_built():
+        index = defaultdict(dict)
+        for account_id, key, version in store.ledger_recorder.index_rows():
+            index[account_id][key] = version
+    else:
+        findings.append(Finding("(store)", "index", "not built: run `credits index rebuild`"))
     for done, (account_id, rows) in enumerate(found.items(), start=1):
         if progress is not None:
             progress(done, len(found))
         if chain:
             since = store.settings.ledger_chain_keyed_since
-            findings += check_chain(account_id, rows, store.chain_key, since)
+            findings += check_chain(account_id, rows, store.chain_keys, since)
         try:
-            replayed = _replay(store.mapper.to_domain_event(row) for row in rows)
+            events = [store.mapper.to_domain_event(row) for row in rows]
+            replayed = _replay(events)
         except Exception as error:  # a damaged stream: say so, check the other accounts
             findings.append(Finding(account_id, "replay", f"fails: {type(error).__name__} {error}"))
             continue
         findings += check_snapshots(store, account_id, replayed)
+        if index is not None:
+            findings += check_index(account_id, events, index.pop(account_id, {}))
+    for account_id, keys in (index or {}).items():  # accounts the log does not have
+        findings += check_index(account_id, (), keys)
     return findings
 
 

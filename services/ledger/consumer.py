@@ -26,13 +26,14 @@ from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.middlewares import AckPolicy
 from prometheus_client import REGISTRY
 
+from events.checkpoints import ChainHead
 from events.outcomes import DeadLetter, Outcome
 from services import kafka_clients
-from services.ledger import metrics
+from services.ledger import checkpoints, metrics
 from services.ledger.intake import Incoming
 from services.ledger.replies import CORRELATION_ID, ReplyRouter, Routes, reply_partition
 from services.ledger.service import Batch, Ledger, source_name
-from services.publish import JSON, Routed, batch_producer, publish_routed
+from services.publish import JSON, Routed, batch_producer, publish, publish_routed
 from services.settings import Settings
 
 log = logging.getLogger("kalema.ledger")
@@ -49,6 +50,7 @@ class LedgerConsumer:
         self.failures: dict[TopicPartition, int] = {}  # consecutive, for the back-off
         self.batches_committed = 0
         self.producer: AIOKafkaProducer | None = None
+        self.checkpointing: asyncio.Task[None] | None = None  # the latest batch's heads
         self.replies = ReplyRouter(settings)
         self.broker = kafka_clients.broker(
             settings,
@@ -148,6 +150,7 @@ class LedgerConsumer:
         for partition in ready:
             self.failures.pop(partition, None)
             self.positions[partition] = batch.positions[batch_source(partition)]
+        self.checkpoint(batch)
         self.batches_committed += 1
         metrics.committed(batch, len(incoming), started, decided, published, time.perf_counter())
 
@@ -208,6 +211,30 @@ class LedgerConsumer:
             routed.append((topic, partition, encoded, value, headers))
         await publish_routed(await self._producer(), routed)
 
+    def checkpoint(self, batch: Batch) -> None:
+        """Publish the committed batch's chain heads (``checkpoints``) in the background, after
+        the previous batch's, so the next batch need not wait for them. A checkpoint that
+        cannot be published is logged and skipped: it only lags, and the account's next batch
+        publishes a newer one."""
+        found = checkpoints.heads(batch.recorded, self.settings.chain_signing_key())
+        if not found:
+            return
+        previous = self.checkpointing
+
+        async def in_turn() -> None:
+            if previous is not None:
+                await asyncio.gather(previous, return_exceptions=True)
+            try:
+                await self._publish_heads(found)
+            except Exception:
+                log.exception("could not publish the chain heads of %d accounts", len(found))
+
+        self.checkpointing = asyncio.create_task(in_turn())
+
+    async def _publish_heads(self, heads: list[ChainHead]) -> None:
+        topic = self.settings.topic["chain-heads"]
+        await publish(await self._producer(), checkpoints.messages(topic, heads))
+
     async def _producer(self) -> AIOKafkaProducer:
         """The outcomes' producer, started with the first batch (idempotent, every replica)."""
         if self.producer is None:
@@ -217,7 +244,10 @@ class LedgerConsumer:
         return self.producer
 
     async def close(self) -> None:
-        """Flush and stop the outcomes' producer (after the broker has stopped consuming)."""
+        """Publish the last chain heads, then flush and stop the outcomes' producer (after the
+        broker has stopped consuming)."""
+        if self.checkpointing is not None:
+            await asyncio.gather(self.checkpointing, return_exceptions=True)
         if self.producer is not None:
             producer, self.producer = self.producer, None
             await producer.stop()

@@ -108,6 +108,12 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder):
         with self.datastore.transaction(commit=True) as c:
             write_index(self, c, rows)
 
+    def index_rows(self) -> list[IndexRow]:
+        """Every key of the index and the version it points at (for verification)."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT account_id, key, version FROM {INDEX}")
+            return [(row[0], row[1], row[2]) for row in c.fetchall() if (row[0], row[1]) != BUILT]
+
 
 class PostgresLedgerRecorder(PostgresProcessRecorder):
     def __init__(
@@ -285,6 +291,16 @@ class PostgresLedgerRecorder(PostgresProcessRecorder):
     def add_to_index(self, rows: Sequence[IndexRow]) -> None:
         with self.datastore.transaction(commit=True) as curs:
             write_index(self, curs, rows)
+
+    def index_rows(self) -> list[IndexRow]:
+        """Every key of the index and the version it points at (for verification)."""
+        with reading(self.datastore) as curs:
+            curs.row_factory = tuple_row
+            curs.execute(
+                SQL("SELECT account_id, key, version FROM {index}").format(index=self.index)
+            )
+            rows: list[Any] = curs.fetchall()
+        return [(row[0], row[1], row[2]) for row in rows if (row[0], row[1]) != BUILT]
 
 
 LedgerRecorder = SQLiteLedgerRecorder | PostgresLedgerRecorder

@@ -27,7 +27,7 @@ from eventsourcing.persistence import (
 
 from events.ledger import LedgerEvent
 from services.ledger import snapshots, upcasting
-from services.ledger.chain import GENESIS, link
+from services.ledger.chain import GENESIS, SigningKey, link
 from services.ledger.core import Account, evolve, keys_of
 from services.ledger.recorders import (
     BUILT,
@@ -57,10 +57,10 @@ class Recorded(NamedTuple):
 
 
 def seal(
-    account_id: str, version: int, event: LedgerEvent, previous: str, key: bytes | None = None
+    account_id: str, version: int, event: LedgerEvent, previous: str, key: SigningKey | None = None
 ) -> Recorded:
-    """The event as it will be stored, hashed onto the chain after ``previous`` (an HMAC when
-    the chain is keyed, see ``chain``)."""
+    """The event as it will be stored, hashed onto the chain after ``previous`` (an HMAC naming
+    its key when the chain is keyed, see ``chain``)."""
     payload = event.model_dump_json().encode()
     return Recorded(
         account_id, version, event, payload, link(previous, account_id, version, payload, key)
@@ -165,7 +165,8 @@ class LedgerStore(Application[str]):
 
     def __init__(self, settings: Settings, *, build_index: bool = True) -> None:
         self.settings = settings
-        self.chain_key = settings.chain_key()
+        self.chain_key = settings.chain_signing_key()
+        self.chain_keys = settings.chain_keys()
         super().__init__(env=_persistence_env(settings))
         if build_index and not self.ledger_recorder.index_built():
             self.rebuild_index()

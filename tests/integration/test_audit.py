@@ -58,9 +58,14 @@ def projector_settings(settings) -> ProjectorSettings:
 def credits(store_settings, *args: str) -> tuple[int, str]:
     env = {
         "KALEMA_EVENT_STORE": store_settings.event_store,
+        "KALEMA_TOPIC_PREFIX": store_settings.topic_prefix,
         "KALEMA_SQLITE_PATH": str(store_settings.sqlite_path),
         "KALEMA_POSTGRES_SCHEMA": store_settings.postgres_schema,
         "KALEMA_LEDGER_CHAIN_KEY": store_settings.ledger_chain_key.get_secret_value(),
+        "KALEMA_LEDGER_CHAIN_KEYS": json.dumps(
+            {k: v.get_secret_value() for k, v in store_settings.ledger_chain_keys.items()}
+        ),
+        "KALEMA_LEDGER_CHAIN_KEY_ID": store_settings.ledger_chain_key_id,
         "KALEMA_LEDGER_CHAIN_KEYED_SINCE": (
             store_settings.ledger_chain_keyed_since.isoformat()
             if store_settings.ledger_chain_keyed_since
@@ -161,6 +166,42 @@ def test_verify_detects_an_event_deleted_from_the_database(ledger_store, store_s
     assert code == 1 and "version 3 is missing" in output
 
 
+def index_key(settings, prefix: str) -> str:
+    ((key,),) = sql(settings, "SELECT key FROM ledger_index WHERE key LIKE ?", prefix + "%")
+    return key
+
+
+@pytest.mark.parametrize("prefix", ["payment:", f"cmd:{FIRST}"], ids=["payment", "command"])
+def test_verify_detects_a_history_index_row_deleted_from_the_database(
+    ledger_store, store_settings, prefix
+):
+    key = index_key(store_settings, prefix)  # without it, it would apply again
+    sql(store_settings, "DELETE FROM ledger_index WHERE account_id = ? AND key = ?", ACCOUNT, key)
+
+    code, output = credits(store_settings, "verify", "--no-read-model")
+
+    assert code == 1
+    assert f"{ACCOUNT}: index: key '{key}' is missing" in output
+
+
+def test_verify_detects_a_history_index_row_moved_or_invented(ledger_store, store_settings):
+    payment = index_key(store_settings, "payment:")
+    sql(store_settings, "UPDATE ledger_index SET version = 1 WHERE key = ?", payment)
+    sql(
+        store_settings,
+        "INSERT INTO ledger_index (account_id, key, version) VALUES (?, ?, ?)",
+        ACCOUNT,
+        "cmd:never-sent",
+        2,
+    )
+
+    code, output = credits(store_settings, "verify", "--no-read-model")
+
+    assert code == 1
+    assert f"{ACCOUNT}: index: key '{payment}' points at version 1" in output
+    assert f"{ACCOUNT}: index: key 'cmd:never-sent' answers no event of the log" in output
+
+
 def test_verify_detects_events_reordered_in_the_database(ledger_store, store_settings):
     sql(
         store_settings,
@@ -192,6 +233,7 @@ def test_version_1_events_still_replay_through_their_upcaster(store_settings):
             row["topic"],
             row["state"].encode(),
         )
+    store.rebuild_index()  # as a store opened on streams from before the index does
 
     maintenance.rebuild(projector_settings(store_settings))
     stream = store.stream("acct-v1")
@@ -232,11 +274,8 @@ def test_verify_detects_a_snapshot_that_differs_from_the_replay(ledger_store, st
 def test_verify_detects_latest_events_removed_by_comparing_with_the_read_model(
     ledger_store, store_settings
 ):
-    sql(
-        store_settings,
-        "DELETE FROM stored_events WHERE originator_id = ? AND originator_version = 5",
-        ACCOUNT,
-    )
+    for table, version in (("stored_events", "originator_version"), ("ledger_index", "version")):
+        sql(store_settings, f"DELETE FROM {table} WHERE {version} = 5")  # event and its keys
 
     assert credits(store_settings, "verify", "--chain", "--no-read-model")[0] == 0  # still whole
     code, output = credits(store_settings, "verify", "--chain")
@@ -302,11 +341,11 @@ def keyed(settings, since=KEYING_BEGAN):
     )
 
 
-def decide_more(settings, *commands) -> None:
+def decide_more(settings, *commands, first_offset: int = 100) -> None:
     store = LedgerStore(settings)
     try:
         ledger = Ledger(store, load_catalog(), max_message_bytes=65536)
-        for offset, command in enumerate(commands, start=100):
+        for offset, command in enumerate(commands, start=first_offset):
             payload = command.model_dump_json().encode()
             ledger.commit(
                 ledger.decide_batch([Incoming("commands", 0, offset, ACCOUNT.encode(), payload)])
@@ -368,6 +407,36 @@ def test_with_a_chain_key_a_chain_recomputed_from_database_access_is_caught(
     code, output = credits(settings, "verify", "--chain", "--no-read-model")
     assert code == 1
     assert f"{ACCOUNT}: chain: event 6 is unkeyed where the chain is keyed" in output
+
+
+def rotated(settings, keys: dict[str, str], current: str):
+    return settings.model_copy(
+        update={
+            "ledger_chain_keys": {k: SecretStr(v) for k, v in keys.items()},
+            "ledger_chain_key_id": current,
+            "ledger_chain_keyed_since": KEYING_BEGAN,
+        }
+    )
+
+
+def test_after_a_key_rotation_links_of_both_keys_verify_and_each_names_its_key(
+    ledger_store, store_settings
+):
+    first = rotated(store_settings, {"2026": "old secret"}, "2026")
+    decide_more(first, s.used("meta_description", at=4))
+    both = rotated(store_settings, {"2026": "old secret", "2027": "new secret"}, "2027")
+    decide_more(both, s.used("meta_description", at=5), first_offset=200)
+    heads = sql(
+        both,
+        "SELECT state FROM stored_events WHERE originator_id = ? ORDER BY originator_version",
+        ACCOUNT,
+    )
+
+    assert [bytes(h[0]).split(b":")[2] for h in heads[5:]] == [b"2026", b"2027"]
+    assert credits(both, "verify", "--chain") == (0, "all accounts verified\n")
+    only_new = rotated(store_settings, {"2027": "new secret"}, "2027")
+    code, output = credits(only_new, "verify", "--chain", "--no-read-model")
+    assert code == 1 and "event 6 is keyed with key '2026', which is not in the key ring" in output
 
 
 def test_a_stream_rewritten_entirely_without_the_key_is_caught_by_the_keyed_since_instant(

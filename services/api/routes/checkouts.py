@@ -36,12 +36,13 @@ from events.commands import (
 )
 from services.api.deps import LimitsDep, PortsDep, SettingsDep, acting, rate_limited
 from services.api.errors import documented, error
+from services.api.json_bodies import StrictJsonRoute
 from services.api.routes.commands import outcome_of
 from services.payments.model import Checkout, Order, PaymentEvent, PaymentProvider
 from services.payments.quote import read_quote, sign_quote
 from services.payments.signature import HEADER, SignatureError, verify
 
-router = APIRouter(tags=["purchases"])
+router = APIRouter(tags=["purchases"], route_class=StrictJsonRoute)
 log = logging.getLogger("kalema.api")
 Buyer = Annotated[str, Depends(acting("account"))]
 

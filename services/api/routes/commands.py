@@ -22,11 +22,12 @@ from events.outcomes import Outcome
 from services.api import commands
 from services.api.deps import LimitsDep, PortsDep, acting, rate_limited
 from services.api.errors import ApiError, documented, error, refused
+from services.api.json_bodies import StrictJsonRoute
 from services.api.keys import MemoryKeys
 from services.api.ports import Ports
 from services.ledger.client import LedgerTimeout
 
-router = APIRouter(tags=["commands"])
+router = APIRouter(tags=["commands"], route_class=StrictJsonRoute)
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -221,7 +222,7 @@ async def sent(
     rate_limited(limits, account_id)
     command = body.to_command(account_id, key or uuid.uuid4().hex, datetime.now(UTC))
     if key is not None:
-        fingerprint = commands.fingerprint(request.method, request.url.path, await request.body())
+        fingerprint = commands.fingerprint(request.method, request.url.path, body)
         keys = ports.keys or MemoryKeys(limits.keys)
         if not await keys.claim(command.command_id, fingerprint):
             raise key_reused(command.command_id)

@@ -50,13 +50,17 @@ def test_a_body_its_command_refuses_is_invalid_request():
         raise AssertionError("units and credits together were accepted")
 
 
-def test_a_request_fingerprint_names_its_method_path_and_exact_body():
-    one = commands.fingerprint("POST", "/accounts/a/tool-uses", b'{"tool":"x"}')
+def test_a_request_fingerprint_names_its_method_path_and_parsed_body():
+    tool = commands.ToolUse(tool="x")
+    one = commands.fingerprint("POST", "/accounts/a/tool-uses", tool)
 
-    assert one == commands.fingerprint("POST", "/accounts/a/tool-uses", b'{"tool":"x"}')
-    assert one != commands.fingerprint("POST", "/accounts/a/packages", b'{"tool":"x"}')
-    assert one != commands.fingerprint("PUT", "/accounts/a/tool-uses", b'{"tool":"x"}')
-    assert one != commands.fingerprint("POST", "/accounts/a/tool-uses", b'{"tool":"y"}')
+    assert one == commands.fingerprint("POST", "/accounts/a/tool-uses", commands.ToolUse(tool="x"))
+    assert one == commands.fingerprint(
+        "POST", "/accounts/a/tool-uses", commands.ToolUse(tool="x", units=1)
+    )
+    assert one != commands.fingerprint("POST", "/accounts/a/packages", tool)
+    assert one != commands.fingerprint("PUT", "/accounts/a/tool-uses", tool)
+    assert one != commands.fingerprint("POST", "/accounts/a/tool-uses", commands.ToolUse(tool="y"))
 
 
 def test_names_the_catalog_does_not_know_are_refused_at_the_edge():

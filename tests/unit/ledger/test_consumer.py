@@ -59,6 +59,7 @@ async def test_commands_sent_during_a_batch_are_decided_in_the_next_not_the_one_
     edge = LedgerConsumer(settings, Ledger(store, CATALOG, max_message_bytes=65536))
     edge.positions[TopicPartition(TOPIC, 0)] = 0
     edge._publish = _published  # type: ignore[method-assign]
+    edge._publish_heads = heads = _Heads()  # type: ignore[method-assign]
     handed, meanwhile = consumer_records(
         renewed(), bought("small", at=1), used("keyword_suggestions", at=2)
     )
@@ -69,10 +70,22 @@ async def test_commands_sent_during_a_batch_are_decided_in_the_next_not_the_one_
     assert edge.batches_committed == 1
     assert store.events(ACCOUNT) == ["CycleStarted", "PackagePurchased", "ToolUsed"]
     assert consumer.asked == [500 - len(handed)]
+    await edge.close()  # waits for the batch's chain heads
+    assert [(h.account_id, h.version) for h in heads.published] == [(ACCOUNT, 3)]
 
 
 async def _published(batch, routes) -> None:
     return None
+
+
+class _Heads:
+    """The chain heads the edge publishes after a commit."""
+
+    def __init__(self) -> None:
+        self.published: list = []
+
+    async def __call__(self, heads) -> None:
+        self.published += heads
 
 
 def consumer_records(first, *meanwhile) -> tuple[list[ConsumerRecord], list[ConsumerRecord]]:
@@ -91,6 +104,7 @@ async def test_a_failing_catch_up_fetch_still_decides_the_batch_in_hand():
     edge = LedgerConsumer(Settings(), Ledger(store, CATALOG, max_message_bytes=65536))
     edge.positions[TopicPartition(TOPIC, 0)] = 0
     edge._publish = _published  # type: ignore[method-assign]
+    edge._publish_heads = _Heads()  # type: ignore[method-assign]
     handed, _ = consumer_records(renewed())
     edge.subscriber.consumer = _Failing()  # type: ignore[assignment]
 
