@@ -22,9 +22,8 @@ from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 from psycopg.sql import SQL, Composed, Identifier
 
 from events.balances import BalanceUpdated
-from projections import alerts, balance
+from projections import alerts, balance, history
 from projections.batch import Entry
-from services.audit import history
 from services.ledger.recorders import reading
 
 TABLE, TRACKING, SOURCE, HISTORY = "balances", "balances_tracking", "ledger", "history"

@@ -20,6 +20,7 @@ from eventsourcing.sqlite import SQLiteDatastore
 from events.balances import BalanceUpdated
 from projections import alerts, balance
 from projections.batch import Entry
+from projections.history import Row
 from projections.recorders import (
     NAMES,
     SOURCE,
@@ -29,7 +30,6 @@ from projections.recorders import (
     SQLiteBalanceRecorder,
     Stored,
 )
-from services.audit.history import Row
 from services.ledger.store import LedgerStore
 from services.settings import Settings
 from services.startup import opened

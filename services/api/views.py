@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 from events.outcomes import BalanceFigures
 from projections.balance import BalanceView
+from projections.history import Row
 from services.api.models import AccountDetails, HistoryPage, HoldOut, LotOut, Plan
-from services.audit.history import Row
 from services.ledger.core import Catalog, spendable
 
 

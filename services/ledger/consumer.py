@@ -31,8 +31,8 @@ from events.outcomes import DeadLetter, Outcome
 from services import kafka_clients
 from services.ledger import checkpoints, metrics
 from services.ledger.intake import Incoming
+from services.ledger.ledger import Batch, Ledger, source_name
 from services.ledger.replies import CORRELATION_ID, ReplyRouter, Routes, reply_partition
-from services.ledger.service import Batch, Ledger, source_name
 from services.publish import JSON, Routed, batch_producer, publish, publish_routed
 from services.settings import Settings
 

@@ -14,8 +14,8 @@ import pytest
 
 from events.commands import BuyPackage
 from events.outcomes import Outcome
-from services.ledger.client import LedgerClient
-from services.ledger.sync_client import SyncHold, SyncLedgerClient
+from services.client import LedgerClient
+from services.client.sync_client import SyncHold, SyncLedgerClient
 from services.settings import Settings
 
 WAYS = ["async", "sync"]

@@ -25,7 +25,7 @@ from services.api.errors import ApiError, documented, error, refused
 from services.api.json_bodies import StrictJsonRoute
 from services.api.keys import MemoryKeys
 from services.api.ports import Ports
-from services.ledger.client import LedgerTimeout
+from services.client import LedgerTimeout
 
 router = APIRouter(tags=["commands"], route_class=StrictJsonRoute)
 IdempotencyKey = Annotated[

@@ -15,7 +15,7 @@ from services.api.app import create_app
 from services.api.hub import BalanceHub
 from services.api.ports import Ports
 from services.api.settings import ApiSettings
-from services.ledger.client import LedgerTimeout
+from services.client import LedgerTimeout
 from tests.unit.api.accounts import account_after, page
 from tests.unit.core.scenario import ACCOUNT, CATALOG, bought, renewed
 

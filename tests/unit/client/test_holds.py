@@ -12,8 +12,8 @@ import pytest
 from events.commands import Command, ReleaseHold, ReserveCredits, SettleHold
 from events.ledger import Draw
 from events.outcomes import Outcome
-from services.ledger.client import LedgerTimeout
-from services.ledger.holds import Hold
+from services.client import LedgerTimeout
+from services.client.holds import Hold
 
 
 class FakeLedger:

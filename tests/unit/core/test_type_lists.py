@@ -10,8 +10,8 @@ from typing import get_args
 
 from events.commands import AnyCommand
 from events.ledger import DECISION_EVENTS, AnyLedgerEvent, CommandRefused, DecisionEvent
+from projections import history
 from services.api import commands as http
-from services.audit import history
 from tests.every_kind import every_kind
 
 # By name: the package exports the functions ``decide`` and the like over their modules' names.

@@ -22,13 +22,12 @@ from rich.progress import MofNCompleteColumn, Progress
 from rich.table import Table
 from rich.text import Text
 
-from projections import maintenance
+from projections import history, maintenance
 from projections.settings import ProjectorSettings
 from services import progress
-from services.audit import history
 from services.audit.checkpoints import read_heads
-from services.audit.safe import csv_cell, printable
 from services.audit.verify import verify as verify_store
+from services.display_text import csv_cell, printable
 from services.ledger.store import LedgerStore
 
 app = typer.Typer(help="Audit the Kalema Credits ledger.", no_args_is_help=True)

@@ -27,7 +27,7 @@ from events.outcomes import Outcome
 from events.refusals import Refusal
 
 if TYPE_CHECKING:
-    from services.ledger.client import LedgerClient
+    from services.client.client import LedgerClient
 
 log = logging.getLogger("kalema.client.holds")
 

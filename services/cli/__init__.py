@@ -3,7 +3,7 @@
 credits run ledger|projector|clock|api|all    run a service (all: as make run does)
 credits topics                                create the topics (idempotent)
 credits read-model rebuild|check|lag          the balance read model, with progress bars
-credits audit ACCOUNT / credits verify        the auditor's commands (services/audit/cli.py)
+credits audit ACCOUNT / credits verify        the auditor's commands (services/cli/audit.py)
 credits bench end-to-end|ledger-throughput|projector-throughput|...  the benchmarks
 
 Settings come from the environment as for every service (``KALEMA_*``).
@@ -22,7 +22,7 @@ import typer
 from projections import maintenance
 from projections.settings import ProjectorSettings
 from services import progress
-from services.audit.cli import app
+from services.cli.audit import app
 from services.going_live import refuse_lab_settings
 from services.settings import REPO, Settings
 

@@ -24,8 +24,8 @@ from typing import Any, Self, TypeVar
 from events.balances import BalanceUpdated
 from events.commands import Command
 from events.outcomes import Outcome
-from services.ledger.client import LedgerClient
-from services.ledger.holds import Hold
+from services.client.client import LedgerClient
+from services.client.holds import Hold
 from services.settings import Settings
 
 T = TypeVar("T")
