@@ -17,7 +17,7 @@ from events.commands import COMMANDS
 from events.ledger import CreditsGranted
 from projections import maintenance
 from projections.settings import ProjectorSettings
-from services.cli.audit import app
+from services.cli import app
 from services.ledger.catalog_file import load_catalog
 from services.ledger.chain import link
 from services.ledger.intake import Incoming
