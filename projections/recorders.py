@@ -371,7 +371,7 @@ class PostgresBalanceRecorder(_BalanceTable, PostgresTrackingRecorder):
         """A small page (what a steady rate brings) in pipeline mode: its statements go out
         together and the commit costs one round trip or two, where COPY costs three per
         table plus BEGIN and COMMIT; round trips are what a page waits for on a busy machine
-        (BENCHMARKS.md, issue 15). A large page is COPYed (``upsert``)."""
+        (see BENCHMARKS.md). A large page is COPYed (``upsert``)."""
         if rows > SMALL_PAGE or lines > SMALL_PAGE:
             with self.datastore.transaction(commit=True) as c:
                 yield c

@@ -40,7 +40,7 @@ from services.settings import Settings
 if TYPE_CHECKING:
     from events.balances import BalanceUpdated
     from projections.store import BalanceReadModel
-    from services.client.holds import Hold
+    from services.client.holds import HoldHandle
     from services.ledger.core import Catalog
 
 log = logging.getLogger("kalema.client")
@@ -240,7 +240,7 @@ class LedgerClient:
         credits: int | None = None,
         hold_id: str | None = None,
         hold_for: timedelta | None = None,
-    ) -> Hold:
+    ) -> HoldHandle:
         """Credits set aside for long work, as an async context manager:
 
             async with ledger.hold("acct-1", "article_generation") as hold:
@@ -253,9 +253,9 @@ class LedgerClient:
         The hold lasts ``hold_for`` (the client's, one hour by default; at most the catalog's
         ``max_hold_hours``, or the ledger refuses it with ``InvalidCommand``). Give ``credits``
         to reserve an amount rather than ``units`` of the tool."""
-        from services.client.holds import Hold  # here: holds.py builds on this module
+        from services.client.holds import HoldHandle  # here: holds.py builds on this module
 
-        return Hold(
+        return HoldHandle(
             self,
             account_id,
             tool,

@@ -37,7 +37,7 @@ from events.commands import (
 from services.api.deps import LimitsDep, PortsDep, SettingsDep, acting, rate_limited
 from services.api.errors import documented, error
 from services.api.json_bodies import StrictJsonRoute
-from services.api.routes.commands import outcome_of
+from services.api.routes.commands import awaited_outcome
 from services.payments.model import Checkout, Order, PaymentEvent, PaymentProvider
 from services.payments.quote import read_quote, sign_quote
 from services.payments.signature import HEADER, SignatureError, verify
@@ -121,7 +121,7 @@ async def payment_webhook(
     except ValidationError as bad:
         raise error(422, "invalid_event", "the webhook event is malformed") from bad
     command = command_for(event, secret, datetime.now(UTC))
-    outcome = await outcome_of(ports, command)
+    outcome = await awaited_outcome(ports, command)
     if "PaymentParked" in outcome.events:
         log.error(
             "payment %s (%s %d %s for %s on %s) parked: paid, not credited",

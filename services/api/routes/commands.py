@@ -226,7 +226,7 @@ async def sent(
         keys = ports.keys or MemoryKeys(limits.keys)
         if not await keys.claim(command.command_id, fingerprint):
             raise key_reused(command.command_id)
-    outcome = await decided(ports, command)
+    outcome = await accepted(ports, command)
     if (
         outcome.command_type != type(command).__name__
     ):  # a key first used (maybe elsewhere) for another
@@ -239,16 +239,16 @@ def key_reused(command_id: str) -> ApiError:
     return error(422, "idempotency_key_reused", message, command_id=command_id)
 
 
-async def decided(ports: Ports, command: Command) -> Outcome:
-    """The ledger's outcome; a refusal of this command raises its HTTP answer."""
-    outcome = await outcome_of(ports, command)
+async def accepted(ports: Ports, command: Command) -> Outcome:
+    """The ledger's outcome if it accepted; a refusal of this command raises its HTTP answer."""
+    outcome = await awaited_outcome(ports, command)
     if outcome.status == "refused":
         raise refused(outcome)
     return outcome
 
 
-async def outcome_of(ports: Ports, command: Command) -> Outcome:
-    """The ledger's outcome, accepted or refused; 504 or 503 if there is none."""
+async def awaited_outcome(ports: Ports, command: Command) -> Outcome:
+    """The ledger's outcome once it arrives, accepted or refused; 504 or 503 if there is none."""
     try:
         return await ports.ledger.submit(command)
     except LedgerTimeout as timeout:

@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from services.api.deps import PortsDep
 from services.api.errors import documented, error
 from services.api.routes.checkouts import command_for
-from services.api.routes.commands import outcome_of
+from services.api.routes.commands import awaited_outcome
 from services.payments.stripe_events import UnusableStripeEvent
 from services.payments.stripe_provider import SignatureVerificationError, StripeProvider
 
@@ -67,7 +67,7 @@ async def stripe_webhook(
         return StripeWebhookAnswer(received=True, status="not_paid")
     secret = request.app.state.settings.payments_webhook_secret.get_secret_value()
     command = command_for(event, secret, datetime.now(UTC))  # the quote's key
-    outcome = await outcome_of(ports, command)
+    outcome = await awaited_outcome(ports, command)
     log.info("stripe webhook %s %s: %s", event.type, event.id, outcome.status)
     return StripeWebhookAnswer(
         received=True, command_id=command.command_id, status=outcome.status, code=outcome.code
