@@ -12,6 +12,7 @@ from pydantic import SecretStr
 from events.commands import Command
 from events.outcomes import BalanceFigures, Outcome
 from services.api.app import create_app
+from services.api.command_routes import ROUTES
 from services.api.hub import BalanceHub
 from services.api.ports import Ports
 from services.api.settings import ApiSettings
@@ -111,25 +112,13 @@ async def test_the_openapi_document_lists_every_endpoint_and_the_bearer_scheme()
         "/accounts/{account_id}/history",
         "/accounts/{account_id}/balance/stream",
         "/accounts/{account_id}/alerts/stream",
-        "/accounts/{account_id}/tool-uses",
-        "/accounts/{account_id}/holds",
-        "/accounts/{account_id}/hold-settlements",
-        "/accounts/{account_id}/hold-releases",
-        "/accounts/{account_id}/hold-expiries",
-        "/accounts/{account_id}/usage-refunds",
-        "/accounts/{account_id}/renewals",
-        "/accounts/{account_id}/packages",
-        "/accounts/{account_id}/package-refunds",
-        "/accounts/{account_id}/package-restorations",
-        "/accounts/{account_id}/plan-changes",
-        "/accounts/{account_id}/grants",
         "/accounts/{account_id}/checkouts",
         "/webhooks/payments",
         "/catalog/tools",
         "/catalog/plans",
         "/catalog/packages",
         "/me",
-    }
+    } | {f"/accounts/{{account_id}}/{route.path}" for route in ROUTES}
     assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     assert "402" in spec["paths"]["/accounts/{account_id}/tool-uses"]["post"]["responses"]
     assert docs.status_code == 200
