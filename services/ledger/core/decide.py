@@ -379,13 +379,15 @@ def _refund_package(cmd: RefundPackage, state: Account, catalog: Catalog, past: 
         )
     lot = state.lots.get(lot_id)  # a package's emptied lot has closed: nothing remains
     remaining = lot.remaining if lot is not None else 0
+    held = sum(d.credits for h in state.holds.values() for d in h.draws if d.lot_id == lot_id)
     return (
         PackageRefunded(
             **_caused_by(cmd),
             payment_ref=cmd.payment_ref,
             lot_id=lot_id,
             credits_removed=remaining,
-            shortfall_credits=bought.credits - remaining,
+            shortfall_credits=bought.credits - remaining - held,
+            credits_held=held,
         ),
     )
 
