@@ -41,7 +41,7 @@ def test_a_hold_sets_credits_aside_in_drawdown_order():
             expires_at=day(2),
             draws=(
                 Draw(lot_id=CYCLE_LOT, kind="subscription", credits=30),
-                Draw(lot_id="package:p", kind="purchased", credits=70),
+                Draw(lot_id="package:p", kind="purchased", credits=70, lot_seq=2),
             ),
         ),
     )
@@ -79,9 +79,9 @@ def test_settling_charges_the_actual_amount_and_releases_the_rest():
         credits=60,
         draws=(
             Draw(lot_id=CYCLE_LOT, kind="subscription", credits=30),
-            Draw(lot_id="package:p", kind="purchased", credits=30),
+            Draw(lot_id="package:p", kind="purchased", credits=30, lot_seq=2),
         ),
-        returned=(Draw(lot_id="package:p", kind="purchased", credits=40),),
+        returned=(Draw(lot_id="package:p", kind="purchased", credits=40, lot_seq=2),),
         forfeited=(),
     )
     assert spendable(decision.state) == (0, 970, 0)
