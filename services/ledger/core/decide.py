@@ -76,7 +76,7 @@ from events.refusals import (
 from services.ledger.core.catalog import Catalog, PackageOffer, PlanTerms, ToolPrice
 from services.ledger.core.invariants import check_invariants
 from services.ledger.core.lots import ends, give_back, take
-from services.ledger.core.past import NOTHING, Past, decided, payment, refund_of, reversal
+from services.ledger.core.past import NOTHING, Past, Then, decided, payment, refund_of, reversal
 from services.ledger.core.past import hold as hold_key
 from services.ledger.core.state import Account, Hold, Lot, replay
 
@@ -141,6 +141,8 @@ def handle(
     command = not_before(command, state.as_of)
     due = catch_up(state, command.occurred_at, command.command_id)
     current = replay(due, state)
+    if due:
+        past = Then(due, past)
     try:
         own = decide(command, current, catalog, past)
     except Refusal as refusal:

@@ -187,3 +187,13 @@ def test_settling_for_nothing_charges_nothing_and_releases_everything():
     assert decision.outcome.draws == ()
     assert [d.credits for d in decision.outcome.returned] == [100]
     assert spendable(decision.state) == (980, 0, 0)
+
+
+def test_a_release_of_a_hold_that_expires_in_its_own_catch_up_is_refused_as_expired_not_open():
+    account = given(renewed("solo"), reserved("hold-1", units=1, expires=2))
+
+    decision = when(account, released("hold-1", at=3))
+
+    refusal = then_refused(decision, "hold_not_open")
+    assert refusal.details["status"] == "expired"
+    assert event_types(decision.events) == ["HoldExpired", "CommandRefused"]
