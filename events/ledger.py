@@ -25,6 +25,9 @@ class Draw(BaseModel):
     lot_id: str
     kind: LotKind
     credits: int = Field(gt=0)
+    lot_seq: int | None = None
+    """A package's lot only: its place in the drawdown order (the lot's ``seq``). An emptied
+    package's lot closes; credits given back reopen it at this age, not as the newest lot."""
 
 
 class Forfeit(Draw):
@@ -146,8 +149,10 @@ class CreditsGranted(LedgerEvent):
 
 
 class PackageRefunded(LedgerEvent):
-    """A package's payment was reversed (refunded, or charged back: ``reason``);
-    ``shortfall_credits`` had already been spent or held."""
+    """A package's payment was reversed (refunded, or charged back: ``reason``): what remained
+    is removed, ``shortfall_credits`` had already been spent, and ``credits_held`` are set aside
+    by open holds (what a hold settles is spent then, what it gives back is removed). Events
+    recorded before ``credits_held`` counted held credits in the shortfall."""
 
     type: Literal["PackageRefunded"] = "PackageRefunded"
     payment_ref: str
@@ -155,6 +160,7 @@ class PackageRefunded(LedgerEvent):
     credits_removed: int
     shortfall_credits: int
     reason: Reversal = "refund"
+    credits_held: int = 0
 
 
 class PaymentReversed(LedgerEvent):

@@ -118,6 +118,13 @@ class InvalidCommand(Refusal):
     code = "invalid_command"
 
 
+class ClockSkew(Refusal):
+    """Stamped further ahead of its arrival at the broker than producers' clocks may be: one
+    command from a clock set years ahead would otherwise move the account's time there."""
+
+    code = "clock_skew"
+
+
 REFUSALS: dict[str, type[Refusal]] = {
     cls.code: cls
     for cls in (
@@ -139,6 +146,7 @@ REFUSALS: dict[str, type[Refusal]] = {
         PlanUnchanged,
         InvalidAmount,
         InvalidCommand,
+        ClockSkew,
     )
 }
 

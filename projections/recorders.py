@@ -299,6 +299,19 @@ class _BalanceTable:
                 found += [dict(row) for row in c.fetchall()]
             return found
 
+    def page(self, after: str, limit: int) -> list[dict[str, Any]]:
+        """Up to ``limit`` rows' ``account_id``, ``version`` and ``view``, the first accounts
+        after ``after`` in order (by the primary key: each page costs what it reads)."""
+        with reading(self.datastore) as c:
+            c.execute(
+                self.q(
+                    "SELECT account_id, version, view FROM {table} WHERE account_id > ? "
+                    "ORDER BY account_id LIMIT ?"
+                ),
+                (after, limit),
+            )
+            return [dict(row) for row in c.fetchall()]
+
     def snapshot(self) -> tuple[int, list[dict[str, Any]]]:
         """The position and every row, as of one instant."""
         with self.snapshot_transaction() as c:

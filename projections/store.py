@@ -106,6 +106,11 @@ class BalanceReadModel:
     def snapshot(self) -> tuple[int, list[dict[str, Any]]]:
         return self.recorder.snapshot()
 
+    def page(self, after: str, limit: int) -> list[dict[str, Any]]:
+        """Rows after account ``after``, at most ``limit``, in account order (the clock reads
+        the table this way, a page at a time)."""
+        return self.recorder.page(after, limit)
+
 
 def open_read_model(settings: Settings) -> tuple[LedgerStore, BalanceReadModel]:
     """The ledger's store and the read model beside it, created if missing; retried, since on

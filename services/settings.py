@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     ledger_catch_up_ms: int = Field(3, ge=0)
     ledger_cache_accounts: int = 50_000
     ledger_session_timeout_ms: int = 10_000
+    ledger_max_clock_skew_s: int = Field(300, ge=0)
+    """A command stamped further than this ahead of its Kafka record's timestamp is refused."""
 
     ledger_chain_key: SecretStr = SecretStr("")
     """Key of the event hash chain (HMAC-SHA256), id ``default``; empty: plain SHA-256."""

@@ -23,6 +23,11 @@ from services.topics import delete_topics, ensure_topics
 BACKENDS = ["sqlite", "postgres"]
 
 
+# Tests play time forward by stamping commands hours and days ahead of the broker's clock; the
+# ledger's bound on that (KALEMA_LEDGER_MAX_CLOCK_SKEW_S) is proven where a test sets it back.
+PLAYED_AHEAD_S = 400 * 86_400
+
+
 @pytest.fixture(scope="session")
 def run_id() -> str:
     return uuid.uuid4().hex[:10]
@@ -31,7 +36,7 @@ def run_id() -> str:
 @pytest.fixture(scope="session")
 async def settings(run_id: str) -> AsyncIterator[Settings]:
     """Settings whose topics live under a prefix of their own, created for this test run."""
-    settings = Settings(topic_prefix=f"test.{run_id}")
+    settings = Settings(topic_prefix=f"test.{run_id}", ledger_max_clock_skew_s=PLAYED_AHEAD_S)
     await ensure_topics(settings)
     yield settings
     await delete_topics(settings)
@@ -52,6 +57,7 @@ async def store_settings(backend: str, tmp_path: Path) -> AsyncIterator[Settings
         sqlite_path=tmp_path / "ledger.sqlite",
         postgres_schema=name,
         ledger_group_id=f"ledger-{name}",
+        ledger_max_clock_skew_s=PLAYED_AHEAD_S,
     )
     if backend == "postgres":
         with psycopg.connect(settings.postgres_dsn(), autocommit=True) as conn:

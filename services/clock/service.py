@@ -2,12 +2,14 @@
 ledger an ``ExpireHolds`` at that instant.
 
 Where the schedule comes from: the balance read model, read whole when the clock becomes
-active and every ``clock_rescan_s``, and the balances topic in between: each ``BalanceUpdated``
-names an account whose row is then re-read (the projector publishes before it commits, so a row
-older than the update is re-read until it catches up). The command for an instant is the same
-whoever sends it and however often (``schedule.expiry``), so a restart, a duplicate clock or a
-re-sent instant changes nothing; on becoming active the clock sends at once what fell due while
-no clock ran.
+active (after a start or a lease take-over), a page of ``clock_page_rows`` accounts per turn of
+the loop so that the lease is renewed between pages however many accounts there are; then the
+balances topic: each ``BalanceUpdated`` names an account whose row alone is re-read (the
+projector publishes before it commits, so a row older than the update is re-read until it
+catches up). A paged re-read every ``clock_rescan_s`` is only a safety net. The command for an
+instant is the same whoever sends it and however often (``schedule.expiry``), so a restart, a
+duplicate clock or a re-sent instant changes nothing; the clock sends what is due among the
+accounts read so far at once, so what fell due while no clock ran goes out as it is read.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ class Clock:
         self.sent: list[tuple[str, datetime]] = []  # the last instants sent, newest last
         self._versions: dict[str, int] = {}  # per account, the read model row scheduled from
         self._pending: dict[str, int] = {}  # per account, a newer version the topic announced
+        self._reading: str | None = None  # a paged read under way: the last account read
         self._renew_at = self._rescan_at = datetime.min.replace(tzinfo=UTC)
         self._producer = kafka_clients.producer(
             settings,
@@ -101,8 +104,10 @@ class Clock:
         now = self.now()
         if now >= self._renew_at:
             await self._hold_lease(now)
-        if self.active and now >= self._rescan_at:
-            await self._rescan()
+        if self.active and self._reading is None and now >= self._rescan_at:
+            self._reading = ""  # the safety net's re-read, a page at a time like the first
+        if self.active and self._reading is not None:
+            await self._read_page()
         batch = await self._consumer.getmany(timeout_ms=int(self._wait_s(now) * 1000))
         for records in batch.values():
             for record in records:
@@ -123,30 +128,43 @@ class Clock:
         self._renew_at = now + timedelta(seconds=ttl / 3)
         if held and not self.active:
             log.info("clock active (%s holds the lease)", self.settings.clock_holder)
-            self._rescan_at = now  # rebuild the schedule and catch up before anything else
+            self.schedule.clear()  # another clock may have sent anything meanwhile: read anew
+            self._versions.clear()
+            self._reading = ""
         elif not held and self.active:
             log.warning("clock lease lost: another clock is active; standing by")
             self.schedule.clear()
+            self._reading = None
         self.active = held
 
-    async def _rescan(self) -> None:
-        """Rebuild the schedule from the whole read model."""
-        _, rows = await asyncio.to_thread(self.model.snapshot)
-        self.schedule.clear()
-        self._versions.clear()
+    async def _read_page(self) -> None:
+        """Schedule the next page of the read model's accounts; the last page ends the read."""
+        after, limit = self._reading or "", self.settings.clock_page_rows
+        rows = await asyncio.to_thread(self.model.page, after, limit)
         for row in rows:
-            account_id = row["account_id"]
-            try:
-                view = balance.load(account_id, row["view"])
-            except ValueError as error:
-                log.error("row of %s unreadable (%s); not scheduled", account_id, error)
-                continue
-            self._versions[account_id] = view.version
-            self.schedule.set(account_id, next_due(view.account))
-            if self._pending.get(account_id, 0) <= view.version:
-                self._pending.pop(account_id, None)
+            self._scheduled_from(row["account_id"], row["view"])
+        if len(rows) == limit:
+            self._reading = rows[-1]["account_id"]
+            return
+        self._reading = None
         self._rescan_at = self.now() + timedelta(seconds=self.settings.clock_rescan_s)
-        log.info("schedule rebuilt: %d accounts, next due %s", len(self.schedule), self.next)
+        log.info(
+            "read model read: %d accounts scheduled, next due %s", len(self.schedule), self.next
+        )
+
+    def _scheduled_from(self, account_id: str, text: str) -> None:
+        """Schedule an account from its row, unless the topic has brought a newer one since."""
+        try:
+            view = balance.load(account_id, text)
+        except ValueError as error:
+            log.error("row of %s unreadable (%s); not scheduled", account_id, error)
+            return
+        if view.version < self._versions.get(account_id, 0):
+            return
+        self._versions[account_id] = view.version
+        self.schedule.set(account_id, next_due(view.account))
+        if self._pending.get(account_id, 0) <= view.version:
+            self._pending.pop(account_id, None)
 
     @property
     def next(self) -> datetime | None:
@@ -204,7 +222,10 @@ class Clock:
         self.sent = (self.sent + due)[-1000:]
 
     def _wait_s(self, now: datetime) -> float:
-        """Until the next instant, lease renewal or rescan, at most MAX_WAIT_S."""
+        """Until the next instant, lease renewal or re-read, at most MAX_WAIT_S (none while a
+        read is under way: its next page is read at once)."""
+        if self.active and self._reading is not None:
+            return 0.0
         wakes = [self._renew_at, self._rescan_at] if self.active else [self._renew_at]
         if self.active and (instant := self.schedule.next_instant()) is not None:
             wakes.append(instant)

@@ -26,6 +26,7 @@ def build(settings: Settings) -> tuple[FastStream, LedgerConsumer]:
         load_catalog(),
         max_message_bytes=settings.max_message_bytes,
         cache_size=settings.ledger_cache_accounts,
+        max_clock_skew_s=settings.ledger_max_clock_skew_s,
     )
     edge = LedgerConsumer(settings, ledger)
     app = FastStream(edge.broker, logger=logging.getLogger("kalema.ledger"))

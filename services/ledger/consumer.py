@@ -126,7 +126,7 @@ class LedgerConsumer:
 
     async def _process(self, ready: dict[TopicPartition, list[Any]]) -> None:
         incoming = [
-            Incoming(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers))
+            Incoming(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers), r.timestamp)
             for records in ready.values()
             for r in records
         ]

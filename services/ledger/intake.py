@@ -35,6 +35,8 @@ class Incoming:
     key: bytes | None
     value: bytes | None
     headers: Sequence[tuple[str, bytes | None]] = ()
+    timestamp_ms: int | None = None
+    """The record's Kafka timestamp (None or negative: the record has none)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Protocol
 
 from eventsourcing.persistence import PersistenceError, Tracking
@@ -18,6 +19,7 @@ from events.ledger import CreditsReserved, HoldSettled, LedgerEvent, ToolUsed
 from events.outcomes import BalanceFigures, DeadLetter, DeadLetterReason, Outcome
 from services.ledger.core import (
     Account,
+    Arrival,
     Catalog,
     Decision,
     Past,
@@ -33,7 +35,7 @@ from services.ledger.store import Fetched, Loaded, Recorded
 
 log = logging.getLogger("kalema.ledger")
 
-Handler = Callable[[Command, Account, Catalog, Past], Decision]
+Handler = Callable[[Command, Account, Catalog, Past, Arrival | None], Decision]
 # Refusals that mean the producer sent something it should not have: answered, and also
 # dead-lettered (under the same name) so the mistake is seen where bad input is watched.
 INPUT_REFUSALS: dict[str, DeadLetterReason] = {
@@ -88,10 +90,12 @@ class Ledger:
         max_message_bytes: int,
         cache_size: int = 50_000,
         handler: Handler = handle,
+        max_clock_skew_s: int | None = None,
     ) -> None:
         self.store = store
         self.catalog = catalog
         self.max_message_bytes = max_message_bytes
+        self.max_clock_skew_s = max_clock_skew_s  # None: commands' stamps are not bounded
         self.cache_size = cache_size
         self.handler = handler
         self._cache: OrderedDict[str, Loaded] = OrderedDict()
@@ -129,7 +133,8 @@ class Ledger:
             before, head = loaded
             try:
                 account_past = past.of(command.account_id)
-                decision = self.handler(command, before, self.catalog, account_past)
+                arrival = self._arrival(record)
+                decision = self.handler(command, before, self.catalog, account_past, arrival)
                 if unstored(decision, before):
                     decision = dataclasses.replace(decision, events=(), state=before)
                 sealed = self._sealed(command.account_id, before.version, decision, head)
@@ -148,6 +153,13 @@ class Ledger:
             if reason is not None and not decision.repeat:
                 batch.dead_letters.append(dead_letter(record, reason, outcome.message or ""))
         return batch
+
+    def _arrival(self, record: Incoming) -> Arrival | None:
+        """When the record reached the broker, to bound how far ahead its command's stamp is."""
+        stamp = record.timestamp_ms
+        if self.max_clock_skew_s is None or stamp is None or stamp < 0:
+            return None
+        return Arrival(datetime.fromtimestamp(stamp / 1000, UTC), self.max_clock_skew_s)
 
     def _sealed(
         self, account_id: str, version: int, decision: Decision, head: str

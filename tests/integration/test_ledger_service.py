@@ -142,6 +142,27 @@ async def test_a_restarted_ledger_resumes_from_its_stored_position_without_repro
     assert sorted(json.loads(o)["command_id"] for o in outcomes) == [f"{a}-1", f"{a}-2", f"{a}-3"]
 
 
+async def test_a_command_stamped_in_2199_is_refused_clock_skew_and_the_account_keeps_its_time(
+    store_settings, client
+):
+    bounded = store_settings.model_copy(update={"ledger_max_clock_skew_s": 300})
+    a = "acct-2199"
+    async with running_ledger(bounded):
+        await client.execute(BuyPackage(**ids(a, "0"), package="small", payment_ref="p"))
+        from_2199 = UseTool(**ids(a, "0.01"), tool="content_analysis").model_copy(
+            update={"occurred_at": datetime(2199, 1, 1, tzinfo=UTC)}
+        )
+
+        refused = await client.submit(from_2199)
+        after = await client.execute(UseTool(**ids(a, "0.02"), tool="content_analysis"))
+
+    assert (refused.status, refused.code, refused.balance.total) == ("refused", "clock_skew", 1000)
+    assert after.balance.total == 990
+    stream = LedgerStore(store_settings).stream(a)
+    assert [r.event.type for r in stream] == ["PackagePurchased", "CommandRefused", "ToolUsed"]
+    assert stream[1].event.occurred_at == stream[0].event.occurred_at  # time did not move
+
+
 def variant(command, command_id: str, **changes) -> bytes:
     """The command's JSON with another id and, possibly, values no model would accept."""
     return json.dumps(

@@ -7,7 +7,7 @@ is what time alone records; ``Past`` is what a decision may look up of history (
 """
 
 from services.ledger.core.catalog import Catalog, PackageOffer, PlanTerms, ToolPrice
-from services.ledger.core.decide import Decision, answered, catch_up, decide, handle
+from services.ledger.core.decide import Arrival, Decision, answered, catch_up, decide, handle
 from services.ledger.core.lots import ends, spendable
 from services.ledger.core.past import NOTHING, Past, Remembered, keys_for, keys_of
 from services.ledger.core.state import (
@@ -24,6 +24,7 @@ from services.ledger.core.state import (
 __all__ = [
     "NOTHING",
     "Account",
+    "Arrival",
     "Balance",
     "Catalog",
     "Decision",

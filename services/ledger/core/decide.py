@@ -54,6 +54,7 @@ from events.ledger import (
 )
 from events.refusals import (
     AlreadyRefunded,
+    ClockSkew,
     DisputeAlreadyWon,
     DuplicateHold,
     DuplicatePayment,
@@ -75,7 +76,7 @@ from events.refusals import (
 from services.ledger.core.catalog import Catalog, PackageOffer, PlanTerms, ToolPrice
 from services.ledger.core.invariants import check_invariants
 from services.ledger.core.lots import ends, give_back, take
-from services.ledger.core.past import NOTHING, Past, decided, payment, refund_of, reversal
+from services.ledger.core.past import NOTHING, Past, Then, decided, payment, refund_of, reversal
 from services.ledger.core.past import hold as hold_key
 from services.ledger.core.state import Account, Hold, Lot, replay
 
@@ -102,7 +103,27 @@ class Decision:
         return self.refusal is not None
 
 
-def handle(command: Command, state: Account, catalog: Catalog, past: Past = NOTHING) -> Decision:
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """When a command's record reached the broker (its Kafka timestamp), and how far ahead
+    of that a producer's clock may be."""
+
+    at: datetime
+    max_skew_s: int
+
+    @property
+    def latest(self) -> datetime:
+        """The latest ``occurred_at`` the command may carry."""
+        return self.at + timedelta(seconds=self.max_skew_s)
+
+
+def handle(
+    command: Command,
+    state: Account,
+    catalog: Catalog,
+    past: Past = NOTHING,
+    arrival: Arrival | None = None,
+) -> Decision:
     """Decide a command once: a repeat of a decided ``command_id`` returns the first outcome.
 
     ``past`` answers what the state does not carry (``past.keys_for(command)``): the shell
@@ -110,13 +131,18 @@ def handle(command: Command, state: Account, catalog: Catalog, past: Past = NOTH
 
     An account's time never goes back: a command stamped before the account's latest event
     (a late producer, a clock behind) is decided as of that event, so it can neither undo an
-    expiry already recorded nor act on credits that have ended."""
+    expiry already recorded nor act on credits that have ended. Nor does it jump ahead: a
+    command stamped after its ``arrival`` allows is refused ``clock_skew`` (``ahead``)."""
     if (earlier := past.recall(decided(command.command_id))) is not None:
         assert isinstance(earlier, DECISION_EVENTS), earlier
         return Decision((), state, earlier, repeat=True)  # type: ignore[arg-type]
+    if arrival is not None and command.occurred_at > arrival.latest:
+        return ahead(command, state, arrival)
     command = not_before(command, state.as_of)
     due = catch_up(state, command.occurred_at, command.command_id)
     current = replay(due, state)
+    if due:
+        past = Then(due, past)
     try:
         own = decide(command, current, catalog, past)
     except Refusal as refusal:
@@ -126,6 +152,21 @@ def handle(command: Command, state: Account, catalog: Catalog, past: Past = NOTH
     outcome = own[-1]
     assert isinstance(outcome, DECISION_EVENTS), f"{type(command).__name__} decided nothing"
     return Decision(due + own, after, outcome)  # type: ignore[arg-type]
+
+
+def ahead(command: Command, state: Account, arrival: Arrival) -> Decision:
+    """The refusal of a command stamped too far ahead of its arrival. It moves nothing, not
+    even the account's time: it is recorded as of the account's latest event (for an account
+    with none yet, as of its arrival), and time's own expiries wait for the next command."""
+    refusal = ClockSkew(
+        f"stamped more than {arrival.max_skew_s} s ahead of its arrival at the broker",
+        occurred_at=_utc(command.occurred_at),
+        arrived_at=_utc(arrival.at),
+        max_skew_s=arrival.max_skew_s,
+    )
+    at = command.model_copy(update={"occurred_at": state.as_of or arrival.at})
+    outcome = refused(at, refusal)
+    return Decision((outcome,), replay((outcome,), state), outcome)
 
 
 def not_before(command: AnyCommand, moment: datetime | None) -> AnyCommand:
@@ -428,13 +469,15 @@ def _refund_package(cmd: RefundPackage, state: Account, catalog: Catalog, past: 
         )
     lot = state.lots.get(lot_id)  # a package's emptied lot has closed: nothing remains
     remaining = lot.remaining if lot is not None else 0
+    held = sum(d.credits for h in state.holds.values() for d in h.draws if d.lot_id == lot_id)
     return (
         PackageRefunded(
             **_caused_by(cmd),
             payment_ref=cmd.payment_ref,
             lot_id=lot_id,
             credits_removed=remaining,
-            shortfall_credits=bought.credits - remaining,
+            shortfall_credits=bought.credits - remaining - held,
+            credits_held=held,
             reason=cmd.reason,
         ),
     )

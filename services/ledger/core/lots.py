@@ -55,7 +55,8 @@ def take(state: Account, credits: int, now: datetime) -> tuple[Draw, ...]:
         if not credits:
             break
         part = min(lot.remaining, credits)
-        draws.append(Draw(lot_id=lot.lot_id, kind=lot.kind, credits=part))
+        age = lot.seq if lot.kind == "purchased" else None  # only a package's lot reopens
+        draws.append(Draw(lot_id=lot.lot_id, kind=lot.kind, credits=part, lot_seq=age))
         credits -= part
     return tuple(draws)
 

@@ -125,6 +125,19 @@ class Remembered:
         return self.index.get(key)
 
 
+class Then:
+    """A past with a few newer events in front of it: what time's catch-up recorded just now
+    (a hold that expired) answers before the store's index, which cannot know it yet."""
+
+    def __init__(self, newer: Iterable[LedgerEvent], older: Past) -> None:
+        self.newer = Remembered(newer)
+        self.older = older
+
+    def recall(self, key: str) -> LedgerEvent | None:
+        found = self.newer.recall(key)
+        return found if found is not None else self.older.recall(key)
+
+
 class _Nothing:
     def recall(self, key: str) -> LedgerEvent | None:
         return None

@@ -169,13 +169,15 @@ def _taken(lots: Map[str, Lot], draws: Iterable[Draw]) -> Map[str, Lot]:
 
 def _given_back(state: Account, draws: Iterable[Draw]) -> Map[str, Lot]:
     """Credits going back to their lots. An emptied package's lot opens again with what comes
-    back (the rules never give back to a lot that ended or a package that was refunded); it
-    orders as the newest lot, and its ``credits`` are at least what it holds."""
+    back (the rules never give back to a lot that ended or a package that was refunded), at
+    the age its draw names (a draw recorded before draws named it: as the newest lot); its
+    ``credits`` are at least what it holds."""
     changed = state.lots.mutate()
     for draw in draws:
         lot = changed.get(draw.lot_id)
         if lot is None:
-            lot = Lot(draw.lot_id, draw.kind, 0, 0, None, state.version)
+            age = state.version if draw.lot_seq is None else draw.lot_seq
+            lot = Lot(draw.lot_id, draw.kind, 0, 0, None, age)
         remaining = lot.remaining + draw.credits
         changed[draw.lot_id] = lot._replace(
             remaining=remaining, credits=max(lot.credits, remaining)

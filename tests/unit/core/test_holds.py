@@ -41,7 +41,7 @@ def test_a_hold_sets_credits_aside_in_drawdown_order():
             expires_at=day(2),
             draws=(
                 Draw(lot_id=CYCLE_LOT, kind="subscription", credits=30),
-                Draw(lot_id="package:p", kind="purchased", credits=70),
+                Draw(lot_id="package:p", kind="purchased", credits=70, lot_seq=2),
             ),
         ),
     )
@@ -79,9 +79,9 @@ def test_settling_charges_the_actual_amount_and_releases_the_rest():
         credits=60,
         draws=(
             Draw(lot_id=CYCLE_LOT, kind="subscription", credits=30),
-            Draw(lot_id="package:p", kind="purchased", credits=30),
+            Draw(lot_id="package:p", kind="purchased", credits=30, lot_seq=2),
         ),
-        returned=(Draw(lot_id="package:p", kind="purchased", credits=40),),
+        returned=(Draw(lot_id="package:p", kind="purchased", credits=40, lot_seq=2),),
         forfeited=(),
     )
     assert spendable(decision.state) == (0, 970, 0)
@@ -187,3 +187,13 @@ def test_settling_for_nothing_charges_nothing_and_releases_everything():
     assert decision.outcome.draws == ()
     assert [d.credits for d in decision.outcome.returned] == [100]
     assert spendable(decision.state) == (980, 0, 0)
+
+
+def test_a_release_of_a_hold_that_expires_in_its_own_catch_up_is_refused_as_expired_not_open():
+    account = given(renewed("solo"), reserved("hold-1", units=1, expires=2))
+
+    decision = when(account, released("hold-1", at=3))
+
+    refusal = then_refused(decision, "hold_not_open")
+    assert refusal.details["status"] == "expired"
+    assert event_types(decision.events) == ["HoldExpired", "CommandRefused"]

@@ -10,6 +10,8 @@ from tests.unit.core.scenario import (
     refunded_package,
     refunded_use,
     renewed,
+    reserved,
+    settled,
     spendable,
     then_refused,
     used,
@@ -110,3 +112,41 @@ def test_credits_given_back_to_a_refunded_package_are_removed_not_revived():
         ("package:pay-1", 20, "removed")
     ]
     assert spendable(decision.state) == (980, 0, 0)
+
+
+def test_credits_an_open_hold_set_aside_are_not_counted_as_the_refund_shortfall():
+    account = given(
+        bought("small", payment_ref="pay-1"),
+        reserved("h1", credits=300, at=1, expires=1.9),
+        used(units=4, at=1.1),
+    )
+
+    decision = when(account, refunded_package("pay-1", at=1.2))
+
+    refund = decision.outcome
+    figures = (refund.credits_removed, refund.shortfall_credits, refund.credits_held)
+    assert figures == (500, 200, 300)
+    assert spendable(decision.state) == (0, 0, 0)
+
+
+def test_a_package_a_hold_emptied_is_refunded_with_no_shortfall():
+    account = given(bought("small", payment_ref="pay-1"), reserved("h1", credits=1000, at=1))
+
+    decision = when(account, refunded_package("pay-1", at=1.5))
+
+    refund = decision.outcome
+    assert (refund.credits_removed, refund.shortfall_credits, refund.credits_held) == (0, 0, 1000)
+
+
+def test_what_a_hold_on_a_refunded_package_settles_is_spent_and_what_it_releases_is_removed():
+    account = given(
+        bought("small", payment_ref="pay-1"),
+        reserved("h1", credits=300, at=1, expires=1.9),
+        refunded_package("pay-1", at=1.2),
+    )
+
+    decision = when(account, settled("h1", 100, at=1.5))
+
+    assert [(d.lot_id, d.credits) for d in decision.outcome.draws] == [("package:pay-1", 100)]
+    assert [(f.credits, f.reason) for f in decision.outcome.forfeited] == [(200, "removed")]
+    assert spendable(decision.state) == (0, 0, 0)

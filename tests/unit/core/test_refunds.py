@@ -36,7 +36,7 @@ def test_a_refund_returns_exactly_what_the_use_took_to_the_lots_it_came_from():
             credits=50,
             returned=(
                 Draw(lot_id=CYCLE_LOT, kind="subscription", credits=30),
-                Draw(lot_id="package:p", kind="purchased", credits=20),
+                Draw(lot_id="package:p", kind="purchased", credits=20, lot_seq=2),
             ),
             forfeited=(),
         ),

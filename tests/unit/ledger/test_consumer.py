@@ -22,7 +22,7 @@ async def test_a_batch_failing_after_its_partition_was_revoked_is_retried_not_a_
         raise ConnectionError("the broker is gone")
 
     edge._publish = published  # type: ignore[method-assign]
-    (record,) = records(renewed())
+    (record,), _ = consumer_records(renewed())
 
     await edge._process({partition: [record]})
 

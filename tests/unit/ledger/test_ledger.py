@@ -137,10 +137,10 @@ def test_unreadable_bytes_are_dead_lettered_and_answered_when_they_name_their_co
 
 
 def test_a_decision_that_raises_is_an_internal_error_for_that_command_only():
-    def handler(command, state, catalog, past):
+    def handler(command, state, catalog, past, arrival):
         if command.command_id == "boom":
             raise AssertionError("an invariant broke")
-        return handle(command, state, catalog, past)
+        return handle(command, state, catalog, past, arrival)
 
     store = FakeStore()
     batch = decided(ledger_on(store, handler=handler), renewed(), used(command_id="boom"), used())
@@ -235,3 +235,27 @@ def test_one_command_of_every_kind_is_accepted_with_the_totals_the_broker_tests_
         ("accepted", total) for _, total in steps
     ]
     assert "HoldExpired" in store.events("acct-1")
+
+
+def test_a_command_stamped_far_ahead_of_its_record_is_refused_clock_skew_and_moves_nothing():
+    store = FakeStore()
+    ledger = ledger_on(store, max_clock_skew_s=300)
+    from_2199 = used().model_copy(update={"occurred_at": T0.replace(year=2199)})
+    arrived_ms = int(T0.timestamp() * 1000) + 86_400_000
+    sent = [
+        dataclasses.replace(record, timestamp_ms=arrived_ms)
+        for record in records(renewed(), from_2199, used())
+    ]
+
+    batch = ledger.decide_batch(sent)
+    ledger.commit(batch)
+
+    assert [(o.status, o.code) for o in batch.outcomes] == [
+        ("accepted", None),
+        ("refused", "clock_skew"),
+        ("accepted", None),
+    ]
+    assert batch.outcomes[1].balance == batch.outcomes[0].balance  # nothing moved
+    assert store.events("acct-1") == ["CycleStarted", "CommandRefused", "ToolUsed"]
+    refused = store.streams["acct-1"][1].event
+    assert refused.occurred_at == T0  # the account's own time, not 2199
