@@ -40,6 +40,7 @@ from events.ledger import (
     UsageRefunded,
 )
 
+Today = Mapping[str, tuple[int, int]]  # tool: (uses, credits) on one day
 Category = Literal["in", "used", "refunded", "expired"]
 NO_PLAN = "(none)"
 _KIND_OF_ORIGIN: dict[type[LedgerEvent], LotKind] = {
@@ -109,7 +110,7 @@ class Books:
     plans: Mapping[str, str] = field(default_factory=dict)
     period: Period | None = None
     day: str = ""  # YYYY-MM-DD of ``today``
-    today: Mapping[str, tuple[int, int]] = field(default_factory=dict)  # tool: (uses, credits)
+    today: Today = field(default_factory=dict)
 
     def outstanding(self) -> tuple[int, int]:
         """Purchased (credits, cents) not yet delivered, from the lots."""

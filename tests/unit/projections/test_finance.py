@@ -13,6 +13,7 @@ from events.commands import Command
 from events.ledger import LedgerEvent, PackagePurchased, ToolUsed
 from projections import finance
 from projections.finance import Books
+from projections.finance_report import report
 from services.ledger.core import balance, replay
 from tests.unit.core.scenario import (
     bought,
@@ -201,3 +202,40 @@ def test_in_any_history_each_month_balances_and_the_closing_is_the_ledgers_purch
             d.credits for h in state.holds.values() for d in h.draws if d.kind == "purchased"
         )
         assert period.closing == balance(state).purchased + held
+
+
+def months_of(*commands: Command) -> list[tuple[str, finance.Period]]:
+    """Every month's row as the projector stores it: the latest figures of each month."""
+    books, rows = Books(), {}
+    for event in events_of(*commands):
+        books = finance.fold(books, event)
+        assert books.period is not None
+        rows[books.period.month] = books.period
+    return [("acct-1", period) for _, period in sorted(rows.items())]
+
+
+def test_a_report_over_two_months_opens_at_the_first_and_closes_at_the_last():
+    rows = months_of(bought("small", at=0), used(at=1), used(at=31), used(at=62))
+
+    got = report(rows, "2026-11", "2026-12")
+
+    [line] = got.lines
+    assert (line.opening, line.bought, line.consumed, line.closing) == (0, 1000, 100, 900)
+    assert (line.bought_cents, line.consumed_cents, line.closing_cents) == (5000, 500, 4500)
+    assert line.balanced and got.total.balanced and got.total.closing == 900
+
+
+def test_an_account_quiet_in_the_period_is_listed_unchanged_while_it_still_owes_credits():
+    rows = months_of(bought("small", at=0), used(at=1))
+
+    [line] = report(rows, "2027-01", "2027-01").lines
+
+    assert (line.opening, line.consumed, line.closing, line.closing_cents) == (950, 0, 950, 4750)
+
+
+def test_a_later_month_leaves_the_report_of_an_earlier_one_as_it_was():
+    early = report(months_of(bought("small", at=0), used(at=1)), "2026-11", "2026-11")
+
+    later = months_of(bought("small", at=0), used(at=1), used(at=31), refunded_use("x", at=32))
+
+    assert report(later, "2026-11", "2026-11") == early
