@@ -26,6 +26,7 @@ from typing import Any, cast
 from projections.balance import BalanceView, load
 from projections.batch import Entry, project
 from projections.finance import Period
+from projections.finance_report import Report, report
 from projections.follow import LogReader
 from projections.settings import ProjectorSettings
 from projections.store import BalanceReadModel, message_of
@@ -118,6 +119,21 @@ def check(
                 continue
             differences += _compare(ledger, account_id, version, row, months.get(account_id, []))
         return position, differences
+    finally:
+        ledger.close()
+
+
+def finance(
+    settings: ProjectorSettings,
+    first: str,
+    last: str,
+    progress: Callable[[int], None] | None = None,
+) -> Report:
+    """The finance report from month ``first`` to ``last`` (YYYY-MM), from the stored months."""
+    ledger = LedgerStore(settings)
+    try:
+        months = BalanceReadModel(ledger).recorder.periods(last)
+        return report(months, first, last, progress)
     finally:
         ledger.close()
 
