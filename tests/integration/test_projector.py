@@ -12,6 +12,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
+import orjson
 import psycopg
 import pytest
 from eventsourcing.persistence import StoredEvent
@@ -189,6 +190,21 @@ async def test_the_finance_identity_holds_for_every_account_of_the_workload_to_t
     assert len(got.lines) == 20 and got.total.bought > 0 and got.total.consumed_cents > 0
     assert all(line.balanced for line in got.lines) and got.total.balanced
     assert maintenance.check(projector.settings)[1] == []
+    printed = run_credits(
+        store_settings,
+        "finance",
+        "report",
+        "--from",
+        "2000-01",
+        "--to",
+        "9999-12",
+        "--format",
+        "json",
+    )
+    assert printed.returncode == 0, printed.stderr
+    assert orjson.loads(printed.stdout)["total"]["closing_cents"] == got.total.closing_cents
+    bad = run_credits(store_settings, "finance", "report", "--from", "2026-13", "--to", "2026-12")
+    assert bad.returncode == 2 and "not a month" in bad.stderr
 
 
 async def test_check_finds_unbalanced_books(store_settings, ledger, projector, client):
@@ -320,6 +336,10 @@ def execute(settings, statement: str) -> None:
 
 
 def run_cli(settings, command: str) -> subprocess.CompletedProcess:
+    return run_credits(settings, command, module="projections")
+
+
+def run_credits(settings, *args: str, module: str = "services.cli") -> subprocess.CompletedProcess:
     env = os.environ | {
         "KALEMA_TOPIC_PREFIX": settings.topic_prefix,
         "KALEMA_EVENT_STORE": settings.event_store,
@@ -327,7 +347,7 @@ def run_cli(settings, command: str) -> subprocess.CompletedProcess:
         "KALEMA_POSTGRES_SCHEMA": settings.postgres_schema,
     }
     return subprocess.run(
-        [sys.executable, "-m", "projections", command],
+        [sys.executable, "-m", module, *args],
         cwd=REPO,
         env=env,
         capture_output=True,
