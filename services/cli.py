@@ -58,6 +58,7 @@ class Bench(StrEnum):
     long_account = "long-account"
     storage = "storage"
     clients = "clients"
+    finance_report = "finance-report"
 
 
 @app.command()
