@@ -11,11 +11,13 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from datetime import date
 from typing import Protocol
 
 from events.commands import Command
 from events.outcomes import Outcome
 from projections.balance import BalanceView
+from projections.finance_report import Report, report
 from projections.history import Row
 from projections.store import open_read_model
 from services.api.feed import BalanceFeed
@@ -30,9 +32,14 @@ from services.topics import ensure_topics
 log = logging.getLogger("kalema.api")
 
 
+UsageRow = tuple[str, str, int, int]  # (day YYYY-MM-DD, tool, uses, credits)
+
+
 class Reads(Protocol):
     async def view(self, account_id: str) -> BalanceView | None: ...
     async def history(self, account_id: str, upto: int, offset: int, limit: int) -> list[Row]: ...
+    async def usage(self, account_id: str, first: date, last: date) -> list[UsageRow]: ...
+    async def finance(self, first: str, last: str) -> Report: ...
 
 
 class Submits(Protocol):
@@ -61,6 +68,19 @@ class StoreReads:
     async def history(self, account_id: str, upto: int, offset: int, limit: int) -> list[Row]:
         """A page of the account's history up to version ``upto``, newest first."""
         return await asyncio.to_thread(self.model.history, account_id, upto, offset, limit)
+
+    async def usage(self, account_id: str, first: date, last: date) -> list[UsageRow]:
+        """The account's credits used per day and tool from ``first`` to ``last``."""
+        days = (first.isoformat(), last.isoformat())
+        return await asyncio.to_thread(self.model.recorder.usage, account_id, *days)
+
+    async def finance(self, first: str, last: str) -> Report:
+        """The finance report from month ``first`` to ``last``, from the stored months."""
+
+        def read() -> Report:
+            return report(self.model.recorder.periods(last), first, last)
+
+        return await asyncio.to_thread(read)
 
     def close(self) -> None:
         self.store.close()

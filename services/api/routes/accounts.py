@@ -1,15 +1,18 @@
-"""Reading an account: the sidebar's balance, its details, its history, and its live stream."""
+"""Reading an account: the sidebar's balance, its details (with the forecast at the recent
+pace), its history, its usage by tool or day, and its live stream."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator
-from typing import Annotated
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from events.balances import BalanceUpdated
 from projections.balance import BalanceView
+from projections.forecast import WINDOW_DAYS
 from services.api import models, views
 from services.api.deps import AccountId, Authenticated, LimitsDep, PortsDep, SettingsDep
 from services.api.errors import documented, documented_json, error
@@ -17,6 +20,7 @@ from services.api.hub import Subscription
 from services.api.ports import Ports
 
 HISTORY_LIMIT_MAX = 100
+USAGE_DAYS_MAX = 366
 OFFSET_MAX = 10_000_000
 router = APIRouter(tags=["accounts"])
 
@@ -42,7 +46,32 @@ async def details(
     """What clicking the balance shows: plan, renewal date, credits by kind, lots, activity."""
     view = await opened(ports, account_id)
     recent = await ports.reads.history(account_id, view.version, 0, settings.api_recent_activity)
-    return views.details(view, recent, ports.catalog)
+    today = datetime.now(UTC).date()  # the pace is of the days up to today, used or quiet
+    used = await ports.reads.usage(account_id, today - timedelta(days=WINDOW_DAYS - 1), today)
+    return views.details(view, recent, ports.catalog, used, today)
+
+
+@router.get("/accounts/{account_id}/usage", responses=documented(401, 403, 404, 422))
+async def usage(
+    account_id: AccountId,
+    ports: PortsDep,
+    first: Annotated[
+        date | None,
+        Query(alias="from", description="first day (UTC); default: the cycle's start"),
+    ] = None,
+    last: Annotated[date | None, Query(alias="to", description="last day; default today")] = None,
+    by: Annotated[Literal["tool", "day"], Query(description="totals by tool, or by day")] = "day",
+) -> models.UsageReport:
+    """Credits used by the account's tools, by tool or by day (each day split by tool): the
+    page's chart. At most a year at once."""
+    view = await opened(ports, account_id)
+    last = last or datetime.now(UTC).date()
+    cycle_start = view.account.cycle_start
+    first = first or (cycle_start.date() if cycle_start else last - timedelta(days=29))
+    if first > last or (last - first).days >= USAGE_DAYS_MAX:
+        raise error(422, "invalid_range", f"from must be before to, at most {USAGE_DAYS_MAX} days")
+    rows = await ports.reads.usage(account_id, first, last)
+    return views.usage_report(account_id, rows, first, last, by, ports.catalog)
 
 
 @router.get("/accounts/{account_id}/history", responses=documented(401, 403, 404, 422))
