@@ -276,30 +276,37 @@ def source_name(topic: str, partition: int) -> str:
 
 
 def outcome_of(command: Command, decision: Decision) -> Outcome:
-    summary = BalanceFigures.of(balance(decision.state))
-    common = {
-        "command_id": command.command_id,
-        "account_id": command.account_id,
-        "command_type": answered(decision.outcome),  # a repeat: the command first decided
-        "balance": summary,
-        "stream_version": decision.state.version,
-        "repeat": decision.repeat,
-        "events": tuple(type(e).__name__ for e in decision.events),
-    }
-    if (refusal := decision.refusal) is not None:
-        return Outcome(
-            status="refused",
-            code=refusal.code,
-            message=refusal.message,
-            details=refusal.details,
-            **common,
-        )
+    # One model built per command, its fields passed straight in: this runs for every
+    # command, so it spends no intermediate dictionaries.
+    figures = balance(decision.state)
+    summary = BalanceFigures(
+        subscription=figures.subscription,
+        purchased=figures.purchased,
+        granted=figures.granted,
+        held=figures.held,
+        total=figures.total,
+    )
+    refusal = decision.refusal
+    outcome = decision.outcome
     charged = (
-        decision.outcome.draws
-        if isinstance(decision.outcome, ToolUsed | HoldSettled | CreditsReserved)
+        outcome.draws
+        if refusal is None and isinstance(outcome, ToolUsed | HoldSettled | CreditsReserved)
         else ()
     )
-    return Outcome(status="accepted", charged=charged, **common)
+    return Outcome(
+        command_id=command.command_id,
+        account_id=command.account_id,
+        command_type=answered(outcome),  # a repeat: the command first decided
+        status="accepted" if refusal is None else "refused",
+        code=None if refusal is None else refusal.code,
+        message=None if refusal is None else refusal.message,
+        details={} if refusal is None else refusal.details,
+        charged=charged,
+        events=tuple([type(e).__name__ for e in decision.events]),
+        balance=summary,
+        stream_version=decision.state.version,
+        repeat=decision.repeat,
+    )
 
 
 def _malformed(letter: DeadLetter) -> Outcome:

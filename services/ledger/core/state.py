@@ -119,12 +119,25 @@ class Balance:
 def balance(state: Account) -> Balance:
     """The balance as the events left it: expiries count once they are recorded, and a cycle
     renewed early counts from its start (once an event at or after it has been recorded)."""
-    by_kind = {"subscription": 0, "purchased": 0, "granted": 0}
+    # One pass with plain locals: the ledger works this out for every outcome and the
+    # projector for every event, so it is a hot loop (``started`` inlined).
+    subscription = purchased = granted = 0
+    now = state.as_of
     for lot in state.lots.values():
-        if started(lot, state.as_of):
-            by_kind[lot.kind] += lot.remaining
-    held = sum(hold.credits for hold in state.holds.values())
-    return Balance(by_kind["subscription"], by_kind["purchased"], by_kind["granted"], held)
+        starts_at = lot.starts_at
+        if starts_at is not None and (now is None or starts_at > now):
+            continue
+        kind = lot.kind
+        if kind == "subscription":
+            subscription += lot.remaining
+        elif kind == "purchased":
+            purchased += lot.remaining
+        else:
+            granted += lot.remaining
+    held = 0
+    for hold in state.holds.values():
+        held += hold.credits
+    return Balance(subscription, purchased, granted, held)
 
 
 def started(lot: Lot, now: datetime | None) -> bool:
