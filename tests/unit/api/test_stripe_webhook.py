@@ -1,7 +1,7 @@
 """Stripe's webhook over fake ports: verified by the SDK, then decided like any payment (one
 ``BuyPackage`` per payment, ``RefundPackage`` for a full refund or a dispute); a failed
-payment buys nothing, an event of no interest is 200 and ignored, and the neutral events no
-ledger command takes yet are answered 501 so that Stripe delivers them again."""
+payment buys nothing, an event of no interest is 200 and ignored, and a partial refund reaches
+the ledger with the amount refunded so far."""
 
 from __future__ import annotations
 
@@ -91,13 +91,14 @@ async def test_an_unknown_event_type_is_200_ignored_and_logged_at_debug(caplog):
     assert [r.levelno for r in caplog.records if "evt_u" in r.getMessage()] == [logging.DEBUG]
 
 
-async def test_a_partial_refund_is_not_read_as_a_full_one_but_left_for_stripe_to_deliver_again():
+async def test_a_partial_refund_is_not_read_as_a_full_one_but_as_the_amount_refunded_so_far():
     http, ledger = app_and_ledger()
     async with http:
         partial = await deliver(http, event("charge.refunded", charge(refunded=1000)))
 
-    assert (partial.status_code, partial.json()["code"]) == (501, "payment_event_not_decided")
-    assert ledger.sent == []
+    assert partial.status_code == 200
+    [refund] = ledger.sent
+    assert isinstance(refund, RefundPackage) and refund.refunded_cents == 1000
 
 
 async def test_a_forged_a_stale_or_a_malformed_delivery_is_400_and_decides_nothing():
