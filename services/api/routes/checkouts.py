@@ -90,7 +90,6 @@ async def start_checkout(
     if offer is None:
         raise error(422, "unknown_package", f"no package {body.package!r}; see /catalog/packages")
     rate_limited(limits, account_id)
-    secret = settings.payments_webhook_secret.get_secret_value()
     quoted = Offer(credits=offer.credits, price_cents=offer.price_cents, currency=offer.currency)
     order = Order(
         account_id=account_id,
@@ -99,7 +98,7 @@ async def start_checkout(
         currency=offer.currency,
         return_url="/",
         catalog_version=ports.catalog.version,
-        quote=sign_quote(secret, account_id, body.package, quoted),
+        quote=sign_quote(settings.quote_key(), account_id, body.package, quoted),
     )
     return await provider.create_checkout(order)
 
@@ -125,7 +124,7 @@ async def payment_webhook(
         raise error(400, "invalid_signature", str(bad)) from bad
     except ValidationError as bad:
         raise error(422, "invalid_event", "the webhook event is malformed") from bad
-    command = command_for(event, secret, datetime.now(UTC))
+    command = command_for(event, settings.quote_key(), datetime.now(UTC))
     if command is None:
         status = "not_paid" if event.type == "payment.failed" else "ignored"
         log.info("payment %s %s (%s): %s", event.type, event.data.payment_ref, event.id, status)
@@ -175,7 +174,7 @@ _ID_PREFIX = {
 }
 
 
-def command_for(event: PaymentEvent, secret: str, now: datetime) -> Command | None:
+def command_for(event: PaymentEvent, quote_key: str, now: datetime) -> Command | None:
     """The ledger command a verified payment event asks for; None when there is nothing to
     decide (a failed payment buys nothing, a refund of nothing removes nothing). A success
     carries what was paid and the offer the checkout quoted (when its signature holds); the
@@ -198,6 +197,6 @@ def command_for(event: PaymentEvent, secret: str, now: datetime) -> Command | No
     return BuyPackage(
         **common,
         package=payment.package,
-        offer=read_quote(secret, payment.quote, payment.account_id, payment.package),
+        offer=read_quote(quote_key, payment.quote, payment.account_id, payment.package),
         paid=Paid(amount_cents=payment.amount_cents, currency=payment.currency.upper()),
     )
