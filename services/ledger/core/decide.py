@@ -63,6 +63,7 @@ from events.refusals import (
     InvalidCommand,
     NoSubscription,
     NotDisputed,
+    PaymentAlreadyUsed,
     PlanUnchanged,
     Refusal,
     StaleCycle,
@@ -85,6 +86,7 @@ from services.ledger.core.lots import ends, give_back, take
 from services.ledger.core.past import (
     NOTHING,
     Past,
+    bought_anywhere,
     decided,
     payment,
     refund_of,
@@ -226,10 +228,16 @@ def _use_tool(cmd: UseTool, state: Account, catalog: Catalog, past: Past) -> Eve
 def _buy_package(cmd: BuyPackage, state: Account, catalog: Catalog, past: Past) -> Events:
     """The package as quoted at checkout (``offer``), else as the catalog sells it today. A
     payment that is not its price (or for a package no longer sold) is parked, paid but not
-    credited; a payment already reversed buys the package and loses it in one decision."""
+    credited; a payment already reversed buys the package and loses it in one decision. A
+    payment buys one package in the whole store: not another for a second account."""
     if past.recall(payment(cmd.payment_ref)) is not None:
         raise DuplicatePayment(
             f"payment {cmd.payment_ref!r} already bought a package", payment_ref=cmd.payment_ref
+        )
+    if past.recall(bought_anywhere(cmd.payment_ref)) is not None:
+        raise PaymentAlreadyUsed(
+            f"payment {cmd.payment_ref!r} already bought a package for another account",
+            payment_ref=cmd.payment_ref,
         )
     offer = cmd.offer or catalog.packages.get(cmd.package)
     paid = cmd.paid

@@ -41,6 +41,9 @@ from events.ledger import (
     UsageRefunded,
 )
 
+SHARED = "*"
+"""The account a store-wide key is kept under: no account id can be ``*``."""
+
 
 class Past(Protocol):
     """The account's indexed history: the latest event that answers ``key``, if any."""
@@ -68,6 +71,17 @@ def payment(payment_ref: str) -> str:
     return f"payment:{payment_ref}"
 
 
+def bought_anywhere(payment_ref: str) -> str:
+    """Store-wide key of the package a payment bought, on whichever account: a payment
+    reference buys one package in the whole store. Store-wide keys begin with ``*``."""
+    return f"*payment:{payment_ref}"
+
+
+def store_wide(key: str) -> bool:
+    """Whether ``key`` names one thing in the whole store rather than in one account."""
+    return key.startswith(SHARED)
+
+
 def reversal(payment_ref: str) -> str:
     """Key of a payment's latest reversal (refund, chargeback) or restoration (dispute won)."""
     return f"reversal:{payment_ref}"
@@ -82,6 +96,8 @@ def keys_of(event: LedgerEvent) -> tuple[str, ...]:
     """The keys this event answers, for the store's index."""
     decision, key = _KEYS[type(event)]
     own = () if key is None else (key(event),)
+    if isinstance(event, PackagePurchased):
+        own = (*own, bought_anywhere(event.payment_ref))
     return (decided(event.command_id), *own) if decision else own
 
 
@@ -124,6 +140,8 @@ def keys_for(command: Command) -> tuple[str, ...]:
     elif isinstance(command, BuyPackage | RefundPackage | RestorePackage):
         ref = command.payment_ref
         keys += [payment(ref), reversal(ref), refunded_part(ref)]
+        if isinstance(command, BuyPackage):
+            keys.append(bought_anywhere(ref))
     return tuple(keys)
 
 
