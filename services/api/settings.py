@@ -74,6 +74,10 @@ class ApiSettings(Settings):
 
     payments_webhook_secret: SecretStr = SecretStr(DEV_WEBHOOK_SECRET)
     """The secret the payment provider signs its webhooks with."""
+    payments_quote_key: SecretStr | None = None
+    """The key a checkout's quote (the offer it was opened at, in the provider's metadata) is
+    signed with; unset, the webhook secret. Its own key lets the webhook secret (the test
+    provider's, or one a provider rotates) change without voiding open checkouts' quotes."""
     payments_webhook_tolerance_s: int = Field(300, gt=0)
     """A webhook signed longer ago (or ahead) than this is refused: a replay."""
     payments_test_provider: bool = True
@@ -105,6 +109,10 @@ class ApiSettings(Settings):
     def url(self) -> str:
         return f"http://{self.api_host}:{self.api_port}"
 
+    def quote_key(self) -> str:
+        """The key checkouts' quotes are signed and read with."""
+        return (self.payments_quote_key or self.payments_webhook_secret).get_secret_value()
+
     def page_url(self) -> str:
         """The page's address to print: with the development token if that one is configured
         (it is public, in this file), never with a real one."""
@@ -123,6 +131,8 @@ class ApiSettings(Settings):
                 found.append(f"{name} holds a built-in development token")
         if self.payments_webhook_secret.get_secret_value() == DEV_WEBHOOK_SECRET:
             found.append("KALEMA_PAYMENTS_WEBHOOK_SECRET is the built-in development secret")
+        if self.quote_key() == DEV_WEBHOOK_SECRET:
+            found.append("KALEMA_PAYMENTS_QUOTE_KEY is unset or the built-in development secret")
         if self.payments_provider == "test" and self.payments_test_provider:
             found.append(
                 "KALEMA_PAYMENTS_TEST_PROVIDER is on (its pay button confirms payments without "

@@ -29,6 +29,7 @@ from services.ledger.core import (
     keys_for,
     keys_of,
 )
+from services.ledger.core.past import SHARED, store_wide
 from services.ledger.intake import Incoming, dead_letter, read_command
 from services.ledger.recorders import Wanted
 from services.ledger.store import Fetched, Loaded, Recorded
@@ -235,12 +236,20 @@ class Ledger:
             self._cache.popitem(last=False)
 
 
+UNSTORED_REFUSALS = frozenset({"payment_already_used"})
+"""Refusals answered but never stored, whatever the account: a payment reference another
+account used costs nothing to send again and again."""
+
+
 def unstored(decision: Decision, before: Account) -> bool:
     """A refusal for an account that was never opened is answered but not stored: otherwise
     anyone who may send a command could grow the store without end, one made-up account at a
     time. Nothing was decided, so its repeat is decided again (and answered the same, unless the
-    account has been opened since)."""
-    return decision.refused and not before.opened and not decision.repeat
+    account has been opened since). So is a refusal in ``UNSTORED_REFUSALS``."""
+    refusal = decision.refusal
+    if refusal is None or decision.repeat:
+        return False
+    return not before.opened or refusal.code in UNSTORED_REFUSALS
 
 
 class BatchPast:
@@ -257,7 +266,7 @@ class BatchPast:
     def remember(self, account_id: str, events: Sequence[LedgerEvent]) -> None:
         for event in events:
             for key in keys_of(event):
-                self.decided[(account_id, key)] = event
+                self.decided[(SHARED if store_wide(key) else account_id, key)] = event
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,6 +276,8 @@ class _AccountPast:
 
     def recall(self, key: str) -> LedgerEvent | None:
         wanted = (self.account_id, key)
+        if store_wide(key):  # the store answers it as asked; the batch, for every account
+            return self.batch.decided.get((SHARED, key)) or self.batch.stored.get(wanted)
         return self.batch.decided.get(wanted) or self.batch.stored.get(wanted)
 
 

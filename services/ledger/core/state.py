@@ -32,6 +32,7 @@ from events.ledger import (
     HoldSettled,
     LedgerEvent,
     LotKind,
+    PackagePartlyRefunded,
     PackagePurchased,
     PackageRefunded,
     PackageRestored,
@@ -254,8 +255,21 @@ def _credits_granted(state: Account, e: CreditsGranted) -> Changes:
 
 
 def _package_refunded(state: Account, e: PackageRefunded | PurchaseReversed) -> Changes:
+    if isinstance(e, PurchaseReversed) and e.refunded_cents is not None:
+        return _partly_refunded(state, e)
     lots = state.lots.delete(e.lot_id) if e.lot_id in state.lots else state.lots
     return {"lots": lots, "refunded": state.refunded | {e.lot_id}}  # what remained is removed
+
+
+def _partly_refunded(state: Account, e: PackagePartlyRefunded | PurchaseReversed) -> Changes:
+    """The refunded share's credits leave the lot; an emptied package's lot closes."""
+    lot = state.lots.get(e.lot_id)
+    if lot is None or not e.credits_removed:
+        return {}
+    remaining = lot.remaining - e.credits_removed
+    if remaining == 0:
+        return {"lots": state.lots.delete(e.lot_id)}
+    return {"lots": state.lots.set(e.lot_id, lot._replace(remaining=remaining))}
 
 
 def _package_restored(state: Account, e: PackageRestored) -> Changes:
@@ -303,6 +317,7 @@ _FOLDS: dict[type[LedgerEvent], Callable[[Account, Any], Changes]] = {
     CreditsGranted: _credits_granted,
     PackageRefunded: _package_refunded,
     PurchaseReversed: _package_refunded,
+    PackagePartlyRefunded: _partly_refunded,
     PackageRestored: _package_restored,
     PaymentReversed: _nothing,
     PaymentParked: _nothing,
