@@ -13,10 +13,7 @@ from pydantic import SecretStr
 
 from events.commands import BuyPackage, RefundPackage
 from services.api.app import create_app
-from services.api.hub import BalanceHub
-from services.api.ports import Ports
-from tests.unit.api.test_app import SETTINGS, FakeLedger, FakeReads, outcome
-from tests.unit.core.scenario import CATALOG
+from tests.unit.api.test_app import SETTINGS, FakeLedger, fake_ports, outcome
 from tests.unit.payments.stripe_payloads import (
     WEBHOOK_SECRET,
     body_of,
@@ -40,7 +37,7 @@ PATH = "/payments/stripe/webhook"
 
 def app_and_ledger():
     ledger = FakeLedger(outcome)
-    ports = Ports(reads=FakeReads(), ledger=ledger, hub=BalanceHub(10), catalog=CATALOG)
+    ports = fake_ports(ledger)
     app = create_app(STRIPE, ports=ports)
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api")
     return http, ledger
