@@ -54,6 +54,7 @@ class Bench(StrEnum):
     long_account = "long-account"
     storage = "storage"
     clients = "clients"
+    live_streams = "live-streams"
 
 
 @app.command()
