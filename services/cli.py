@@ -59,6 +59,7 @@ class Bench(StrEnum):
     storage = "storage"
     clients = "clients"
     finance_report = "finance-report"
+    live_streams = "live-streams"
 
 
 @app.command()

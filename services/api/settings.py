@@ -50,8 +50,9 @@ class ApiSettings(Settings):
     """How long a command over HTTP waits for its outcome before answering 504."""
     api_recent_activity: int = Field(10, ge=0)
     """History entries in the details view."""
-    api_stream_refresh_s: float = Field(30.0, gt=0)
-    """An open balance stream re-reads the read model this often, in case an update was missed."""
+    api_stream_heartbeat_s: float = Field(15.0, gt=0)
+    """An open stream (balance or alerts) sends a comment line this often while nothing changes,
+    so that proxies keep the quiet connection open. Nothing else runs for an idle stream."""
     api_stream_recent_accounts: int = Field(10_000, gt=0)
     """Latest balances remembered from the topic, for streams that open while the read model
     has not yet committed what the projector already published."""

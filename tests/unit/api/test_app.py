@@ -43,6 +43,9 @@ class FakeReads:
     async def view(self, account_id: str):
         return self.opened if account_id == ACCOUNT else None
 
+    async def views(self, account_ids: list[str]):
+        return {ACCOUNT: self.opened} if ACCOUNT in account_ids else {}
+
     async def history(self, account_id: str, upto: int, offset: int, limit: int):
         return page(self.log, upto, offset, limit) if account_id == ACCOUNT else []
 
@@ -81,6 +84,11 @@ class FakeLedger:
         return self.answer(command)
 
 
+def fake_ports(ledger: FakeLedger) -> Ports:
+    reads = FakeReads()
+    return Ports(reads=reads, ledger=ledger, hub=BalanceHub(10, reads), catalog=CATALOG)
+
+
 def outcome(command: Command, **fields) -> Outcome:
     return Outcome(
         command_id=command.command_id,
@@ -105,7 +113,7 @@ def client(
     settings: ApiSettings = SETTINGS,
 ):
     ledger = FakeLedger(answer)
-    ports = Ports(reads=FakeReads(), ledger=ledger, hub=BalanceHub(10), catalog=CATALOG)
+    ports = fake_ports(ledger)
     app = create_app(settings, ports=ports)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     http = httpx.AsyncClient(

@@ -13,19 +13,17 @@ import httpx
 
 from events.commands import BuyPackage, Offer, Paid, RefundPackage, RestorePackage
 from services.api.app import create_app
-from services.api.hub import BalanceHub
-from services.api.ports import Ports
 from services.payments.quote import sign_quote
 from services.payments.signature import HEADER, sign
-from tests.unit.api.test_app import SETTINGS, FakeLedger, FakeReads, outcome
-from tests.unit.core.scenario import ACCOUNT, CATALOG
+from tests.unit.api.test_app import SETTINGS, FakeLedger, fake_ports, outcome
+from tests.unit.core.scenario import ACCOUNT
 
 SECRET = SETTINGS.payments_webhook_secret.get_secret_value()
 
 
 def app_and_ledger():
     ledger = FakeLedger(outcome)
-    ports = Ports(reads=FakeReads(), ledger=ledger, hub=BalanceHub(10), catalog=CATALOG)
+    ports = fake_ports(ledger)
     app = create_app(SETTINGS, ports=ports)
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api")
     return app, http, ledger
@@ -153,7 +151,7 @@ async def test_a_checkout_signs_the_catalog_price_into_the_providers_metadata():
 async def test_a_parked_payment_is_answered_200_and_logged_as_an_error(caplog):
     ledger_answer = lambda command: outcome(command, events=("PaymentParked",))  # noqa: E731
     ledger = FakeLedger(ledger_answer)
-    ports = Ports(reads=FakeReads(), ledger=ledger, hub=BalanceHub(10), catalog=CATALOG)
+    ports = fake_ports(ledger)
     app = create_app(SETTINGS, ports=ports)
     body = event(package="large", amount_cents=5000)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://a") as h:

@@ -13,11 +13,8 @@ from pydantic import SecretStr
 
 from events.commands import BuyPackage, Offer, RefundPackage
 from services.api.app import create_app
-from services.api.hub import BalanceHub
-from services.api.ports import Ports
 from services.payments.quote import sign_quote
-from tests.unit.api.test_app import SETTINGS, FakeLedger, FakeReads, outcome
-from tests.unit.core.scenario import CATALOG
+from tests.unit.api.test_app import SETTINGS, FakeLedger, fake_ports, outcome
 from tests.unit.payments.stripe_payloads import (
     ACCOUNT,
     WEBHOOK_SECRET,
@@ -43,7 +40,7 @@ QUOTED = Offer(credits=1000, price_cents=4000, currency="USD")  # the price when
 
 def app_and_ledger():
     ledger = FakeLedger(outcome)
-    ports = Ports(reads=FakeReads(), ledger=ledger, hub=BalanceHub(10), catalog=CATALOG)
+    ports = fake_ports(ledger)
     app = create_app(STRIPE, ports=ports)
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api")
     return http, ledger
