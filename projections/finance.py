@@ -31,6 +31,7 @@ from events.ledger import (
     HoldSettled,
     LedgerEvent,
     LotKind,
+    PackagePartlyRefunded,
     PackagePurchased,
     PackageRefunded,
     PackageRestored,
@@ -170,7 +171,7 @@ def moves(event: LedgerEvent) -> Iterable[tuple[Category, Draw]]:
             for draw in (*event.returned, *event.forfeited):
                 yield "used", _negated(draw)
             yield from _forfeits(event.forfeited)
-        case PackageRefunded() | PurchaseReversed():
+        case PackageRefunded() | PurchaseReversed() | PackagePartlyRefunded():
             if event.credits_removed:
                 yield (
                     "refunded",

@@ -138,7 +138,8 @@ ROUTES: tuple[CommandRoute, ...] = (
         "refund_package",
         "PackageRefund",
         "A package's payment was refunded or charged back. Scope: billing.",
-        "A package's payment was refunded or charged back (``reason``).",
+        "A package's payment was refunded or charged back (``reason``); a partial refund says\n"
+        "how much of the payment has been refunded so far, in all (``refunded_cents``).",
     ),
     CommandRoute(
         "package-restorations",

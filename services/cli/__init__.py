@@ -62,6 +62,7 @@ class Bench(StrEnum):
     storage = "storage"
     clients = "clients"
     finance_report = "finance-report"
+    live_streams = "live-streams"
 
 
 @app.command()

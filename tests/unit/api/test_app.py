@@ -44,6 +44,9 @@ class FakeReads:
     async def view(self, account_id: str):
         return self.opened if account_id == ACCOUNT else None
 
+    async def views(self, account_ids: list[str]):
+        return {ACCOUNT: self.opened} if ACCOUNT in account_ids else {}
+
     async def history(self, account_id: str, upto: int, offset: int, limit: int):
         return page(self.log, upto, offset, limit) if account_id == ACCOUNT else []
 
@@ -82,6 +85,11 @@ class FakeLedger:
         return self.answer(command)
 
 
+def fake_ports(ledger: FakeLedger) -> Ports:
+    reads = FakeReads()
+    return Ports(reads=reads, ledger=ledger, hub=BalanceHub(10, reads), catalog=CATALOG)
+
+
 def outcome(command: Command, **fields) -> Outcome:
     return Outcome(
         command_id=command.command_id,
@@ -106,7 +114,7 @@ def client(
     settings: ApiSettings = SETTINGS,
 ):
     ledger = FakeLedger(answer)
-    ports = Ports(reads=FakeReads(), ledger=ledger, hub=BalanceHub(10), catalog=CATALOG)
+    ports = fake_ports(ledger)
     app = create_app(settings, ports=ports)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     http = httpx.AsyncClient(

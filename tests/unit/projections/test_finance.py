@@ -20,6 +20,7 @@ from tests.unit.core.scenario import (
     charged_back,
     dispute_won,
     granted,
+    partly_refunded,
     refunded_package,
     refunded_use,
     released,
@@ -86,6 +87,15 @@ def test_a_refunded_package_takes_what_is_left_of_it_and_its_value():
 
     assert (period.refunded, period.refunded_cents) == (950, 4750)
     assert (period.closing, period.closing_cents) == (0, 0)
+
+
+def test_a_partial_refund_takes_its_share_of_the_package_off_the_books_not_nothing():
+    commands = [bought("small", at=0, payment_ref="p1"), partly_refunded("p1", 1234)]
+
+    period = period_after(*commands)
+
+    assert (period.refunded, period.closing) == (246, 754)
+    assert period.closing_cents + period.refunded_cents == 5000
 
 
 def test_a_won_dispute_puts_the_charged_back_credits_and_their_value_back():
