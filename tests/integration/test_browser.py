@@ -20,7 +20,7 @@ import httpx
 import pytest
 from playwright.async_api import Page, async_playwright, expect
 
-from services.ledger.client import LedgerClient
+from services.client import LedgerClient
 from services.settings import REPO, Settings
 from tests.integration.conftest_api import SERVICE_TOKENS, TOKENS, WEBHOOK_SECRET, open_account
 
