@@ -59,7 +59,7 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-# The contracts as documents (docs/asyncapi.json, docs/openapi.json); a test checks them.
+# The contracts as documents (docs/asyncapi.json, docs/openapi.json), generated, not committed.
 docs: setup
 	$(PY) -m services.contracts
 
