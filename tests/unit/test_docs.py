@@ -58,3 +58,11 @@ def test_the_site_loads_nothing_from_a_cdn():
     assert config["theme"]["font"] is False
     assert all(not Path(script).is_absolute() for script in config["extra_javascript"])
     assert all("//" not in script for script in config["extra_javascript"])
+
+
+def test_the_readme_is_at_most_200_lines_and_opens_with_the_two_commands():
+    lines = (REPO / "README.md").read_text().splitlines()
+
+    assert len(lines) <= 200
+    assert lines[3].startswith("make run ")
+    assert lines[4].startswith("make test ")
