@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from events.commands import Paid
 from events.ledger import PackagePurchased
+from services.audit.payment_sources import stripe_payment
 from services.audit.reconciliation import (
     LedgerFacts,
     LedgerPurchase,
@@ -16,6 +17,7 @@ from services.audit.reconciliation import (
 )
 from services.ledger.core.past import Remembered
 from services.payments.model import Payment, PaymentEvent
+from services.payments.stripe_provider import PaymentIntentSummary
 from tests.unit.core import scenario as s
 
 SINCE = 1_000
@@ -218,3 +220,33 @@ def test_a_purchase_event_read_from_the_store_is_the_one_the_index_answers():
     past = ledger_after(success("pi_1"))
 
     assert isinstance(LedgerFacts.recalled(past, "pi_1", "payment-pi_1").bought, PackagePurchased)
+
+
+def intent(status: str = "succeeded", refunded_cents: int = 0, dispute: str | None = None):
+    return PaymentIntentSummary(
+        "pi_1", s.ACCOUNT, "small", 5000, "USD", status, SINCE, refunded_cents, dispute
+    )
+
+
+def test_a_stripe_payment_intent_reads_as_its_status_refunds_and_dispute():
+    assert [
+        (p.status, p.kept_cents)
+        for p in map(
+            stripe_payment,
+            [
+                intent(),
+                intent(refunded_cents=1234),
+                intent(refunded_cents=5000),
+                intent(dispute="needs_response"),
+                intent(dispute="won"),
+                intent("processing"),
+            ],
+        )
+    ] == [
+        ("succeeded", 5000),
+        ("refunded partly", 3766),
+        ("refunded", 0),
+        ("disputed", 0),
+        ("dispute won", 5000),
+        ("not paid (processing)", 0),
+    ]
