@@ -2,8 +2,9 @@
 
 from datetime import UTC, date, datetime
 
+from events.outcomes import BalanceFigures, Outcome
 from projections.forecast import pace
-from services.api.demo import days_of_use, this_months_cycle
+from services.api.demo import days_of_use, said, this_months_cycle
 from tests.unit.core.scenario import CATALOG
 
 NOW = datetime(2026, 12, 4, 8, 5, tzinfo=UTC)
@@ -50,3 +51,14 @@ def test_a_repeat_names_the_same_commands():
     assert [u.command_id for u in days_of_use("acct-demo", NOW)] == [
         u.command_id for u in days_of_use("acct-demo", NOW.replace(hour=23))
     ]
+
+
+def test_the_seed_says_what_it_did_in_one_line():
+    figures = BalanceFigures(subscription=757, purchased=0, granted=0, held=0, total=757)
+    outcomes = [
+        Outcome(command_id=c, account_id="acct-demo", command_type=t, status="accepted")
+        for c, t in (("demo-cycle-2026-12", "CycleRenewed"), ("demo-use-1", "UseTool"))
+    ]
+    outcomes[-1] = outcomes[-1].model_copy(update={"balance": figures})
+
+    assert said(outcomes) == "demo: acct-demo cycle accepted, 1 uses, 757 credits left"
