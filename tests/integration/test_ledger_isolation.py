@@ -197,7 +197,9 @@ async def test_a_failed_commit_is_retried_without_dropping_other_partitions_cach
 ):
     a, b = "acct-retry-a", "acct-retry-b"
     for account in (a, b):
-        await client.execute(BuyPackage(**ids(account, 1), package="small", payment_ref="p"))
+        await client.execute(
+            BuyPackage(**ids(account, 1), package="small", payment_ref=f"p-{account}")
+        )
         await stored_ids(ledger, account, 1)
     assert {a, b} <= ledger.ledger._cache.keys()
     store = ledger.ledger.store
