@@ -23,19 +23,23 @@ from events.commands import (
     BuyPackage,
     ChangePlan,
     Command,
+    ConfigureAutoTopUp,
     Credits,
     CycleRenewed,
+    DisableAutoTopUp,
     ExpireHolds,
     GrantCredits,
     Identifier,
     Moment,
     Offer,
     Paid,
+    RecordTopUpFailure,
     RefundPackage,
     RefundUsage,
     ReleaseHold,
     ReserveCredits,
     RestorePackage,
+    SavePaymentMethod,
     SettleHold,
     Text,
     Units,
@@ -82,6 +86,7 @@ class PackagePurchase(Body):
     payment_ref: Identifier
     offer: Offer | None = None
     paid: Paid | None = None
+    top_up: Identifier | None = None
 
 
 class Renewal(Body):
@@ -151,6 +156,36 @@ class Grant(Body):
     command = GrantCredits
     credits: Credits
     expires_at: Moment | None = None
+    reason: Text
+
+
+class AutoTopUp(Body):
+    """Buy ``package`` with the saved card whenever the spendable balance falls below
+    ``threshold_credits``, at most ``max_per_month`` times a calendar month (UTC)."""
+
+    command = ConfigureAutoTopUp
+    threshold_credits: Credits
+    package: Identifier
+    max_per_month: Annotated[int, Strict(), Field(gt=0, le=100)]
+
+
+class AutoTopUpOff(Body):
+    command = DisableAutoTopUp
+
+
+class SavedCard(Body):
+    """Billing saved a card for off-session charges (the provider's setup checkout)."""
+
+    command = SavePaymentMethod
+    last4: Annotated[str, Field(pattern=r"^[0-9]{4}$")]
+    provider_ref: Identifier
+
+
+class TopUpFailure(Body):
+    """The off-session charge of top-up ``request_id`` failed, for the provider's ``reason``."""
+
+    command = RecordTopUpFailure
+    request_id: Identifier
     reason: Text
 
 

@@ -9,6 +9,8 @@ from datetime import datetime
 from functools import cache
 
 from events.ledger import (
+    AutoTopUpConfigured,
+    AutoTopUpDisabled,
     CommandRefused,
     CreditsExpired,
     CreditsGranted,
@@ -22,6 +24,7 @@ from events.ledger import (
     PackagePurchased,
     PackageRefunded,
     PackageRestored,
+    PaymentMethodSaved,
     PaymentParked,
     PaymentReversed,
     PlanDowngradeCancelled,
@@ -29,6 +32,8 @@ from events.ledger import (
     PlanUpgraded,
     PurchaseReversed,
     ToolUsed,
+    TopUpFailed,
+    TopUpRequested,
     UsageRefunded,
 )
 from services.ledger.core import Account, Balance, balance, catch_up, evolve
@@ -141,6 +146,21 @@ def describe(event: LedgerEvent) -> str:
             return f"downgrade cancelled, staying on {event.plan}"
         case ExpiryChecked():
             return "expiries checked"
+        case PaymentMethodSaved():
+            return f"card ending {event.last4} saved for top-ups"
+        case AutoTopUpConfigured():
+            return (
+                f"auto top-up on: {event.package} below {event.threshold_credits} credits, "
+                f"at most {event.max_per_month} a month"
+            )
+        case AutoTopUpDisabled():
+            why = "the card was declined" if event.reason == "card_declined" else "by the account"
+            return f"auto top-up off: {why}"
+        case TopUpRequested():
+            retry = f" (attempt {event.attempt})" if event.attempt > 1 else ""
+            return f"top-up of {event.package} requested at {event.balance_credits} credits{retry}"
+        case TopUpFailed():
+            return f"top-up attempt {event.attempt} failed: {event.reason}"
         case CommandRefused():
             return f"{event.command_type} refused: {event.message}"
     return type(event).__name__  # pragma: no cover - every event type is matched above

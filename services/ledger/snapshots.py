@@ -14,9 +14,10 @@ from immutables import Map
 
 from events.ledger import Draw
 from services.ledger.core import Account, Hold, Lot
+from services.ledger.core.state import TopUp
 
-FORMAT = 4  # 3: only what is open (idempotency and history live in the store's index);
-# 4: emptied package lots close, refunded packages are named
+FORMAT = 5  # 3: only what is open (idempotency and history live in the store's index);
+# 4: emptied package lots close, refunded packages are named; 5: automatic top-ups
 
 
 def dump(state: Account, head: str) -> bytes:
@@ -68,6 +69,7 @@ def to_document(state: Account) -> dict[str, Any]:
             for hold in state.holds.values()
         ],
         "refunded": sorted(state.refunded),
+        "top_up": list(state.top_up),
         "version": state.version,
         "as_of": _time(state.as_of),
     }
@@ -96,6 +98,7 @@ def from_document(doc: dict[str, Any]) -> Account:
             lots=lots,
             holds=holds,
             refunded=frozenset(doc["refunded"]),
+            top_up=TopUp(*doc["top_up"]),
             version=doc["version"],
             as_of=_parse(doc["as_of"]),
         )

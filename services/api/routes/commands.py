@@ -43,6 +43,7 @@ UsersOrWorkers = Annotated[str, Depends(acting("account", "workers"))]
 Workers = Annotated[str, Depends(acting("workers"))]
 Billing = Annotated[str, Depends(acting("billing"))]
 Support = Annotated[str, Depends(acting("support"))]
+AccountOrBilling = Annotated[str, Depends(acting("account", "billing"))]
 
 
 @router.post("/accounts/{account_id}/tool-uses", responses=ERRORS)
@@ -207,6 +208,63 @@ async def grant(
     key: IdempotencyKey = None,
 ) -> Outcome:
     """Support or promotional credits. Scope: support."""
+    return await sent(request, ports, limits, account_id, body, key)
+
+
+@router.put("/accounts/{account_id}/auto-top-up", responses=ERRORS)
+async def configure_auto_top_up(
+    account_id: AccountOrBilling,
+    body: commands.AutoTopUp,
+    request: Request,
+    ports: PortsDep,
+    limits: LimitsDep,
+    key: IdempotencyKey = None,
+) -> Outcome:
+    """Turn automatic top-ups on (or change them): 409 ``no_payment_method`` until a card is
+    saved (``POST /accounts/{id}/card-setups``). Scopes: account (its own), billing."""
+    unknown = commands.unknown_item(ports.catalog, package=body.package)
+    if unknown is not None:
+        raise unknown
+    return await sent(request, ports, limits, account_id, body, key)
+
+
+@router.delete("/accounts/{account_id}/auto-top-up", responses=ERRORS)
+async def disable_auto_top_up(
+    account_id: AccountOrBilling,
+    request: Request,
+    ports: PortsDep,
+    limits: LimitsDep,
+    key: IdempotencyKey = None,
+) -> Outcome:
+    """Turn automatic top-ups off. Scopes: account (its own), billing."""
+    return await sent(request, ports, limits, account_id, commands.AutoTopUpOff(), key)
+
+
+@router.post("/accounts/{account_id}/payment-methods", responses=ERRORS)
+async def save_payment_method(
+    account_id: Billing,
+    body: commands.SavedCard,
+    request: Request,
+    ports: PortsDep,
+    limits: LimitsDep,
+    key: IdempotencyKey = None,
+) -> Outcome:
+    """A card saved for off-session charges (the provider's webhook does this itself).
+    Scope: billing."""
+    return await sent(request, ports, limits, account_id, body, key)
+
+
+@router.post("/accounts/{account_id}/top-up-failures", responses=ERRORS)
+async def record_top_up_failure(
+    account_id: Billing,
+    body: commands.TopUpFailure,
+    request: Request,
+    ports: PortsDep,
+    limits: LimitsDep,
+    key: IdempotencyKey = None,
+) -> Outcome:
+    """The charge of an automatic top-up failed (the top-up process and the webhook send
+    this themselves). Scope: billing."""
     return await sent(request, ports, limits, account_id, body, key)
 
 
