@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from events.outcomes import BalanceFigures
 from projections.balance import BalanceView
-from services.api.models import AccountDetails, HistoryPage, HoldOut, LotOut, Plan
+from services.api.models import AccountDetails, AutoTopUpOut, HistoryPage, HoldOut, LotOut, Plan
 from services.audit.history import Row
 from services.ledger.core import Catalog, spendable
 
@@ -56,7 +56,24 @@ def details(view: BalanceView, recent: Sequence[Row], catalog: Catalog) -> Accou
             HoldOut(hold_id=h.hold_id, tool=h.tool, credits=h.credits, expires_at=h.expires_at)
             for h in sorted(account.holds.values(), key=lambda h: h.expires_at)
         ],
+        auto_top_up=_auto_top_up(view),
         recent=list(recent),
+    )
+
+
+def _auto_top_up(view: BalanceView) -> AutoTopUpOut:
+    top_up = view.account.top_up
+    return AutoTopUpOut(
+        on=top_up.on,
+        threshold_credits=top_up.threshold_credits,
+        package=top_up.package,
+        max_per_month=top_up.max_per_month if top_up.on else None,
+        card_last4=top_up.card_last4,
+        card_declined=top_up.card_declined,
+        in_flight=top_up.in_flight is not None,
+        failed_attempts=top_up.failures,
+        top_ups_this_month=top_up.requested,
+        month=top_up.month,
     )
 
 

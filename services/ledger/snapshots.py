@@ -16,8 +16,9 @@ from events.ledger import Draw
 from services.ledger.core import Account, Hold, Lot
 from services.ledger.core.state import TopUp
 
-FORMAT = 5  # 3: only what is open (idempotency and history live in the store's index);
-# 4: emptied package lots close, refunded packages are named; 5: automatic top-ups
+FORMAT = 4  # 3: only what is open (idempotency and history live in the store's index);
+# 4: emptied package lots close, refunded packages are named (automatic top-ups, when an
+# account has any, are read with a default: no document before them can have had one)
 
 
 def dump(state: Account, head: str) -> bytes:
@@ -98,7 +99,7 @@ def from_document(doc: dict[str, Any]) -> Account:
             lots=lots,
             holds=holds,
             refunded=frozenset(doc["refunded"]),
-            top_up=TopUp(*doc["top_up"]),
+            top_up=TopUp(*doc.get("top_up", ())),
             version=doc["version"],
             as_of=_parse(doc["as_of"]),
         )

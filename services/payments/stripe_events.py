@@ -84,6 +84,7 @@ def payment_event(
             amount_cents=int(obj[amount_key]),
             currency=canonical_currency(obj["currency"]),
             refunded_cents=refunded,
+            failure_reason=_failure(obj) if neutral == "payment.failed" else None,
         )
     except (KeyError, TypeError, ValueError, ValidationError) as bad:
         raise UnusableStripeEvent(
@@ -94,6 +95,13 @@ def payment_event(
             "amount_mismatch", f"{kind} {event['id']}: not the price the checkout was opened at"
         )
     return PaymentEvent(id=event["id"], type=neutral, created=event["created"], data=payment)
+
+
+def _failure(obj: Mapping[str, Any]) -> str:
+    """Why a payment failed, in Stripe's words: its decline code, else its error code."""
+    error = obj.get("last_payment_error") or {}
+    reason = error.get("decline_code") or error.get("code") or "payment_failed"
+    return str(reason)[:500]
 
 
 def _reading(kind: str, obj: Mapping[str, Any]) -> tuple[PaymentEventType, str, Any] | None:

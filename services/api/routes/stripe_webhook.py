@@ -62,7 +62,7 @@ async def stripe_webhook(
         raise error(400, "invalid_event", "the webhook body is not a Stripe event") from bad
     if event is None:
         return StripeWebhookAnswer(received=True, status="ignored")
-    if event.type == "payment.failed":
+    if event.type == "payment.failed" and event.data.top_up is None:
         log.info("stripe payment failed %s: nothing bought", event.data.payment_ref)
         return StripeWebhookAnswer(received=True, status="not_paid")
     secret = request.app.state.settings.payments_webhook_secret.get_secret_value()

@@ -127,6 +127,7 @@ async def test_the_openapi_document_lists_every_endpoint_and_the_bearer_scheme()
         "/accounts/{account_id}/auto-top-up",
         "/accounts/{account_id}/payment-methods",
         "/accounts/{account_id}/top-up-failures",
+        "/accounts/{account_id}/card-setups",
         "/webhooks/payments",
         "/catalog/tools",
         "/catalog/plans",
