@@ -202,11 +202,15 @@ class GrantCredits(Command):
 
 class RefundPackage(Command):
     """A package's payment was refunded or charged back (``reason``): remove what remains of
-    its lot, or, if the purchase has not been recorded yet, what it will add."""
+    its lot, or, if the purchase has not been recorded yet, what it will add. A partial refund
+    names how much of the payment has been refunded so far, in all (``refunded_cents``): only
+    the credits that share paid for are removed, and a later, larger partial refund removes
+    only the difference. A chargeback is always whole."""
 
     type: Literal["RefundPackage"] = "RefundPackage"
     payment_ref: Identifier
     reason: Literal["refund", "chargeback"] = "refund"
+    refunded_cents: int | None = Field(None, ge=1, le=100_000_000)
 
 
 class RestorePackage(Command):

@@ -171,6 +171,8 @@ class PaymentReversed(LedgerEvent):
     type: Literal["PaymentReversed"] = "PaymentReversed"
     payment_ref: str
     reason: Reversal
+    refunded_cents: int | None = None
+    """A partial refund: how much of the payment was refunded so far, in all. None: all of it."""
 
 
 class PurchaseReversed(LedgerEvent):
@@ -182,6 +184,25 @@ class PurchaseReversed(LedgerEvent):
     lot_id: str
     credits_removed: int
     reason: Reversal
+    refunded_cents: int | None = None
+    """The payment was partly refunded first (this much, in all): ``credits_removed`` is the
+    refunded share of the package and the rest stays. None: it was reversed whole."""
+
+
+class PackagePartlyRefunded(LedgerEvent):
+    """Part of a package's payment was refunded: the credits the refunded share paid for leave
+    the lot, rounded down so the customer keeps any fraction of a credit. ``refunded_cents``
+    and ``credits_refunded`` are the payment's refunds so far, in all (a provider reports the
+    refunded amount cumulatively); this refund's own part is ``credits_removed`` from what
+    remained plus ``shortfall_credits`` already spent or held."""
+
+    type: Literal["PackagePartlyRefunded"] = "PackagePartlyRefunded"
+    payment_ref: str
+    lot_id: str
+    refunded_cents: int
+    credits_refunded: int
+    credits_removed: int
+    shortfall_credits: int
 
 
 class PackageRestored(LedgerEvent):
@@ -311,6 +332,7 @@ AnyLedgerEvent = Annotated[
     | PackageRefunded
     | PaymentReversed
     | PurchaseReversed
+    | PackagePartlyRefunded
     | PackageRestored
     | PaymentParked
     | PlanUpgraded
@@ -339,6 +361,7 @@ DecisionEvent = (
     | PackageRefunded
     | PaymentReversed
     | PurchaseReversed
+    | PackagePartlyRefunded
     | PackageRestored
     | PaymentParked
     | PlanUpgraded

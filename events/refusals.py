@@ -80,6 +80,12 @@ class DuplicatePayment(Refusal):
     code = "duplicate_payment"
 
 
+class PaymentAlreadyUsed(Refusal):
+    """The payment already bought a package for another account: one payment, one package."""
+
+    code = "payment_already_used"
+
+
 class UnknownPayment(Refusal):
     code = "unknown_payment"
 
@@ -148,6 +154,7 @@ REFUSALS: dict[str, type[Refusal]] = {
         UnknownUsage,
         AlreadyRefunded,
         DuplicatePayment,
+        PaymentAlreadyUsed,
         UnknownPayment,
         NotDisputed,
         DisputeAlreadyWon,

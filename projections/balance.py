@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import orjson
 
@@ -15,7 +15,7 @@ from events.ledger import LedgerEvent
 from services.ledger import snapshots
 from services.ledger.core import Account, Balance, balance, ends, evolve, started
 
-FORMAT = 4  # 4: the ledger's account encoding, format 3 (services/ledger/snapshots.py)
+FORMAT = 5  # 4: the ledger's account encoding, format 3 (services/ledger/snapshots.py); 5: books
 
 
 class RecordedEvent(Protocol):
@@ -107,25 +107,30 @@ def fold(view: BalanceView, recorded: RecordedEvent) -> BalanceView:
     return BalanceView(view.account_id, account, recorded.event.occurred_at)
 
 
-def dump(view: BalanceView) -> str:
-    """The view as JSON, for the read model's row (the ledger's own account encoding)."""
-    document = {"format": FORMAT, "updated_at": _time(view.updated_at)}
+def dump(view: BalanceView, books: dict[str, Any] | None = None) -> str:
+    """The view as JSON, for the read model's row (the ledger's own account encoding), with
+    the account's finance books beside it (``projections.finance.dump``)."""
+    document = {"format": FORMAT, "updated_at": _time(view.updated_at), "books": books}
     return orjson.dumps(document | snapshots.to_document(view.account)).decode()
 
 
 def load(account_id: str, text: str) -> BalanceView:
     """The view back from its JSON; raises ``ValueError`` on anything unreadable."""
+    return load_with_books(account_id, text)[0]
+
+
+def load_with_books(account_id: str, text: str) -> tuple[BalanceView, dict[str, Any] | None]:
+    """The view and the books kept beside it; raises ``ValueError`` on anything unreadable."""
     try:
         doc = orjson.loads(text)
         if doc["format"] != FORMAT:
             raise ValueError(f"unknown view format {doc['format']}")
-        updated_at = doc["updated_at"]
+        updated_at, books = doc["updated_at"], doc["books"]
     except (KeyError, TypeError) as error:
         raise ValueError(f"unreadable view of {account_id}: {error!r}") from error
     account = snapshots.from_document(doc)
-    return BalanceView(
-        account_id, account, None if updated_at is None else datetime.fromisoformat(updated_at)
-    )
+    moment = None if updated_at is None else datetime.fromisoformat(updated_at)
+    return BalanceView(account_id, account, moment), books
 
 
 def _time(moment: datetime | None) -> str | None:

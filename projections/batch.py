@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from events.balances import BalanceAlert, BalanceUpdated
+from projections import finance
 from projections.alerts import AlertRules, AlertState, evaluate
 from projections.balance import BalanceView, RecordedEvent, fold
 from services.audit import history
@@ -22,10 +23,12 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """One row of the read model: an account's view and what its alerts have fired."""
+    """One row of the read model: an account's view, what its alerts have fired and its
+    finance books."""
 
     view: BalanceView
     alerts: AlertState = field(default_factory=AlertState)
+    books: finance.Books = field(default_factory=finance.Books)
 
 
 @dataclass
@@ -37,6 +40,8 @@ class Projected:
     alerts: list[BalanceAlert] = field(default_factory=list)
     history: list[tuple[str, history.Row]] = field(default_factory=list)  # (account, row)
     quarantined: dict[str, str] = field(default_factory=dict)
+    periods: dict[tuple[str, str], finance.Period] = field(default_factory=dict)
+    usage: dict[tuple[str, str], finance.Today] = field(default_factory=dict)
 
     @property
     def updates(self) -> list[BalanceUpdated]:
@@ -59,6 +64,16 @@ class Projected:
         self.entries.pop(account_id, None)
         self.alerts = [a for a in self.alerts if a.account_id != account_id]
         self.history = [(a, row) for a, row in self.history if a != account_id]
+        self.periods = {k: p for k, p in self.periods.items() if k[0] != account_id}
+        self.usage = {k: u for k, u in self.usage.items() if k[0] != account_id}
+
+    def booked(self, account_id: str, books: finance.Books, before: finance.Books) -> None:
+        """Keep the account's latest month (and day, if a use changed it) as the books now
+        have them."""
+        assert books.period is not None, "books that folded an event have a period"
+        self.periods[account_id, books.period.month] = books.period
+        if books.today is not before.today:
+            self.usage[account_id, books.day] = books.today
 
 
 def project(
@@ -91,11 +106,13 @@ def project(
                 alerts, fired = evaluate(view, alerts, rules)
                 out.alerts += fired
             row = history.row(recorded.event, view.version, entry.view.figures, view.figures)
+            books = finance.fold(entry.books, recorded.event)
         except Exception as error:  # a fold that raises must not stop every other account
             out.quarantine(account_id, recorded.originator_version, error)
             continue
         out.history.append((account_id, row))
-        out.entries[account_id] = Entry(view, alerts)
+        out.booked(account_id, books, entry.books)
+        out.entries[account_id] = Entry(view, alerts, books)
     return out
 
 

@@ -9,7 +9,10 @@
   held at its last good version) and compares every other row with the ledger core's own
   answer: for each account, its events up to the read model's position are replayed by the
   core (``replay`` and ``balance``, not the projector's fold), and both the row's columns and
-  its stored view must match.
+  its stored view must match. Its finance months must each balance (``opening + bought -
+  consumed - refunded - forfeited = closing``, credits and cents), each open at the last one's
+  closing, and the latest close at the purchased credits the core's replay holds (spendable
+  and held).
 - ``lag``: events the ledger has stored that the read model has not folded yet.
 """
 
@@ -17,14 +20,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any, cast
 
 from projections.balance import BalanceView, load
 from projections.batch import Entry, project
+from projections.finance import Period
+from projections.finance_report import Report, report
 from projections.follow import LogReader
 from projections.settings import ProjectorSettings
 from projections.store import BalanceReadModel, message_of
-from services.ledger.core import replay
+from services.ledger.core import Account, balance, replay
 from services.ledger.store import LedgerStore, Recorded
 
 
@@ -74,7 +80,7 @@ def rebuild_into(
         for account_id in projected.quarantined:
             entries.pop(account_id, None)
         quarantined |= projected.quarantined
-        model.recorder.add_history(projected.history)
+        model.recorder.add_history(projected.history, projected.periods, projected.usage)
         position = page.last_id
         if progress is not None:
             progress(position, max(end, position))
@@ -94,6 +100,9 @@ def check(
         quarantined = model.quarantined()
         versions = _versions_until(ledger, position)
         by_account = {row["account_id"]: row for row in rows}
+        months: dict[str, list[Period]] = {}
+        for account_id, period in model.recorder.periods("9999-12"):
+            months.setdefault(account_id, []).append(period)
         differences = [
             Difference(account_id, "quarantined", error, "folded")
             for account_id, error in quarantined.items()
@@ -108,8 +117,23 @@ def check(
                     Difference(account_id, "row", row and "present", version and "expected")
                 )
                 continue
-            differences += _compare(ledger, account_id, version, row)
+            differences += _compare(ledger, account_id, version, row, months.get(account_id, []))
         return position, differences
+    finally:
+        ledger.close()
+
+
+def finance(
+    settings: ProjectorSettings,
+    first: str,
+    last: str,
+    progress: Callable[[int], None] | None = None,
+) -> Report:
+    """The finance report from month ``first`` to ``last`` (YYYY-MM), from the stored months."""
+    ledger = LedgerStore(settings)
+    try:
+        months = BalanceReadModel(ledger).recorder.periods(last)
+        return report(months, first, last, progress)
     finally:
         ledger.close()
 
@@ -120,6 +144,26 @@ def lag(settings: ProjectorSettings) -> int:
         return BalanceReadModel(ledger).lag()
     finally:
         ledger.close()
+
+
+def _books(account_id: str, months: list[Period], state: Account) -> list[Difference]:
+    """Where the account's finance months disagree with themselves or with the core."""
+    found = [
+        Difference(account_id, f"books.{p.month}", "unbalanced", "balanced")
+        for p in months
+        if not p.balanced
+    ]
+    for before, after in pairwise(months):
+        if (after.opening, after.opening_cents) != (before.closing, before.closing_cents):
+            opened = (after.opening, after.opening_cents)
+            closed = (before.closing, before.closing_cents)
+            found.append(Difference(account_id, f"books.{after.month}.opening", opened, closed))
+    held = sum(d.credits for h in state.holds.values() for d in h.draws if d.kind == "purchased")
+    owed = balance(state).purchased + held
+    closing = months[-1].closing if months else 0
+    if closing != owed:
+        found.append(Difference(account_id, "books.closing", closing, owed))
+    return found
 
 
 def _versions_until(ledger: LedgerStore, position: int) -> dict[str, int]:
@@ -139,7 +183,11 @@ def _versions_until(ledger: LedgerStore, position: int) -> dict[str, int]:
 
 
 def _compare(
-    ledger: LedgerStore, account_id: str, version: int, row: dict[str, Any]
+    ledger: LedgerStore,
+    account_id: str,
+    version: int,
+    row: dict[str, Any],
+    months: list[Period],
 ) -> list[Difference]:
     stored = ledger.recorder.select_events(account_id, lte=version)
     try:
@@ -153,7 +201,7 @@ def _compare(
         kept = load(account_id, row["view"]).message()
     except ValueError as error:
         return [Difference(account_id, "row", str(error), "readable")]
-    found = []
+    found = _books(account_id, months, state)
     for source, got in (("columns", columns), ("view", kept)):
         for name, value in got.model_dump().items():
             if value != getattr(expected, name):

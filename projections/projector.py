@@ -25,7 +25,7 @@ from aiokafka import AIOKafkaProducer
 from pydantic import BaseModel
 
 from events.balances import BalanceAlert, BalanceUpdated
-from projections import metrics
+from projections import finance, metrics
 from projections.balance import BalanceView, fold
 from projections.batch import Entry, project, quiet_alerts
 from projections.follow import LogReader, Page, UnreadableEvent, Wakeup
@@ -102,8 +102,8 @@ class Projector:
         self._cache.clear()  # another projector may have moved the read model meanwhile
         try:
             self.position = await asyncio.to_thread(self.model.position)
-            if self.position and not await asyncio.to_thread(self.model.recorder.has_history):
-                log.warning("the read model has no history yet: rebuilding it from the log")
+            if self.position and not await asyncio.to_thread(self._complete):
+                log.warning("the read model has no history or books yet: rebuilding it")
                 await asyncio.to_thread(rebuild_into, self.ledger, self.model, self.settings)
                 self.position = await asyncio.to_thread(self.model.position)
             self.quarantined = await asyncio.to_thread(self.model.quarantined)
@@ -132,6 +132,10 @@ class Projector:
 
     def close(self) -> None:
         self.ledger.close()
+
+    def _complete(self) -> bool:
+        """Whether the read model has every table folded (one from before some has not)."""
+        return self.model.recorder.has_history() and self.model.recorder.has_books()
 
     async def _renewed(self) -> bool:
         """Renew the lease when due; a database that cannot be reached is not a lost lease
@@ -169,6 +173,10 @@ class Projector:
             self._cache.pop(account_id, None)
             repaired.pop(account_id, None)
         projected.entries = {**repaired, **projected.entries}
+        for account_id, entry in repaired.items():
+            if entry.books.period is not None:
+                key = (account_id, entry.books.period.month)
+                projected.periods.setdefault(key, entry.books.period)
         try:
             messages = projected.messages()
             folded = time.perf_counter()
@@ -184,6 +192,8 @@ class Projector:
                 page.last_id,
                 projected.quarantined,
                 projected.history,
+                projected.periods,
+                projected.usage,
             )
         except LeaseLost:
             raise
@@ -213,14 +223,16 @@ class Projector:
         repaired = {}
         for account_id, reason in unreadable.items():
             log.error("row of %s unreadable (%s); rebuilt from its stream", account_id, reason)
-            view = BalanceView(account_id)
+            view, books = BalanceView(account_id), finance.Books()
             try:
                 for recorded in self.ledger.stream(account_id):
                     view = fold(view, recorded)
+                    books = finance.fold(books, recorded.event)
             except Exception:  # left to ``project``, which quarantines the account
                 log.exception("could not rebuild the row of %s", account_id)
                 continue
-            repaired[account_id] = entries[account_id] = Entry(view, quiet_alerts(view, self.rules))
+            alerts = quiet_alerts(view, self.rules)
+            repaired[account_id] = entries[account_id] = Entry(view, alerts, books)
         return entries, repaired
 
     async def _publish(self, updates: list[BalanceUpdated], alerts: list[BalanceAlert]) -> None:

@@ -22,8 +22,9 @@ from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 from psycopg.sql import SQL, Composed, Identifier
 
 from events.balances import BalanceUpdated
-from projections import alerts, balance
+from projections import alerts, balance, finance, finance_tables
 from projections.batch import Entry
+from projections.finance_tables import PERIODS, USAGE, Periods, Usage
 from services.audit import history
 from services.ledger.recorders import reading
 
@@ -132,6 +133,8 @@ class _BalanceTable:
             history=HISTORY,
             quarantine=QUARANTINE,
             lease=LEASE,
+            periods=PERIODS,
+            usage=USAGE,
             time=self.time_type,
         )
 
@@ -150,9 +153,12 @@ class _BalanceTable:
         position: int,
         quarantined: Mapping[str, str] | None = None,
         events: HistoryRows = (),
+        periods: Periods | None = None,
+        usage: Usage | None = None,
     ) -> None:
-        """Write these rows, the events' history (and quarantined accounts) and move the
-        position from ``previous`` to ``position``, atomically."""
+        """Write these rows, the events' history, the finance periods and usage they changed
+        (and quarantined accounts) and move the position from ``previous`` to ``position``,
+        atomically."""
         rows = [self.row(entry, message) for entry, message in entries]
         lines = [self.history_row(account_id, row) for account_id, row in events]
         with self.page_transaction(len(rows), len(lines)) as c:
@@ -160,6 +166,7 @@ class _BalanceTable:
                 self.upsert(c, rows)
             if lines:
                 self.insert_history(c, lines)
+            self._book(c, periods or {}, usage or {})
             if quarantined:
                 self._quarantine(c, quarantined, position)
             if previous:
@@ -217,16 +224,50 @@ class _BalanceTable:
         c.executemany(self.q(INSERT_HISTORY), lines)
 
     def clear_history(self) -> None:
-        """Drop the history, to be written anew (a rebuild)."""
+        """Drop the history and the finance tables, to be written anew (a rebuild)."""
         with self.datastore.transaction(commit=True) as c:
-            c.execute(self.q("DROP TABLE IF EXISTS {history}"))
-            c.execute(self.q(CREATE_HISTORY))
+            for table, create in (
+                ("{history}", CREATE_HISTORY),
+                ("{periods}", finance_tables.CREATE_PERIODS),
+                ("{usage}", finance_tables.CREATE_USAGE),
+            ):
+                c.execute(self.q(f"DROP TABLE IF EXISTS {table}"))
+                c.execute(self.q(create))
 
-    def add_history(self, events: HistoryRows) -> None:
+    def add_history(
+        self, events: HistoryRows, periods: Periods | None = None, usage: Usage | None = None
+    ) -> None:
         lines = [self.history_row(account_id, row) for account_id, row in events]
         with self.datastore.transaction(commit=True) as c:
             if lines:
                 self.insert_history(c, lines)
+            self._book(c, periods or {}, usage or {})
+
+    def _book(self, c: Any, periods: Periods, usage: Usage) -> None:
+        """Upsert the finance periods and the days' usage."""
+        if periods:
+            rows = [finance_tables.period_row(a, p) for (a, _), p in periods.items()]
+            c.executemany(self.q(finance_tables.UPSERT_PERIOD), rows)
+        if usage:
+            c.executemany(self.q(finance_tables.UPSERT_USAGE), finance_tables.usage_rows(usage))
+
+    def periods(self, upto: str) -> list[tuple[str, finance.Period]]:
+        """Every account's months up to ``upto`` (YYYY-MM), by account and month."""
+        with reading(self.datastore) as c:
+            c.execute(self.q(finance_tables.SELECT_PERIODS), (upto,))
+            return [finance_tables.period_of(dict(r)) for r in c.fetchall()]
+
+    def usage(self, account_id: str, first: str, last: str) -> list[tuple[str, str, int, int]]:
+        """The account's (day, tool, uses, credits) from day ``first`` to ``last``."""
+        with reading(self.datastore) as c:
+            c.execute(self.q(finance_tables.SELECT_USAGE), (account_id, first, last))
+            return [(r["day"], r["tool"], int(r["uses"]), int(r["credits"])) for r in c.fetchall()]
+
+    def has_books(self) -> bool:
+        """Whether the finance periods hold anything (a read model from before them does not)."""
+        with reading(self.datastore) as c:
+            c.execute(self.q("SELECT 1 FROM {periods} LIMIT 1"))
+            return c.fetchone() is not None
 
     def history_page(
         self, account_id: str, upto: int, offset: int, limit: int
@@ -328,7 +369,7 @@ class _BalanceTable:
         return (
             *columns[:_FIRST_TIME],
             *(self.time_param(moment) for moment in columns[_FIRST_TIME:]),
-            balance.dump(entry.view),
+            balance.dump(entry.view, finance.dump(entry.books)),
             orjson.dumps(alerts.dump(entry.alerts)).decode(),
         )
 
@@ -351,6 +392,8 @@ class SQLiteBalanceRecorder(_BalanceTable, SQLiteTrackingRecorder):
             self.q(CREATE_HISTORY),
             self.q(CREATE_QUARANTINE),
             self.q(CREATE_LEASE),
+            self.q(finance_tables.CREATE_PERIODS),
+            self.q(finance_tables.CREATE_USAGE),
         ]
 
 
@@ -364,6 +407,8 @@ class PostgresBalanceRecorder(_BalanceTable, PostgresTrackingRecorder):
             self.q(CREATE_HISTORY),
             self.q(CREATE_QUARANTINE),
             self.q(CREATE_LEASE),
+            self.q(finance_tables.CREATE_PERIODS),
+            self.q(finance_tables.CREATE_USAGE),
         ]
 
     def q(self, template: str) -> Composed:
@@ -375,6 +420,8 @@ class PostgresBalanceRecorder(_BalanceTable, PostgresTrackingRecorder):
             history=Identifier(schema, HISTORY),
             quarantine=Identifier(schema, QUARANTINE),
             lease=Identifier(schema, LEASE),
+            periods=Identifier(schema, PERIODS),
+            usage=Identifier(schema, USAGE),
         )
 
     def time_param(self, moment: datetime | None) -> Any:

@@ -18,8 +18,9 @@ import orjson
 from eventsourcing.sqlite import SQLiteDatastore
 
 from events.balances import BalanceUpdated
-from projections import alerts, balance
+from projections import alerts, balance, finance
 from projections.batch import Entry
+from projections.finance_tables import Periods, Usage
 from projections.recorders import (
     NAMES,
     SOURCE,
@@ -66,8 +67,9 @@ class BalanceReadModel:
         unreadable: dict[str, str] = {}
         for row in self.recorder.select(ids):
             try:
-                view = balance.load(row["account_id"], row["view"])
-                found[row["account_id"]] = Entry(view, alerts.load(orjson.loads(row["alerts"])))
+                view, books = balance.load_with_books(row["account_id"], row["view"])
+                state = alerts.load(orjson.loads(row["alerts"]))
+                found[row["account_id"]] = Entry(view, state, finance.load(books or {}))
             except ValueError as error:
                 unreadable[row["account_id"]] = str(error)
         return found, unreadable
@@ -87,8 +89,10 @@ class BalanceReadModel:
         position: int,
         quarantined: Mapping[str, str] | None = None,
         events: HistoryRows = (),
+        periods: Periods | None = None,
+        usage: Usage | None = None,
     ) -> None:
-        self.recorder.save(entries, previous, position, quarantined, events)
+        self.recorder.save(entries, previous, position, quarantined, events, periods, usage)
 
     def history(self, account_id: str, upto: int, offset: int, limit: int) -> list[Row]:
         """A page of the account's history up to version ``upto``, newest first."""

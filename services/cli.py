@@ -3,6 +3,7 @@
 credits run ledger|projector|clock|api|all    run a service (all: as make run does)
 credits topics                                create the topics (idempotent)
 credits read-model rebuild|check|lag          the balance read model, with progress bars
+credits finance report --from --to            purchased credits' value, subscription breakage
 credits audit ACCOUNT / credits verify        the auditor's commands (services/audit/cli.py)
 credits bench end-to-end|ledger-throughput|projector-throughput|...  the benchmarks
 
@@ -19,7 +20,8 @@ from typing import Annotated
 
 import typer
 
-from projections import maintenance
+from projections import finance_output, maintenance
+from projections.finance_output import MONTH
 from projections.settings import ProjectorSettings
 from services import progress
 from services.audit.cli import app
@@ -29,6 +31,8 @@ from services.settings import REPO, Settings
 app.info.help = "Run, check and audit Kalema Credits."
 read_model = typer.Typer(help="The balance read model: rebuild, check, lag.", no_args_is_help=True)
 app.add_typer(read_model, name="read-model")
+finance_app = typer.Typer(help="Finance: deferred revenue and breakage.", no_args_is_help=True)
+app.add_typer(finance_app, name="finance")
 
 
 @app.callback()
@@ -54,6 +58,8 @@ class Bench(StrEnum):
     long_account = "long-account"
     storage = "storage"
     clients = "clients"
+    finance_report = "finance-report"
+    live_streams = "live-streams"
 
 
 @app.command()
@@ -112,6 +118,34 @@ def check() -> None:
     verdict = f"{len(differences)} differences" if differences else "read model agrees"
     typer.echo(f"{verdict} with the core's replay up to notification {position}")
     raise typer.Exit(1 if differences else 0)
+
+
+class Format(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+def _month(value: str) -> str:
+    if not MONTH.fullmatch(value):
+        raise typer.BadParameter(f"{value!r} is not a month (YYYY-MM)")
+    return value
+
+
+@finance_app.command()
+def report(
+    first: Annotated[str, typer.Option("--from", callback=_month, help="first month, YYYY-MM")],
+    last: Annotated[str, typer.Option("--to", callback=_month, help="last month, YYYY-MM")],
+    format: Annotated[Format, typer.Option(help="how to print it")] = Format.table,
+) -> None:
+    """Per account and in total, from the read model: purchased credits and their value in
+    cents (opening, bought, consumed, refunded, forfeited, closing), subscription credits by
+    plan and granted credits (granted, used, expired)."""
+    if first > last:
+        raise typer.BadParameter(f"--from {first} is after --to {last}")
+    with progress.bar("reading the months", after_s=1) as step:
+        got = maintenance.finance(ProjectorSettings(), first, last, lambda n: step(n, n))
+    typer.echo(finance_output.render(got, format.value), nl=False)
 
 
 @read_model.command()

@@ -5,7 +5,8 @@ readers all follow a topic this way: each process must see every account, so no 
 partitions out, and nothing is committed. A reader that follows what happens *from now on*
 starts at the topic's end, resolved before ``start`` returns (so a record sent after it is never
 missed); one that wants everything starts at the beginning. A failed fetch is retried with
-back-off; the position is kept, so no record is missed.
+back-off; the position is kept, so no record is missed, and ``resumed`` (if given) is called
+once the topic answers again, for a reader that wants to check what it holds.
 """
 
 from __future__ import annotations
@@ -39,11 +40,13 @@ class TopicTail:
         poll_ms: int = 500,
         client_id: str | None = None,
         log: logging.Logger | None = None,
+        resumed: Callable[[], None] | None = None,
         **consumer_options: Any,
     ) -> None:
         self.topic = settings.topic[role]
         self.partitions = next(spec.partitions for spec in ALL_TOPICS if spec.role == role)
         self.deliver, self.from_end, self.poll_ms = deliver, from_end, poll_ms
+        self.resumed = resumed
         self.log = log or logging.getLogger("kalema")
         self.consumer = kafka_clients.consumer(
             settings,
@@ -87,16 +90,21 @@ class TopicTail:
 
     async def _read(self) -> None:
         delay_s = RETRY_FIRST_S
+        failing = False
         while True:
             try:
                 batch = await self.consumer.getmany(timeout_ms=self.poll_ms)
             except Exception:
                 self.errors += 1
+                failing = True
                 self.log.exception("reading %s failed; retrying in %.1fs", self.topic, delay_s)
                 await asyncio.sleep(delay_s)
                 delay_s = min(delay_s * 2, RETRY_MAX_S)
                 continue
             delay_s = RETRY_FIRST_S
+            if failing and self.resumed is not None:
+                self.resumed()
+            failing = False
             for records in batch.values():
                 for record in records:
                     self.deliver(record)

@@ -27,8 +27,8 @@ log = logging.getLogger("kalema.api")
 
 
 class ApiServer(uvicorn.Server):
-    """Ends the open balance streams as soon as a stop is asked for: their connections close
-    at once, and the shutdown does not wait out the grace period on them."""
+    """Ends the open balance and alert streams as soon as a stop is asked for: their
+    connections close at once, and the shutdown does not wait out the grace period on them."""
 
     def __init__(self, config: uvicorn.Config, app: FastAPI) -> None:
         super().__init__(config)
@@ -40,9 +40,11 @@ class ApiServer(uvicorn.Server):
         await super().serve(sockets)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        ports = self.app.state.ports
+        ports, alerts = self.app.state.ports, getattr(self.app.state, "alert_feed", None)
         if ports is not None and self.loop is not None:
             self.loop.call_soon_threadsafe(ports.hub.close)
+        if alerts is not None and self.loop is not None:
+            self.loop.call_soon_threadsafe(alerts.hub.close)
         super().handle_exit(sig, frame)
 
 

@@ -2,7 +2,8 @@
 
 One consumer of the alerts topic per API process, started by the first alert stream that
 opens (an API nobody watches alerts on never reads the topic), from the topic's end: alerts are
-news, and the balance itself is the state. Each open stream has a small mailbox; the projector
+news, and the balance itself is the state. Each open stream has a small mailbox and the shared
+heartbeat of ``services.api.streams`` (nothing runs for a quiet stream); the projector
 delivers at least once, so a repeated ``alert_id`` is dropped here. No alert is stored: a page
 opened later sees the balance, not old alerts.
 """
@@ -11,13 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict, defaultdict
+from collections import OrderedDict, deque
 from typing import Any
 
 from aiokafka import ConsumerRecord
 from pydantic import ValidationError
 
 from events.balances import BalanceAlert
+from services.api.streams import Heartbeats, Waker
 from services.settings import Settings
 from services.tail import TopicTail
 
@@ -26,22 +28,60 @@ MAILBOX = 20  # alerts waiting per stream; a browser that far behind loses the o
 REMEMBERED = 10_000  # alert ids remembered to drop repeats
 
 
+class AlertStream(Waker):
+    """One open stream of one account's alerts: a small mailbox; a browser ``MAILBOX`` alerts
+    behind loses the oldest."""
+
+    __slots__ = ("_waiting", "account_id")
+
+    def __init__(self, account_id: str) -> None:
+        super().__init__()
+        self.account_id = account_id
+        self._waiting: deque[BalanceAlert] | None = None
+
+    def offer(self, alert: BalanceAlert) -> None:
+        if self._waiting is None:
+            self._waiting = deque(maxlen=MAILBOX)
+        self._waiting.append(alert)
+        self.wake()
+
+    async def next(self, timeout_s: float | None = None) -> list[BalanceAlert]:
+        """The alerts waiting, oldest first; none if the stream was closed, a heartbeat is
+        due, or nothing came within ``timeout_s``."""
+        while await self.wait(timeout_s) and not self.closed:
+            waiting, self._waiting = self._waiting, None
+            if waiting:
+                self.beat_due = False
+                return list(waiting)
+            if self.beat_due:
+                self.beat_due = False
+                return []
+        return []
+
+
 class AlertHub:
-    def __init__(self) -> None:
-        self._streams: defaultdict[str, set[asyncio.Queue[BalanceAlert]]] = defaultdict(set)
+    def __init__(self, heartbeat_s: float = 15.0) -> None:
+        self.closed = False
+        self.heartbeats = Heartbeats(heartbeat_s)
+        self._streams: dict[str, set[AlertStream]] = {}
         self._seen: OrderedDict[str, None] = OrderedDict()
 
-    def subscribe(self, account_id: str) -> asyncio.Queue[BalanceAlert]:
-        mailbox: asyncio.Queue[BalanceAlert] = asyncio.Queue(MAILBOX)
-        self._streams[account_id].add(mailbox)
-        return mailbox
+    def subscribe(self, account_id: str) -> AlertStream:
+        stream = AlertStream(account_id)
+        if self.closed:
+            stream.close()
+            return stream
+        self._streams.setdefault(account_id, set()).add(stream)
+        self.heartbeats.add(stream)
+        return stream
 
-    def unsubscribe(self, account_id: str, mailbox: asyncio.Queue[BalanceAlert]) -> None:
-        streams = self._streams.get(account_id)
+    def unsubscribe(self, stream: AlertStream) -> None:
+        self.heartbeats.discard(stream)
+        streams = self._streams.get(stream.account_id)
         if streams is not None:
-            streams.discard(mailbox)
+            streams.discard(stream)
             if not streams:
-                del self._streams[account_id]
+                del self._streams[stream.account_id]
 
     def publish(self, alert: BalanceAlert) -> None:
         if alert.alert_id in self._seen:
@@ -49,10 +89,19 @@ class AlertHub:
         self._seen[alert.alert_id] = None
         while len(self._seen) > REMEMBERED:
             self._seen.popitem(last=False)
-        for mailbox in self._streams.get(alert.account_id, ()):
-            if mailbox.full():
-                mailbox.get_nowait()
-            mailbox.put_nowait(alert)
+        for stream in self._streams.get(alert.account_id, ()):
+            stream.offer(alert)
+
+    def close(self) -> None:
+        """End every stream (the server is stopping)."""
+        self.closed = True
+        for streams in self._streams.values():
+            for stream in streams:
+                stream.close()
+        self.heartbeats.stop()
+
+    def streams(self) -> int:
+        return sum(len(s) for s in self._streams.values())
 
 
 class AlertFeed:
@@ -74,6 +123,7 @@ class AlertFeed:
         return self.hub
 
     async def stop(self) -> None:
+        self.hub.close()
         if self._tail is not None:
             await self._tail.stop()
 

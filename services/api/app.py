@@ -20,7 +20,16 @@ from services.api import errors, observability
 from services.api.deps import Limits
 from services.api.limits import BodyLimit, BodyTooLarge, too_large_problem
 from services.api.ports import Ports, real_ports
-from services.api.routes import accounts, alerts, catalog, checkouts, commands, me, stripe_webhook
+from services.api.routes import (
+    accounts,
+    alerts,
+    catalog,
+    checkouts,
+    commands,
+    finance,
+    me,
+    stripe_webhook,
+)
 from services.api.settings import ApiSettings
 from services.going_live import refuse_lab_settings
 from services.payments.stripe_provider import StripeProvider
@@ -65,7 +74,7 @@ def create_app(settings: ApiSettings | None = None, ports: Ports | None = None) 
     app.add_exception_handler(errors.ApiError, errors.answer)
     app.add_exception_handler(RequestValidationError, errors.invalid)
     app.add_exception_handler(BodyTooLarge, too_large)
-    for module in (accounts, commands, checkouts, catalog, me):
+    for module in (accounts, commands, checkouts, catalog, me, finance):
         app.include_router(module.router)
     if settings.payments_provider == "stripe":
         app.state.payments = stripe_provider(settings)

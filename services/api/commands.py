@@ -100,11 +100,13 @@ class Renewal(Body):
 
 
 class PackageRefund(Body):
-    """A package's payment was refunded or charged back (``reason``)."""
+    """A package's payment was refunded or charged back (``reason``); a partial refund says
+    how much of the payment has been refunded so far, in all (``refunded_cents``)."""
 
     command = RefundPackage
     payment_ref: Identifier
     reason: Literal["refund", "chargeback"] = "refund"
+    refunded_cents: int | None = Field(None, ge=1, le=100_000_000)
 
 
 class PackageRestoration(Body):

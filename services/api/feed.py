@@ -1,7 +1,8 @@
 """The balances topic into the hub: ONE consumer per API process, whatever the number of open
 streams. It reads every partition without a consumer group (each API process must see every
 account) from the end of the topic as it starts: what came before is in the read model, which
-each stream reads first."""
+each stream reads first. After a fetch failed, once the topic answers again, every account with
+an open stream is read again (``BalanceHub.reread_all``)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,12 @@ class BalanceFeed:
     def __init__(self, settings: Settings, hub: BalanceHub) -> None:
         self.hub = hub
         self._tail = TopicTail(
-            settings, "balances", self._deliver, client_id="kalema-api-balances", log=log
+            settings,
+            "balances",
+            self._deliver,
+            client_id="kalema-api-balances",
+            log=log,
+            resumed=hub.reread_all,
         )
         self.topic = self._tail.topic
 
@@ -31,7 +37,6 @@ class BalanceFeed:
         await self._tail.start()  # from the end, resolved before any stream opens
 
     async def stop(self) -> None:
-        # The streams fall back to re-reading the read model while a fetch fails.
         await self._tail.stop()
 
     def _deliver(self, record: ConsumerRecord[Any, bytes | None]) -> None:

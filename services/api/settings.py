@@ -50,8 +50,9 @@ class ApiSettings(Settings):
     """How long a command over HTTP waits for its outcome before answering 504."""
     api_recent_activity: int = Field(10, ge=0)
     """History entries in the details view."""
-    api_stream_refresh_s: float = Field(30.0, gt=0)
-    """An open balance stream re-reads the read model this often, in case an update was missed."""
+    api_stream_heartbeat_s: float = Field(15.0, gt=0)
+    """An open stream (balance or alerts) sends a comment line this often while nothing changes,
+    so that proxies keep the quiet connection open. Nothing else runs for an idle stream."""
     api_stream_recent_accounts: int = Field(10_000, gt=0)
     """Latest balances remembered from the topic, for streams that open while the read model
     has not yet committed what the projector already published."""
@@ -74,6 +75,10 @@ class ApiSettings(Settings):
 
     payments_webhook_secret: SecretStr = SecretStr(DEV_WEBHOOK_SECRET)
     """The secret the payment provider signs its webhooks with."""
+    payments_quote_key: SecretStr | None = None
+    """The key a checkout's quote (the offer it was opened at, in the provider's metadata) is
+    signed with; unset, the webhook secret. Its own key lets the webhook secret (the test
+    provider's, or one a provider rotates) change without voiding open checkouts' quotes."""
     payments_webhook_tolerance_s: int = Field(300, gt=0)
     """A webhook signed longer ago (or ahead) than this is refused: a replay."""
     payments_test_provider: bool = True
@@ -105,6 +110,10 @@ class ApiSettings(Settings):
     def url(self) -> str:
         return f"http://{self.api_host}:{self.api_port}"
 
+    def quote_key(self) -> str:
+        """The key checkouts' quotes are signed and read with."""
+        return (self.payments_quote_key or self.payments_webhook_secret).get_secret_value()
+
     def page_url(self) -> str:
         """The page's address to print: with the development token if that one is configured
         (it is public, in this file), never with a real one."""
@@ -123,6 +132,8 @@ class ApiSettings(Settings):
                 found.append(f"{name} holds a built-in development token")
         if self.payments_webhook_secret.get_secret_value() == DEV_WEBHOOK_SECRET:
             found.append("KALEMA_PAYMENTS_WEBHOOK_SECRET is the built-in development secret")
+        if self.quote_key() == DEV_WEBHOOK_SECRET:
+            found.append("KALEMA_PAYMENTS_QUOTE_KEY is unset or the built-in development secret")
         if self.payments_provider == "test" and self.payments_test_provider:
             found.append(
                 "KALEMA_PAYMENTS_TEST_PROVIDER is on (its pay button confirms payments without "

@@ -8,10 +8,28 @@ The sidebar's balance is ``BalanceUpdated`` itself, the message of the balances 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date, timedelta
+from typing import Literal
 
 from events.outcomes import BalanceFigures
 from projections.balance import BalanceView
-from services.api.models import AccountDetails, AutoTopUpOut, HistoryPage, HoldOut, LotOut, Plan
+from projections.finance_output import document
+from projections.finance_report import Report
+from projections.forecast import pace
+from services.api.models import (
+    AccountDetails,
+    AutoTopUpOut,
+    DayUsage,
+    FinanceReport,
+    Forecast,
+    HistoryPage,
+    HoldOut,
+    LotOut,
+    Plan,
+    ToolUsage,
+    UsageReport,
+)
+from services.api.ports import UsageRow
 from services.audit.history import Row
 from services.ledger.core import Catalog, spendable
 
@@ -28,9 +46,16 @@ def history_page(view: BalanceView, page: Sequence[Row], offset: int, limit: int
     )
 
 
-def details(view: BalanceView, recent: Sequence[Row], catalog: Catalog) -> AccountDetails:
+def details(
+    view: BalanceView,
+    recent: Sequence[Row],
+    catalog: Catalog,
+    used: Sequence[UsageRow] = (),
+    today: date | None = None,
+) -> AccountDetails:
     """The account as the read model has it, with its most recent history entries (newest
-    first, read up to the view's version, so never ahead of the balance they explain)."""
+    first, read up to the view's version, so never ahead of the balance they explain), and
+    the forecast at the pace of ``used`` (the last days' usage) as of ``today``."""
     account, figures = view.account, BalanceFigures.of(view.figures)
     # Drawdown order as of the last event: the figures are as recorded, so are the lots.
     lots = spendable(account, view.updated_at) if view.updated_at else []
@@ -58,6 +83,7 @@ def details(view: BalanceView, recent: Sequence[Row], catalog: Catalog) -> Accou
         ],
         auto_top_up=_auto_top_up(view),
         recent=list(recent),
+        forecast=None if today is None else _forecast(view, used, today),
     )
 
 
@@ -75,6 +101,70 @@ def _auto_top_up(view: BalanceView) -> AutoTopUpOut:
         top_ups_this_month=top_up.requested,
         month=top_up.month,
     )
+
+
+def _forecast(view: BalanceView, used: Sequence[UsageRow], today: date) -> Forecast:
+    by_day: dict[date, int] = {}
+    for day, _, _, credits in used:
+        by_day[date.fromisoformat(day)] = by_day.get(date.fromisoformat(day), 0) + credits
+    figures, cycle_end = view.figures, view.account.cycle_end
+    got = pace(by_day, today, figures.subscription, figures.total, cycle_end and cycle_end.date())
+    return Forecast(
+        window_days=got.window_days,
+        used_credits=got.used_credits,
+        credits_per_day=got.credits_per_day,
+        subscription_runs_out_on=got.subscription_runs_out_on,
+        all_credits_run_out_on=got.all_credits_run_out_on,
+        renews_on=got.renews_on,
+    )
+
+
+def usage_report(
+    account_id: str,
+    rows: Sequence[UsageRow],
+    first: date,
+    last: date,
+    by: Literal["tool", "day"],
+    catalog: Catalog,
+) -> UsageReport:
+    """The account's usage from ``first`` to ``last`` by tool (most credits first) or by day
+    (every day of the range, quiet ones at 0), tools named as the catalog names them."""
+    tools: dict[str, tuple[int, int]] = {}
+    days: dict[str, dict[str, int]] = {}
+    for day, tool, uses, credits in rows:
+        total = tools.get(tool, (0, 0))
+        tools[tool] = (total[0] + uses, total[1] + credits)
+        days.setdefault(day, {})[tool] = credits
+    named = [
+        ToolUsage(tool=t, name=_tool_name(t, catalog), uses=u, credits=c)
+        for t, (u, c) in sorted(tools.items(), key=lambda kv: (-kv[1][1], kv[0]))
+    ]
+    every_day = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    daily = [
+        DayUsage(
+            day=d,
+            credits=sum(days.get(d.isoformat(), {}).values()),
+            tools=days.get(d.isoformat(), {}),
+        )
+        for d in every_day
+    ]
+    return UsageReport(
+        account_id=account_id,
+        first=first,
+        last=last,
+        by=by,
+        tools=named if by == "tool" else [],
+        days=daily if by == "day" else [],
+    )
+
+
+def finance_report(report: Report) -> FinanceReport:
+    return FinanceReport.model_validate(document(report))
+
+
+def _tool_name(tool: str, catalog: Catalog) -> str:
+    price = catalog.tools.get(tool)
+    return price.name if price is not None else tool
 
 
 def _plan(view: BalanceView, catalog: Catalog) -> Plan | None:

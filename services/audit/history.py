@@ -21,6 +21,7 @@ from events.ledger import (
     HoldReleased,
     HoldSettled,
     LedgerEvent,
+    PackagePartlyRefunded,
     PackagePurchased,
     PackageRefunded,
     PackageRestored,
@@ -130,7 +131,12 @@ def describe(event: LedgerEvent) -> str:
             verb = "refunded" if event.reason == "refund" else "charged back"
             return f"payment {event.payment_ref} {verb}: -{event.credits_removed}"
         case PurchaseReversed():
-            return f"payment {event.payment_ref} was reversed first: -{event.credits_removed}"
+            first = "reversed" if event.refunded_cents is None else "partly refunded"
+            return f"payment {event.payment_ref} was {first} first: -{event.credits_removed}"
+        case PackagePartlyRefunded():
+            so_far = f"{event.refunded_cents / 100:.2f} in all"
+            removed = event.credits_removed + event.shortfall_credits
+            return f"payment {event.payment_ref} partly refunded ({so_far}): -{removed}"
         case PaymentReversed():
             return f"payment {event.payment_ref} reversed ({event.reason}) before its purchase"
         case PackageRestored():

@@ -8,6 +8,12 @@ several partitions: the first position goes through the library, ``tracking=``, 
 only ever moves forward, so a rebuild running beside a live ledger cannot move a key back).
 ``recall`` reads the events behind many keys of many accounts in one query: the ledger asks once
 per batch.
+
+A store-wide key (``core.past.store_wide``: the package a payment bought, on whichever account)
+goes to ``ledger_shared_index`` instead, one row per key whatever the account, written by a
+plain INSERT: a second account's event answering it fails the whole transaction (two ledgers
+deciding the same payment for two accounts at once: the later batch is retried, and refused).
+Looked up as ``(account, key)``, it answers with the event on the account that holds it.
 """
 
 from __future__ import annotations
@@ -22,8 +28,11 @@ from eventsourcing.sqlite import SQLiteDatastore, SQLiteProcessRecorder
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
+from services.ledger.core.past import store_wide
+
 INDEX = "ledger_index"
-BUILT = ("", "index:built")  # a row that says the index holds every stored event's keys
+SHARED_INDEX = "ledger_shared_index"
+BUILT = ("", "index:built:2")  # says the indexes hold every stored event's keys (2: store-wide)
 IndexRow = tuple[str, str, int]  # account_id, key, version of the event that answers it
 Wanted = tuple[str, str]  # account_id, key
 LogRow = tuple[int, str, int, str, bytes]  # notification id, account_id, version, topic, state
@@ -47,6 +56,8 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder):
             *super().construct_create_table_statements(),
             f"CREATE TABLE IF NOT EXISTS {INDEX} (account_id TEXT, key TEXT, "
             "version INTEGER NOT NULL, PRIMARY KEY (account_id, key)) WITHOUT ROWID",
+            f"CREATE TABLE IF NOT EXISTS {SHARED_INDEX} (key TEXT PRIMARY KEY, "
+            "account_id TEXT NOT NULL, version INTEGER NOT NULL) WITHOUT ROWID",
         ]
 
     def _insert_events(
@@ -55,22 +66,36 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder):
         returning = super()._insert_events(c, stored_events, **kwargs)
         for position in kwargs.get("more_positions") or ():
             self._insert_tracking(c, position)
-        write_index(self, c, kwargs.get("index") or ())
+        write_index(self, c, kwargs.get("index") or (), strict=True)
         return returning
 
     upsert = (
         f"INSERT INTO {INDEX} (account_id, key, version) VALUES (?, ?, ?) "
         "ON CONFLICT (account_id, key) DO UPDATE SET version = max(version, excluded.version)"
     )
+    shared_insert = f"INSERT INTO {SHARED_INDEX} (account_id, key, version) VALUES (?, ?, ?)"
 
-    def write_index(self, cursor: Any, rows: Sequence[IndexRow]) -> None:
-        cursor.executemany(self.upsert, rows)  # in-process: one statement per key is cheap
+    def write_index(self, cursor: Any, rows: Sequence[IndexRow], strict: bool) -> None:
+        own, shared = _split(rows)
+        cursor.executemany(self.upsert, own)  # in-process: one statement per key is cheap
+        tolerant = "" if strict else " ON CONFLICT (key) DO NOTHING"
+        cursor.executemany(self.shared_insert + tolerant, shared)
 
     def recall(self, wanted: Sequence[Wanted]) -> list[tuple[str, str, int, str, bytes]]:
-        """(account_id, key, version, topic, state) of the event behind each key that has one."""
+        """(account_id, key, version, topic, state) of the event behind each key that has one
+        (a store-wide key's: as asked, whichever account holds it)."""
         found: list[tuple[str, str, int, str, bytes]] = []
         with self.datastore.transaction(commit=False) as c:
-            for chunk in _chunks(wanted):
+            for asked, key in _split_wanted(wanted)[1]:
+                c.execute(
+                    f"SELECT ?, s.key, s.version, e.topic, e.state FROM {SHARED_INDEX} s "
+                    f"JOIN {self.events_table_name} e "
+                    "ON e.originator_id = s.account_id AND e.originator_version = s.version "
+                    "WHERE s.key = ?",
+                    (asked, key),
+                )
+                found += [tuple(row) for row in c.fetchall()]
+            for chunk in _chunks(_split_wanted(wanted)[0]):
                 values = ", ".join(["(?, ?)"] * len(chunk))
                 c.execute(
                     f"WITH wanted(account_id, key) AS (VALUES {values}) "
@@ -109,10 +134,13 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder):
             write_index(self, c, rows)
 
     def index_rows(self) -> list[IndexRow]:
-        """Every key of the index and the version it points at (for verification)."""
+        """Every key of the indexes and the version it points at (for verification)."""
         with self.datastore.transaction(commit=False) as c:
-            c.execute(f"SELECT account_id, key, version FROM {INDEX}")
-            return [(row[0], row[1], row[2]) for row in c.fetchall() if (row[0], row[1]) != BUILT]
+            c.execute(
+                f"SELECT account_id, key, version FROM {INDEX} UNION ALL "
+                f"SELECT account_id, key, version FROM {SHARED_INDEX}"
+            )
+            return [(row[0], row[1], row[2]) for row in c.fetchall() if row[0] != BUILT[0]]
 
 
 class PostgresLedgerRecorder(PostgresProcessRecorder):
@@ -137,6 +165,17 @@ class PostgresLedgerRecorder(PostgresProcessRecorder):
                 "version BIGINT NOT NULL, PRIMARY KEY (account_id, key))"
             ).format(index=self.index)
         )
+        self.shared_index = Identifier(datastore.schema, SHARED_INDEX)
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {shared} (key TEXT PRIMARY KEY, "
+                "account_id TEXT NOT NULL, version BIGINT NOT NULL)"
+            ).format(shared=self.shared_index)
+        )
+        self.shared_insert = SQL(
+            "INSERT INTO {shared} (account_id, key, version) "
+            "SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[])"
+        ).format(shared=self.shared_index)
         # One statement per batch (arrays unnested), not one per key: PostgreSQL's CPU is
         # shared with the broker and the ledger on one machine.
         self.upsert = SQL(
@@ -146,12 +185,17 @@ class PostgresLedgerRecorder(PostgresProcessRecorder):
             "version = GREATEST(i.version, excluded.version)"
         ).format(index=self.index)
         self.recall_statement = SQL(
-            "SELECT i.account_id, i.key, i.version, e.topic, e.state "
-            "FROM unnest(%s::text[], %s::text[]) AS w(account_id, key) "
+            "WITH w AS (SELECT * FROM unnest(%s::text[], %s::text[]) AS w(account_id, key)) "
+            "SELECT i.account_id, i.key, i.version, e.topic, e.state FROM w "
             "JOIN {index} i ON i.account_id = w.account_id AND i.key = w.key "
             "JOIN {events} e ON e.originator_id = i.account_id "
-            "AND e.originator_version = i.version"
-        ).format(index=self.index, events=self.events)
+            "AND e.originator_version = i.version "
+            "UNION ALL "
+            "SELECT w.account_id, s.key, s.version, e.topic, e.state FROM w "
+            "JOIN {shared} s ON s.key = w.key "
+            "JOIN {events} e ON e.originator_id = s.account_id "
+            "AND e.originator_version = s.version"
+        ).format(index=self.index, events=self.events, shared=self.shared_index)
         self.take_turn = SQL("SELECT pg_advisory_xact_lock(hashtext(%s))")
         self.turn = f"{datastore.schema}.{events_table_name}"
         self.log_statement = SQL(
@@ -191,11 +235,8 @@ class PostgresLedgerRecorder(PostgresProcessRecorder):
         streams: list[StreamRow] = []
         with reading(self.datastore) as curs:
             curs.row_factory = tuple_row
-            curs.execute(
-                statement,
-                (list(accounts), [w[0] for w in wanted], [w[1] for w in wanted]),
-                prepare=True,
-            )
+            owners, keys = [w[0] for w in wanted], [w[1] for w in wanted]
+            curs.execute(statement, (list(accounts), owners, keys, owners, keys), prepare=True)
             rows: list[Any] = curs.fetchall()
             for key, account_id, version, topic, state in rows:
                 if key is None:
@@ -220,9 +261,16 @@ class PostgresLedgerRecorder(PostgresProcessRecorder):
             "FROM unnest(%s::text[], %s::text[]) AS w(account_id, key) "
             "JOIN {index} i ON i.account_id = w.account_id AND i.key = w.key "
             "JOIN {events} e ON e.originator_id = i.account_id "
-            "AND e.originator_version = i.version"
+            "AND e.originator_version = i.version "
+            "UNION ALL "
+            "SELECT s.key, w.account_id, s.version, e.topic, e.state "
+            "FROM unnest(%s::text[], %s::text[]) AS w(account_id, key) "
+            "JOIN {shared} s ON s.key = w.key "
+            "JOIN {events} e ON e.originator_id = s.account_id "
+            "AND e.originator_version = s.version"
         ).format(
             index=self.index,
+            shared=self.shared_index,
             events=self.events,
             snapshots=Identifier(self.datastore.schema, snapshots_table),
         )
@@ -251,17 +299,22 @@ class PostgresLedgerRecorder(PostgresProcessRecorder):
         super()._insert_events(curs, stored_events, **kw)
         for position in kw.get("more_positions") or ():
             self._insert_tracking(curs, position)
-        write_index(self, curs, kw.get("index") or ())
+        write_index(self, curs, kw.get("index") or (), strict=True)
 
-    def write_index(self, cursor: Any, rows: Sequence[IndexRow]) -> None:
+    def write_index(self, cursor: Any, rows: Sequence[IndexRow], strict: bool) -> None:
         # A statement may touch a row once: a key answered twice in a batch keeps its latest.
+        own, shared = _split(rows)
         latest: dict[Wanted, int] = {}
-        for account_id, key, version in rows:
+        for account_id, key, version in own:
             latest[(account_id, key)] = max(version, latest.get((account_id, key), 0))
         cursor.execute(
             self.upsert,
             ([a for a, _ in latest], [k for _, k in latest], list(latest.values())),
         )
+        if shared:
+            tolerant = SQL("" if strict else " ON CONFLICT (key) DO NOTHING")
+            columns = [list(column) for column in zip(*shared, strict=True)]
+            cursor.execute(self.shared_insert + tolerant, columns)
 
     def recall(self, wanted: Sequence[Wanted]) -> list[tuple[str, str, int, str, bytes]]:
         """(account_id, key, version, topic, state) of the event behind each key that has one."""
@@ -293,14 +346,17 @@ class PostgresLedgerRecorder(PostgresProcessRecorder):
             write_index(self, curs, rows)
 
     def index_rows(self) -> list[IndexRow]:
-        """Every key of the index and the version it points at (for verification)."""
+        """Every key of the indexes and the version it points at (for verification)."""
         with reading(self.datastore) as curs:
             curs.row_factory = tuple_row
             curs.execute(
-                SQL("SELECT account_id, key, version FROM {index}").format(index=self.index)
+                SQL(
+                    "SELECT account_id, key, version FROM {index} UNION ALL "
+                    "SELECT account_id, key, version FROM {shared}"
+                ).format(index=self.index, shared=self.shared_index)
             )
             rows: list[Any] = curs.fetchall()
-        return [(row[0], row[1], row[2]) for row in rows if (row[0], row[1]) != BUILT]
+        return [(row[0], row[1], row[2]) for row in rows if row[0] != BUILT[0]]
 
 
 LedgerRecorder = SQLiteLedgerRecorder | PostgresLedgerRecorder
@@ -320,10 +376,24 @@ def reading(datastore: SQLiteDatastore | PostgresDatastore) -> Iterator[Any]:
             yield cursor
 
 
-def write_index(recorder: LedgerRecorder, cursor: Any, rows: Sequence[IndexRow]) -> None:
-    """Point each key at its event, in the caller's transaction."""
+def write_index(
+    recorder: LedgerRecorder, cursor: Any, rows: Sequence[IndexRow], strict: bool = False
+) -> None:
+    """Point each key at its event, in the caller's transaction. ``strict``: a store-wide key
+    that another event already answers fails the transaction (a rebuild keeps the first)."""
     if rows:
-        recorder.write_index(cursor, rows)
+        recorder.write_index(cursor, rows, strict)
+
+
+def _split(rows: Sequence[IndexRow]) -> tuple[list[IndexRow], list[IndexRow]]:
+    """An account's own keys, and the store-wide ones."""
+    own = [row for row in rows if not store_wide(row[1])]
+    return own, [row for row in rows if store_wide(row[1])]
+
+
+def _split_wanted(wanted: Sequence[Wanted]) -> tuple[list[Wanted], list[Wanted]]:
+    own = [w for w in wanted if not store_wide(w[1])]
+    return own, [w for w in wanted if store_wide(w[1])]
 
 
 def _chunks(wanted: Sequence[Wanted]) -> Iterator[Sequence[Wanted]]:

@@ -29,6 +29,7 @@ from services.ledger.core import (
     keys_for,
     keys_of,
 )
+from services.ledger.core.past import SHARED, store_wide
 from services.ledger.intake import Incoming, dead_letter, read_command
 from services.ledger.recorders import Wanted
 from services.ledger.store import Fetched, Loaded, Recorded
@@ -235,12 +236,20 @@ class Ledger:
             self._cache.popitem(last=False)
 
 
+UNSTORED_REFUSALS = frozenset({"payment_already_used"})
+"""Refusals answered but never stored, whatever the account: a payment reference another
+account used costs nothing to send again and again."""
+
+
 def unstored(decision: Decision, before: Account) -> bool:
     """A refusal for an account that was never opened is answered but not stored: otherwise
     anyone who may send a command could grow the store without end, one made-up account at a
     time. Nothing was decided, so its repeat is decided again (and answered the same, unless the
-    account has been opened since)."""
-    return decision.refused and not before.opened and not decision.repeat
+    account has been opened since). So is a refusal in ``UNSTORED_REFUSALS``."""
+    refusal = decision.refusal
+    if refusal is None or decision.repeat:
+        return False
+    return not before.opened or refusal.code in UNSTORED_REFUSALS
 
 
 class BatchPast:
@@ -257,7 +266,7 @@ class BatchPast:
     def remember(self, account_id: str, events: Sequence[LedgerEvent]) -> None:
         for event in events:
             for key in keys_of(event):
-                self.decided[(account_id, key)] = event
+                self.decided[(SHARED if store_wide(key) else account_id, key)] = event
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,6 +276,8 @@ class _AccountPast:
 
     def recall(self, key: str) -> LedgerEvent | None:
         wanted = (self.account_id, key)
+        if store_wide(key):  # the store answers it as asked; the batch, for every account
+            return self.batch.decided.get((SHARED, key)) or self.batch.stored.get(wanted)
         return self.batch.decided.get(wanted) or self.batch.stored.get(wanted)
 
 
@@ -276,30 +287,37 @@ def source_name(topic: str, partition: int) -> str:
 
 
 def outcome_of(command: Command, decision: Decision) -> Outcome:
-    summary = BalanceFigures.of(balance(decision.state))
-    common = {
-        "command_id": command.command_id,
-        "account_id": command.account_id,
-        "command_type": answered(decision.outcome),  # a repeat: the command first decided
-        "balance": summary,
-        "stream_version": decision.state.version,
-        "repeat": decision.repeat,
-        "events": tuple(type(e).__name__ for e in decision.events),
-    }
-    if (refusal := decision.refusal) is not None:
-        return Outcome(
-            status="refused",
-            code=refusal.code,
-            message=refusal.message,
-            details=refusal.details,
-            **common,
-        )
+    # One model built per command, its fields passed straight in: this runs for every
+    # command, so it spends no intermediate dictionaries.
+    figures = balance(decision.state)
+    summary = BalanceFigures(
+        subscription=figures.subscription,
+        purchased=figures.purchased,
+        granted=figures.granted,
+        held=figures.held,
+        total=figures.total,
+    )
+    refusal = decision.refusal
+    outcome = decision.outcome
     charged = (
-        decision.outcome.draws
-        if isinstance(decision.outcome, ToolUsed | HoldSettled | CreditsReserved)
+        outcome.draws
+        if refusal is None and isinstance(outcome, ToolUsed | HoldSettled | CreditsReserved)
         else ()
     )
-    return Outcome(status="accepted", charged=charged, **common)
+    return Outcome(
+        command_id=command.command_id,
+        account_id=command.account_id,
+        command_type=answered(outcome),  # a repeat: the command first decided
+        status="accepted" if refusal is None else "refused",
+        code=None if refusal is None else refusal.code,
+        message=None if refusal is None else refusal.message,
+        details={} if refusal is None else refusal.details,
+        charged=charged,
+        events=tuple([type(e).__name__ for e in decision.events]),
+        balance=summary,
+        stream_version=decision.state.version,
+        repeat=decision.repeat,
+    )
 
 
 def _malformed(letter: DeadLetter) -> Outcome:

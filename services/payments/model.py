@@ -11,6 +11,7 @@ from typing import Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from events.commands import Identifier
+from services.ledger.core.catalog import refunded_credits as refunded_credits  # the ledger's
 
 TOP_UP_PREFIX = "topup-"  # a top-up's request id (services.ledger.core.decide.top_up_request_id)
 
@@ -29,16 +30,6 @@ def canonical_currency(code: str) -> str:
     if len(code) != 3 or not code.isascii() or not code.isalpha():
         raise ValueError(f"not a currency code: {code!r}")
     return code.upper()
-
-
-def refunded_credits(credits: int, amount_cents: int, refunded_cents: int) -> int:
-    """The credits a refund of ``refunded_cents`` out of ``amount_cents`` paid for: the
-    refunded share of the package, rounded down, so that the customer keeps any fraction of a
-    credit (a partial refund never removes more than it paid for)."""
-    assert refunded_cents >= 0 and amount_cents > 0 and credits >= 0
-    if refunded_cents >= amount_cents:
-        return credits
-    return credits * refunded_cents // amount_cents
 
 
 class Order(BaseModel):

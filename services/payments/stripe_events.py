@@ -2,8 +2,9 @@
 
 What we ask Stripe to carry for us (``metadata`` on the Checkout Session, on its PaymentIntent
 and on an off-session PaymentIntent): the account, the package, the catalog version, the price
-and currency the checkout was opened at, and our checkout id. Every event is checked against
-that signed price before it may buy anything.
+and currency the checkout was opened at, the checkout's signed quote (``quote.py``) and our
+checkout id. The amount paid and the quote go to the ledger as they are: it buys the package
+at the quoted price, or parks a payment that matches neither the quote nor the catalog.
 
     checkout.session.completed (paid)            -> payment.succeeded
     checkout.session.async_payment_succeeded     -> payment.succeeded
@@ -75,14 +76,18 @@ def payment_event(
         metadata = intent_metadata or {}
     refunded = obj.get("amount_refunded") if neutral == "payment.refunded" else None
     try:
-        opened_at = (int(metadata["price_cents"]), metadata["currency"])
+        currency = canonical_currency(str(obj.get("currency")))
+    except ValueError as bad:
+        raise UnusableStripeEvent("invalid_currency", f"{kind} {event['id']}: {bad}") from bad
+    try:
         payment = Payment(
             checkout_id=metadata["checkout_id"],
             payment_ref=intent,
             account_id=metadata["account_id"],
             package=metadata["package"],
             amount_cents=int(obj[amount_key]),
-            currency=canonical_currency(obj["currency"]),
+            currency=currency,
+            quote=metadata.get("quote") or None,
             refunded_cents=refunded,
             failure_reason=_failure(obj) if neutral == "payment.failed" else None,
         )
@@ -90,10 +95,6 @@ def payment_event(
         raise UnusableStripeEvent(
             "not_our_payment", f"{kind} {event['id']}: no Kalema checkout in it ({bad})"
         ) from bad
-    if (payment.amount_cents, payment.currency) != opened_at:
-        raise UnusableStripeEvent(
-            "amount_mismatch", f"{kind} {event['id']}: not the price the checkout was opened at"
-        )
     return PaymentEvent(id=event["id"], type=neutral, created=event["created"], data=payment)
 
 

@@ -197,6 +197,7 @@ def _metadata(order: Order, checkout_id: str) -> dict[str, str]:
         "catalog_version": version,
         "price_cents": str(order.price_cents),
         "currency": order.currency,
+        "quote": order.quote or "",
     }
 
 

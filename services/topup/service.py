@@ -154,7 +154,7 @@ class TopUps:
 
     def _order(self, account_id: str, request: TopUpRequested) -> Order:
         """The package as the ledger priced it when it asked, signed as a checkout's quote."""
-        secret = self.settings.payments_webhook_secret.get_secret_value()
+        secret = self.settings.quote_key()
         offer = Offer(
             credits=request.credits, price_cents=request.price_cents, currency=request.currency
         )

@@ -34,10 +34,10 @@ def ids(account: str, n: int) -> dict:
 def raising_on(command_id: str):
     """The core's handler, except that deciding ``command_id`` raises, as a bug would."""
 
-    def handler(command, state, catalog, past):
+    def handler(command, state, catalog, past, arrival=None):
         if command.command_id == command_id:
             raise OverflowError("date value out of range")
-        return handle(command, state, catalog, past)
+        return handle(command, state, catalog, past, arrival)
 
     return handler
 

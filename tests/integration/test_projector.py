@@ -12,6 +12,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
+import orjson
 import psycopg
 import pytest
 from eventsourcing.persistence import StoredEvent
@@ -22,6 +23,7 @@ from events.commands import (
     UseTool,
 )
 from projections import maintenance
+from projections.finance_report import report
 from projections.follow import UnreadableEvent
 from projections.projector import Projector
 from projections.store import message_of
@@ -173,6 +175,49 @@ async def test_a_rebuild_equals_the_live_read_model(store_settings, ledger, proj
     assert projector.model.snapshot() == live
 
 
+async def test_the_finance_identity_holds_for_every_account_of_the_workload_to_the_cent(
+    store_settings, ledger, projector, client
+):
+    log = command_log(400, 20, seed=11)
+    for command in log:
+        await client.send(command)
+    await consumed(ledger, len(log))
+    await caught_up(projector)
+    months = await asyncio.to_thread(projector.model.recorder.periods, "9999-12")
+
+    got = report(months, "2000-01", "9999-12")
+
+    assert len(got.lines) == 20 and got.total.bought > 0 and got.total.consumed_cents > 0
+    assert all(line.balanced for line in got.lines) and got.total.balanced
+    assert maintenance.check(projector.settings)[1] == []
+    printed = run_credits(
+        store_settings,
+        "finance",
+        "report",
+        "--from",
+        "2000-01",
+        "--to",
+        "9999-12",
+        "--format",
+        "json",
+    )
+    assert printed.returncode == 0, printed.stderr
+    assert orjson.loads(printed.stdout)["total"]["closing_cents"] == got.total.closing_cents
+    bad = run_credits(store_settings, "finance", "report", "--from", "2026-13", "--to", "2026-12")
+    assert bad.returncode == 2 and "not a month" in bad.stderr
+
+
+async def test_check_finds_unbalanced_books(store_settings, ledger, projector, client):
+    await client.submit(BuyPackage(**ids("acct-b1", "1"), package="small", payment_ref="p-b1"))
+    used = await client.submit(UseTool(**ids("acct-b1", "2"), tool="content_analysis", units=1))
+    await folded(projector, "acct-b1", used.stream_version)
+
+    execute(store_settings, "UPDATE finance_periods SET consumed_cents = consumed_cents + 1")
+
+    _, differences = maintenance.check(projector.settings)
+    assert [(d.account_id, d.field) for d in differences] == [("acct-b1", f"books.{NOW:%Y-%m}")]
+
+
 async def test_check_finds_a_tampered_row_and_exits_non_zero(
     store_settings, ledger, projector, client
 ):
@@ -291,6 +336,10 @@ def execute(settings, statement: str) -> None:
 
 
 def run_cli(settings, command: str) -> subprocess.CompletedProcess:
+    return run_credits(settings, command, module="projections")
+
+
+def run_credits(settings, *args: str, module: str = "services.cli") -> subprocess.CompletedProcess:
     env = os.environ | {
         "KALEMA_TOPIC_PREFIX": settings.topic_prefix,
         "KALEMA_EVENT_STORE": settings.event_store,
@@ -298,7 +347,7 @@ def run_cli(settings, command: str) -> subprocess.CompletedProcess:
         "KALEMA_POSTGRES_SCHEMA": settings.postgres_schema,
     }
     return subprocess.run(
-        [sys.executable, "-m", "projections", command],
+        [sys.executable, "-m", module, *args],
         cwd=REPO,
         env=env,
         capture_output=True,

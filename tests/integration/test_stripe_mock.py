@@ -24,10 +24,11 @@ ORDER = Order(
     currency="USD",
     return_url="/",
     catalog_version=1,
+    quote="q1.1000.5000.USD.signed",
 )
 
 
-async def test_a_checkout_is_a_payment_mode_session_at_the_catalog_price_keyed_by_our_checkout_id(
+async def test_a_checkout_is_a_payment_mode_session_at_the_catalog_price_with_its_signed_quote(
     stripe_mock,
 ):
     provider, recorder = provider_at(stripe_mock)
@@ -51,6 +52,7 @@ async def test_a_checkout_is_a_payment_mode_session_at_the_catalog_price_keyed_b
         assert params[f"{where}[catalog_version]"] == "1"
         assert (params[f"{where}[price_cents]"], params[f"{where}[currency]"]) == ("5000", "USD")
         assert params[f"{where}[checkout_id]"] == checkout.checkout_id
+        assert params[f"{where}[quote]"] == ORDER.quote
     assert params["success_url"] == "http://127.0.0.1:8000/?checkout={CHECKOUT_SESSION_ID}"
     assert session_call.headers["Idempotency-Key"] == f"kalema-checkout-{checkout.checkout_id}"
     assert checkout.pay_url.startswith("https://checkout.stripe.com/")

@@ -1,6 +1,7 @@
 """Buying through Stripe, end to end on the real broker and store: the checkout is created at
 Stripe (stripe-mock), and Stripe's signed webhooks, shaped as Stripe sends them, are decided
-by the running ledger once per payment."""
+by the running ledger once per payment: delivered twice, out of order with a refund, partly
+refunded twice, disputed then lost or won, and charged off-session."""
 
 from __future__ import annotations
 
@@ -135,3 +136,72 @@ def _order() -> Order:
     return Order(
         account_id="acct-a", package="small", price_cents=5000, currency="USD", return_url="/"
     )
+
+
+async def test_partial_refunds_remove_their_share_once_each_and_a_repeat_removes_nothing(
+    store_settings, ledger, projector, client, stripe_mock
+):
+    await folded(projector, "acct-a", await open_account(client, "acct-a", package=None))
+    async with (
+        running_api(store_settings, **stripe_knobs(stripe_mock)) as api,
+        api.client() as http,
+    ):
+        await deliver(http, event("checkout.session.completed", session("pi_p")))
+        await history_until(http, "acct-a", 2)
+        first = await deliver(http, event("charge.refunded", charge("pi_p", refunded=1234)))
+        after_first = await history_until(http, "acct-a", 3)
+        second = event("charge.refunded", charge("pi_p", refunded=2500), "evt_r2")
+        answers = [await deliver(http, second), await deliver(http, second)]
+        after = await history_until(http, "acct-a", 4)
+
+    assert (first.status_code, first.json()["status"]) == (200, "accepted")
+    assert after_first[0]["event"] == "PackagePartlyRefunded"
+    assert after_first[0]["total"] == 1980 - 246  # $12.34 of $50.00: 246.8 credits, rounded down
+    assert [a.json()["command_id"] for a in answers].count(answers[0].json()["command_id"]) == 2
+    assert after[0]["total"] == 1980 - 500 and len(after) == 4
+
+
+async def test_a_refund_delivered_before_its_checkout_completed_leaves_no_credits(
+    store_settings, ledger, projector, client, stripe_mock
+):
+    await folded(projector, "acct-a", await open_account(client, "acct-a", package=None))
+    async with (
+        running_api(store_settings, **stripe_knobs(stripe_mock)) as api,
+        api.client() as http,
+    ):
+        refund = await deliver(http, event("charge.refunded", charge("pi_r"), "evt_r"))
+        paid = event("checkout.session.completed", session("pi_r"), "evt_p")
+        answers = [await deliver(http, paid), await deliver(http, paid)]
+        entries = await history_until(http, "acct-a", 3)
+
+    assert (refund.status_code, answers[0].status_code, answers[1].status_code) == (200, 200, 200)
+    assert [e["event"] for e in entries][:2] == ["PurchaseReversed", "PackagePurchased"]
+    assert entries[0]["total"] == 980
+
+
+async def test_a_dispute_lost_changes_nothing_and_one_won_gives_the_credits_back(
+    store_settings, ledger, projector, client, stripe_mock
+):
+    await folded(projector, "acct-a", await open_account(client, "acct-a", package=None))
+    async with running_api(store_settings, **stripe_knobs(stripe_mock)) as api:
+
+        async def as_stripe_answers(intent_id: str) -> dict[str, str]:
+            return metadata()  # stripe-mock answers a fixture intent without our metadata
+
+        api.app.state.payments.intent_metadata = as_stripe_answers
+        async with api.client() as http:
+            await deliver(http, event("checkout.session.completed", session("pi_w")))
+            await history_until(http, "acct-a", 2)
+            await deliver(http, event("charge.dispute.created", dispute("pi_w")))
+            await history_until(http, "acct-a", 3)
+            lost = await deliver(
+                http, event("charge.dispute.closed", dispute("pi_w", status="lost"), "evt_l")
+            )
+            won = await deliver(
+                http, event("charge.dispute.closed", dispute("pi_w", status="won"), "evt_w")
+            )
+            after = await history_until(http, "acct-a", 4)
+
+    assert (lost.status_code, lost.json()["status"]) == (200, "ignored")
+    assert (won.status_code, won.json()["status"]) == (200, "accepted")
+    assert after[0]["event"] == "PackageRestored" and after[0]["total"] == 1980

@@ -44,6 +44,7 @@ LAB: dict[str, tuple[str, Any]] = {  # a variable, and the lab value put back
         {SecretStr(DEV_ACCOUNT_TOKEN): "acct-demo"},
     ),
     "KALEMA_PAYMENTS_WEBHOOK_SECRET": ("payments_webhook_secret", SecretStr(DEV_WEBHOOK_SECRET)),
+    "KALEMA_PAYMENTS_QUOTE_KEY": ("payments_quote_key", SecretStr(DEV_WEBHOOK_SECRET)),
     "KALEMA_PAYMENTS_TEST_PROVIDER": ("payments_test_provider", True),
 }
 
@@ -140,3 +141,10 @@ def test_production_with_stripe_refuses_a_test_mode_key_and_not_the_unused_test_
         refuse_lab_settings(live(**stripe, stripe_secret_key=SecretStr("sk_test_abc")))
 
     assert [f.split(" ")[0] for f in refused.value.found] == ["KALEMA_STRIPE_SECRET_KEY"]
+
+
+def test_a_quote_key_of_its_own_signs_quotes_and_without_one_the_webhook_secret_does():
+    own = live(payments_quote_key=SecretStr("quotes-only"))
+
+    assert own.quote_key() == "quotes-only"
+    assert live().quote_key() == live().payments_webhook_secret.get_secret_value()

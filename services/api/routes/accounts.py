@@ -1,22 +1,26 @@
-"""Reading an account: the sidebar's balance, its details, its history, and its live stream."""
+"""Reading an account: the sidebar's balance, its details (with the forecast at the recent
+pace), its history, its usage by tool or day, and its live stream."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator
-from typing import Annotated
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from events.balances import BalanceUpdated
 from projections.balance import BalanceView
+from projections.forecast import WINDOW_DAYS
 from services.api import models, views
 from services.api.deps import AccountId, Authenticated, LimitsDep, PortsDep, SettingsDep
 from services.api.errors import documented, documented_json, error
 from services.api.hub import Subscription
 from services.api.ports import Ports
+from services.api.streams import HEARTBEAT, SSE, EventStream, event
 
 HISTORY_LIMIT_MAX = 100
+USAGE_DAYS_MAX = 366
 OFFSET_MAX = 10_000_000
 router = APIRouter(tags=["accounts"])
 
@@ -42,7 +46,32 @@ async def details(
     """What clicking the balance shows: plan, renewal date, credits by kind, lots, activity."""
     view = await opened(ports, account_id)
     recent = await ports.reads.history(account_id, view.version, 0, settings.api_recent_activity)
-    return views.details(view, recent, ports.catalog)
+    today = datetime.now(UTC).date()  # the pace is of the days up to today, used or quiet
+    used = await ports.reads.usage(account_id, today - timedelta(days=WINDOW_DAYS - 1), today)
+    return views.details(view, recent, ports.catalog, used, today)
+
+
+@router.get("/accounts/{account_id}/usage", responses=documented(401, 403, 404, 422))
+async def usage(
+    account_id: AccountId,
+    ports: PortsDep,
+    first: Annotated[
+        date | None,
+        Query(alias="from", description="first day (UTC); default: the cycle's start"),
+    ] = None,
+    last: Annotated[date | None, Query(alias="to", description="last day; default today")] = None,
+    by: Annotated[Literal["tool", "day"], Query(description="totals by tool, or by day")] = "day",
+) -> models.UsageReport:
+    """Credits used by the account's tools, by tool or by day (each day split by tool): the
+    page's chart. At most a year at once."""
+    view = await opened(ports, account_id)
+    last = last or datetime.now(UTC).date()
+    cycle_start = view.account.cycle_start
+    first = first or (cycle_start.date() if cycle_start else last - timedelta(days=29))
+    if first > last or (last - first).days >= USAGE_DAYS_MAX:
+        raise error(422, "invalid_range", f"from must be before to, at most {USAGE_DAYS_MAX} days")
+    rows = await ports.reads.usage(account_id, first, last)
+    return views.usage_report(account_id, rows, first, last, by, ports.catalog)
 
 
 @router.get("/accounts/{account_id}/history", responses=documented(401, 403, 404, 422))
@@ -63,13 +92,16 @@ async def subscribed(
     account_id: AccountId, who: Authenticated, ports: PortsDep, limits: LimitsDep
 ) -> AsyncIterator[Subscription]:
     """A stream of the account, subscribed BEFORE the current balance is read, so an update
-    published in between is not lost (and an older one is dropped by version). One token holds
-    at most ``KALEMA_API_STREAMS_PER_TOKEN`` streams open (429 beyond)."""
+    published in between is not lost (and an older one is dropped by version). The read is
+    shared with every stream opening at the same moment (``BalanceHub.current``). One token
+    holds at most ``KALEMA_API_STREAMS_PER_TOKEN`` streams open (429 beyond)."""
     if not limits.streams.open(who.token_id):
         raise error(429, "too_many_streams", "this token has too many balance streams open")
     subscription = ports.hub.subscribe(account_id)
     try:
-        subscription.offer((await opened(ports, account_id)).message())
+        view = await ports.hub.current(account_id)
+        if view is None or not view.account.opened:
+            raise error(404, "unknown_account", f"no account {account_id}")
         yield subscription
     finally:
         ports.hub.unsubscribe(subscription)
@@ -78,23 +110,25 @@ async def subscribed(
 
 @router.get(
     "/accounts/{account_id}/balance/stream",
-    response_class=EventSourceResponse,
-    responses=documented_json(401, 403, 404, 422, 429),
+    response_class=EventStream,
+    status_code=200,
+    responses=documented_json(401, 403, 404, 422, 429) | SSE,
 )
 async def balance_stream(
     subscription: Annotated[Subscription, Depends(subscribed)],
-    ports: PortsDep,
-    settings: SettingsDep,
-) -> AsyncIterable[ServerSentEvent]:
+) -> EventStream:
     """Server-sent events, ``event: balance`` with the ``BalanceUpdated`` as data and its
-    version as id: the current balance first, then every newer one, whoever changed it."""
+    version as id: the current balance first, then every newer one, whoever changed it; a
+    comment line as a heartbeat while nothing changes."""
+    return EventStream(_balance_frames(subscription), subscription.close)
+
+
+async def _balance_frames(subscription: Subscription) -> AsyncIterator[bytes]:
     while True:
-        update = await subscription.next(settings.api_stream_refresh_s)
+        update = await subscription.next()
         if subscription.closed:
             return
-        if update is None:  # quiet for a while: make sure nothing was missed
-            view = await ports.reads.view(subscription.account_id)
-            if view is not None and view.account.opened:
-                subscription.offer(view.message())
-            continue
-        yield ServerSentEvent(event="balance", id=str(update.version), data=update)
+        if update is None:
+            yield HEARTBEAT
+        else:
+            yield event("balance", str(update.version), update.model_dump_json())

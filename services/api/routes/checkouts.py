@@ -8,8 +8,10 @@ the payment it calls ``POST /webhooks/payments``; only a delivery whose signatur
 reference, the amount paid and the quoted offer: the ledger parks a payment that is not the
 price it was sold at (``PaymentParked``, logged as an ERROR here) rather than credit or drop it.
 A refund or a chargeback produces ``RefundPackage`` (before or after the success: the ledger
-keeps the order straight), a won dispute ``RestorePackage``. Each command's id is derived from
-the payment reference and the kind of event, so a webhook delivered twice is decided once. The
+keeps the order straight; a partial refund with the amount refunded so far), a won dispute
+``RestorePackage``; a failed payment buys nothing and is answered ``not_paid``. Each command's
+id is derived from the payment reference and the kind of event (a partial refund's, from the
+amount refunded so far too), so a webhook delivered twice is decided once. The
 webhook answers 2xx once the ledger has decided, so the provider retries otherwise; a refusal
 by the rules (a duplicate payment, say) is still 200: retrying cannot change it.
 """
@@ -66,8 +68,10 @@ class CheckoutRequest(BaseModel):
 
 class WebhookAnswer(BaseModel):
     received: bool
-    command_id: str
+    command_id: str | None
     status: str
+    """The ledger's outcome, or ``not_paid`` (a failed payment: nothing to buy), or
+    ``ignored`` (a refund of nothing)."""
     code: str | None
 
 
@@ -102,7 +106,6 @@ async def start_checkout(
     if offer is None:
         raise error(422, "unknown_package", f"no package {body.package!r}; see /catalog/packages")
     rate_limited(limits, account_id)
-    secret = settings.payments_webhook_secret.get_secret_value()
     quoted = Offer(credits=offer.credits, price_cents=offer.price_cents, currency=offer.currency)
     order = Order(
         account_id=account_id,
@@ -111,7 +114,7 @@ async def start_checkout(
         currency=offer.currency,
         return_url="/",
         catalog_version=ports.catalog.version,
-        quote=sign_quote(secret, account_id, body.package, quoted),
+        quote=sign_quote(settings.quote_key(), account_id, body.package, quoted),
     )
     return await provider.create_checkout(order)
 
@@ -140,11 +143,12 @@ async def payment_webhook(
     signature: Annotated[str | None, Header(alias=HEADER)] = None,
 ) -> WebhookAnswer:
     """The payment provider's confirmation (``payment.succeeded``), refund
-    (``payment.refunded``), chargeback (``payment.disputed``) or won dispute
-    (``payment.dispute_won``), in any order, signed with the webhook secret:
+    (``payment.refunded``, whole or partial), chargeback (``payment.disputed``), won dispute
+    (``payment.dispute_won``) or failure (``payment.failed``: nothing is bought), in any
+    order, signed with the webhook secret:
     ``Payments-Signature: t=<unix seconds>,v1=<HMAC-SHA256 of "t." + body>``. A failed
-    off-session charge of an automatic top-up (``payment.failed``) is recorded against it; a
-    card saved for top-ups (``card.saved``) goes on the account."""
+    off-session charge of an automatic top-up is recorded against it; a card saved for
+    top-ups (``card.saved``) goes on the account."""
     raw = await request.body()
     secret = settings.payments_webhook_secret.get_secret_value()
     try:
@@ -154,7 +158,12 @@ async def payment_webhook(
         raise error(400, "invalid_signature", str(bad)) from bad
     except ValidationError as bad:
         raise error(422, "invalid_event", "the webhook event is malformed") from bad
-    command = command_for(event, secret, datetime.now(UTC))
+    command = command_for(event, settings.quote_key(), datetime.now(UTC))
+    if command is None:
+        assert isinstance(event, PaymentEvent)  # a saved card is always a command
+        status = "not_paid" if event.type == "payment.failed" else "ignored"
+        log.info("payment %s %s (%s): %s", event.type, event.data.payment_ref, event.id, status)
+        return WebhookAnswer(received=True, command_id=None, status=status, code=None)
     outcome = await outcome_of(ports, command)
     if isinstance(event, PaymentEvent) and "PaymentParked" in outcome.events:
         log.error(
@@ -174,9 +183,21 @@ async def payment_webhook(
 
 def command_id_for(event: PaymentEvent) -> str:
     """The ledger command id a payment event becomes: one per payment and kind of event, so a
-    delivery repeated is decided once (a refund keeps the id it always had)."""
+    delivery repeated is decided once (a refund keeps the id it always had). A partial refund
+    is one per payment and amount refunded so far: each larger one is a new command."""
+    if (cents := partly_refunded_cents(event)) is not None:
+        key = f"{event.data.payment_ref}\n{cents}"
+        return f"payment-partial-refund-{hashlib.sha256(key.encode()).hexdigest()[:32]}"
     digest = hashlib.sha256(event.data.payment_ref.encode()).hexdigest()[:32]
     return f"{_ID_PREFIX[event.type]}-{digest}"
+
+
+def partly_refunded_cents(event: PaymentEvent) -> int | None:
+    """How much of the payment a partial refund has refunded so far; None for anything else."""
+    cents = event.data.refunded_cents
+    if event.type != "payment.refunded" or cents is None or cents >= event.data.amount_cents:
+        return None
+    return cents
 
 
 _ID_PREFIX = {
@@ -188,11 +209,12 @@ _ID_PREFIX = {
 }
 
 
-def command_for(event: PaymentEvent | CardEvent, secret: str, now: datetime) -> Command:
-    """The ledger command a verified payment event asks for. A success carries what was paid
-    and the offer the checkout quoted (when its signature holds); the ledger decides whether
-    that pays for the package. A top-up's payment names its request; its failure is recorded
-    under the command id the top-up process uses too."""
+def command_for(event: PaymentEvent | CardEvent, quote_key: str, now: datetime) -> Command | None:
+    """The ledger command a verified payment event asks for; None when there is nothing to
+    decide (a failed payment buys nothing, a refund of nothing removes nothing). A success
+    carries what was paid and the offer the checkout quoted (when its signature holds); the
+    ledger decides whether that pays for the package. A top-up's payment names its request;
+    its failure is recorded under the command id the top-up process uses too."""
     if isinstance(event, CardEvent):
         card = event.data
         digest = hashlib.sha256(card.provider_ref.encode()).hexdigest()[:32]
@@ -212,10 +234,8 @@ def command_for(event: PaymentEvent | CardEvent, secret: str, now: datetime) -> 
             request_id=payment.top_up,
             reason=payment.failure_reason or "the payment failed",
         )
-    partial = payment.refunded_cents is not None and payment.refunded_cents < payment.amount_cents
-    if event.type == "payment.failed" or partial:
-        # No ledger command takes these yet: answered non-2xx, the provider delivers it again.
-        raise error(501, "payment_event_not_decided", f"{event.type} is not decided yet")
+    if event.type == "payment.failed" or payment.refunded_cents == 0:
+        return None
     common = {
         "command_id": command_id_for(event),
         "account_id": payment.account_id,
@@ -225,12 +245,13 @@ def command_for(event: PaymentEvent | CardEvent, secret: str, now: datetime) -> 
     if event.type == "payment.dispute_won":
         return RestorePackage(**common)
     if event.type != "payment.succeeded":
-        reason = "refund" if event.type == "payment.refunded" else "chargeback"
-        return RefundPackage(**common, reason=reason)
+        if event.type == "payment.disputed":
+            return RefundPackage(**common, reason="chargeback")
+        return RefundPackage(**common, reason="refund", refunded_cents=partly_refunded_cents(event))
     return BuyPackage(
         **common,
         package=payment.package,
-        offer=read_quote(secret, payment.quote, payment.account_id, payment.package),
+        offer=read_quote(quote_key, payment.quote, payment.account_id, payment.package),
         paid=Paid(amount_cents=payment.amount_cents, currency=payment.currency.upper()),
         top_up=payment.top_up,
     )

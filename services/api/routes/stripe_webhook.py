@@ -39,7 +39,7 @@ class StripeWebhookAnswer(BaseModel):
     code: str | None = None
 
 
-@router.post(PATH, responses=documented(400, 413, 422, 501, 503, 504))
+@router.post(PATH, responses=documented(400, 413, 422, 503, 504))
 async def stripe_webhook(
     request: Request,
     ports: PortsDep,
@@ -62,11 +62,12 @@ async def stripe_webhook(
         raise error(400, "invalid_event", "the webhook body is not a Stripe event") from bad
     if event is None:
         return StripeWebhookAnswer(received=True, status="ignored")
-    if event.type == "payment.failed" and event.data.top_up is None:
-        log.info("stripe payment failed %s: nothing bought", event.data.payment_ref)
-        return StripeWebhookAnswer(received=True, status="not_paid")
-    secret = request.app.state.settings.payments_webhook_secret.get_secret_value()
-    command = command_for(event, secret, datetime.now(UTC))  # the quote's key
+    quote_key = request.app.state.settings.quote_key()
+    command = command_for(event, quote_key, datetime.now(UTC))
+    if command is None:
+        status = "not_paid" if event.type == "payment.failed" else "ignored"
+        log.info("stripe %s %s: %s", event.type, event.data.payment_ref, status)
+        return StripeWebhookAnswer(received=True, status=status)
     outcome = await outcome_of(ports, command)
     log.info("stripe webhook %s %s: %s", event.type, event.id, outcome.status)
     return StripeWebhookAnswer(

@@ -50,3 +50,16 @@ class Catalog(BaseModel):
         if not (self.tools and self.plans and self.packages):
             raise ValueError("a catalog needs at least one tool, plan and package")
         return self
+
+
+def refunded_credits(credits: int, amount_cents: int, refunded_cents: int) -> int:
+    """The credits a refund of ``refunded_cents`` out of ``amount_cents`` paid for: the
+    refunded share of the package, rounded down, so that the customer keeps any fraction of a
+    credit (a partial refund never removes more than it paid for). A free package's credits
+    were paid for by nothing, so no refund takes them."""
+    assert refunded_cents >= 0 and amount_cents >= 0 and credits >= 0
+    if amount_cents == 0:
+        return 0
+    if refunded_cents >= amount_cents:
+        return credits
+    return credits * refunded_cents // amount_cents

@@ -47,6 +47,7 @@ from events.ledger import (
     HoldReleased,
     HoldSettled,
     LedgerEvent,
+    PackagePartlyRefunded,
     PackagePurchased,
     PackageRefunded,
     PackageRestored,
@@ -74,6 +75,7 @@ from events.refusals import (
     NoPaymentMethod,
     NoSubscription,
     NotDisputed,
+    PaymentAlreadyUsed,
     PlanUnchanged,
     Refusal,
     StaleCycle,
@@ -85,10 +87,26 @@ from events.refusals import (
     UnknownTool,
     UnknownUsage,
 )
-from services.ledger.core.catalog import Catalog, PackageOffer, PlanTerms, ToolPrice
+from services.ledger.core.catalog import (
+    Catalog,
+    PackageOffer,
+    PlanTerms,
+    ToolPrice,
+    refunded_credits,
+)
 from services.ledger.core.invariants import check_invariants
 from services.ledger.core.lots import ends, give_back, take
-from services.ledger.core.past import NOTHING, Past, Then, decided, payment, refund_of, reversal
+from services.ledger.core.past import (
+    NOTHING,
+    Past,
+    Then,
+    bought_anywhere,
+    decided,
+    payment,
+    refund_of,
+    refunded_part,
+    reversal,
+)
 from services.ledger.core.past import hold as hold_key
 from services.ledger.core.state import Account, Hold, Lot, balance, evolve, month_of, replay
 
@@ -307,10 +325,16 @@ def _use_tool(cmd: UseTool, state: Account, catalog: Catalog, past: Past) -> Eve
 def _buy_package(cmd: BuyPackage, state: Account, catalog: Catalog, past: Past) -> Events:
     """The package as quoted at checkout (``offer``), else as the catalog sells it today. A
     payment that is not its price (or for a package no longer sold) is parked, paid but not
-    credited; a payment already reversed buys the package and loses it in one decision."""
+    credited; a payment already reversed buys the package and loses it in one decision. A
+    payment buys one package in the whole store: not another for a second account."""
     if past.recall(payment(cmd.payment_ref)) is not None:
         raise DuplicatePayment(
             f"payment {cmd.payment_ref!r} already bought a package", payment_ref=cmd.payment_ref
+        )
+    if past.recall(bought_anywhere(cmd.payment_ref)) is not None:
+        raise PaymentAlreadyUsed(
+            f"payment {cmd.payment_ref!r} already bought a package for another account",
+            payment_ref=cmd.payment_ref,
         )
     offer = cmd.offer or catalog.packages.get(cmd.package)
     paid = cmd.paid
@@ -335,12 +359,16 @@ def _buy_package(cmd: BuyPackage, state: Account, catalog: Catalog, past: Past) 
     earlier = past.recall(reversal(cmd.payment_ref))
     if not isinstance(earlier, PaymentReversed):
         return (purchased,)
+    cents = earlier.refunded_cents
     removed = PurchaseReversed(
         **_caused_by(cmd),
         payment_ref=cmd.payment_ref,
         lot_id=lot_id,
-        credits_removed=offer.credits,
+        credits_removed=offer.credits
+        if cents is None
+        else refunded_credits(offer.credits, offer.price_cents, cents),
         reason=earlier.reason,
+        refunded_cents=cents,
     )
     return (purchased, removed)
 
@@ -505,6 +533,8 @@ def _grant_credits(cmd: GrantCredits, state: Account, catalog: Catalog, past: Pa
 def _refund_package(cmd: RefundPackage, state: Account, catalog: Catalog, past: Past) -> Events:
     """Remove what remains of the package the payment bought; a reversal that arrives before
     the purchase is recorded, so the purchase, when it comes, removes its credits at once."""
+    if cmd.refunded_cents is not None and cmd.reason == "refund":
+        return _refund_part(cmd, cmd.refunded_cents, state, past)
     bought = past.recall(payment(cmd.payment_ref))
     earlier = past.recall(reversal(cmd.payment_ref))
     if cmd.reason == "chargeback" and isinstance(earlier, PackageRestored):
@@ -513,7 +543,7 @@ def _refund_package(cmd: RefundPackage, state: Account, catalog: Catalog, past: 
             payment_ref=cmd.payment_ref,
         )
     if not isinstance(bought, PackagePurchased):
-        if isinstance(earlier, PaymentReversed):
+        if isinstance(earlier, PaymentReversed) and earlier.refunded_cents is None:
             raise AlreadyRefunded(
                 f"payment {cmd.payment_ref!r} was already reversed", payment_ref=cmd.payment_ref
             )
@@ -532,11 +562,59 @@ def _refund_package(cmd: RefundPackage, state: Account, catalog: Catalog, past: 
             payment_ref=cmd.payment_ref,
             lot_id=lot_id,
             credits_removed=remaining,
-            shortfall_credits=bought.credits - remaining - held,
+            shortfall_credits=bought.credits
+            - _refunded_so_far(past, cmd.payment_ref)[1]
+            - remaining
+            - held,
             credits_held=held,
             reason=cmd.reason,
         ),
     )
+
+
+def _refund_part(cmd: RefundPackage, cents: int, state: Account, past: Past) -> Events:
+    """A partial refund (``cents`` refunded so far, in all) removes the credits its share paid
+    for, less what earlier partial refunds removed; one no larger than those is a repeat."""
+    ref = cmd.payment_ref
+    bought = past.recall(payment(ref))
+    if not isinstance(bought, PackagePurchased):
+        earlier = past.recall(reversal(ref))
+        if isinstance(earlier, PaymentReversed) and (earlier.refunded_cents or cents) >= cents:
+            raise AlreadyRefunded(f"payment {ref!r} was already refunded that far", payment_ref=ref)
+        return (
+            PaymentReversed(
+                **_caused_by(cmd), payment_ref=ref, reason="refund", refunded_cents=cents
+            ),
+        )
+    so_far_cents, so_far_credits = _refunded_so_far(past, ref)
+    if bought.lot_id in state.refunded or cents <= so_far_cents:
+        raise AlreadyRefunded(f"payment {ref!r} was already refunded that far", payment_ref=ref)
+    credits = refunded_credits(bought.credits, bought.price_cents, cents)
+    lot = state.lots.get(bought.lot_id)
+    part = credits - so_far_credits
+    removed = min(part, lot.remaining if lot is not None else 0)
+    return (
+        PackagePartlyRefunded(
+            **_caused_by(cmd),
+            payment_ref=ref,
+            lot_id=bought.lot_id,
+            refunded_cents=cents,
+            credits_refunded=credits,
+            credits_removed=removed,
+            shortfall_credits=part - removed,
+        ),
+    )
+
+
+def _refunded_so_far(past: Past, payment_ref: str) -> tuple[int, int]:
+    """How much of a bought package's payment partial refunds gave back, in cents and in the
+    credits that share paid for."""
+    earlier = past.recall(refunded_part(payment_ref))
+    if isinstance(earlier, PackagePartlyRefunded):
+        return earlier.refunded_cents, earlier.credits_refunded
+    if isinstance(earlier, PurchaseReversed) and earlier.refunded_cents is not None:
+        return earlier.refunded_cents, earlier.credits_removed
+    return 0, 0
 
 
 def _restore_package(cmd: RestorePackage, state: Account, catalog: Catalog, past: Past) -> Events:
@@ -702,6 +780,7 @@ ANSWERS: dict[type[LedgerEvent], type[Command]] = {
     CycleStarted: CycleRenewed,
     PackagePurchased: BuyPackage,
     PurchaseReversed: BuyPackage,
+    PackagePartlyRefunded: RefundPackage,
     PaymentParked: BuyPackage,
     ToolUsed: UseTool,
     CreditsReserved: ReserveCredits,

@@ -3,9 +3,9 @@
 A few answers depend on history, not on what is open: was this ``command_id`` decided already
 (idempotency, forever), what did a use take (``RefundUsage``), was it refunded already, how did
 a closed hold end, which package did a payment buy, was that payment reversed (or its dispute
-won). The core names what it needs as keys (``keys_for(command)``); every event says which
-keys it answers (``keys_of(event)``), and the store indexes them in the same transaction as the
-events. The shell looks the keys of a whole
+won), how much of it was partly refunded so far. The core names what it needs as keys
+(``keys_for(command)``); every event says which keys it answers (``keys_of(event)``), and the
+store indexes them in the same transaction as the events. The shell looks the keys of a whole
 batch up at once and hands them to ``handle`` as a ``Past``; tests and the audit use
 ``Remembered``, the same index kept in memory.
 """
@@ -32,6 +32,7 @@ from events.ledger import (
     HoldReleased,
     HoldSettled,
     LedgerEvent,
+    PackagePartlyRefunded,
     PackagePurchased,
     PackageRefunded,
     PackageRestored,
@@ -39,6 +40,9 @@ from events.ledger import (
     PurchaseReversed,
     UsageRefunded,
 )
+
+SHARED = "*"
+"""The account a store-wide key is kept under: no account id can be ``*``."""
 
 
 class Past(Protocol):
@@ -67,15 +71,33 @@ def payment(payment_ref: str) -> str:
     return f"payment:{payment_ref}"
 
 
+def bought_anywhere(payment_ref: str) -> str:
+    """Store-wide key of the package a payment bought, on whichever account: a payment
+    reference buys one package in the whole store. Store-wide keys begin with ``*``."""
+    return f"*payment:{payment_ref}"
+
+
+def store_wide(key: str) -> bool:
+    """Whether ``key`` names one thing in the whole store rather than in one account."""
+    return key.startswith(SHARED)
+
+
 def reversal(payment_ref: str) -> str:
     """Key of a payment's latest reversal (refund, chargeback) or restoration (dispute won)."""
     return f"reversal:{payment_ref}"
+
+
+def refunded_part(payment_ref: str) -> str:
+    """Key of a payment's latest partial refund after its purchase: how much so far, in all."""
+    return f"refunded:{payment_ref}"
 
 
 def keys_of(event: LedgerEvent) -> tuple[str, ...]:
     """The keys this event answers, for the store's index."""
     decision, key = _KEYS[type(event)]
     own = () if key is None else (key(event),)
+    if isinstance(event, PackagePurchased):
+        own = (*own, bought_anywhere(event.payment_ref))
     return (decided(event.command_id), *own) if decision else own
 
 
@@ -88,9 +110,20 @@ def _keys(kind: type[LedgerEvent]) -> tuple[bool, Callable[[Any], str] | None]:
         key = lambda e: refund_of(e.of_command_id)  # noqa: E731
     elif issubclass(kind, PackagePurchased):
         key = lambda e: payment(e.payment_ref)  # noqa: E731
-    elif issubclass(kind, PackageRefunded | PaymentReversed | PurchaseReversed | PackageRestored):
+    elif issubclass(kind, PurchaseReversed):
+        key = _purchase_reversed
+    elif issubclass(kind, PackagePartlyRefunded):
+        key = lambda e: refunded_part(e.payment_ref)  # noqa: E731
+    elif issubclass(kind, PackageRefunded | PaymentReversed | PackageRestored):
         key = lambda e: reversal(e.payment_ref)  # noqa: E731
     return issubclass(kind, DECISION_EVENTS), key
+
+
+def _purchase_reversed(event: PurchaseReversed) -> str:
+    """A purchase whose payment was reversed whole is a reversal; partly, a partial refund."""
+    if event.refunded_cents is None:
+        return reversal(event.payment_ref)
+    return refunded_part(event.payment_ref)
 
 
 # Looked up by type: keys_of runs twice per stored event (the batch's past, the index).
@@ -105,7 +138,10 @@ def keys_for(command: Command) -> tuple[str, ...]:
     elif isinstance(command, ReserveCredits | SettleHold | ReleaseHold):
         keys.append(hold(command.hold_id))
     elif isinstance(command, BuyPackage | RefundPackage | RestorePackage):
-        keys += [payment(command.payment_ref), reversal(command.payment_ref)]
+        ref = command.payment_ref
+        keys += [payment(ref), reversal(ref), refunded_part(ref)]
+        if isinstance(command, BuyPackage):
+            keys.append(bought_anywhere(ref))
     return tuple(keys)
 
 

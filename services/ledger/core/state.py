@@ -34,6 +34,7 @@ from events.ledger import (
     HoldSettled,
     LedgerEvent,
     LotKind,
+    PackagePartlyRefunded,
     PackagePurchased,
     PackageRefunded,
     PackageRestored,
@@ -145,12 +146,25 @@ class Balance:
 def balance(state: Account) -> Balance:
     """The balance as the events left it: expiries count once they are recorded, and a cycle
     renewed early counts from its start (once an event at or after it has been recorded)."""
-    by_kind = {"subscription": 0, "purchased": 0, "granted": 0}
+    # One pass with plain locals: the ledger works this out for every outcome and the
+    # projector for every event, so it is a hot loop (``started`` inlined).
+    subscription = purchased = granted = 0
+    now = state.as_of
     for lot in state.lots.values():
-        if started(lot, state.as_of):
-            by_kind[lot.kind] += lot.remaining
-    held = sum(hold.credits for hold in state.holds.values())
-    return Balance(by_kind["subscription"], by_kind["purchased"], by_kind["granted"], held)
+        starts_at = lot.starts_at
+        if starts_at is not None and (now is None or starts_at > now):
+            continue
+        kind = lot.kind
+        if kind == "subscription":
+            subscription += lot.remaining
+        elif kind == "purchased":
+            purchased += lot.remaining
+        else:
+            granted += lot.remaining
+    held = 0
+    for hold in state.holds.values():
+        held += hold.credits
+    return Balance(subscription, purchased, granted, held)
 
 
 def started(lot: Lot, now: datetime | None) -> bool:
@@ -273,8 +287,21 @@ def _credits_granted(state: Account, e: CreditsGranted) -> Changes:
 
 
 def _package_refunded(state: Account, e: PackageRefunded | PurchaseReversed) -> Changes:
+    if isinstance(e, PurchaseReversed) and e.refunded_cents is not None:
+        return _partly_refunded(state, e)
     lots = state.lots.delete(e.lot_id) if e.lot_id in state.lots else state.lots
     return {"lots": lots, "refunded": state.refunded | {e.lot_id}}  # what remained is removed
+
+
+def _partly_refunded(state: Account, e: PackagePartlyRefunded | PurchaseReversed) -> Changes:
+    """The refunded share's credits leave the lot; an emptied package's lot closes."""
+    lot = state.lots.get(e.lot_id)
+    if lot is None or not e.credits_removed:
+        return {}
+    remaining = lot.remaining - e.credits_removed
+    if remaining == 0:
+        return {"lots": state.lots.delete(e.lot_id)}
+    return {"lots": state.lots.set(e.lot_id, lot._replace(remaining=remaining))}
 
 
 def _package_restored(state: Account, e: PackageRestored) -> Changes:
@@ -365,6 +392,7 @@ _FOLDS: dict[type[LedgerEvent], Callable[[Account, Any], Changes]] = {
     CreditsGranted: _credits_granted,
     PackageRefunded: _package_refunded,
     PurchaseReversed: _package_refunded,
+    PackagePartlyRefunded: _partly_refunded,
     PackageRestored: _package_restored,
     PaymentReversed: _nothing,
     PaymentParked: _nothing,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date, timedelta
 
 import httpx
 import pytest
@@ -11,6 +12,8 @@ from pydantic import SecretStr
 
 from events.commands import Command
 from events.outcomes import BalanceFigures, Outcome
+from projections.finance import Period
+from projections.finance_report import report
 from services.api.app import create_app
 from services.api.hub import BalanceHub
 from services.api.ports import Ports
@@ -40,8 +43,35 @@ class FakeReads:
     async def view(self, account_id: str):
         return self.opened if account_id == ACCOUNT else None
 
+    async def views(self, account_ids: list[str]):
+        return {ACCOUNT: self.opened} if ACCOUNT in account_ids else {}
+
     async def history(self, account_id: str, upto: int, offset: int, limit: int):
         return page(self.log, upto, offset, limit) if account_id == ACCOUNT else []
+
+    async def usage(self, account_id: str, first: date, last: date):
+        """Ten credits of keyword suggestions and fifty of an article each day."""
+        days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+        return [
+            row
+            for day in days
+            for row in (
+                (day.isoformat(), "keyword_suggestions", 10, 10),
+                (day.isoformat(), "article_generation", 1, 50),
+            )
+        ]
+
+    async def finance(self, first: str, last: str):
+        return report(
+            [
+                (
+                    ACCOUNT,
+                    Period(first, bought=1000, bought_cents=5000, closing=1000, closing_cents=5000),
+                )
+            ],
+            first,
+            last,
+        )
 
 
 class FakeLedger:
@@ -52,6 +82,11 @@ class FakeLedger:
     async def submit(self, command: Command) -> Outcome:
         self.sent.append(command)
         return self.answer(command)
+
+
+def fake_ports(ledger: FakeLedger) -> Ports:
+    reads = FakeReads()
+    return Ports(reads=reads, ledger=ledger, hub=BalanceHub(10, reads), catalog=CATALOG)
 
 
 def outcome(command: Command, **fields) -> Outcome:
@@ -78,7 +113,7 @@ def client(
     settings: ApiSettings = SETTINGS,
 ):
     ledger = FakeLedger(answer)
-    ports = Ports(reads=FakeReads(), ledger=ledger, hub=BalanceHub(10), catalog=CATALOG)
+    ports = fake_ports(ledger)
     app = create_app(settings, ports=ports)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     http = httpx.AsyncClient(
@@ -109,6 +144,8 @@ async def test_the_openapi_document_lists_every_endpoint_and_the_bearer_scheme()
         "/accounts/{account_id}/balance",
         "/accounts/{account_id}",
         "/accounts/{account_id}/history",
+        "/accounts/{account_id}/usage",
+        "/finance/report",
         "/accounts/{account_id}/balance/stream",
         "/accounts/{account_id}/alerts/stream",
         "/accounts/{account_id}/tool-uses",
@@ -224,3 +261,60 @@ async def test_a_name_the_catalog_does_not_know_never_reaches_the_ledger():
 
     assert (response.status_code, response.json()["code"]) == (422, "unknown_tool")
     assert ledger.sent == []
+
+
+async def test_usage_by_tool_names_each_tool_as_the_catalog_does_most_credits_first():
+    http, _ = client()
+    async with http:
+        got = await http.get(f"/accounts/{ACCOUNT}/usage?from=2026-11-01&to=2026-11-07&by=tool")
+
+    assert got.status_code == 200
+    assert [(t["name"], t["uses"], t["credits"]) for t in got.json()["tools"]] == [
+        ("Full article generation", 7, 350),
+        ("Keyword suggestions", 70, 70),
+    ]
+
+
+async def test_usage_by_day_lists_every_day_split_by_tool():
+    http, _ = client()
+    async with http:
+        got = await http.get(f"/accounts/{ACCOUNT}/usage?from=2026-11-01&to=2026-11-03&by=day")
+
+    days = got.json()["days"]
+    assert [d["day"] for d in days] == ["2026-11-01", "2026-11-02", "2026-11-03"]
+    assert days[0]["tools"] == {"keyword_suggestions": 10, "article_generation": 50}
+
+
+async def test_a_usage_range_that_ends_before_it_starts_is_refused_clearly():
+    http, _ = client()
+    async with http:
+        got = await http.get(f"/accounts/{ACCOUNT}/usage?from=2026-11-03&to=2026-11-01")
+
+    assert (got.status_code, got.json()["code"]) == (422, "invalid_range")
+
+
+async def test_the_details_say_at_this_pace_when_the_credits_run_out_and_on_what_pace():
+    http, _ = client()
+    async with http:
+        forecast = (await http.get(f"/accounts/{ACCOUNT}")).json()["forecast"]
+
+    assert (forecast["window_days"], forecast["used_credits"]) == (7, 420)
+    assert forecast["all_credits_run_out_on"] is not None
+
+
+async def test_the_finance_report_is_for_billings_token_only():
+    for token, status in (("tok-1", 403), ("help", 403), ("bill", 200)):
+        http, _ = client(token=token)
+        async with http:
+            got = await http.get("/finance/report?from=2026-11&to=2026-11")
+        assert got.status_code == status, token
+
+    assert got.json()["total"]["closing_cents"] == 5000 and got.json()["from"] == "2026-11"
+
+
+async def test_a_finance_month_that_is_not_a_month_is_refused():
+    http, _ = client(token="bill")
+    async with http:
+        got = await http.get("/finance/report?from=2026-13&to=2026-11")
+
+    assert got.status_code == 422

@@ -1,10 +1,13 @@
-"""The fan-out of balance updates: every stream gets the newest balance, never an older one."""
+"""The fan-out of balance updates: every stream gets the newest balance, never an older one,
+and the read model is read only when a stream opens or something may have been missed."""
 
 import asyncio
 from datetime import UTC, datetime
 
 from events.balances import BalanceUpdated
 from services.api.hub import BalanceHub
+from tests.unit.api.accounts import account_after
+from tests.unit.core.scenario import ACCOUNT, renewed
 
 T = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -104,3 +107,93 @@ async def test_closing_the_hub_ends_every_stream_and_any_opened_after():
 
     assert await waiting is None and stream.closed
     assert late.closed and await late.next(60) is None
+
+
+class CountedReads:
+    """The read model with one opened account; every query is noted."""
+
+    def __init__(self) -> None:
+        self.opened, _ = account_after(renewed("solo"))
+        self.queries: list[list[str]] = []
+
+    async def views(self, account_ids):
+        self.queries.append(sorted(account_ids))
+        return {ACCOUNT: self.opened} if ACCOUNT in account_ids else {}
+
+
+async def opened_stream(hub: BalanceHub):
+    stream = hub.subscribe(ACCOUNT)
+    view = await hub.current(ACCOUNT)
+    assert (await stream.next(1)).version == view.version
+    return stream, view.version
+
+
+async def test_an_idle_stream_reads_nothing_more_and_gets_only_heartbeats():
+    reads = CountedReads()
+    hub = BalanceHub(10, reads, heartbeat_s=0.05)
+    stream, _ = await opened_stream(hub)
+
+    beats = [await stream.next(1) for _ in range(5)]  # a quarter of a second, idle
+
+    assert beats == [None] * 5 and not stream.closed
+    assert reads.queries == [[ACCOUNT]]  # the one read of the open
+    hub.close()
+
+
+async def test_streams_that_open_in_the_same_tick_share_one_read_of_the_read_model():
+    reads = CountedReads()
+    hub = BalanceHub(10, reads)
+    accounts = [ACCOUNT, *(f"acct-other-{n}" for n in range(199))]
+    streams = [hub.subscribe(account) for account in accounts]
+
+    views = await asyncio.gather(*(hub.current(account) for account in accounts))
+
+    assert reads.queries == [sorted(accounts)]
+    assert views[0] is reads.opened and views[1:] == [None] * 199  # unknown: the route's 404
+    assert (await streams[0].next(1)).version == reads.opened.version
+    hub.close()
+
+
+async def test_a_version_past_the_next_one_known_re_reads_the_account_once():
+    reads = CountedReads()
+    hub = BalanceHub(10, reads)
+    stream, known = await opened_stream(hub)
+
+    hub.publish(update(known + 1, account_id=ACCOUNT))  # the next one: no read
+    await asyncio.sleep(0.1)
+    hub.publish(update(known + 3, account_id=ACCOUNT))  # one missed: read again
+    hub.publish(update(known + 4, account_id=ACCOUNT))
+    await asyncio.sleep(0.1)
+
+    assert reads.queries == [[ACCOUNT], [ACCOUNT]]
+    assert (await stream.next(1)).version == known + 4  # the older row is dropped by version
+    hub.close()
+
+
+async def test_a_feed_that_lost_the_topic_re_reads_every_account_with_an_open_stream_at_once():
+    reads = CountedReads()
+    hub = BalanceHub(10, reads)
+    await opened_stream(hub)
+    hub.subscribe("acct-b")
+    hub.subscribe("acct-c")
+    await asyncio.sleep(0.1)
+    reads.queries.clear()
+
+    hub.reread_all()
+    await asyncio.sleep(0.1)
+
+    assert reads.queries == [[ACCOUNT, "acct-b", "acct-c"]]
+    hub.close()
+
+
+async def test_a_stream_that_never_reads_does_not_hold_up_the_others():
+    hub = BalanceHub(recent_accounts=10)
+    hub.subscribe("acct-1")  # its browser reads nothing
+    fast = hub.subscribe("acct-1")
+
+    delivered = []
+    for version in range(1, 101):
+        hub.publish(update(version))
+        delivered.append((await fast.next(1)).version)
+
+    assert delivered == list(range(1, 101))

@@ -1,6 +1,7 @@
 """Buying credits over fake ports: a checkout credits nothing; only the provider's signed
 webhook produces ``BuyPackage`` (once per payment, with what was paid and the checkout's
-quote), a refund or chargeback ``RefundPackage``, a won dispute ``RestorePackage``."""
+quote), a refund or chargeback ``RefundPackage`` (a partial refund with the amount refunded so
+far), a won dispute ``RestorePackage``; a failed payment is 200 and buys nothing."""
 
 from __future__ import annotations
 
@@ -12,28 +13,32 @@ import httpx
 
 from events.commands import BuyPackage, Offer, Paid, RefundPackage, RestorePackage
 from services.api.app import create_app
-from services.api.hub import BalanceHub
-from services.api.ports import Ports
 from services.payments.quote import sign_quote
 from services.payments.signature import HEADER, sign
-from tests.unit.api.test_app import SETTINGS, FakeLedger, FakeReads, outcome
-from tests.unit.core.scenario import ACCOUNT, CATALOG
+from tests.unit.api.test_app import SETTINGS, FakeLedger, fake_ports, outcome
+from tests.unit.core.scenario import ACCOUNT
 
 SECRET = SETTINGS.payments_webhook_secret.get_secret_value()
 
 
 def app_and_ledger():
     ledger = FakeLedger(outcome)
-    ports = Ports(reads=FakeReads(), ledger=ledger, hub=BalanceHub(10), catalog=CATALOG)
+    ports = fake_ports(ledger)
     app = create_app(SETTINGS, ports=ports)
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api")
     return app, http, ledger
 
 
 def event(
-    kind="payment.succeeded", payment_ref="pi_1", amount_cents=5000, package="small", quote=None
+    kind="payment.succeeded",
+    payment_ref="pi_1",
+    amount_cents=5000,
+    package="small",
+    quote=None,
+    refunded_cents=None,
 ):
     data = {
+        "refunded_cents": refunded_cents,
         "quote": quote,
         "checkout_id": "cs_1",
         "payment_ref": payment_ref,
@@ -146,7 +151,7 @@ async def test_a_checkout_signs_the_catalog_price_into_the_providers_metadata():
 async def test_a_parked_payment_is_answered_200_and_logged_as_an_error(caplog):
     ledger_answer = lambda command: outcome(command, events=("PaymentParked",))  # noqa: E731
     ledger = FakeLedger(ledger_answer)
-    ports = Ports(reads=FakeReads(), ledger=ledger, hub=BalanceHub(10), catalog=CATALOG)
+    ports = fake_ports(ledger)
     app = create_app(SETTINGS, ports=ports)
     body = event(package="large", amount_cents=5000)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://a") as h:
@@ -181,4 +186,50 @@ async def test_a_malformed_but_signed_event_is_422_and_produces_nothing():
         answer = await http.post("/webhooks/payments", content=body, headers=signed(body))
 
     assert (answer.status_code, answer.json()["code"]) == (422, "invalid_event")
+    assert ledger.sent == []
+
+
+async def test_a_failed_payment_is_answered_200_not_paid_and_buys_nothing():
+    _, http, ledger = app_and_ledger()
+    body = event("payment.failed")
+    async with http:
+        answer = await http.post("/webhooks/payments", content=body, headers=signed(body))
+
+    assert answer.status_code == 200
+    assert (answer.json()["status"], answer.json()["command_id"]) == ("not_paid", None)
+    assert ledger.sent == []
+
+
+async def test_partial_refunds_reach_the_ledger_once_per_amount_refunded_so_far():
+    _, http, ledger = app_and_ledger()
+    bodies = [event("payment.refunded", refunded_cents=cents) for cents in (1000, 1000, 2500)]
+    async with http:
+        for body in bodies:
+            answer = await http.post("/webhooks/payments", content=body, headers=signed(body))
+            assert answer.status_code == 200
+
+    first, repeat, second = ledger.sent
+    assert [c.refunded_cents for c in ledger.sent] == [1000, 1000, 2500]
+    assert first.command_id == repeat.command_id != second.command_id
+    assert all(isinstance(c, RefundPackage) and c.reason == "refund" for c in ledger.sent)
+
+
+async def test_a_refund_of_the_whole_amount_is_the_full_refund_with_its_usual_id():
+    _, http, ledger = app_and_ledger()
+    bodies = [event("payment.refunded", refunded_cents=5000), event("payment.refunded")]
+    async with http:
+        for body in bodies:
+            await http.post("/webhooks/payments", content=body, headers=signed(body))
+
+    whole, unsaid = ledger.sent
+    assert whole.refunded_cents is None and whole.command_id == unsaid.command_id
+
+
+async def test_a_refund_of_nothing_is_answered_200_ignored_and_decides_nothing():
+    _, http, ledger = app_and_ledger()
+    body = event("payment.refunded", refunded_cents=0)
+    async with http:
+        answer = await http.post("/webhooks/payments", content=body, headers=signed(body))
+
+    assert (answer.status_code, answer.json()["status"]) == (200, "ignored")
     assert ledger.sent == []

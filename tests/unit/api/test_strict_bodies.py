@@ -11,18 +11,16 @@ import pytest
 
 from services.api.alerts import AlertHub
 from services.api.app import create_app
-from services.api.hub import BalanceHub
-from services.api.ports import Ports
 from services.payments.signature import HEADER
-from tests.unit.api.test_app import SETTINGS, FakeLedger, FakeReads, outcome
-from tests.unit.core.scenario import ACCOUNT, CATALOG
+from tests.unit.api.test_app import SETTINGS, FakeLedger, fake_ports, outcome
+from tests.unit.core.scenario import ACCOUNT
 
 JSON = {"content-type": "application/json"}
 
 
 def app_and_ledger(token: str = "svc"):
     ledger = FakeLedger(outcome)
-    ports = Ports(reads=FakeReads(), ledger=ledger, hub=BalanceHub(10), catalog=CATALOG)
+    ports = fake_ports(ledger)
     app = create_app(SETTINGS, ports=ports)
     http = httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),

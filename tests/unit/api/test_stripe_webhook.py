@@ -1,7 +1,7 @@
 """Stripe's webhook over fake ports: verified by the SDK, then decided like any payment (one
 ``BuyPackage`` per payment, ``RefundPackage`` for a full refund or a dispute); a failed
-payment buys nothing, an event of no interest is 200 and ignored, and the neutral events no
-ledger command takes yet are answered 501 so that Stripe delivers them again."""
+payment buys nothing, an event of no interest is 200 and ignored, and a partial refund reaches
+the ledger with the amount refunded so far."""
 
 from __future__ import annotations
 
@@ -11,13 +11,12 @@ import time
 import httpx
 from pydantic import SecretStr
 
-from events.commands import BuyPackage, RefundPackage
+from events.commands import BuyPackage, Offer, RefundPackage
 from services.api.app import create_app
-from services.api.hub import BalanceHub
-from services.api.ports import Ports
-from tests.unit.api.test_app import SETTINGS, FakeLedger, FakeReads, outcome
-from tests.unit.core.scenario import CATALOG
+from services.payments.quote import sign_quote
+from tests.unit.api.test_app import SETTINGS, FakeLedger, fake_ports, outcome
 from tests.unit.payments.stripe_payloads import (
+    ACCOUNT,
     WEBHOOK_SECRET,
     body_of,
     charge,
@@ -36,11 +35,12 @@ STRIPE = SETTINGS.model_copy(
     }
 )
 PATH = "/payments/stripe/webhook"
+QUOTED = Offer(credits=1000, price_cents=4000, currency="USD")  # the price when it was opened
 
 
 def app_and_ledger():
     ledger = FakeLedger(outcome)
-    ports = Ports(reads=FakeReads(), ledger=ledger, hub=BalanceHub(10), catalog=CATALOG)
+    ports = fake_ports(ledger)
     app = create_app(STRIPE, ports=ports)
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api")
     return http, ledger
@@ -91,13 +91,14 @@ async def test_an_unknown_event_type_is_200_ignored_and_logged_at_debug(caplog):
     assert [r.levelno for r in caplog.records if "evt_u" in r.getMessage()] == [logging.DEBUG]
 
 
-async def test_a_partial_refund_is_not_read_as_a_full_one_but_left_for_stripe_to_deliver_again():
+async def test_a_partial_refund_is_not_read_as_a_full_one_but_as_the_amount_refunded_so_far():
     http, ledger = app_and_ledger()
     async with http:
         partial = await deliver(http, event("charge.refunded", charge(refunded=1000)))
 
-    assert (partial.status_code, partial.json()["code"]) == (501, "payment_event_not_decided")
-    assert ledger.sent == []
+    assert partial.status_code == 200
+    [refund] = ledger.sent
+    assert isinstance(refund, RefundPackage) and refund.refunded_cents == 1000
 
 
 async def test_a_forged_a_stale_or_a_malformed_delivery_is_400_and_decides_nothing():
@@ -115,10 +116,15 @@ async def test_a_forged_a_stale_or_a_malformed_delivery_is_400_and_decides_nothi
     assert ledger.sent == []
 
 
-async def test_an_event_at_another_price_than_the_checkout_is_422_and_buys_nothing():
+async def test_an_event_at_another_price_reaches_the_ledger_with_what_was_paid_and_its_quote():
     http, ledger = app_and_ledger()
+    quote = sign_quote(STRIPE.quote_key(), ACCOUNT, "small", QUOTED)
     async with http:
-        cheaper = await deliver(http, event("checkout.session.completed", session(amount=1)))
+        cheaper = await deliver(
+            http, event("checkout.session.completed", session(amount=4000, quote=quote))
+        )
 
-    assert (cheaper.status_code, cheaper.json()["code"]) == (422, "amount_mismatch")
-    assert ledger.sent == []
+    assert cheaper.status_code == 200
+    [buy] = ledger.sent
+    assert isinstance(buy, BuyPackage)
+    assert (buy.paid.amount_cents, buy.offer) == (4000, QUOTED)

@@ -146,6 +146,14 @@ def refunded_package(payment_ref: str, *, at: float = 2, reason: str = "refund")
     return RefundPackage(**_base(at, None), payment_ref=payment_ref, reason=reason)
 
 
+def partly_refunded(
+    payment_ref: str, refunded_cents: int, *, at: float = 2, command_id: str | None = None
+) -> RefundPackage:
+    """A partial refund, as a provider reports it: the amount refunded so far, in all."""
+    base = _base(at, command_id)
+    return RefundPackage(**base, payment_ref=payment_ref, refunded_cents=refunded_cents)
+
+
 def charged_back(payment_ref: str, *, at: float = 2) -> RefundPackage:
     return refunded_package(payment_ref, at=at, reason="chargeback")
 

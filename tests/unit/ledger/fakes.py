@@ -13,7 +13,7 @@ from events.commands import Command
 from events.ledger import LedgerEvent
 from services.ledger.chain import GENESIS
 from services.ledger.core import Account, evolve
-from services.ledger.core.past import keys_of
+from services.ledger.core.past import SHARED, keys_of, store_wide
 from services.ledger.intake import Incoming
 from services.ledger.recorders import Wanted
 from services.ledger.store import Fetched, Loaded, Recorded, look_up_one_by_one, seal
@@ -44,7 +44,8 @@ class FakeStore:
         return state, head
 
     def recall(self, wanted: Iterable[Wanted]) -> dict[Wanted, LedgerEvent]:
-        return {key: self.index[key] for key in set(wanted) if key in self.index}
+        held = {w: (SHARED, w[1]) if store_wide(w[1]) else w for w in set(wanted)}
+        return {w: self.index[at] for w, at in held.items() if at in self.index}
 
     def look_up(
         self, wanted: Iterable[Wanted], accounts: Sequence[str]
@@ -60,7 +61,7 @@ class FakeStore:
             assert r.originator_version == len(stream) + 1, "versions run 1..n"
             stream.append(r)
             for key in keys_of(r.event):
-                self.index[(r.originator_id, key)] = r.event
+                self.index[(SHARED if store_wide(key) else r.originator_id, key)] = r.event
         for position in positions:
             self.positions[position.application_name] = position.notification_id
 

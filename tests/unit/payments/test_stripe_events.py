@@ -77,14 +77,21 @@ def test_a_dispute_carries_no_metadata_so_its_payment_intent_is_looked_up():
     assert intent_to_look_up(event("checkout.session.completed", session())) is None
 
 
-def test_a_payment_of_another_amount_or_currency_than_the_checkout_opened_at_is_refused():
-    cheaper = event("checkout.session.completed", session(amount=100))
+def test_a_payment_at_another_price_passes_what_was_paid_and_the_quote_for_the_ledger_to_decide():
+    cheaper = event("checkout.session.completed", session(amount=100, quote="q1.signed"))
     in_euros = event("checkout.session.completed", {**session(), "currency": "eur"})
 
-    for stripe_event in (cheaper, in_euros):
-        with pytest.raises(UnusableStripeEvent) as refused:
-            payment_event(stripe_event)
-        assert refused.value.code == "amount_mismatch"
+    paid_less, paid_in_euros = payment_event(cheaper), payment_event(in_euros)
+
+    assert paid_less is not None and paid_in_euros is not None
+    assert (paid_less.data.amount_cents, paid_less.data.quote) == (100, "q1.signed")
+    assert (paid_in_euros.data.currency, paid_in_euros.data.quote) == ("EUR", None)
+
+
+def test_a_payment_whose_currency_is_not_a_currency_is_refused():
+    with pytest.raises(UnusableStripeEvent) as refused:
+        payment_event(event("checkout.session.completed", {**session(), "currency": "u$d"}))
+    assert refused.value.code == "invalid_currency"
 
 
 def test_a_payment_without_our_metadata_is_refused_as_not_ours():

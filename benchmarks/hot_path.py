@@ -1,0 +1,138 @@
+"""The hot path's Python CPU, in one process and without Kafka: what the ledger spends per
+command and the projector per event, measured as CPU time (``time.process_time``), which a
+busy machine disturbs far less than the wall clock.
+
+    .venv/bin/python -m benchmarks.hot_path [--store sqlite|postgres] [--commands 20000]
+        [--accounts 1000] [--runs 3] [--out PATH]
+
+The ledger: ``--commands`` commands (tests/workload.py) as Kafka records, in batches of 500,
+each read, decided (``Ledger.decide_batch``), its outcomes encoded as they are published, and
+committed (``Ledger.commit``) against a fresh store, its accounts already cached (a first pass
+over every account is not timed). The projector: the stored log read in pages, folded,
+its balance messages built and encoded, and each page's rows committed (``Projector._step``
+without the broker). Each figure is the median of ``--runs`` fresh runs. Compare two commits
+by running this script in a worktree of each, side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from benchmarks import report
+from benchmarks.throwaway import throwaway
+from projections.projector import Projector
+from projections.settings import ProjectorSettings
+from services.ledger.catalog_file import load_catalog
+from services.ledger.intake import Incoming
+from services.ledger.service import Ledger
+from services.ledger.store import LedgerStore
+from services.settings import REPO
+from tests.workload import command_log
+
+BATCH = 500
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--commands", type=int, default=20_000)
+    parser.add_argument("--accounts", type=int, default=1_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=None, help="where to write the JSON")
+    args = parser.parse_args()
+    runs = [_run(args) for _ in range(args.runs)]
+    results = {
+        "store": args.store,
+        "commands": args.commands,
+        "accounts": args.accounts,
+        "ledger_cpu_us_per_command": statistics.median(r["ledger_us"] for r in runs),
+        "projector_cpu_us_per_event": statistics.median(r["projector_us"] for r in runs),
+        "projector_cpu_us_per_command": statistics.median(r["projector_per_command"] for r in runs),
+        "events_per_command": runs[0]["events_per_command"],
+        "runs": runs,
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    out = args.out or REPO / "benchmarks" / "results" / f"hot-path-{args.store}.json"
+    report.written(results, out)
+
+
+def _run(args: argparse.Namespace) -> dict[str, Any]:
+    with throwaway(args.store, ProjectorSettings) as settings:
+        log = command_log(args.commands, args.accounts)
+        records = [
+            Incoming("commands", 0, n, c.account_id.encode(), c.model_dump_json().encode())
+            for n, c in enumerate(log)
+        ]
+        store = LedgerStore(settings)
+        try:
+            ledger = Ledger(store, load_catalog(), max_message_bytes=settings.max_message_bytes)
+            warm, timed = records[: args.accounts], records[args.accounts :]
+            _decided(ledger, warm)
+            gc.collect()
+            began = time.process_time()
+            _decided(ledger, timed)
+            ledger_s = time.process_time() - began
+        finally:
+            store.close()
+        projector = Projector(settings)
+        try:
+            events, projector_s = _projected(projector)
+        finally:
+            projector.close()
+    return {
+        "ledger_us": round(ledger_s / len(timed) * 1e6, 1),
+        "projector_us": round(projector_s / events * 1e6, 1),
+        "projector_per_command": round(projector_s / len(records) * 1e6, 1),
+        "events_per_command": round(events / len(records), 2),
+    }
+
+
+def _decided(ledger: Ledger, records: Sequence[Incoming]) -> None:
+    """Decide, encode the outcomes of, and commit ``records`` in the ledger's batches."""
+    for n in range(0, len(records), BATCH):
+        batch = ledger.decide_batch(records[n : n + BATCH])
+        for message in [*batch.outcomes, *batch.dead_letters]:
+            message.model_dump_json().encode()
+        ledger.commit(batch)
+
+
+def _projected(projector: Projector) -> tuple[int, float]:
+    """Project the whole log page by page as ``Projector._step`` does, less the broker."""
+    from projections.batch import project
+
+    events = 0
+    gc.collect()
+    began = time.process_time()
+    while True:
+        page = projector.reader.read(projector.position)
+        if not page.items:
+            break
+        loaded, _ = projector._entries(page)
+        projected = project(loaded, [r for _, r in page.items], projector.rules)
+        messages = projected.messages()
+        for update in projected.published(messages):
+            update.model_dump_json().encode()
+        for alert in projected.alerts:
+            alert.model_dump_json().encode()
+        projector.model.save(
+            [(entry, messages[a]) for a, entry in projected.entries.items()],
+            projector.position,
+            page.last_id,
+            projected.quarantined,
+            projected.history,
+        )
+        projector._remember(projected.entries.items())
+        projector.position = page.last_id
+        events += len(page.items)
+    return events, time.process_time() - began
+
+
+if __name__ == "__main__":
+    main()

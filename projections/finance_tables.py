@@ -1,0 +1,73 @@
+"""The finance read model's tables, the same in both databases: one row per account and month
+(``finance_periods``) and one per account, day and tool used (``usage_daily``). Written by the
+projector in the transaction of the page that changed them; a month's row is written only
+while it is the account's latest month, so a closed month stays as it was."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from projections.finance import Period
+
+PERIODS, USAGE = "finance_periods", "usage_daily"
+NUMBERS = (
+    *(f"{name}{unit}" for name in ("opening", "bought", "consumed") for unit in ("", "_cents")),
+    *(f"{name}{unit}" for name in ("refunded", "forfeited", "closing") for unit in ("", "_cents")),
+)
+GRANTED = ("granted_in", "granted_used", "granted_expired")
+PERIOD_NAMES = ("account_id", "month", *NUMBERS, *GRANTED, "subscription")
+CREATE_PERIODS = (
+    "CREATE TABLE IF NOT EXISTS {periods} (account_id TEXT NOT NULL, month TEXT NOT NULL, "
+    + ", ".join(f"{n} BIGINT NOT NULL" for n in (*NUMBERS, *GRANTED))
+    + ", subscription TEXT NOT NULL, PRIMARY KEY (account_id, month))"
+)
+UPSERT_PERIOD = (
+    f"INSERT INTO {{periods}} ({', '.join(PERIOD_NAMES)}) "
+    f"VALUES ({', '.join('?' * len(PERIOD_NAMES))}) ON CONFLICT (account_id, month) DO UPDATE SET "
+    + ", ".join(f"{n} = excluded.{n}" for n in PERIOD_NAMES[2:])
+)
+CREATE_USAGE = (
+    "CREATE TABLE IF NOT EXISTS {usage} (account_id TEXT NOT NULL, day TEXT NOT NULL, "
+    "tool TEXT NOT NULL, uses BIGINT NOT NULL, credits BIGINT NOT NULL, "
+    "PRIMARY KEY (account_id, day, tool))"
+)
+UPSERT_USAGE = (
+    "INSERT INTO {usage} (account_id, day, tool, uses, credits) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (account_id, day, tool) DO UPDATE SET uses = excluded.uses, "
+    "credits = excluded.credits"
+)
+SELECT_PERIODS = (
+    f"SELECT {', '.join(PERIOD_NAMES)} FROM {{periods}} WHERE month <= ? ORDER BY account_id, month"
+)
+SELECT_USAGE = (
+    "SELECT day, tool, uses, credits FROM {usage} WHERE account_id = ? AND day >= ? AND day <= ? "
+    "ORDER BY day, tool"
+)
+Periods = Mapping[tuple[str, str], Period]  # (account, month): the month's figures
+Usage = Mapping[tuple[str, str], Mapping[str, tuple[int, int]]]  # (account, day): tool's
+
+
+def period_row(account_id: str, period: Period) -> tuple[Any, ...]:
+    subscription = orjson.dumps({k: list(v) for k, v in period.subscription.items()}).decode()
+    numbers = (getattr(period, n) for n in NUMBERS)
+    return (account_id, period.month, *numbers, *period.granted, subscription)
+
+
+def period_of(row: Mapping[str, Any]) -> tuple[str, Period]:
+    """(account, period) from a stored row."""
+    subscription = {k: (v[0], v[1], v[2]) for k, v in orjson.loads(row["subscription"]).items()}
+    granted = (row["granted_in"], row["granted_used"], row["granted_expired"])
+    numbers = {n: int(row[n]) for n in NUMBERS}
+    period = Period(row["month"], **numbers, subscription=subscription, granted=granted)
+    return row["account_id"], period
+
+
+def usage_rows(usage: Usage) -> list[tuple[str, str, str, int, int]]:
+    return [
+        (account_id, day, tool, uses, credits)
+        for (account_id, day), tools in usage.items()
+        for tool, (uses, credits) in tools.items()
+    ]

@@ -1,0 +1,28 @@
+"""The hot path's CPU benchmark, run small as a smoke check on both stores: the ledger decides
+and commits a small workload and the projector folds it, in one process. Nothing here asserts
+a duration."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from services.settings import REPO
+
+
+def test_the_hot_path_benchmark_runs_small_and_reports_both_processes_cpu(backend, tmp_path):
+    out = tmp_path / "hot-path.json"
+    arguments = ["--store", backend, "--commands", "600", "--accounts", "100", "--runs", "1"]
+    subprocess.run(
+        [sys.executable, "-m", "benchmarks.hot_path", *arguments, "--out", str(out)],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+
+    results = json.loads(out.read_text())
+    assert results["ledger_cpu_us_per_command"] > 0
+    assert results["projector_cpu_us_per_event"] > 0
+    assert results["events_per_command"] > 0
