@@ -95,6 +95,7 @@ class TopUp(NamedTuple):
     failures: int = 0  # declined attempts of the current crossing
     month: str | None = None  # the calendar month (UTC, "2026-11") ``requested`` counts
     requested: int = 0
+    last_failure: str | None = None  # the provider's reason for the latest decline
 
     @property
     def on(self) -> bool:
@@ -365,7 +366,8 @@ def _top_up_requested(state: Account, e: TopUpRequested) -> Changes:
 def _top_up_failed(state: Account, e: TopUpFailed) -> Changes:
     if e.request_id != state.top_up.in_flight:
         return {}
-    return {"top_up": state.top_up._replace(in_flight=None, failures=e.attempt)}
+    failed = state.top_up._replace(in_flight=None, failures=e.attempt, last_failure=e.reason)
+    return {"top_up": failed}
 
 
 def month_of(moment: datetime) -> str:
