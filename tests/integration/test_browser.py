@@ -242,7 +242,8 @@ async def test_auto_top_up_turned_on_in_the_page_buys_a_package_once_spending_cr
         assert await sidebar(page) == ("2,480", "480", "2,000")
         history = page.locator("#history tbody")
         await expect(history).to_contain_text("top-up of small requested at 1480 credits")
-        await expect(history).to_contain_text("bought small")
+        await expect(history.locator("tr").first).to_contain_text("bought small", timeout=WAIT_MS)
+        await expect(history.locator("tr").first).to_contain_text("2,480")
         await expect(status).not_to_contain_text("on its way", timeout=WAIT_MS)
         await page.screenshot(path=str(SCREENSHOT.with_name("auto-top-up.png")), full_page=True)
 
