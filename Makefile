@@ -12,7 +12,7 @@ DEPS_STAMP := $(VENV)/.deps-$(shell cat pyproject.toml requirements-dev.lock | s
 # requirements.lock for the image, requirements-dev.lock for development and CI.
 LOCK := $(VENV)/bin/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes -q
 
-.PHONY: run test setup lock docs kafka postgres stripe-mock topics chromium lint stop clean
+.PHONY: run test setup lock docs kafka postgres stripe-mock topics chromium lint bench reliability stop clean
 
 run: setup kafka topics
 	$(PY) -m services.run
@@ -59,9 +59,22 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-# The contracts as documents (docs/asyncapi.json, docs/openapi.json); a test checks them.
+# The contracts as documents (docs/asyncapi.json, docs/openapi.json), generated, not committed.
 docs: setup
 	$(PY) -m services.contracts
+
+# The benchmarks (benchmarks/, figures in BENCHMARKS.md): minutes each, on a quiet machine, never
+# part of make test. BENCH names one (credits bench --help lists them); ARGS go to it.
+BENCH ?= end-to-end
+bench: setup kafka postgres topics
+	$(PY) -m services.cli bench $(BENCH) $(ARGS)
+
+# The reliability runs (reliability/, verdicts in RELIABILITY.md): the fuzz run on both stores,
+# then the fault run on its own private broker and PostgreSQL cluster. Never part of make test.
+reliability: setup kafka postgres topics
+	$(PY) -m reliability.fuzz --messages 10000 --store sqlite --seed 1
+	$(PY) -m reliability.fuzz --messages 10000 --store postgres --seed 2
+	$(PY) -m reliability.faults
 
 stop:
 	scripts/kafka.sh stop

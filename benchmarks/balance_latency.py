@@ -34,7 +34,7 @@ from events.balances import BalanceUpdated
 from events.commands import Command
 from projections import maintenance
 from projections.settings import ProjectorSettings
-from services.ledger.client import LedgerClient
+from services.client import LedgerClient
 from services.settings import REPO
 from services.tail import TopicTail
 from services.topics import delete_topics, ensure_topics

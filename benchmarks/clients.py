@@ -29,7 +29,7 @@ from benchmarks.balance_latency import start_processes, stop_processes
 from benchmarks.throwaway import throwaway
 from events.commands import CycleRenewed, UseTool
 from projections.settings import ProjectorSettings
-from services.ledger.client import LedgerClient
+from services.client import LedgerClient
 from services.settings import REPO
 from services.topics import delete_topics, ensure_topics
 from tests.workload import START

@@ -11,7 +11,7 @@ SQLite file or PostgreSQL schema). Every message is encoded before any clock sta
 set-up (accounts opened, reported apart), throughput (``--producers`` raw producers flood
 ``--commands`` of the issue's mix, ``benchmarks/mix.py``), latency (``--rate`` per second for
 ``--seconds``). The harness settles its collector as the services do
-(``services.collector``), so that its own pauses are not counted as theirs. Exits 1 if any
+(``services.gc_tuning``), so that its own pauses are not counted as theirs. Exits 1 if any
 command got no outcome, a balance never arrived, or a retry took effect twice. Appends one
 entry to benchmarks/results/end_to_end.json (or ``--out``).
 """
@@ -37,7 +37,7 @@ from benchmarks.throwaway import throwaway
 from benchmarks.usage import Sampler
 from events.commands import Command
 from projections.settings import ProjectorSettings
-from services import collector, progress
+from services import gc_tuning, progress
 from services.settings import REPO
 from services.topics import delete_topics, ensure_topics
 
@@ -67,7 +67,7 @@ class Run:
         # The harness holds every command and its bytes (600 MB): its own full collections
         # paused its producer and readers for up to 260 ms, and counted as the system's
         # latency. It settles its collector as the ledger and the projector do.
-        collector.settle_for_a_long_run()
+        gc_tuning.settle_for_a_long_run()
         self.outcomes, self.balances = Outcomes(settings), Balances(settings)
         self.sent: Counter[str] = Counter()  # sends per command_id in the phases so far
 

@@ -31,7 +31,7 @@ from projections.projector import Projector
 from projections.settings import ProjectorSettings
 from services.ledger.catalog_file import load_catalog
 from services.ledger.intake import Incoming
-from services.ledger.service import Ledger
+from services.ledger.ledger import Ledger
 from services.ledger.store import LedgerStore
 from services.settings import REPO
 from tests.workload import command_log

@@ -38,7 +38,7 @@ from events.commands import Command
 from projections import maintenance
 from projections.settings import ProjectorSettings
 from services.api.settings import DEV_SERVICE_TOKENS
-from services.ledger.client import LedgerClient
+from services.client import LedgerClient
 from services.settings import REPO
 from services.topics import delete_topics, ensure_topics
 from tests.workload import command_log

@@ -23,7 +23,7 @@ from pathlib import Path
 from benchmarks.long_account import LONG, START, _at, _ids, load
 from events.commands import BuyPackage, Command, CycleRenewed, GrantCredits, UseTool
 from services.ledger.catalog_file import load_catalog
-from services.ledger.service import Ledger
+from services.ledger.ledger import Ledger
 from services.ledger.store import LedgerStore, gc_paused
 from services.settings import Settings
 

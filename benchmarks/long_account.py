@@ -51,7 +51,7 @@ from projections.settings import ProjectorSettings
 from projections.store import BalanceReadModel
 from services.ledger.catalog_file import load_catalog
 from services.ledger.intake import Incoming
-from services.ledger.service import Ledger
+from services.ledger.ledger import Ledger
 from services.ledger.store import LedgerStore
 from services.settings import REPO, Settings
 
@@ -212,7 +212,7 @@ def memory(settings: Settings, accounts: int) -> float:
     code = (
         "import json, sys\n"
         "from services.ledger.catalog_file import load_catalog\n"
-        "from services.ledger.service import Ledger\n"
+        "from services.ledger.ledger import Ledger\n"
         "from services.ledger.store import LedgerStore\n"
         "from services.settings import Settings\n"
         "settings = Settings.model_validate_json(sys.argv[1])\n"

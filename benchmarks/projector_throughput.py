@@ -35,7 +35,7 @@ from events.balances import BalanceUpdated
 from projections.projector import Projector
 from projections.settings import ProjectorSettings
 from services.ledger.catalog_file import load_catalog
-from services.ledger.service import Ledger
+from services.ledger.ledger import Ledger
 from services.ledger.store import LedgerStore
 from services.settings import REPO
 from services.tail import TopicTail

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from events.outcomes import Outcome
 from events.refusals import Refusal
-from services.ledger.client import LedgerClient
+from services.client import LedgerClient
 from services.settings import Settings
 
 TOOLS = [("article_generation", 1), ("image_generation", 2), ("content_analysis", 3)]

@@ -24,7 +24,7 @@ from typing import Literal
 
 from events.commands import BuyPackage, Command, CycleRenewed
 from events.outcomes import Outcome
-from services.ledger.client import LedgerClient
+from services.client import LedgerClient
 from services.settings import Settings
 
 PACKAGES = ["small", "medium", "large"]

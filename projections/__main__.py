@@ -18,7 +18,7 @@ from projections import maintenance, metrics
 from projections.follow import UnreadableEvent
 from projections.projector import Projector
 from projections.settings import ProjectorSettings
-from services import collector, observability
+from services import gc_tuning, observability
 from services.going_live import refuse_lab_settings
 from services.topics import ensure_topics
 
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     observability.configure_logging(settings)
     refuse_lab_settings(settings)
     if command == "run":
-        collector.settle_for_a_long_run()
+        gc_tuning.settle_for_a_long_run()
         return asyncio.run(run(settings))
     if command == "rebuild":
         accounts, position = maintenance.rebuild(settings)

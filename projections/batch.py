@@ -13,10 +13,9 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from events.balances import BalanceAlert, BalanceUpdated
-from projections import finance
+from projections import finance, history
 from projections.alerts import AlertRules, AlertState, evaluate
 from projections.balance import BalanceView, RecordedEvent, fold
-from services.audit import history
 
 T = TypeVar("T")
 

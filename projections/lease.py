@@ -43,8 +43,7 @@ class Lease:
         Called before every publish, and by the idle loop. Within a third of its life since
         this projector took it, the lease is held without asking the database: a standby
         takes only an expired lease, and a projector stopped past that point (a zombie)
-        renews, and so finds it taken. (A read per page was a round trip on every page,
-        BENCHMARKS.md, issue 15.)"""
+        renews, and so finds it taken. (A read per page would be a round trip on every page.)"""
         return self.fresh() or self.take()
 
     def release(self) -> None:

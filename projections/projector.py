@@ -61,7 +61,7 @@ class Projector:
     async def run(self, stop: asyncio.Event) -> None:
         """Follow the log until ``stop`` is set, while holding the lease (standing by when
         another projector holds it); the page in hand is finished first."""
-        # A page's messages to one partition in one batch (about 150 KB for 1,000 balances).
+        # A page's messages to one partition in one batch, sized for a full page of balances.
         self._producer = batch_producer(self.settings, "kalema-projector")
         await self._producer.start()
         wake = asyncio.Event()

@@ -22,10 +22,9 @@ from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 from psycopg.sql import SQL, Composed, Identifier
 
 from events.balances import BalanceUpdated
-from projections import alerts, balance, finance, finance_tables
+from projections import alerts, balance, finance, finance_tables, history
 from projections.batch import Entry
 from projections.finance_tables import PERIODS, USAGE, Periods, Usage
-from services.audit import history
 from services.ledger.recorders import reading
 
 TABLE, TRACKING, SOURCE, HISTORY = "balances", "balances_tracking", "ledger", "history"
@@ -432,7 +431,7 @@ class PostgresBalanceRecorder(_BalanceTable, PostgresTrackingRecorder):
         """A small page (what a steady rate brings) in pipeline mode: its statements go out
         together and the commit costs one round trip or two, where COPY costs three per
         table plus BEGIN and COMMIT; round trips are what a page waits for on a busy machine
-        (BENCHMARKS.md, issue 15). A large page is COPYed (``upsert``)."""
+        (see BENCHMARKS.md). A large page is COPYed (``upsert``)."""
         if rows > SMALL_PAGE or lines > SMALL_PAGE:
             with self.datastore.transaction(commit=True) as c:
                 yield c

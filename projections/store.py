@@ -21,6 +21,7 @@ from events.balances import BalanceUpdated
 from projections import alerts, balance, finance
 from projections.batch import Entry
 from projections.finance_tables import Periods, Usage
+from projections.history import Row
 from projections.recorders import (
     NAMES,
     SOURCE,
@@ -30,7 +31,6 @@ from projections.recorders import (
     SQLiteBalanceRecorder,
     Stored,
 )
-from services.audit.history import Row
 from services.ledger.store import LedgerStore
 from services.settings import Settings
 from services.startup import opened

@@ -28,7 +28,7 @@ import httpx
 from events.commands import CycleRenewed, UseTool
 from events.ledger import PackagePurchased, TopUpRequested
 from reliability.harness import namespace, start
-from services.ledger.client import LedgerClient
+from services.client import LedgerClient
 from services.ledger.core import balance, evolve
 from services.ledger.core.state import Account, month_of
 from services.ledger.store import LedgerStore
@@ -85,7 +85,8 @@ class Cluster:
     def top_up(self, n: int) -> Any:
         log = self.logs / f"topup-{n}.log"
         knobs = {"topup_lease_ttl_s": 2, "topup_holder": f"top-up-{n}", "topup_poll_s": 0.1}
-        return start("services.topup", self.settings, log, **self._common(), **knobs)
+        provider = {"payments_webhook_secret": SECRET, "topup_test_provider_url": self.url}
+        return start("services.topup", self.settings, log, **provider, **knobs)
 
     def start(self) -> None:
         self.ledgers = [self.ledger(0), self.ledger(1)]
@@ -143,7 +144,7 @@ async def _open(http: httpx.AsyncClient, client: LedgerClient, n: int, now: Any)
     saved = await http.post(f"{setup.json()['setup_url']}/visa")
     assert saved.status_code == 303, saved.text
     rule = {"threshold_credits": THRESHOLD, "package": "small", "max_per_month": 100}
-    on = await http.put(f"/accounts/{account}/auto-top-up", json=rule, headers=token)
+    on = await http.post(f"/accounts/{account}/auto-top-up", json=rule, headers=token)
     assert on.status_code == 200, on.text
 
 

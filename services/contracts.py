@@ -1,8 +1,10 @@
 """The wire contracts as documents: ``docs/asyncapi.json`` (the Kafka topics, by FastStream's
 AsyncAPI generator) and ``docs/openapi.json`` (the HTTP API, by FastAPI).
 
-``python -m services.contracts`` writes both; ``tests/unit/contract/test_documents.py`` fails
-when a committed document differs from what the code generates (run ``make docs``).
+``python -m services.contracts`` (``make docs``) writes both. They are build output, not
+committed (git-ignored): a document generated from the declarations cannot fall behind them,
+and a new command does not touch them by hand. ``tests/unit/contract/test_documents.py``
+checks what they hold.
 
 The AsyncAPI document is generated from a FastStream broker that declares each service's side
 of every topic with the pydantic models that are the contract (``events/``): the ledger's

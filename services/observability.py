@@ -19,7 +19,7 @@ import logging
 import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 import uvicorn
 from aiokafka.admin import AIOKafkaAdminClient
@@ -31,7 +31,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from services import kafka_clients
-from services.ledger.store import LedgerStore
 from services.settings import Settings
 
 log = logging.getLogger("kalema")
@@ -130,9 +129,18 @@ def kafka_answers(settings: Settings) -> Probe:
     return probe
 
 
-def store_answers(store: LedgerStore) -> Probe:
+class HasDatastore(Protocol):
+    """What the readiness probe needs of a store: its eventsourcing factory (``LedgerStore``).
+
+    A protocol rather than the store's class, so that this plumbing stays below the ledger."""
+
+    @property
+    def factory(self) -> Any: ...
+
+
+def store_answers(store: HasDatastore) -> Probe:
     """A probe that runs ``SELECT 1`` on the ledger's database (SQLite or PostgreSQL)."""
-    datastore: Any = store.factory.datastore  # type: ignore[attr-defined]
+    datastore: Any = store.factory.datastore
 
     def select_one() -> bool:
         with datastore.transaction(commit=False) as c:

@@ -14,8 +14,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from services.client import LedgerClient
 from services.ledger.__main__ import build
-from services.ledger.client import LedgerClient
 from services.ledger.consumer import LedgerConsumer
 from services.settings import Settings
 from services.topics import delete_topics, ensure_topics

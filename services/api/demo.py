@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 
 from events.commands import CycleRenewed
 from services.api.settings import ApiSettings
+from services.client import LedgerClient
 from services.going_live import LabSettingsRefused
-from services.ledger.client import LedgerClient
 
 
 def this_months_cycle(account_id: str, now: datetime, plan: str = "solo") -> CycleRenewed:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from events.commands import BillingInterval
 from events.ledger import LotKind
 from events.outcomes import BalanceFigures
-from services.audit.history import Row  # one history row, the same for the CLI and the API
+from projections.history import Row  # one history row, the same for the CLI and the API
 
 
 class HistoryPage(BaseModel):

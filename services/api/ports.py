@@ -18,14 +18,14 @@ from events.commands import Command
 from events.outcomes import Outcome
 from projections.balance import BalanceView
 from projections.finance_report import Report, report
+from projections.history import Row
 from projections.store import open_read_model
 from services.api.feed import BalanceFeed
 from services.api.hub import BalanceHub
 from services.api.keys import KeyStore, StoredKeys
 from services.api.settings import ApiSettings
-from services.audit.history import Row
+from services.client import LedgerClient
 from services.ledger.catalog_file import load_catalog
-from services.ledger.client import LedgerClient
 from services.ledger.core import Catalog
 from services.topics import ensure_topics
 

@@ -16,6 +16,7 @@ from projections.balance import BalanceView
 from projections.finance_output import document
 from projections.finance_report import Report
 from projections.forecast import pace
+from projections.history import Row
 from services.api.models import (
     AccountDetails,
     AutoTopUpOut,
@@ -30,7 +31,6 @@ from services.api.models import (
     UsageReport,
 )
 from services.api.ports import UsageRow
-from services.audit.history import Row
 from services.ledger.core import Catalog, spendable
 
 

@@ -8,11 +8,11 @@ from typing import cast
 
 from faststream import FastStream
 
-from services import collector, observability
+from services import gc_tuning, observability
 from services.going_live import refuse_lab_settings
 from services.ledger.catalog_file import load_catalog
 from services.ledger.consumer import LedgerConsumer
-from services.ledger.service import Ledger
+from services.ledger.ledger import Ledger
 from services.ledger.store import LedgerStore
 from services.settings import Settings
 from services.startup import opened
@@ -66,7 +66,7 @@ def main() -> None:
         settings.event_store,
         where,
     )
-    collector.settle_for_a_long_run()
+    gc_tuning.settle_for_a_long_run()
     asyncio.run(serve(settings, app, edge))
 
 

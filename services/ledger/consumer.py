@@ -31,8 +31,8 @@ from events.outcomes import DeadLetter, Outcome
 from services import kafka_clients
 from services.ledger import checkpoints, metrics
 from services.ledger.intake import Incoming
+from services.ledger.ledger import Batch, Ledger, source_name
 from services.ledger.replies import CORRELATION_ID, ReplyRouter, Routes, reply_partition
-from services.ledger.service import Batch, Ledger, source_name
 from services.publish import JSON, Routed, batch_producer, publish, publish_routed
 from services.settings import Settings
 
@@ -85,7 +85,7 @@ class LedgerConsumer:
         Every partition's records are decided in their order, and all their positions are
         committed in one transaction: one decision pass, one round of acknowledgements and
         one commit per fetch, where a commit per partition made a record wait for every
-        partition fetched before it (issue 15)."""
+        partition fetched before it."""
         ready: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]] = {}
         fetched = [*msg.raw_message, *await self._arrived_meanwhile(len(msg.raw_message))]
         for partition, records in _by_partition(fetched).items():
@@ -108,9 +108,9 @@ class LedgerConsumer:
         last answer is taken: the records handed to this batch were fetched when the last
         batch began, and those sent during it are still on the broker. Taking the answer to
         the fetch just sent (``ledger_catch_up_ms`` at most) decides them now rather than a
-        batch later: at 2,000 commands/s a command waited for one and a half batches
-        (BENCHMARKS.md, issue 15). A failing fetch takes nothing: the batch in hand must
-        still be decided, or its records would be passed over."""
+        batch later, where under load a command would wait for more than a batch. A failing
+        fetch takes nothing: the batch in hand must still be decided, or its records would be
+        passed over."""
         consumer = self.subscriber.consumer
         room = self.settings.ledger_batch_max_records - taken
         if consumer is None or room <= 0 or not self.settings.ledger_catch_up_ms:
@@ -186,8 +186,8 @@ class LedgerConsumer:
         outcomes topic; then the dead letters. Wait until Kafka has them all.
 
         In record batches, one per partition (``services.publish``): FastStream's ``publish``
-        cost three times aiokafka's ``send`` per record, and a batch of 500 outcomes was a
-        sixth of the ledger's CPU (BENCHMARKS.md, issue 15)."""
+        costs several times aiokafka's ``send`` per record, a large share of the ledger's CPU
+        for a batch of outcomes (see BENCHMARKS.md)."""
         topics = self.settings.topic
         messages: list[tuple[str, int | None, str | None, Outcome | DeadLetter, str]] = []
         for o in batch.outcomes:

@@ -16,7 +16,7 @@ from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
     from services.ledger.consumer import LedgerConsumer
-    from services.ledger.service import Batch
+    from services.ledger.ledger import Batch
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 COMMANDS = Counter(

@@ -213,11 +213,10 @@ class PostgresLedgerRecorder(PostgresProcessRecorder):
 
         The library takes turns with ``LOCK TABLE ... IN EXCLUSIVE MODE``, which also waits
         for autovacuum's lock on the table; PostgreSQL cancels the vacuum only when
-        ``deadlock_timeout`` (1 s) has passed, so every autovacuum of the events table
-        stalled the ledger, and the balances behind it, for a second (two of three benchmark
-        runs, BENCHMARKS.md). A transaction-level advisory lock takes turns without touching
-        the table's lock. An older ledger still locking the table takes turns with this one
-        too: EXCLUSIVE conflicts with the insert's ROW EXCLUSIVE."""
+        ``deadlock_timeout`` has passed, so every autovacuum of the events table stalled
+        the ledger, and the balances behind it, for that long. A transaction-level advisory
+        lock takes turns without touching the table's lock. An older ledger still locking the
+        table takes turns with this one too: EXCLUSIVE conflicts with the insert's ROW EXCLUSIVE."""
         curs.execute(self.lock_table_statements[0], prepare=True)  # SET LOCAL lock_timeout
         curs.execute(self.take_turn, (self.turn,), prepare=True)
 
@@ -226,7 +225,7 @@ class PostgresLedgerRecorder(PostgresProcessRecorder):
     ) -> tuple[list[tuple[str, str, int, str, bytes]], list[StreamRow]]:
         """``recall(wanted)``, and each of ``accounts``' latest snapshot and the events after
         it, in ONE round trip: a cold account's command (a repeat of one decided long ago,
-        most of all) waited for three before (issue 11). Stream rows come in no order; a
+        most of all) would otherwise wait for three. Stream rows come in no order; a
         snapshot's has no topic."""
         statement = self.look_up_statements.get(snapshots_table)
         if statement is None:
@@ -287,8 +286,8 @@ class PostgresLedgerRecorder(PostgresProcessRecorder):
 
     def stream_rows(self, account_id: str, after: int) -> list[tuple[int, str, bytes]]:
         """(version, topic, state) of an account's events after ``after``, in order: plain
-        tuples, where the library builds a dict and a ``StoredEvent`` per row (a tenth of a
-        replay, BENCHMARKS.md)."""
+        tuples, where the library builds a dict and a ``StoredEvent`` per row (a replay's cost
+        that nothing here needs)."""
         with reading(self.datastore) as curs:
             curs.row_factory = tuple_row
             curs.execute(self.stream_statement, (account_id, after), prepare=True)
@@ -366,8 +365,7 @@ LedgerRecorder = SQLiteLedgerRecorder | PostgresLedgerRecorder
 def reading(datastore: SQLiteDatastore | PostgresDatastore) -> Iterator[Any]:
     """A cursor for reads of one statement each. On PostgreSQL outside a transaction block, as
     the library reads: ``transaction(commit=False)`` wraps the query in BEGIN and ROLLBACK,
-    three round trips for one (a cold repeat's look-up took 1.2 ms of which the query was
-    0.06, issue 11)."""
+    three round trips for one, which would dwarf the query itself."""
     if isinstance(datastore, PostgresDatastore):
         with datastore.get_connection() as connection, connection.cursor() as cursor:
             yield cursor

@@ -125,7 +125,7 @@ def gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while reading, decoding or folding many events.
 
     These allocate many small acyclic objects that the collector would scan again and again
-    (decoding measured 4x and folding 1.4x faster without it, see BENCHMARKS.md). Reference
+    (decoding and folding run markedly faster without it, see BENCHMARKS.md). Reference
     counting still frees everything, and the collector resumes afterwards."""
     was_enabled = gc.isenabled()
     gc.disable()
@@ -158,9 +158,9 @@ class LedgerStore(Application[str]):
 
     name = "ledger"
     # Events since the last snapshot before another is taken. Loading folds at most this many
-    # events after the snapshot, about 7 µs each: with 200 a cold account took up to 2.3 ms to
-    # load, and with 50 a repeat's p99 was 2.03 ms, over issue 11's 2 ms. A snapshot is one
-    # small row, and each account keeps only its latest.
+    # events after the snapshot, each a fold's cost: a long gap makes a cold account's load,
+    # and so a repeat's answer, slow. A snapshot is one small row, and each account keeps only
+    # its latest.
     snapshot_every = 25
 
     def __init__(self, settings: Settings, *, build_index: bool = True) -> None:
@@ -241,8 +241,8 @@ class LedgerStore(Application[str]):
         it (read here when None, or when the snapshot cannot be read)."""
         state, head = Account(), GENESIS
         # Decoding the snapshot and folding the tail allocate only acyclic state: with the
-        # collector running, a full collection landing inside a load took its p99 from 1 ms
-        # to 18 ms for an account with 1,000 open lots (BENCHMARKS.md).
+        # collector running, a full collection landing inside a load would multiply its tail
+        # latency for an account with many open lots (see BENCHMARKS.md).
         with gc_paused():
             if latest is not None:
                 try:

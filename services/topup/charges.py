@@ -7,7 +7,6 @@ from __future__ import annotations
 import httpx
 import stripe
 
-from services.api.app import stripe_provider
 from services.payments.model import CardCharges, ChargeDeclined, Order
 from services.payments.stripe_provider import StripeProvider
 from services.payments.testmode import PREFIX, Charge, Charged
@@ -55,5 +54,12 @@ class StripeCharges:
 
 def charges_for(settings: TopUpSettings) -> CardCharges:
     if settings.payments_provider == "stripe":
-        return StripeCharges(stripe_provider(settings))
-    return TestProviderCharges(settings.url())
+        assert settings.stripe_secret_key is not None  # the settings check
+        provider = StripeProvider(
+            settings.stripe_secret_key.get_secret_value(),
+            "",  # verifies no webhook: the API does
+            return_base_url=settings.topup_test_provider_url,
+            api_base=settings.stripe_api_base,
+        )
+        return StripeCharges(provider)
+    return TestProviderCharges(settings.topup_test_provider_url)

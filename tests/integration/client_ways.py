@@ -14,8 +14,8 @@ import pytest
 
 from events.commands import BuyPackage
 from events.outcomes import Outcome
-from services.ledger.client import LedgerClient
-from services.ledger.sync_client import SyncHold, SyncLedgerClient
+from services.client import LedgerClient
+from services.client.sync_client import SyncHoldHandle, SyncLedgerClient
 from services.settings import Settings
 
 WAYS = ["async", "sync"]
@@ -75,7 +75,7 @@ class SyncAsAsync:
 
 
 class SyncHoldAsAsync:
-    def __init__(self, scope: SyncHold) -> None:
+    def __init__(self, scope: SyncHoldHandle) -> None:
         self.scope = scope
 
     def __getattr__(self, name: str) -> Any:

@@ -24,7 +24,7 @@ from events.commands import BuyPackage, CycleRenewed
 from services.api.app import create_app
 from services.api.ports import Ports
 from services.api.settings import ApiSettings
-from services.ledger.client import LedgerClient
+from services.client import LedgerClient
 from services.settings import Settings
 
 SERVICE_TOKEN = "test-workers-token"  # reads every account, as every internal caller does

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from services.ledger.client import LedgerClient
+from services.client import LedgerClient
 from services.settings import Settings
 
 

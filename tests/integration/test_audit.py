@@ -17,11 +17,11 @@ from events.commands import COMMANDS
 from events.ledger import CreditsGranted
 from projections import maintenance
 from projections.settings import ProjectorSettings
-from services.audit.cli import app
+from services.cli import app
 from services.ledger.catalog_file import load_catalog
 from services.ledger.chain import link
 from services.ledger.intake import Incoming
-from services.ledger.service import Ledger
+from services.ledger.ledger import Ledger
 from services.ledger.store import LedgerStore, unseal
 from tests.unit.core import scenario as s
 

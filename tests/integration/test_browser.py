@@ -20,7 +20,7 @@ import httpx
 import pytest
 from playwright.async_api import Page, async_playwright, expect
 
-from services.ledger.client import LedgerClient
+from services.client import LedgerClient
 from services.settings import REPO, Settings
 from tests.integration.conftest_api import SERVICE_TOKENS, TOKENS, WEBHOOK_SECRET, open_account
 
@@ -51,6 +51,7 @@ def environment(settings: Settings, port: int) -> dict[str, str]:
         "KALEMA_API_SERVICE_TOKENS": json.dumps(SERVICE_TOKENS),
         "KALEMA_API_ACCOUNT_TOKENS": json.dumps(TOKENS),
         "KALEMA_PAYMENTS_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "KALEMA_TOPUP_TEST_PROVIDER_URL": f"http://127.0.0.1:{port}",
     }
 
 

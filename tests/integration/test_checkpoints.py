@@ -10,7 +10,7 @@ import asyncio
 from pydantic import SecretStr
 
 from events.commands import BuyPackage, CycleRenewed, UseTool
-from services.ledger.client import LedgerClient
+from services.client import LedgerClient
 from tests.conftest import running_ledger
 from tests.integration.test_audit import credits, sql
 from tests.unit.core import scenario as s

@@ -11,8 +11,8 @@ import pytest
 
 from events.commands import CycleRenewed
 from events.refusals import InsufficientCredits, InvalidCommand
+from services.client import SyncLedgerClient
 from services.ledger.core import balance, replay
-from services.ledger.sync_client import SyncLedgerClient
 from tests.conftest import running_ledger
 from tests.integration.client_ways import (
     bought,

@@ -17,9 +17,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from events.outcomes import Outcome
-from services.ledger.client import LedgerClient
+from services.client import LedgerClient, SyncLedgerClient
 from services.ledger.replies import CORRELATION_ID, REPLY_PARTITION, REPLY_TOPIC, reply_headers
-from services.ledger.sync_client import SyncLedgerClient
 from services.settings import Settings
 from tests.conftest import running_ledger
 from tests.integration.client_ways import WAYS, buy_command

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from events.commands import BuyPackage, UseTool
-from services.ledger.client import LedgerTimeout
+from services.client import LedgerTimeout
 from tests.conftest import running_ledger
 from tests.integration.client_ways import WAYS, open_client, stored
 

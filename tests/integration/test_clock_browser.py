@@ -17,7 +17,7 @@ import pytest
 from playwright.async_api import expect
 
 from events.commands import BuyPackage
-from services.ledger.client import LedgerClient
+from services.client import LedgerClient
 from services.settings import REPO, Settings
 from tests.integration.conftest_api import SERVICE_TOKEN, bearer
 from tests.integration.test_browser import (

@@ -13,8 +13,8 @@ import pytest
 from events.commands import Command
 from services.ledger.catalog_file import load_catalog
 from services.ledger.intake import Incoming
+from services.ledger.ledger import Ledger
 from services.ledger.recorders import INDEX
-from services.ledger.service import Ledger
 from services.ledger.store import LedgerStore
 from tests.unit.core import scenario as s
 

@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 from projections import maintenance
 from projections.balance import BalanceView
 from projections.batch import Entry
+from projections.history import Row, rows
 from projections.recorders import HISTORY
 from projections.store import open_read_model
-from services.audit.history import Row, rows
 from services.ledger.core import Account
 from tests.integration.conftest_projections import caught_up, projector_settings, running_projector
 from tests.integration.test_projector import consumed

@@ -29,7 +29,7 @@ from events.commands import CycleRenewed
 from services import observability
 from services.api.feed import BalanceFeed
 from services.api.hub import BalanceHub
-from services.ledger.client import LedgerClient
+from services.client import LedgerClient
 from services.settings import REPO, Settings
 from services.topics import ensure_topics
 from tests.conftest import running_ledger

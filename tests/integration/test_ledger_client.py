@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from events.commands import BuyPackage, UseTool
-from services.ledger.client import LedgerClient, LedgerUnavailable
+from services.client import LedgerClient, LedgerUnavailable
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.ledger.client import LedgerClient
+from services.client import LedgerClient
 from services.ledger.store import LedgerStore
 from services.observability import Probes, app, kafka_answers, store_answers
 from services.settings import REPO, Settings

@@ -14,7 +14,7 @@ from services.ledger.chain import GENESIS
 from services.ledger.core import Account, handle
 from services.ledger.core.past import Remembered
 from services.ledger.intake import Incoming
-from services.ledger.service import Ledger
+from services.ledger.ledger import Ledger
 from services.ledger.store import LedgerStore, seal
 from tests.unit.core import scenario as s
 

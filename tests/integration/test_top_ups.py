@@ -12,23 +12,32 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
+from pydantic import SecretStr
+
 from events.ledger import PackagePurchased, TopUpFailed, TopUpRequested
 from services.payments.testmode import TestPaymentProvider
 from services.topup.charges import TestProviderCharges
 from services.topup.service import TopUps
 from services.topup.settings import TopUpSettings
-from tests.integration.conftest_api import api_fixture, api_settings, open_account  # noqa: F401
+from tests.integration.conftest_api import (  # noqa: F401  (api)
+    WEBHOOK_SECRET,
+    api_fixture,
+    open_account,
+)
 
 
 def top_up_settings(store_settings, api) -> TopUpSettings:
-    host, _, port = api.url.removeprefix("http://").partition(":")
-    knobs = api_settings(store_settings).model_dump()
-    return TopUpSettings(**{**knobs, "api_host": host, "api_port": int(port)}, topup_poll_s=0.05)
+    return TopUpSettings(
+        **store_settings.model_dump(),
+        payments_webhook_secret=SecretStr(WEBHOOK_SECRET),
+        topup_test_provider_url=api.url,
+        topup_poll_s=0.05,
+    )
 
 
 @asynccontextmanager
 async def running_top_ups(settings: TopUpSettings) -> AsyncIterator[TopUps]:
-    top_ups = TopUps(settings, TestProviderCharges(settings.url()))
+    top_ups = TopUps(settings, TestProviderCharges(settings.topup_test_provider_url))
     stop = asyncio.Event()
     task = asyncio.create_task(top_ups.run(stop))
     try:
@@ -71,7 +80,7 @@ async def test_a_use_below_the_threshold_buys_one_package_though_asked_twice_and
     settings = top_up_settings(store_settings, api)
     async with api.client("token-a") as http:
         rule = {"threshold_credits": 1500, "package": "small", "max_per_month": 2}
-        configured = await http.put("/accounts/acct-a/auto-top-up", json=rule)
+        configured = await http.post("/accounts/acct-a/auto-top-up", json=rule)
         assert configured.status_code == 200, configured.text
         used = await http.post(
             "/accounts/acct-a/tool-uses", json={"tool": "article_generation", "units": 10}
@@ -109,7 +118,7 @@ async def test_a_declined_card_is_recorded_and_retried_after_its_backoff(
     settings = top_up_settings(store_settings, api)
     async with api.client("token-b") as http:
         rule = {"threshold_credits": 1500, "package": "small", "max_per_month": 2}
-        assert (await http.put("/accounts/acct-b/auto-top-up", json=rule)).status_code == 200
+        assert (await http.post("/accounts/acct-b/auto-top-up", json=rule)).status_code == 200
         await http.post(
             "/accounts/acct-b/tool-uses", json={"tool": "article_generation", "units": 10}
         )

@@ -41,7 +41,7 @@ from events.commands import (
 from services.api.deps import LimitsDep, PortsDep, SettingsDep, acting, rate_limited
 from services.api.errors import documented, error
 from services.api.json_bodies import StrictJsonRoute
-from services.api.routes.commands import outcome_of
+from services.api.routes.commands import awaited_outcome
 from services.payments.model import (
     CardEvent,
     Checkout,
@@ -164,7 +164,7 @@ async def payment_webhook(
         status = "not_paid" if event.type == "payment.failed" else "ignored"
         log.info("payment %s %s (%s): %s", event.type, event.data.payment_ref, event.id, status)
         return WebhookAnswer(received=True, command_id=None, status=status, code=None)
-    outcome = await outcome_of(ports, command)
+    outcome = await awaited_outcome(ports, command)
     if isinstance(event, PaymentEvent) and "PaymentParked" in outcome.events:
         log.error(
             "payment %s (%s %d %s for %s on %s) parked: paid, not credited",

@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from services.api.deps import PortsDep
 from services.api.errors import documented, error
 from services.api.routes.checkouts import command_for
-from services.api.routes.commands import outcome_of
+from services.api.routes.commands import awaited_outcome
 from services.payments.stripe_events import UnusableStripeEvent
 from services.payments.stripe_provider import SignatureVerificationError, StripeProvider
 
@@ -68,7 +68,7 @@ async def stripe_webhook(
         status = "not_paid" if event.type == "payment.failed" else "ignored"
         log.info("stripe %s %s: %s", event.type, event.data.payment_ref, status)
         return StripeWebhookAnswer(received=True, status=status)
-    outcome = await outcome_of(ports, command)
+    outcome = await awaited_outcome(ports, command)
     log.info("stripe webhook %s %s: %s", event.type, event.id, outcome.status)
     return StripeWebhookAnswer(
         received=True, command_id=command.command_id, status=outcome.status, code=outcome.code

@@ -1,6 +1,6 @@
 // The automatic top-up panel: the saved card (saved at the payment provider's setup page, which
 // comes back with ?card=saved), the rule (threshold, package, monthly cap), turned on with
-// PUT and off with DELETE /accounts/{id}/auto-top-up. Top-ups themselves show in the activity
+// POST /accounts/{id}/auto-top-up and off with POST .../auto-top-up/off. Top-ups themselves show in the activity
 // list and the balance, as any purchase does. Starts once app.js has started the page
 // (body[data-ready]); reuses app.js's $, api, accountPath, page, number, say and sayRefusal.
 "use strict";
@@ -25,15 +25,15 @@ async function loadTopUp() {
   $("top-up-status").dataset.on = String(t.on);
 }
 
-async function topUpCommand(method, body) {
+async function topUpCommand(path, body) {
   const key = crypto.randomUUID ? crypto.randomUUID() : String(Math.random()).slice(2) + Date.now();
   try {
-    await api(accountPath("/auto-top-up"), {
-      method,
+    await api(accountPath(path), {
+      method: "POST",
       headers: { "Content-Type": "application/json", "Idempotency-Key": key },
-      body: body ? JSON.stringify(body) : undefined,
+      body: JSON.stringify(body),
     });
-    say("ok", method === "PUT" ? "Automatic top-up is on." : "Automatic top-up is off.");
+    say("ok", path.endsWith("/off") ? "Automatic top-up is off." : "Automatic top-up is on.");
   } catch (error) {
     if (!error.body) throw error;
     sayRefusal(error);
@@ -55,10 +55,10 @@ function startTopUp() {
   $("top-up-package").replaceChildren(...Object.values(page.packages).map(
     (p) => new Option(`${p.name} · ${number.format(p.credits)} credits`, p.package)));
   $("save-card").addEventListener("click", () => saveCard().catch(console.error));
-  $("top-up-off").addEventListener("click", () => topUpCommand("DELETE").catch(console.error));
+  $("top-up-off").addEventListener("click", () => topUpCommand("/auto-top-up/off", {}).catch(console.error));
   $("auto-top-up").addEventListener("submit", (event) => {
     event.preventDefault();
-    topUpCommand("PUT", {
+    topUpCommand("/auto-top-up", {
       threshold_credits: Number($("top-up-threshold").value),
       package: $("top-up-package").value,
       max_per_month: Number($("top-up-max").value),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from events.commands import Command
 from events.ledger import LedgerEvent
 from projections.balance import BalanceView, fold
-from services.audit.history import Row, rows
+from projections.history import Row, rows
 from tests.unit.core.scenario import ACCOUNT
 from tests.unit.projections.history import decided
 

@@ -15,10 +15,11 @@ from events.outcomes import BalanceFigures, Outcome
 from projections.finance import Period
 from projections.finance_report import report
 from services.api.app import create_app
+from services.api.command_routes import ROUTES
 from services.api.hub import BalanceHub
 from services.api.ports import Ports
 from services.api.settings import ApiSettings
-from services.ledger.client import LedgerTimeout
+from services.client import LedgerTimeout
 from tests.unit.api.accounts import account_after, page
 from tests.unit.core.scenario import ACCOUNT, CATALOG, bought, renewed
 
@@ -148,29 +149,14 @@ async def test_the_openapi_document_lists_every_endpoint_and_the_bearer_scheme()
         "/finance/report",
         "/accounts/{account_id}/balance/stream",
         "/accounts/{account_id}/alerts/stream",
-        "/accounts/{account_id}/tool-uses",
-        "/accounts/{account_id}/holds",
-        "/accounts/{account_id}/hold-settlements",
-        "/accounts/{account_id}/hold-releases",
-        "/accounts/{account_id}/hold-expiries",
-        "/accounts/{account_id}/usage-refunds",
-        "/accounts/{account_id}/renewals",
-        "/accounts/{account_id}/packages",
-        "/accounts/{account_id}/package-refunds",
-        "/accounts/{account_id}/package-restorations",
-        "/accounts/{account_id}/plan-changes",
-        "/accounts/{account_id}/grants",
         "/accounts/{account_id}/checkouts",
-        "/accounts/{account_id}/auto-top-up",
-        "/accounts/{account_id}/payment-methods",
-        "/accounts/{account_id}/top-up-failures",
         "/accounts/{account_id}/card-setups",
         "/webhooks/payments",
         "/catalog/tools",
         "/catalog/plans",
         "/catalog/packages",
         "/me",
-    }
+    } | {f"/accounts/{{account_id}}/{route.path}" for route in ROUTES}
     assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     assert "402" in spec["paths"]["/accounts/{account_id}/tool-uses"]["post"]["responses"]
     assert docs.status_code == 200

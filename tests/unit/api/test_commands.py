@@ -2,16 +2,19 @@
 
 from datetime import UTC, datetime
 
+from events.commands import ReserveCredits, UseTool
 from events.outcomes import BalanceFigures, Outcome
 from services.api import commands, errors
+from services.api.command_routes import BODIES
 from services.api.logs import redact
 from tests.unit.core.scenario import CATALOG
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
+ToolUse, Reservation = BODIES[UseTool], BODIES[ReserveCredits]
 
 
 def test_the_same_idempotency_key_is_the_same_command_and_never_another_accounts():
-    body = commands.ToolUse(tool="meta_description")
+    body = ToolUse(tool="meta_description")
 
     first = body.to_command("acct-a", "key-1", NOW)
     retry = body.to_command("acct-a", "key-1", NOW)
@@ -22,9 +25,7 @@ def test_the_same_idempotency_key_is_the_same_command_and_never_another_accounts
 
 
 def test_a_body_becomes_its_command_stamped_with_the_account_key_and_time():
-    reservation = commands.Reservation(
-        hold_id="job-1", tool="image_generation", units=2, expires_at=NOW
-    )
+    reservation = Reservation(hold_id="job-1", tool="image_generation", units=2, expires_at=NOW)
 
     command = reservation.to_command("acct-a", "k", NOW)
 
@@ -37,7 +38,7 @@ def test_a_body_becomes_its_command_stamped_with_the_account_key_and_time():
 
 
 def test_a_body_its_command_refuses_is_invalid_request():
-    both = commands.Reservation(
+    both = Reservation(
         hold_id="job-1", tool="image_generation", units=2, credits=80, expires_at=NOW
     )
 
@@ -51,16 +52,14 @@ def test_a_body_its_command_refuses_is_invalid_request():
 
 
 def test_a_request_fingerprint_names_its_method_path_and_parsed_body():
-    tool = commands.ToolUse(tool="x")
+    tool = ToolUse(tool="x")
     one = commands.fingerprint("POST", "/accounts/a/tool-uses", tool)
 
-    assert one == commands.fingerprint("POST", "/accounts/a/tool-uses", commands.ToolUse(tool="x"))
-    assert one == commands.fingerprint(
-        "POST", "/accounts/a/tool-uses", commands.ToolUse(tool="x", units=1)
-    )
+    assert one == commands.fingerprint("POST", "/accounts/a/tool-uses", ToolUse(tool="x"))
+    assert one == commands.fingerprint("POST", "/accounts/a/tool-uses", ToolUse(tool="x", units=1))
     assert one != commands.fingerprint("POST", "/accounts/a/packages", tool)
     assert one != commands.fingerprint("PUT", "/accounts/a/tool-uses", tool)
-    assert one != commands.fingerprint("POST", "/accounts/a/tool-uses", commands.ToolUse(tool="y"))
+    assert one != commands.fingerprint("POST", "/accounts/a/tool-uses", ToolUse(tool="y"))
 
 
 def test_names_the_catalog_does_not_know_are_refused_at_the_edge():

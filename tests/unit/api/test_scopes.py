@@ -3,33 +3,27 @@ its scope and nothing else (403), and an account token only ever to its own acco
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
+from services.api.command_routes import ROUTES as COMMAND_ROUTES
+from services.api.command_routes import STAMPED
+from tests.every_kind import every_kind
 from tests.unit.api.test_app import SETTINGS, client
 from tests.unit.core.scenario import ACCOUNT
 
 TOKENS = {"account": "tok-1", "workers": "svc", "billing": "bill", "support": "help"}
-LATER = "2026-11-25T12:00:00Z"
+# One body for every command route, from the broker tests' command of every kind: a new
+# command's route is tried against every scope without a line here.
+EXAMPLES = {type(c): c for c, _ in every_kind(ACCOUNT, datetime(2026, 11, 1, tzinfo=UTC))}
 ROUTES = {
-    "tool-uses": ({"tool": "meta_description"}, {"account", "workers"}),
-    "holds": (
-        {"hold_id": "h-1", "tool": "image_generation", "units": 1, "expires_at": LATER},
-        {"workers"},
-    ),
-    "hold-settlements": ({"hold_id": "h-1", "credits": 10}, {"workers"}),
-    "hold-releases": ({"hold_id": "h-1"}, {"workers"}),
-    "hold-expiries": ({}, {"workers"}),
-    "usage-refunds": ({"of_command_id": "use-1"}, {"workers"}),
-    "renewals": (
-        {"plan": "solo", "cycle_start": "2026-11-01T00:00:00Z", "cycle_end": LATER},
-        {"billing"},
-    ),
-    "packages": ({"package": "small", "payment_ref": "pi_1"}, {"billing"}),
-    "package-refunds": ({"payment_ref": "pi_1"}, {"billing"}),
-    "plan-changes": ({"plan": "agency"}, {"billing"}),
-    "grants": ({"credits": 10, "reason": "outage apology"}, {"support"}),
-    "checkouts": ({"package": "small"}, {"account"}),
-}
+    route.path: (
+        EXAMPLES[route.command].model_dump(mode="json", exclude=set(STAMPED)),
+        set(route.scopes),
+    )
+    for route in COMMAND_ROUTES
+} | {"checkouts": ({"package": "small"}, {"account"})}
 UNLIMITED = SETTINGS.model_copy(update={"api_commands_burst": 10_000})
 
 
@@ -49,7 +43,16 @@ async def test_a_command_is_sent_for_the_scopes_it_allows_and_is_403_for_every_o
         assert ledger.sent == []
 
 
-@pytest.mark.parametrize("route", ["tool-uses", "checkouts"])
+def test_an_account_token_may_only_use_tools_start_checkouts_and_set_its_auto_top_up():
+    assert {path for path, (_, scopes) in ROUTES.items() if "account" in scopes} == {
+        "tool-uses",
+        "checkouts",
+        "auto-top-up",
+        "auto-top-up/off",
+    }
+
+
+@pytest.mark.parametrize("route", ["tool-uses", "checkouts", "auto-top-up", "auto-top-up/off"])
 async def test_an_account_token_never_acts_on_another_account(route):
     http, ledger = client(token="tok-1", settings=UNLIMITED)
     async with http:

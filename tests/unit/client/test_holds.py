@@ -12,8 +12,8 @@ import pytest
 from events.commands import Command, ReleaseHold, ReserveCredits, SettleHold
 from events.ledger import Draw
 from events.outcomes import Outcome
-from services.ledger.client import LedgerTimeout
-from services.ledger.holds import Hold
+from services.client import LedgerTimeout
+from services.client.holds import HoldHandle
 
 
 class FakeLedger:
@@ -50,8 +50,8 @@ class FakeLedger:
         return task
 
 
-def hold_on(ledger: FakeLedger) -> Hold:
-    return Hold(
+def hold_on(ledger: FakeLedger) -> HoldHandle:
+    return HoldHandle(
         ledger,  # type: ignore[arg-type]
         "acct-1",
         "article_generation",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from services.ledger.client import LedgerClient
+from services.client import LedgerClient
 from services.settings import Settings
 from tests.integration.client_ways import buy_command
 

@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from services.ledger.client import LedgerClient
+from services.client import LedgerClient
 from services.settings import Settings
 
 

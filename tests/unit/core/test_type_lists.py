@@ -1,4 +1,4 @@
-"""Every list of types is complete (issue #17): a command or event type added without its rule,
+"""Every list of types is complete: a command or event type added without its rule,
 its fold, its description or its answer fails here, in milliseconds, not in production."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from typing import get_args
 
 from events.commands import AnyCommand
 from events.ledger import DECISION_EVENTS, AnyLedgerEvent, CommandRefused, DecisionEvent
-from services.api import commands as http
-from services.audit import history
+from projections import history
+from services.api.command_routes import BODIES, ROUTES, STAMPED
 from tests.every_kind import every_kind
 
 # By name: the package exports the functions ``decide`` and the like over their modules' names.
@@ -51,9 +51,18 @@ def test_the_integration_tests_every_kind_list_holds_every_command_type():
     assert kinds == set(COMMAND_TYPES)
 
 
-def test_the_api_has_one_body_for_every_command_type_with_its_own_fields():
-    bodies = {body.command: body for body in http.Body.__subclasses__()}
-    assert set(bodies) == set(COMMAND_TYPES)
-    stamped = {"type", "command_id", "account_id", "occurred_at"}  # set by the API itself
-    for command, body in bodies.items():
-        assert set(body.model_fields) == set(command.model_fields) - stamped, body.__name__
+def test_the_api_declares_one_route_for_every_command_type():
+    declared = [route.command for route in ROUTES]
+    assert sorted(t.__name__ for t in declared) == sorted(t.__name__ for t in COMMAND_TYPES)
+    assert (
+        len({route.path for route in ROUTES})
+        == len({route.body for route in ROUTES})
+        == len(ROUTES)
+    )
+
+
+def test_every_api_body_is_its_command_less_the_fields_the_api_adds():
+    assert {"type", "command_id", "account_id", "occurred_at"} == STAMPED
+    for command, body in BODIES.items():
+        assert set(body.model_fields) == set(command.model_fields) - STAMPED, body.__name__
+        assert body.command is command

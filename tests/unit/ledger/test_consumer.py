@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiokafka import ConsumerRecord, TopicPartition
 
 from services.ledger.consumer import LedgerConsumer
-from services.ledger.service import Ledger
+from services.ledger.ledger import Ledger
 from services.settings import Settings
 from tests.unit.core.scenario import ACCOUNT, CATALOG, bought, renewed, used
 from tests.unit.ledger.fakes import TOPIC, FakeStore, records

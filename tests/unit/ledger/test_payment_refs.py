@@ -3,7 +3,7 @@ batch or in later ones, and the refusal of a second use stores nothing."""
 
 from __future__ import annotations
 
-from services.ledger.service import Ledger
+from services.ledger.ledger import Ledger
 from tests.unit.core.scenario import CATALOG, bought, renewed
 from tests.unit.ledger.fakes import FakeStore, records
 

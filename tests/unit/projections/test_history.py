@@ -1,6 +1,6 @@
 """The auditor's view of an account: what each event did, and the balance at any instant."""
 
-from services.audit import history
+from projections import history
 from services.ledger.core import Account
 from services.ledger.core.past import Remembered
 from tests.unit.core.scenario import (

@@ -11,7 +11,7 @@ read from this instance's own partitions of the replies topic (``reply_inbox.py`
 command names one of them in its reply headers, so a client reads its own outcomes only.
 ``send`` is fire-and-forget for billing events (its outcome goes to the outcomes topic). A
 call that gets no outcome in time sends the same command again (a repeat is answered with the
-first outcome, so a retry never charges twice). ``services/ledger/sync_client.py`` offers the
+first outcome, so a retry never charges twice). ``services/client/sync_client.py`` offers the
 same calls to code that is not asyncio.
 """
 
@@ -33,15 +33,15 @@ from events.commands import BuyPackage, Command, UseTool
 from events.outcomes import Outcome
 from events.refusals import refusal_from
 from services import kafka_clients
+from services.client.reply_inbox import ReplyInbox
 from services.ledger.replies import reply_headers
-from services.ledger.reply_inbox import ReplyInbox
 from services.settings import Settings
 
 if TYPE_CHECKING:
     from events.balances import BalanceUpdated
     from projections.store import BalanceReadModel
+    from services.client.holds import HoldHandle
     from services.ledger.core import Catalog
-    from services.ledger.holds import Hold
 
 log = logging.getLogger("kalema.client")
 T = TypeVar("T")
@@ -240,7 +240,7 @@ class LedgerClient:
         credits: int | None = None,
         hold_id: str | None = None,
         hold_for: timedelta | None = None,
-    ) -> Hold:
+    ) -> HoldHandle:
         """Credits set aside for long work, as an async context manager:
 
             async with ledger.hold("acct-1", "article_generation") as hold:
@@ -253,9 +253,9 @@ class LedgerClient:
         The hold lasts ``hold_for`` (the client's, one hour by default; at most the catalog's
         ``max_hold_hours``, or the ledger refuses it with ``InvalidCommand``). Give ``credits``
         to reserve an amount rather than ``units`` of the tool."""
-        from services.ledger.holds import Hold  # here: holds.py builds on this module
+        from services.client.holds import HoldHandle  # here: holds.py builds on this module
 
-        return Hold(
+        return HoldHandle(
             self,
             account_id,
             tool,

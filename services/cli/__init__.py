@@ -4,7 +4,7 @@ credits run ledger|projector|clock|api|all    run a service (all: as make run do
 credits topics                                create the topics (idempotent)
 credits read-model rebuild|check|lag          the balance read model, with progress bars
 credits finance report --from --to            purchased credits' value, subscription breakage
-credits audit ACCOUNT / credits verify        the auditor's commands (services/audit/cli.py)
+credits audit ACCOUNT / verify / index        the auditor's commands (services/cli/audit.py)
 credits bench end-to-end|ledger-throughput|projector-throughput|...  the benchmarks
 
 Settings come from the environment as for every service (``KALEMA_*``).
@@ -24,11 +24,14 @@ from projections import finance_output, maintenance
 from projections.finance_output import MONTH
 from projections.settings import ProjectorSettings
 from services import progress
-from services.audit.cli import app
+from services.cli import audit
 from services.going_live import refuse_lab_settings
 from services.settings import REPO, Settings
 
-app.info.help = "Run, check and audit Kalema Credits."
+app = typer.Typer(help="Run, check and audit Kalema Credits.", no_args_is_help=True)
+app.command()(audit.audit)
+app.command()(audit.verify)
+app.add_typer(audit.index, name="index")
 read_model = typer.Typer(help="The balance read model: rebuild, check, lag.", no_args_is_help=True)
 app.add_typer(read_model, name="read-model")
 finance_app = typer.Typer(help="Finance: deferred revenue and breakage.", no_args_is_help=True)
@@ -165,7 +168,3 @@ def bench(
         typer.echo("the benchmarks live in a source checkout, not in the package", err=True)
         raise typer.Exit(2)
     raise typer.Exit(subprocess.call([sys.executable, "-m", module, *ctx.args], cwd=REPO))
-
-
-if __name__ == "__main__":
-    app()

@@ -24,8 +24,8 @@ from typing import Any, Self, TypeVar
 from events.balances import BalanceUpdated
 from events.commands import Command
 from events.outcomes import Outcome
-from services.ledger.client import LedgerClient
-from services.ledger.holds import Hold
+from services.client.client import LedgerClient
+from services.client.holds import HoldHandle
 from services.settings import Settings
 
 T = TypeVar("T")
@@ -57,10 +57,10 @@ class _Loop:
         self.loop.close()
 
 
-class SyncHold:
-    """A ``Hold`` for ``with``: the same reserve, settle and release, run on the client's loop."""
+class SyncHoldHandle:
+    """A ``HoldHandle`` for ``with``: the same reserve, settle and release, on the client's loop."""
 
-    def __init__(self, loop: _Loop, hold: Hold) -> None:
+    def __init__(self, loop: _Loop, hold: HoldHandle) -> None:
         self._loop = loop
         self.hold = hold
 
@@ -180,10 +180,10 @@ class SyncLedgerClient:
         credits: int | None = None,
         hold_id: str | None = None,
         hold_for: timedelta | None = None,
-    ) -> SyncHold:
+    ) -> SyncHoldHandle:
         """See ``LedgerClient.hold``; use it with ``with``."""
         hold = self.client.hold(
             account_id, tool, units, credits=credits, hold_id=hold_id, hold_for=hold_for
         )
         assert self._loop is not None
-        return SyncHold(self._loop, hold)
+        return SyncHoldHandle(self._loop, hold)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from services.audit.safe import csv_cell, printable
+from services.display_text import csv_cell, printable
 
 
 def test_printable_text_is_unchanged_and_everything_else_is_shown_as_its_escape():

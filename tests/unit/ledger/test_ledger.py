@@ -11,7 +11,7 @@ import pytest
 from eventsourcing.persistence import OperationalError
 
 from services.ledger.core import handle
-from services.ledger.service import Ledger
+from services.ledger.ledger import Ledger
 from tests.every_kind import every_kind
 from tests.unit.core.scenario import CATALOG, T0, bought, renewed, used
 from tests.unit.ledger.fakes import TOPIC, FakeStore, records

@@ -27,13 +27,14 @@ from events.outcomes import Outcome
 from events.refusals import Refusal
 
 if TYPE_CHECKING:
-    from services.ledger.client import LedgerClient
+    from services.client.client import LedgerClient
 
 log = logging.getLogger("kalema.client.holds")
 
 
-class Hold:
-    """Credits set aside on one account for one piece of work (see the module's docstring).
+class HoldHandle:
+    """The producer's handle on credits set aside on one account for one piece of work (see the
+    module's docstring); the ledger's own record of a hold is the core's ``Hold``.
 
     ``reserved`` is what the reserve set aside, ``reserve_outcome`` its outcome, ``outcome``
     the settle's or release's once the hold is closed."""

@@ -1,10 +1,10 @@
 """The cyclic garbage collector, set for a long-running ledger or projector.
 
-A full collection (the oldest generation) scans every object the collector tracks. With
-10,000 accounts cached, the ledger's took 55-67 ms and the projector's up to 112 ms, 18 and 10
-of them in a one-minute benchmark run, and they were the p99 at 2,000 commands/s
-(BENCHMARKS.md, issue 15). What these processes hold (account states, balance rows) is freed
-by reference counting when it is replaced, and cycles among it are rare, so:
+A full collection (the oldest generation) scans every object the collector tracks. With many
+accounts cached, those pauses are long and frequent enough to be the ledger's and the
+projector's tail latency (see BENCHMARKS.md). What these processes hold (account states,
+balance rows) is freed by reference counting when it is replaced, and cycles among it are
+rare, so:
 
 - what exists once the process has started (modules, settings, clients) is frozen: never
   scanned again;

@@ -115,7 +115,7 @@ class Ledger:
         read = [(record, read_command(record, self.max_message_bytes)) for record in records]
         commands = [command for _, command in read if not isinstance(command, DeadLetter)]
         # What the batch needs of the store, in one look-up: its commands' past, and the
-        # accounts not cached (a repeat decided long ago needs both, issue 11).
+        # accounts not cached (a repeat decided long ago needs both).
         recalled, fetched = self.store.look_up(
             [(command.account_id, key) for command in commands for key in keys_for(command)],
             list(dict.fromkeys(c.account_id for c in commands if c.account_id not in self._cache)),

@@ -1,4 +1,4 @@
-"""``credits``: the auditor's command line.
+"""The auditor's commands of ``credits`` (registered by ``services.cli``).
 
 credits audit ACCOUNT [--at 2026-11-20T12:00:00Z] [--json | --csv]
 credits verify [--chain] [--checkpoints]
@@ -22,16 +22,14 @@ from rich.progress import MofNCompleteColumn, Progress
 from rich.table import Table
 from rich.text import Text
 
-from projections import maintenance
+from projections import history, maintenance
 from projections.settings import ProjectorSettings
 from services import progress
-from services.audit import history
 from services.audit.checkpoints import read_heads
-from services.audit.safe import csv_cell, printable
 from services.audit.verify import verify as verify_store
+from services.display_text import csv_cell, printable
 from services.ledger.store import LedgerStore
 
-app = typer.Typer(help="Audit the Kalema Credits ledger.", no_args_is_help=True)
 Store = Annotated[str | None, typer.Option(help="sqlite or postgres (default: settings)")]
 
 
@@ -45,7 +43,6 @@ def _store(store: str | None) -> LedgerStore:
     return LedgerStore(_settings(store))
 
 
-@app.command()
 def audit(
     account: str,
     at: Annotated[datetime | None, typer.Option(help="show the state at this instant")] = None,
@@ -79,7 +76,6 @@ def audit(
         _print_table(account, table)
 
 
-@app.command()
 def verify(
     chain: Annotated[bool, typer.Option("--chain", help="also check every hash chain")] = False,
     checkpoints: Annotated[
@@ -122,7 +118,6 @@ def verify(
 
 
 index = typer.Typer(help="The history index: what the rules look up of an account's past.")
-app.add_typer(index, name="index")
 
 
 @index.command("rebuild")
@@ -213,7 +208,3 @@ def _plain(row: history.Row) -> dict[str, object]:
 
 def _signed(n: int) -> str:
     return f"{n:+d}" if n else ""
-
-
-if __name__ == "__main__":
-    app()
