@@ -15,8 +15,10 @@ at the quoted price, or parks a payment that matches neither the quote nor the c
     charge.dispute.created                       -> payment.disputed
     charge.dispute.closed (won)                  -> payment.dispute_won
 
-Anything else (a session still unpaid, a setup session, a dispute lost: its credits went
-when it opened) is no payment event: ``None``. The payment's reference is always the
+A setup session that completed (``checkout.session.completed``, mode ``setup``) saved a card
+for automatic top-ups: with its SetupIntent (looked up, its payment method expanded) it is
+``card.saved`` (``card_event``). Anything else (a session still unpaid, a dispute lost: its
+credits went when it opened) is no payment event: ``None``. The payment's reference is always the
 PaymentIntent's id, so every event about one payment names the same payment.
 """
 
@@ -27,7 +29,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from services.payments.model import Payment, PaymentEvent, PaymentEventType, canonical_currency
+from services.payments.model import (
+    CardEvent,
+    Payment,
+    PaymentEvent,
+    PaymentEventType,
+    SavedCard,
+    canonical_currency,
+)
 
 OFF_SESSION = "off_session"
 """``metadata.source`` of a PaymentIntent we create to charge a saved card."""
@@ -60,6 +69,32 @@ def intent_to_look_up(event: Mapping[str, Any]) -> str | None:
         intent = obj.get("payment_intent")
         return intent if isinstance(intent, str) else None
     return None
+
+
+def setup_to_look_up(event: Mapping[str, Any]) -> str | None:
+    """The SetupIntent of a setup session that completed: the card it saved is on it."""
+    obj = event["data"]["object"]
+    if event["type"] != "checkout.session.completed" or obj.get("mode") != "setup":
+        return None
+    intent = obj.get("setup_intent")
+    return intent if isinstance(intent, str) else None
+
+
+def card_event(event: Mapping[str, Any], setup_intent: Mapping[str, Any]) -> CardEvent:
+    """The card a completed setup session saved, for the account its metadata names."""
+    metadata = event["data"]["object"].get("metadata") or {}
+    method = setup_intent.get("payment_method") or {}
+    try:
+        card = SavedCard(
+            account_id=metadata["account_id"],
+            provider_ref=method["id"],
+            last4=method["card"]["last4"],
+        )
+    except (KeyError, TypeError, ValidationError) as bad:
+        raise UnusableStripeEvent(
+            "not_our_card", f"{event['type']} {event['id']}: no Kalema card setup in it ({bad})"
+        ) from bad
+    return CardEvent(id=event["id"], type="card.saved", created=event["created"], data=card)
 
 
 def payment_event(
