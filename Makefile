@@ -12,12 +12,12 @@ DEPS_STAMP := $(VENV)/.deps-$(shell cat pyproject.toml requirements-dev.lock | s
 # requirements.lock for the image, requirements-dev.lock for development and CI.
 LOCK := $(VENV)/bin/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes -q
 
-.PHONY: run test setup lock docs kafka postgres stripe-mock topics chromium lint bench reliability stop clean
+.PHONY: run test setup lock docs docs-serve kafka postgres stripe-mock go npm topics chromium lint bench reliability stop clean
 
 run: setup kafka topics
 	$(PY) -m services.run
 
-test: setup kafka postgres stripe-mock topics chromium lint
+test: setup kafka postgres stripe-mock topics chromium lint docs
 	$(VENV)/bin/pytest
 
 setup: $(DEPS_STAMP)
@@ -43,8 +43,18 @@ postgres:
 	scripts/postgres.sh start
 
 # Stripe's official mock API server: the Stripe provider's tests call it, never Stripe.
-stripe-mock:
+stripe-mock: go
 	scripts/stripe-mock.sh start
+
+# Go builds stripe-mock (once, into .cache) and npm fetches Mermaid's bundle for the site (once):
+# Debian's packages when the machine has neither (Go's own install in /usr/local/go counts).
+go:
+	@command -v go >/dev/null || test -x /usr/local/go/bin/go || { echo "installing Debian's golang-go for stripe-mock"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go; }
+
+npm:
+	@command -v npm >/dev/null || { echo "installing Debian's npm for the site's diagrams"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; }
 
 # The browser test drives Debian's Chromium (never a downloaded browser).
 chromium:
@@ -59,9 +69,17 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-# The contracts as documents (docs/asyncapi.json, docs/openapi.json), generated, not committed.
-docs: setup
+# The documentation site (mkdocs.yml, docs/), built strict into site/: a broken link or anchor,
+# or a page left out of the navigation, fails it. The contracts as documents (docs/asyncapi.json,
+# docs/openapi.json) are generated first, not committed; Mermaid's bundle comes from .cache.
+docs: setup npm
+	scripts/mermaid.sh
 	$(PY) -m services.contracts
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
+docs-serve: setup npm
+	scripts/mermaid.sh
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve
 
 # The benchmarks (benchmarks/, figures in BENCHMARKS.md): minutes each, on a quiet machine, never
 # part of make test. BENCH names one (credits bench --help lists them); ARGS go to it.

@@ -5,6 +5,7 @@ credits topics                                create the topics (idempotent)
 credits read-model rebuild|check|lag          the balance read model, with progress bars
 credits finance report --from --to            purchased credits' value, subscription breakage
 credits audit ACCOUNT / verify / index        the auditor's commands (services/cli/audit.py)
+credits payments reconcile --since DATE       the provider's payments against the ledger
 credits bench end-to-end|ledger-throughput|projector-throughput|...  the benchmarks
 
 Settings come from the environment as for every service (``KALEMA_*``).
@@ -25,6 +26,7 @@ from projections.finance_output import MONTH
 from projections.settings import ProjectorSettings
 from services import progress
 from services.cli import audit
+from services.cli.payments import payments
 from services.going_live import refuse_lab_settings
 from services.settings import REPO, Settings
 
@@ -36,6 +38,7 @@ read_model = typer.Typer(help="The balance read model: rebuild, check, lag.", no
 app.add_typer(read_model, name="read-model")
 finance_app = typer.Typer(help="Finance: deferred revenue and breakage.", no_args_is_help=True)
 app.add_typer(finance_app, name="finance")
+app.add_typer(payments, name="payments")
 
 
 @app.callback()

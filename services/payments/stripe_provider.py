@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import urljoin
@@ -166,12 +166,27 @@ class StripeProvider:
 
     async def payments_since(self, since: datetime) -> AsyncIterator[PaymentIntentSummary]:
         """Every PaymentIntent created since ``since``, page after page (the SDK asks for the
-        next page as the iteration reaches it); reconciliation counts the succeeded ones."""
+        next page as the iteration reaches it), with its latest charge's refunds and dispute:
+        what reconciliation compares with the ledger. A disputed one's dispute is looked up
+        (won or not)."""
         listed = await self.client.v1.payment_intents.list_async(
-            {"created": {"gte": int(since.timestamp())}, "limit": 100}
+            {
+                "created": {"gte": int(since.timestamp())},
+                "limit": 100,
+                "expand": ["data.latest_charge"],
+            }
         )
         async for intent in listed.auto_paging_iter():
-            yield PaymentIntentSummary.of(intent)
+            summary = PaymentIntentSummary.of(intent)
+            if summary.dispute == "open":
+                summary = replace(summary, dispute=await self.dispute_status(summary.payment_ref))
+            yield summary
+
+    async def dispute_status(self, intent_id: str) -> str:
+        """The status of the latest dispute over a PaymentIntent (``won``, ``lost``,
+        ``needs_response``...), or ``open`` when Stripe lists none."""
+        found = await self.client.v1.disputes.list_async({"payment_intent": intent_id, "limit": 1})
+        return str(found.data[0].status) if found.data else "open"
 
     def _back(self, order: Order, checkout: str) -> str:
         return f"{urljoin(self.return_base_url, order.return_url)}?checkout={checkout}"
@@ -186,18 +201,32 @@ class PaymentIntentSummary:
     package: str | None
     amount_cents: int
     currency: str
-    succeeded: bool
+    status: str
+    """The PaymentIntent's status (``succeeded``, ``processing``, ``canceled``...)."""
+    created: int
+    refunded_cents: int = 0
+    """Refunded of its latest charge so far, in all."""
+    dispute: str | None = None
+    """None when its charge was never disputed; else the dispute's status (``won``...)."""
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "succeeded"
 
     @classmethod
     def of(cls, intent: stripe.PaymentIntent) -> PaymentIntentSummary:
         metadata = _plain(intent.metadata)
+        charge = intent.latest_charge if isinstance(intent.latest_charge, stripe.Charge) else None
         return cls(
             payment_ref=str(intent.id),
             account_id=metadata.get("account_id"),
             package=metadata.get("package"),
-            amount_cents=int(intent.amount_received),
+            amount_cents=int(intent.amount_received or intent.amount),
             currency=canonical_currency(intent.currency),
-            succeeded=intent.status == "succeeded",
+            status=str(intent.status),
+            created=int(intent.created),
+            refunded_cents=int(charge.amount_refunded or 0) if charge else 0,
+            dispute="open" if charge and charge.disputed else None,
         )
 
 

@@ -188,8 +188,17 @@ def command_id_for(event: PaymentEvent) -> str:
     if (cents := partly_refunded_cents(event)) is not None:
         key = f"{event.data.payment_ref}\n{cents}"
         return f"payment-partial-refund-{hashlib.sha256(key.encode()).hexdigest()[:32]}"
-    digest = hashlib.sha256(event.data.payment_ref.encode()).hexdigest()[:32]
-    return f"{_ID_PREFIX[event.type]}-{digest}"
+    return _command_id(_ID_PREFIX[event.type], event.data.payment_ref)
+
+
+def success_command_id(payment_ref: str) -> str:
+    """The command id a payment's success became: what tells a purchase a provider's webhook
+    made from one billing sent with its own id (reconciliation)."""
+    return _command_id(_ID_PREFIX["payment.succeeded"], payment_ref)
+
+
+def _command_id(prefix: str, payment_ref: str) -> str:
+    return f"{prefix}-{hashlib.sha256(payment_ref.encode()).hexdigest()[:32]}"
 
 
 def partly_refunded_cents(event: PaymentEvent) -> int | None:
