@@ -13,6 +13,7 @@ from events.ledger import (
 )
 from services.ledger.core import balance
 from services.ledger.core.decide import TOP_UP_BACKOFF_S, top_up_request_id
+from services.ledger.snapshots import from_document, to_document
 from tests.unit.core.scenario import (
     ACCOUNT,
     auto_top_up,
@@ -250,3 +251,12 @@ def test_turned_off_no_top_up_is_asked_and_the_one_in_flight_still_arrives():
     assert event_types(spent.events) == ["ToolUsed"]
     assert event_types(arrived.events) == ["PackagePurchased"]
     assert arrived.state.top_up.in_flight is None
+
+
+def test_an_accounts_top_ups_survive_its_snapshot_and_an_account_without_them_stores_none():
+    state = crossed(on_at_900()).state
+
+    document = to_document(state)
+
+    assert from_document(document) == state
+    assert "top_up" not in to_document(given(renewed()))
