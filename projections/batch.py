@@ -80,9 +80,11 @@ def project(
     batch: Sequence[RecordedEvent],
     rules: AlertRules,
     quarantined: Collection[str] = (),
+    names: history.Names | None = None,
 ) -> Projected:
     """Fold ``batch`` (whole commands, in log order) into ``entries`` (the accounts' rows as
-    stored; missing ones are new accounts).
+    stored; missing ones are new accounts). The history says what each event did with the
+    catalog's ``names``, as the account's page shows it.
 
     An event that cannot be folded quarantines its account: the account's row stays at its
     last good version, nothing more of it is published, and every other account goes on.
@@ -104,7 +106,7 @@ def project(
             if ends_command:
                 alerts, fired = evaluate(view, alerts, rules)
                 out.alerts += fired
-            row = history.row(recorded.event, view.version, entry.view.figures, view.figures)
+            row = history.row(recorded.event, view.version, entry.view.figures, view.figures, names)
             books = finance.fold(entry.books, recorded.event)
         except Exception as error:  # a fold that raises must not stop every other account
             out.quarantine(account_id, recorded.originator_version, error)

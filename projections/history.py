@@ -1,10 +1,15 @@
 """An account's history as an auditor reads it: one row per event, with what each event did
-to each kind of credit and the running balance after it. Pure: events in, rows out."""
+to each kind of credit and the running balance after it. Pure: events in, rows out.
+
+What each event did is said in words (``describe``): with the catalog's ``Names``, as the
+account's page shows it ("Keyword suggestions × 2"); without them, as the auditor's command
+line prints it, ids and unit costs included ("keyword_suggestions x2 at 1: -2").
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 
@@ -37,7 +42,25 @@ from events.ledger import (
     TopUpRequested,
     UsageRefunded,
 )
-from services.ledger.core import Account, Balance, balance, catch_up, evolve
+from services.ledger.core import Account, Balance, Catalog, balance, catch_up, evolve
+
+
+@dataclass(frozen=True, slots=True)
+class Names:
+    """The catalog's names of its tools, packages and plans, as people read them. An id the
+    catalog does not know (a tool since withdrawn) is shown as itself."""
+
+    tools: Mapping[str, str] = field(default_factory=dict)
+    packages: Mapping[str, str] = field(default_factory=dict)
+    plans: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, catalog: Catalog) -> Names:
+        return cls(
+            tools={tool: price.name for tool, price in catalog.tools.items()},
+            packages={package: offer.name for package, offer in catalog.packages.items()},
+            plans={plan: terms.name for plan, terms in catalog.plans.items()},
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,25 +82,28 @@ class Row:
     total: int
 
 
-def rows(events: Iterable[LedgerEvent]) -> list[Row]:
+def rows(events: Iterable[LedgerEvent], names: Names | None = None) -> list[Row]:
     """Every event with its effect on the balance and the running figures after it."""
     state, before, table = Account(), balance(Account()), []
     for event in events:
         state = evolve(state, event)
         after = balance(state)
-        table.append(row(event, state.version, before, after))
+        table.append(row(event, state.version, before, after, names))
         before = after
     return table
 
 
-def row(event: LedgerEvent, version: int, before: Balance, after: Balance) -> Row:
-    """One event of the history: what it did to each kind of credit, and the figures after."""
+def row(
+    event: LedgerEvent, version: int, before: Balance, after: Balance, names: Names | None = None
+) -> Row:
+    """One event of the history: what it did to each kind of credit, and the figures after
+    (said with the catalog's ``names`` when given)."""
     return Row(
         version=version,
         at=event.occurred_at,
         command_id=event.command_id,
         event=type(event).__name__,
-        what=describe(event),
+        what=describe(event, names),
         item=item_of(event),
         subscription_change=after.subscription - before.subscription,
         purchased_change=after.purchased - before.purchased,
@@ -104,7 +130,11 @@ def at(events: Iterable[LedgerEvent], moment: datetime) -> tuple[Account, Balanc
     return state, balance(state)
 
 
-def describe(event: LedgerEvent) -> str:
+def describe(event: LedgerEvent, names: Names | None = None) -> str:
+    """What ``event`` did, in words: for people with the catalog's ``names``, for the auditor
+    (ids and unit costs) without them."""
+    if names is not None and (said := for_people(event, names)):
+        return said
     match event:
         case CycleStarted():
             cycle = f"{event.plan} cycle {event.cycle_start:%Y-%m-%d} to {event.cycle_end:%Y-%m-%d}"
@@ -170,6 +200,29 @@ def describe(event: LedgerEvent) -> str:
         case CommandRefused():
             return f"{event.command_type} refused: {event.message}"
     return type(event).__name__  # pragma: no cover - every event type is matched above
+
+
+def for_people(event: LedgerEvent, names: Names) -> str:
+    """The events people read by the catalog's names, said with them; "" for the others,
+    whose auditor's text names nothing from the catalog."""
+    match event:
+        case ToolUsed():
+            return f"{names.tools.get(event.tool, event.tool)} × {event.units}"
+        case CreditsReserved():
+            return f"{names.tools.get(event.tool, event.tool)}: {event.credits} set aside"
+        case PackagePurchased():
+            automatic = " (automatic top-up)" if event.top_up is not None else ""
+            return f"Bought {names.packages.get(event.package, event.package)}{automatic}"
+        case TopUpRequested():
+            package = names.packages.get(event.package, event.package)
+            return f"Automatic top-up: {package} asked at {event.balance_credits} credits"
+        case AutoTopUpConfigured():
+            package = names.packages.get(event.package, event.package)
+            return f"Automatic top-up on: {package} below {event.threshold_credits} credits"
+        case CycleStarted():
+            plan, end = names.plans.get(event.plan, event.plan), event.cycle_end
+            return f"{plan} plan: {event.credits} credits until {end:%b} {end.day}"
+    return ""
 
 
 def item_of(event: LedgerEvent) -> str:

@@ -28,8 +28,10 @@ from projections.batch import Entry, project
 from projections.finance import Period
 from projections.finance_report import Report, report
 from projections.follow import LogReader
+from projections.history import Names
 from projections.settings import ProjectorSettings
 from projections.store import BalanceReadModel, message_of
+from services.ledger.catalog_file import load_catalog
 from services.ledger.core import Account, balance, replay
 from services.ledger.store import LedgerStore, Recorded
 
@@ -68,14 +70,14 @@ def rebuild_into(
     row and the position in one transaction. Returns (accounts, position); ``progress`` is
     told (notification reached, notifications in all)."""
     reader = LogReader(ledger, settings.projector_batch_max_events)
-    rules = settings.alert_rules()
+    rules, names = settings.alert_rules(), Names.of(load_catalog())
     entries: dict[str, Entry] = {}
     quarantined: dict[str, str] = {}
     position = 0
     end = ledger.recorder.max_notification_id() or 0
     model.recorder.clear_history()
     while (page := reader.read(position)).items:
-        projected = project(entries, [r for _, r in page.items], rules, quarantined)
+        projected = project(entries, [r for _, r in page.items], rules, quarantined, names)
         entries.update(projected.entries)
         for account_id in projected.quarantined:
             entries.pop(account_id, None)

@@ -29,10 +29,12 @@ from projections import finance, metrics
 from projections.balance import BalanceView, fold
 from projections.batch import Entry, project, quiet_alerts
 from projections.follow import LogReader, Page, UnreadableEvent, Wakeup
+from projections.history import Names
 from projections.lease import Lease
 from projections.maintenance import rebuild_into
 from projections.settings import ProjectorSettings
 from projections.store import open_read_model
+from services.ledger.catalog_file import load_catalog
 from services.publish import batch_producer, publish
 
 log = logging.getLogger("kalema.projector")
@@ -48,6 +50,7 @@ class Projector:
         self.ledger, self.model = open_read_model(settings)
         self.reader = LogReader(self.ledger, settings.projector_batch_max_events)
         self.rules = settings.alert_rules()
+        self.names = Names.of(load_catalog())  # the history as the page says it
         self.position = 0
         self.batches_committed = 0
         self.events_projected = 0
@@ -167,7 +170,7 @@ class Projector:
             return False
         read = time.perf_counter()
         events = [recorded for _, recorded in page.items]
-        projected = project(loaded, events, self.rules, self.quarantined)
+        projected = project(loaded, events, self.rules, self.quarantined, self.names)
         for account_id, reason in projected.quarantined.items():
             log.error("QUARANTINED %s: cannot fold its event (%s)", account_id, reason)
             self._cache.pop(account_id, None)

@@ -93,6 +93,9 @@ class Forecast(BaseModel):
     subscription_runs_out_on: date | None
     all_credits_run_out_on: date | None
     renews_on: date | None
+    summary: str
+    """The forecast in sentences, as the page says it: "At this pace your subscription credits
+    run out on Dec 21; your plan renews Jan 1. …"."""
 
 
 class ToolUsage(BaseModel):

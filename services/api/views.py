@@ -17,6 +17,8 @@ from projections.finance_output import document
 from projections.finance_report import Report
 from projections.forecast import pace
 from projections.history import Row
+from services.api import forecast_text, usage_chart
+from services.api.catalog import tools as catalog_tools
 from services.api.models import (
     AccountDetails,
     AutoTopUpOut,
@@ -109,6 +111,9 @@ def _forecast(view: BalanceView, used: Sequence[UsageRow], today: date) -> Forec
         by_day[date.fromisoformat(day)] = by_day.get(date.fromisoformat(day), 0) + credits
     figures, cycle_end = view.figures, view.account.cycle_end
     got = pace(by_day, today, figures.subscription, figures.total, cycle_end and cycle_end.date())
+    summary = forecast_text.summary(
+        got, figures.subscription, figures.purchased, figures.granted, today
+    )
     return Forecast(
         window_days=got.window_days,
         used_credits=got.used_credits,
@@ -116,6 +121,7 @@ def _forecast(view: BalanceView, used: Sequence[UsageRow], today: date) -> Forec
         subscription_runs_out_on=got.subscription_runs_out_on,
         all_credits_run_out_on=got.all_credits_run_out_on,
         renews_on=got.renews_on,
+        summary=summary,
     )
 
 
@@ -156,6 +162,21 @@ def usage_report(
         tools=named if by == "tool" else [],
         days=daily if by == "day" else [],
     )
+
+
+def usage_svg(
+    account_id: str,
+    rows: Sequence[UsageRow],
+    first: date,
+    last: date,
+    catalog: Catalog,
+    today: date,
+) -> str:
+    """The usage chart of ``first`` to ``last`` (every day, quiet ones empty), its tools in
+    the catalog's order and names, as the catalog page lists them."""
+    days = usage_report(account_id, rows, first, last, "day", catalog).days
+    names = {t.tool: t.name for t in catalog_tools(catalog).tools}
+    return usage_chart.chart(days, names, today)
 
 
 def finance_report(report: Report) -> FinanceReport:

@@ -106,8 +106,8 @@ async def test_history_pages_newest_first_with_the_running_balance_and_checks_it
 
     assert first["total"] == 5
     assert [(e["version"], e["what"], e["total"]) for e in first["entries"]] == [
-        (5, "content_analysis x1 at 10: -10", 1950),
-        (4, "content_analysis x1 at 10: -10", 1960),
+        (5, "Content analysis × 1", 1950),
+        (4, "Content analysis × 1", 1960),
     ]
     assert [(e["version"], e["event"], e["total"]) for e in last["entries"]] == [
         (1, "CycleStarted", 980)

@@ -1,7 +1,8 @@
 """The account page in a real browser: headless Chromium (Debian's, never a downloaded one)
 driven by Playwright, in front of the ledger, the projector and the API running as their own
 processes on the real broker (SQLite store). The balance must change on the page, without a
-reload, when ANOTHER process produces a ``UseTool`` on Kafka."""
+reload, when ANOTHER process produces a ``UseTool`` on Kafka; the demo account's details chart
+its use and forecast when its credits run out, checked on the elements drawn."""
 
 from __future__ import annotations
 
@@ -14,15 +15,24 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 from playwright.async_api import Page, async_playwright, expect
 
+from services.api import demo
 from services.client import LedgerClient
 from services.settings import REPO, Settings
-from tests.integration.conftest_api import SERVICE_TOKENS, TOKENS, WEBHOOK_SECRET, open_account
+from tests.integration.conftest_api import (
+    SERVICE_TOKENS,
+    TOKENS,
+    WEBHOOK_SECRET,
+    api_settings,
+    bearer,
+    open_account,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -36,6 +46,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SCREENSHOT = REPO / "artifacts" / "browser" / "sidebar.png"
+INSIGHT_SCREENSHOT = REPO / "artifacts" / "browser" / "usage.png"
+DEMO_TOKEN = "token-demo"
 WAIT_MS = 20_000  # the longest any expectation waits for the page (it is not a measurement)
 
 
@@ -49,7 +61,7 @@ def environment(settings: Settings, port: int) -> dict[str, str]:
         "KALEMA_LEDGER_GROUP_ID": settings.ledger_group_id,
         "KALEMA_API_PORT": str(port),
         "KALEMA_API_SERVICE_TOKENS": json.dumps(SERVICE_TOKENS),
-        "KALEMA_API_ACCOUNT_TOKENS": json.dumps(TOKENS),
+        "KALEMA_API_ACCOUNT_TOKENS": json.dumps(TOKENS | {DEMO_TOKEN: "acct-demo"}),
         "KALEMA_PAYMENTS_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "KALEMA_TOPUP_TEST_PROVIDER_URL": f"http://127.0.0.1:{port}",
     }
@@ -242,8 +254,12 @@ async def test_auto_top_up_turned_on_in_the_page_buys_a_package_once_spending_cr
         await expect(total).to_have_text("2,480", timeout=WAIT_MS)  # the package arrived
         assert await sidebar(page) == ("2,480", "480", "2,000")
         history = page.locator("#history tbody")
-        await expect(history).to_contain_text("top-up of small requested at 1480 credits")
-        await expect(history.locator("tr").first).to_contain_text("bought small", timeout=WAIT_MS)
+        await expect(history).to_contain_text(
+            "Automatic top-up: Small Package asked at 1480 credits"
+        )
+        await expect(history.locator("tr").first).to_contain_text(
+            "Bought Small Package (automatic top-up)", timeout=WAIT_MS
+        )
         await expect(history.locator("tr").first).to_contain_text("2,480")
         await expect(status).not_to_contain_text("on its way", timeout=WAIT_MS)
         await page.screenshot(path=str(SCREENSHOT.with_name("auto-top-up.png")), full_page=True)
@@ -280,3 +296,104 @@ async def test_a_new_account_starts_empty_opens_with_a_purchase_and_is_then_foll
 
         await expect(total).to_have_text("998", timeout=WAIT_MS)
         assert await sidebar(page) == ("998", "0", "998")
+
+
+def short(day: str) -> str:
+    """A day as the page writes it: "Dec 21", or "Jan 1, 2027" in another year than today's."""
+    on, today = date.fromisoformat(day), datetime.now(UTC).date()
+    said = f"{on:%b} {on.day}"
+    return said if on.year == today.year else f"{said}, {on.year}"
+
+
+DRAWN_BARS = """() => [...document.querySelectorAll('#usage-chart rect.bar')].map((r) => [
+  r.dataset.day, r.dataset.tool, Number(r.dataset.credits),
+  Number(r.getAttribute('height')), r.getBoundingClientRect().height])"""
+
+
+async def drawn_bars(page: Page) -> dict[tuple[str, str], tuple[int, float, float]]:
+    bars = await page.evaluate(DRAWN_BARS)
+    return {(day, tool): (credits, height, shown) for day, tool, credits, height, shown in bars}
+
+
+async def charted_usage(http: httpx.AsyncClient, page: Page) -> dict[tuple[str, str], int]:
+    """The usage API's figures for the days the chart covers, by (day, tool)."""
+    chart = page.locator("#usage-chart svg")
+    first, last = await chart.get_attribute("data-first"), await chart.get_attribute("data-last")
+    query = {"from": first, "to": last, "by": "day"}
+    days = (await http.get("/accounts/acct-demo/usage", params=query)).json()["days"]
+    return {(d["day"], t): c for d in days for t, c in d["tools"].items() if c}
+
+
+async def chart_matches_usage(http: httpx.AsyncClient, page: Page) -> dict[tuple[str, str], int]:
+    """Wait until the chart's bars are the usage API's figures, and check they are drawn in
+    proportion and visible; the figures."""
+    for _ in range(WAIT_MS // 250):
+        usage, bars = await charted_usage(http, page), await drawn_bars(page)
+        if usage and {k: v[0] for k, v in bars.items()} == usage:
+            break
+        await asyncio.sleep(0.25)
+    assert {k: v[0] for k, v in bars.items()} == usage
+    per_credit = [height / credits for credits, height, _ in bars.values()]
+    assert max(per_credit) - min(per_credit) < 0.01 * max(per_credit)
+    assert all(shown > 0 for _, _, shown in bars.values())
+    return usage
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_the_demo_accounts_details_chart_its_use_by_tool_and_forecast_the_run_out_live(
+    served, backend, store_settings, tmp_path
+):
+    url, env = served
+    outcomes = await demo.seed(api_settings(store_settings))
+    assert all(o.status == "accepted" for o in outcomes) and len(outcomes) > 2
+    async with (
+        browser_page() as page,
+        httpx.AsyncClient(base_url=url, headers=bearer(DEMO_TOKEN)) as http,
+    ):
+        await page.goto(f"{url}/#token={DEMO_TOKEN}")
+        balance = page.locator("#balance")
+        version = str(outcomes[-1].stream_version)
+        await expect(balance).to_have_attribute("data-version", version, timeout=WAIT_MS)
+        forecast = (await http.get("/accounts/acct-demo")).json()["forecast"]
+        renews_on = date.fromisoformat(forecast["renews_on"])
+        sidebar_says = f"Solo · renews {renews_on:%b} {renews_on.day}"  # the day, not its year
+        await expect(page.locator("#balance-renews")).to_have_text(sidebar_says)
+        renews = f"renews {short(forecast['renews_on'])}"
+        await expect(page.locator("#history tbody tr").first).to_contain_text(
+            "Keyword suggestions × 2", timeout=WAIT_MS
+        )
+
+        await balance.click()
+        await expect(page.locator("#usage-chart svg")).to_be_visible(timeout=WAIT_MS)
+        before = await chart_matches_usage(http, page)
+        said = page.locator("#forecast")
+        runs_out = f"subscription credits run out on {short(forecast['subscription_runs_out_on'])}"
+        await expect(said).to_contain_text(f"{runs_out}; your plan {renews}.")
+        await expect(said).to_contain_text("over the last 7 days")
+        legend = page.locator("#usage-chart svg g.legend text")
+        assert "Keyword suggestions" in await legend.all_text_contents()
+        await take_a_screenshot(page, tmp_path / "usage.png")
+
+        await produce_from_another_process(env, "acct-demo", "article_generation")
+        today = datetime.now(UTC).date().isoformat()
+        await expect(
+            page.locator(
+                f"#usage-chart rect.bar[data-day='{today}'][data-tool='article_generation']"
+            )
+        ).to_have_attribute(
+            "data-credits", str(before.get((today, "article_generation"), 0) + 50), timeout=WAIT_MS
+        )
+        await chart_matches_usage(http, page)
+        assert (
+            await said.inner_text()
+            == (await http.get("/accounts/acct-demo")).json()["forecast"]["summary"]
+        )
+
+
+async def take_a_screenshot(page: Page, path: Path) -> None:
+    """A full-page PNG, checked to be one, kept in artifacts/ for a person to look at."""
+    await page.screenshot(path=str(path), full_page=True)
+    png = path.read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
+    INSIGHT_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    INSIGHT_SCREENSHOT.write_bytes(png)

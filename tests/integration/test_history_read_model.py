@@ -10,9 +10,10 @@ from datetime import UTC, datetime
 from projections import maintenance
 from projections.balance import BalanceView
 from projections.batch import Entry
-from projections.history import Row, rows
+from projections.history import Names, Row, rows
 from projections.recorders import HISTORY
 from projections.store import open_read_model
+from services.ledger.catalog_file import load_catalog
 from services.ledger.core import Account
 from tests.integration.conftest_projections import caught_up, projector_settings, running_projector
 from tests.integration.test_projector import consumed
@@ -24,8 +25,10 @@ async def history_of(projector, account_id: str):
     return await asyncio.to_thread(projector.model.history, account_id, view.version, 0, 10_000)
 
 
-def as_the_audit_reads_it(projector, account_id: str):
-    return rows(r.event for r in projector.ledger.stream(account_id))[::-1]
+def as_the_page_reads_it(projector, account_id: str):
+    """The history folded from the ledger's stream, said with the catalog's names."""
+    events = (r.event for r in projector.ledger.stream(account_id))
+    return rows(events, Names.of(load_catalog()))[::-1]
 
 
 async def test_every_event_has_its_history_entry_newest_first_and_a_rebuild_writes_the_same(
@@ -42,7 +45,7 @@ async def test_every_event_has_its_history_entry_newest_first_and_a_rebuild_writ
     await asyncio.to_thread(maintenance.rebuild, projector.settings)
 
     for account_id in accounts:
-        assert live[account_id] == as_the_audit_reads_it(projector, account_id)
+        assert live[account_id] == as_the_page_reads_it(projector, account_id)
         assert await history_of(projector, account_id) == live[account_id]
 
 
@@ -61,7 +64,7 @@ async def test_a_read_model_without_history_gets_it_when_the_projector_starts(
 
     async with running_projector(store_settings) as second:
         account_id = log[0].account_id
-        assert await history_of(second, account_id) == as_the_audit_reads_it(second, account_id)
+        assert await history_of(second, account_id) == as_the_page_reads_it(second, account_id)
 
 
 def test_a_history_entry_saved_again_is_kept_once_and_the_page_still_commits(store_settings):

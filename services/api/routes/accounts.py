@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 
 from events.balances import BalanceUpdated
 from projections.balance import BalanceView
@@ -63,15 +63,53 @@ async def usage(
     by: Annotated[Literal["tool", "day"], Query(description="totals by tool, or by day")] = "day",
 ) -> models.UsageReport:
     """Credits used by the account's tools, by tool or by day (each day split by tool): the
-    page's chart. At most a year at once."""
+    figures of the page's chart. At most a year at once."""
     view = await opened(ports, account_id)
-    last = last or datetime.now(UTC).date()
+    first, last = days_of(view, first, last or datetime.now(UTC).date())
+    rows = await ports.reads.usage(account_id, first, last)
+    return views.usage_report(account_id, rows, first, last, by, ports.catalog)
+
+
+@router.get(
+    "/accounts/{account_id}/usage/chart",
+    response_class=Response,
+    responses=documented(401, 403, 404, 422) | {200: {"content": {"image/svg+xml": {}}}},
+)
+async def usage_chart(
+    account_id: AccountId,
+    ports: PortsDep,
+    first: Annotated[
+        date | None,
+        Query(alias="from", description="first day (UTC); default: the cycle's start"),
+    ] = None,
+    last: Annotated[
+        date | None, Query(alias="to", description="last day; default: the cycle's last")
+    ] = None,
+) -> Response:
+    """The page's chart of credits used per day, stacked by tool, as SVG (``rect.bar`` with
+    ``data-day``, ``data-tool``, ``data-credits``; a title and the figures as its text
+    alternative). By default the whole current cycle, the days still ahead shaded."""
+    view = await opened(ports, account_id)
+    today, cycle_end = datetime.now(UTC).date(), view.account.cycle_end
+    first, last = days_of(view, first, last or (_last_day(cycle_end) if cycle_end else today))
+    rows = await ports.reads.usage(account_id, first, last)
+    svg = views.usage_svg(account_id, rows, first, last, ports.catalog, today)
+    return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
+
+
+def days_of(view: BalanceView, first: date | None, last: date) -> tuple[date, date]:
+    """The range asked for, from the cycle's start by default (30 days without a cycle);
+    422 ``invalid_range`` if it runs backwards or is longer than a year."""
     cycle_start = view.account.cycle_start
     first = first or (cycle_start.date() if cycle_start else last - timedelta(days=29))
     if first > last or (last - first).days >= USAGE_DAYS_MAX:
         raise error(422, "invalid_range", f"from must be before to, at most {USAGE_DAYS_MAX} days")
-    rows = await ports.reads.usage(account_id, first, last)
-    return views.usage_report(account_id, rows, first, last, by, ports.catalog)
+    return first, last
+
+
+def _last_day(cycle_end: datetime) -> date:
+    """The cycle's last day: the one before its end, which is the next cycle's first instant."""
+    return (cycle_end - timedelta(microseconds=1)).date()
 
 
 @router.get("/accounts/{account_id}/history", responses=documented(401, 403, 404, 422))

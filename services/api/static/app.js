@@ -1,4 +1,5 @@
-// The account page: the sidebar's live balance, its details, recent activity, and two actions.
+// The account page: the sidebar's live balance and renewal date, its details (with the usage
+// chart the server draws and the forecast), recent activity, and two actions.
 //
 // The token comes from the URL once (#token=... preferred: a fragment never reaches a server
 // or its logs; ?token=... works too), is kept in this tab's sessionStorage, and is removed from
@@ -10,10 +11,12 @@
 const $ = (id) => document.getElementById(id);
 const number = new Intl.NumberFormat("en-US");
 const day = new Intl.DateTimeFormat("en-US", { year: "numeric", month: "short", day: "numeric" });
+// A renewal is a day in UTC, as the ledger's cycles are: shown the same in every time zone.
+const utcDay = new Intl.DateTimeFormat("en-US", { month: "short", day: "numeric", timeZone: "UTC" });
 const moment = new Intl.DateTimeFormat("en-US", {
   month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit",
 });
-const page = { token: null, account: null, version: 0, tools: {}, packages: {}, wake: null };
+const page = { token: null, account: null, version: 0, balance: null, tools: {}, packages: {}, plans: {}, wake: null };
 
 function fromUrl() {
   const query = new URLSearchParams(location.search);
@@ -77,6 +80,8 @@ function showBalance(b) {
   if (b.granted) notes.push(`${number.format(b.granted)} granted`);
   if (b.held) notes.push(`${number.format(b.held)} set aside`);
   $("balance-note").textContent = notes.join(" · ");
+  page.balance = b;
+  showRenewal();
   $("balance").dataset.version = b.version;
   $("balance").classList.remove("changed");
   void $("balance").offsetWidth; // restart the highlight
@@ -84,12 +89,21 @@ function showBalance(b) {
   refreshSoon();
 }
 
+// The sidebar says when the plan renews: "Solo · renews Jan 1".
+function showRenewal() {
+  const b = page.balance;
+  const plan = b?.plan ? page.plans[b.plan]?.name || b.plan : null;
+  $("balance-renews").textContent = plan && b.cycle_end ? `${plan} · renews ${utcDay.format(new Date(b.cycle_end))}` : "";
+}
+
+// Every new balance refreshes what depends on it, the open details' chart and forecast
+// included, once per burst of updates.
 let refreshTimer = null;
 function refreshSoon() {
   clearTimeout(refreshTimer);
   refreshTimer = setTimeout(() => {
     loadHistory();
-    if (!$("details").hidden) loadDetails();
+    if (!$("details").hidden) Promise.all([loadDetails(), loadChart()]).catch(console.error);
   }, 100);
 }
 
@@ -140,11 +154,25 @@ async function loadDetails() {
   ]);
   $("holds-block").hidden = d.holds.length === 0;
   fill("holds", d.holds, (h) => [[h.hold_id], [h.tool], [number.format(h.credits), "num"], [when(h.expires_at, moment)]]);
+  $("forecast").textContent = d.forecast ? d.forecast.summary : "";
+}
+
+// The usage chart is SVG drawn by the server (no charting library in the page): fetched with
+// the token, parsed as SVG, and put in place of the previous one.
+async function loadChart() {
+  const response = await fetch(accountPath("/usage/chart"), {
+    headers: { Authorization: "Bearer " + page.token }, cache: "no-store",
+  });
+  if (!response.ok) return;
+  const drawn = new DOMParser().parseFromString(await response.text(), "image/svg+xml");
+  const svg = drawn.documentElement;
+  if (svg.nodeName !== "svg") return;
+  $("usage-chart").replaceChildren(document.importNode(svg, true));
 }
 
 async function toggleDetails() {
   const open = $("details").hidden;
-  if (open) await loadDetails();
+  if (open) await Promise.all([loadDetails(), loadChart()]);
   $("details").hidden = !open;
   $("balance").setAttribute("aria-expanded", String(open));
 }
@@ -228,7 +256,10 @@ function backFromCheckout() {
 }
 
 async function loadCatalog() {
-  const [tools, packages] = await Promise.all([api("/catalog/tools"), api("/catalog/packages")]);
+  const [tools, packages, plans] = await Promise.all(
+    [api("/catalog/tools"), api("/catalog/packages"), api("/catalog/plans")]);
+  for (const p of plans.plans) page.plans[p.plan] = p;
+  showRenewal();
   $("tool").replaceChildren(...tools.tools.map((t) => {
     page.tools[t.tool] = t;
     return new Option(`${t.name} · ${t.credits} credit${t.credits === 1 ? "" : "s"}`, t.tool);

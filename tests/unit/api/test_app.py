@@ -146,6 +146,7 @@ async def test_the_openapi_document_lists_every_endpoint_and_the_bearer_scheme()
         "/accounts/{account_id}",
         "/accounts/{account_id}/history",
         "/accounts/{account_id}/usage",
+        "/accounts/{account_id}/usage/chart",
         "/finance/report",
         "/accounts/{account_id}/balance/stream",
         "/accounts/{account_id}/alerts/stream",
@@ -286,6 +287,28 @@ async def test_the_details_say_at_this_pace_when_the_credits_run_out_and_on_what
 
     assert (forecast["window_days"], forecast["used_credits"]) == (7, 420)
     assert forecast["all_credits_run_out_on"] is not None
+    assert "Pace: 420 credits over the last 7 days, 60 a day." in forecast["summary"]
+
+
+async def test_the_usage_chart_is_svg_whose_bars_are_the_usage_of_each_day_and_tool():
+    http, _ = client()
+    async with http:
+        chart = await http.get(f"/accounts/{ACCOUNT}/usage/chart?from=2026-11-01&to=2026-11-03")
+        other = await http.get("/accounts/acct-2/usage/chart")
+        backwards = await http.get(f"/accounts/{ACCOUNT}/usage/chart?from=2026-11-03&to=2026-11-01")
+
+    assert chart.status_code == 200 and chart.headers["content-type"] == "image/svg+xml"
+    assert chart.text.count('class="bar"') == 6  # two tools on each of three days
+    assert 'data-day="2026-11-02" data-tool="article_generation" data-credits="50"' in chart.text
+    assert (other.status_code, backwards.status_code) == (403, 422)
+
+
+async def test_the_usage_chart_covers_the_whole_cycle_by_default():
+    http, _ = client()
+    async with http:
+        chart = await http.get(f"/accounts/{ACCOUNT}/usage/chart")
+
+    assert 'data-first="2026-11-01"' in chart.text and 'data-last="2026-11-30"' in chart.text
 
 
 async def test_the_finance_report_is_for_billings_token_only():
