@@ -219,6 +219,8 @@ def for_people(event: LedgerEvent, names: Names) -> str:
         case AutoTopUpConfigured():
             package = names.packages.get(event.package, event.package)
             return f"Automatic top-up on: {package} below {event.threshold_credits} credits"
+        case PaymentMethodSaved():
+            return f"Card ending {event.last4} saved for automatic top-ups"
         case CycleStarted():
             plan, end = names.plans.get(event.plan, event.plan), event.cycle_end
             return f"{plan} plan: {event.credits} credits until {end:%b} {end.day}"

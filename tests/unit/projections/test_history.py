@@ -98,7 +98,7 @@ def test_a_tool_the_catalog_no_longer_names_is_shown_by_its_id():
     assert said == "keyword_suggestions × 3"
 
 
-def test_an_automatic_top_up_reads_as_asked_then_bought_by_the_catalogs_name():
+def test_an_automatic_top_up_reads_as_saved_on_asked_then_bought_by_the_catalogs_names():
     log = events_of(
         renewed("solo"),
         card_saved(),
@@ -116,10 +116,10 @@ def test_an_automatic_top_up_reads_as_asked_then_bought_by_the_catalogs_name():
 
     said = [row.what for row in history.rows(log, NAMES)]
 
-    assert said[2:] == [
+    assert said[1:] == [
+        "Card ending 4242 saved for automatic top-ups",
         "Automatic top-up on: Small Package below 950 credits",
         "Full article generation × 1",
         "Automatic top-up: Small Package asked at 930 credits",
         "Bought Small Package (automatic top-up)",
     ]
-    assert said[1] == "card ending 4242 saved for top-ups"  # names nothing of the catalog
