@@ -88,11 +88,13 @@ bench: setup kafka postgres topics
 	$(PY) -m services.cli bench $(BENCH) $(ARGS)
 
 # The reliability runs (reliability/, verdicts in RELIABILITY.md): the fuzz run on both stores,
-# then the fault run on its own private broker and PostgreSQL cluster. Never part of make test.
+# then the fault run on its own private broker and PostgreSQL cluster, then the top-up fault run
+# (the shared ones: it kills processes only). Never part of make test.
 reliability: setup kafka postgres topics
 	$(PY) -m reliability.fuzz --messages 10000 --store sqlite --seed 1
 	$(PY) -m reliability.fuzz --messages 10000 --store postgres --seed 2
 	$(PY) -m reliability.faults
+	$(PY) -m reliability.top_up_faults --accounts 100 --uses 20
 
 stop:
 	scripts/kafka.sh stop

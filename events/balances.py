@@ -17,7 +17,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 from events.commands import BillingInterval
 from events.outcomes import BalanceFigures
 
-AlertKind = Literal["low_balance", "depleted", "subscription_expiring_soon"]
+AlertKind = Literal["low_balance", "depleted", "subscription_expiring_soon", "top_up_failed"]
 
 
 class BalanceUpdated(BaseModel):
@@ -69,4 +69,6 @@ class BalanceAlert(BaseModel):
     plan_credits: int
     threshold_credits: int | None = None
     expires_at: AwareDatetime | None = None
+    reason: str | None = None
+    """Why an automatic top-up's charge failed, in the provider's words (``top_up_failed``)."""
     occurred_at: AwareDatetime

@@ -120,6 +120,8 @@ class BuyPackage(Command):
     payment_ref: Identifier
     offer: Offer | None = None
     paid: Paid | None = None
+    top_up: Identifier | None = None
+    """The automatic top-up (its ``TopUpRequested.request_id``) this payment was charged for."""
 
 
 class CycleRenewed(Command):
@@ -225,6 +227,42 @@ class ChangePlan(Command):
     plan: Identifier
 
 
+class SavePaymentMethod(Command):
+    """Billing saved a card for off-session charges (the provider's setup checkout, as its
+    webhook reports it): automatic top-ups charge it. A new card replaces the old one."""
+
+    type: Literal["SavePaymentMethod"] = "SavePaymentMethod"
+    last4: Annotated[str, Field(pattern=r"^[0-9]{4}$")]
+    provider_ref: Identifier
+
+
+class ConfigureAutoTopUp(Command):
+    """Buy ``package`` automatically, with the saved card, whenever a decision leaves the
+    spendable balance below ``threshold_credits``; at most ``max_per_month`` times in a
+    calendar month (UTC)."""
+
+    type: Literal["ConfigureAutoTopUp"] = "ConfigureAutoTopUp"
+    threshold_credits: Credits
+    package: Identifier
+    max_per_month: Annotated[int, Strict(), Field(gt=0, le=100)]
+
+
+class DisableAutoTopUp(Command):
+    """Turn automatic top-ups off; a top-up already being charged still arrives."""
+
+    type: Literal["DisableAutoTopUp"] = "DisableAutoTopUp"
+
+
+class RecordTopUpFailure(Command):
+    """The off-session charge of top-up ``request_id`` did not go through (the provider's
+    ``reason``, a declined card say): sent by the top-up process and by the payment webhook,
+    under one command id per request, so both are decided once."""
+
+    type: Literal["RecordTopUpFailure"] = "RecordTopUpFailure"
+    request_id: Identifier
+    reason: Text
+
+
 AnyCommand = Annotated[
     UseTool
     | BuyPackage
@@ -237,7 +275,11 @@ AnyCommand = Annotated[
     | GrantCredits
     | RefundPackage
     | RestorePackage
-    | ChangePlan,
+    | ChangePlan
+    | SavePaymentMethod
+    | ConfigureAutoTopUp
+    | DisableAutoTopUp
+    | RecordTopUpFailure,
     Field(discriminator="type"),
 ]
 COMMANDS: TypeAdapter[AnyCommand] = TypeAdapter(AnyCommand)

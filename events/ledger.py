@@ -82,6 +82,7 @@ class PackagePurchased(LedgerEvent):
     currency: str = Field(min_length=3, max_length=3)
     payment_ref: str
     catalog_version: int
+    top_up: str | None = None  # the automatic top-up it completes (its request id)
 
 
 class ToolUsed(LedgerEvent):
@@ -256,6 +257,57 @@ class ExpiryChecked(LedgerEvent):
     type: Literal["ExpiryChecked"] = "ExpiryChecked"
 
 
+class PaymentMethodSaved(LedgerEvent):
+    """A card is saved for off-session charges (its last four digits, the provider's id)."""
+
+    type: Literal["PaymentMethodSaved"] = "PaymentMethodSaved"
+    last4: str
+    provider_ref: str
+
+
+class AutoTopUpConfigured(LedgerEvent):
+    type: Literal["AutoTopUpConfigured"] = "AutoTopUpConfigured"
+    threshold_credits: int
+    package: str
+    max_per_month: int
+
+
+class AutoTopUpDisabled(LedgerEvent):
+    """Automatic top-ups are off: by the account (``account``), or because the saved card
+    was declined on every attempt (``card_declined``: off until a new card is saved)."""
+
+    type: Literal["AutoTopUpDisabled"] = "AutoTopUpDisabled"
+    reason: Literal["account", "card_declined"]
+
+
+class TopUpRequested(LedgerEvent):
+    """The decision before it left the spendable balance below the threshold: one package is
+    to be charged to the saved card, not before ``not_before``, keyed at the provider by
+    ``request_id`` (so it is charged once however often it is asked). ``attempt`` 2 and 3 are
+    retries of a declined charge; only attempt 1 counts against the month's cap."""
+
+    type: Literal["TopUpRequested"] = "TopUpRequested"
+    request_id: str
+    package: str
+    credits: int
+    price_cents: int
+    currency: str
+    payment_method: str
+    attempt: int
+    not_before: AwareDatetime
+    balance_credits: int
+    threshold_credits: int
+
+
+class TopUpFailed(LedgerEvent):
+    """The charge of ``request_id`` did not go through; ``reason`` is the provider's."""
+
+    type: Literal["TopUpFailed"] = "TopUpFailed"
+    request_id: str
+    attempt: int
+    reason: str
+
+
 class CommandRefused(LedgerEvent):
     """The rules said no. Kept in the stream for audit and so a repeat gets the same answer."""
 
@@ -287,6 +339,11 @@ AnyLedgerEvent = Annotated[
     | PlanDowngradeScheduled
     | PlanDowngradeCancelled
     | ExpiryChecked
+    | PaymentMethodSaved
+    | AutoTopUpConfigured
+    | AutoTopUpDisabled
+    | TopUpRequested
+    | TopUpFailed
     | CommandRefused,
     Field(discriminator="type"),
 ]
@@ -311,6 +368,10 @@ DecisionEvent = (
     | PlanDowngradeScheduled
     | PlanDowngradeCancelled
     | ExpiryChecked
+    | PaymentMethodSaved
+    | AutoTopUpConfigured
+    | AutoTopUpDisabled
+    | TopUpFailed
     | CommandRefused
 )
 # Events a command's decision ends with; the others (expiries) are time catching up with the

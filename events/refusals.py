@@ -102,6 +102,16 @@ class DisputeAlreadyWon(Refusal):
     code = "dispute_already_won"
 
 
+class NoPaymentMethod(Refusal):
+    """Automatic top-ups need a saved card that has not been declined."""
+
+    code = "no_payment_method"
+
+
+class TopUpNotInFlight(Refusal):
+    code = "top_up_not_in_flight"
+
+
 class StaleCycle(Refusal):
     code = "stale_cycle"
 
@@ -154,6 +164,8 @@ REFUSALS: dict[str, type[Refusal]] = {
         InvalidAmount,
         InvalidCommand,
         ClockSkew,
+        NoPaymentMethod,
+        TopUpNotInFlight,
     )
 }
 

@@ -1,6 +1,7 @@
 """Balance alerts (``depleted``, ``low_balance``, ``subscription_expiring_soon``), fired once
 per crossing and evaluated at the end of each command: pure, time is the event's (README,
-Design: alerts, once per crossing)."""
+Design: alerts, once per crossing). ``top_up_failed`` fires once per declined attempt of an
+automatic top-up, with the provider's reason."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ class AlertState:
     low_balance: bool = False
     depleted: bool = False
     expiring_lot_id: str | None = None  # the subscription lot already warned about
+    top_up_failures: int = 0  # declined top-up attempts already warned about
 
 
 def evaluate(
@@ -42,15 +44,15 @@ def evaluate(
         return state, ()  # nothing to warn about on an account that was never opened
     total = view.figures.total
     line = rules.low_line(account.plan_credits)
-    fired: list[tuple[AlertKind, int | None, datetime | None]] = []
+    fired: list[tuple[AlertKind, int | None, datetime | None, str | None]] = []
     low, depleted = state.low_balance, state.depleted
     if total == 0:
         if not depleted:
-            fired.append(("depleted", None, None))
+            fired.append(("depleted", None, None, None))
         low, depleted = True, True
     elif total <= line:
         if not low:
-            fired.append(("low_balance", line, None))
+            fired.append(("low_balance", line, None, None))
         low, depleted = True, False
     else:
         low, depleted = False, False
@@ -64,15 +66,29 @@ def evaluate(
         and view.updated_at < lot.expires_at <= view.updated_at + rules.expiring_within
         and expiring != lot.lot_id
     ):
-        fired.append(("subscription_expiring_soon", None, lot.expires_at))
+        fired.append(("subscription_expiring_soon", None, lot.expires_at, None))
         expiring = lot.lot_id
 
-    after = replace(state, low_balance=low, depleted=depleted, expiring_lot_id=expiring)
+    failures = account.top_up.failures
+    if failures > state.top_up_failures:
+        fired.append(("top_up_failed", None, None, account.top_up.last_failure))
+
+    after = replace(
+        state,
+        low_balance=low,
+        depleted=depleted,
+        expiring_lot_id=expiring,
+        top_up_failures=failures,
+    )
     return after, tuple(_alert(view, *what) for what in fired)
 
 
 def _alert(
-    view: BalanceView, kind: AlertKind, line: int | None, expires_at: datetime | None
+    view: BalanceView,
+    kind: AlertKind,
+    line: int | None,
+    expires_at: datetime | None,
+    reason: str | None,
 ) -> BalanceAlert:
     figures = view.figures
     assert view.updated_at is not None
@@ -86,6 +102,7 @@ def _alert(
         plan_credits=view.account.plan_credits,
         threshold_credits=line,
         expires_at=expires_at,
+        reason=reason,
         occurred_at=view.updated_at,
     )
 
@@ -95,6 +112,7 @@ def dump(state: AlertState) -> dict[str, object]:
         "low_balance": state.low_balance,
         "depleted": state.depleted,
         "expiring_lot_id": state.expiring_lot_id,
+        "top_up_failures": state.top_up_failures,
     }
 
 
@@ -103,4 +121,5 @@ def load(doc: dict[str, object]) -> AlertState:
         low_balance=bool(doc.get("low_balance", False)),
         depleted=bool(doc.get("depleted", False)),
         expiring_lot_id=None if doc.get("expiring_lot_id") is None else str(doc["expiring_lot_id"]),
+        top_up_failures=int(str(doc.get("top_up_failures", 0))),
     )

@@ -14,6 +14,8 @@ from datetime import datetime
 from functools import cache
 
 from events.ledger import (
+    AutoTopUpConfigured,
+    AutoTopUpDisabled,
     CommandRefused,
     CreditsExpired,
     CreditsGranted,
@@ -28,6 +30,7 @@ from events.ledger import (
     PackagePurchased,
     PackageRefunded,
     PackageRestored,
+    PaymentMethodSaved,
     PaymentParked,
     PaymentReversed,
     PlanDowngradeCancelled,
@@ -35,6 +38,8 @@ from events.ledger import (
     PlanUpgraded,
     PurchaseReversed,
     ToolUsed,
+    TopUpFailed,
+    TopUpRequested,
     UsageRefunded,
 )
 from services.ledger.core import Account, Balance, Catalog, balance, catch_up, evolve
@@ -177,6 +182,21 @@ def describe(event: LedgerEvent, names: Names | None = None) -> str:
             return f"downgrade cancelled, staying on {event.plan}"
         case ExpiryChecked():
             return "expiries checked"
+        case PaymentMethodSaved():
+            return f"card ending {event.last4} saved for top-ups"
+        case AutoTopUpConfigured():
+            return (
+                f"auto top-up on: {event.package} below {event.threshold_credits} credits, "
+                f"at most {event.max_per_month} a month"
+            )
+        case AutoTopUpDisabled():
+            why = "the card was declined" if event.reason == "card_declined" else "by the account"
+            return f"auto top-up off: {why}"
+        case TopUpRequested():
+            retry = f" (attempt {event.attempt})" if event.attempt > 1 else ""
+            return f"top-up of {event.package} requested at {event.balance_credits} credits{retry}"
+        case TopUpFailed():
+            return f"top-up attempt {event.attempt} failed: {event.reason}"
         case CommandRefused():
             return f"{event.command_type} refused: {event.message}"
     return type(event).__name__  # pragma: no cover - every event type is matched above
@@ -191,7 +211,16 @@ def for_people(event: LedgerEvent, names: Names) -> str:
         case CreditsReserved():
             return f"{names.tools.get(event.tool, event.tool)}: {event.credits} set aside"
         case PackagePurchased():
-            return f"Bought {names.packages.get(event.package, event.package)}"
+            automatic = " (automatic top-up)" if event.top_up is not None else ""
+            return f"Bought {names.packages.get(event.package, event.package)}{automatic}"
+        case TopUpRequested():
+            package = names.packages.get(event.package, event.package)
+            return f"Automatic top-up: {package} asked at {event.balance_credits} credits"
+        case AutoTopUpConfigured():
+            package = names.packages.get(event.package, event.package)
+            return f"Automatic top-up on: {package} below {event.threshold_credits} credits"
+        case PaymentMethodSaved():
+            return f"Card ending {event.last4} saved for automatic top-ups"
         case CycleStarted():
             plan, end = names.plans.get(event.plan, event.plan), event.cycle_end
             return f"{plan} plan: {event.credits} credits until {end:%b} {end.day}"

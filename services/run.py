@@ -22,6 +22,7 @@ PROCESSES = {
     "projector": [sys.executable, "-m", "projections"],
     "api": [sys.executable, "-m", "services.api"],
     "clock": [sys.executable, "-m", "services.clock"],
+    "topup": [sys.executable, "-m", "services.topup"],
 }
 # Run once, not supervised: this month's Solo cycle for the demo account, as billing would send
 # it (development only; a repeat is answered with the first outcome).

@@ -11,17 +11,22 @@ from events.commands import (
     BuyPackage,
     ChangePlan,
     Command,
+    ConfigureAutoTopUp,
     CycleRenewed,
+    DisableAutoTopUp,
     ExpireHolds,
     GrantCredits,
+    RecordTopUpFailure,
     RefundPackage,
     RefundUsage,
     ReleaseHold,
     ReserveCredits,
     RestorePackage,
+    SavePaymentMethod,
     SettleHold,
     UseTool,
 )
+from services.ledger.core.decide import top_up_request_id
 
 
 def every_kind(account: str, now: datetime) -> list[tuple[Command, int]]:
@@ -39,7 +44,10 @@ def every_kind(account: str, now: datetime) -> list[tuple[Command, int]]:
             **ids(n), hold_id=hold_id, tool=tool, expires_at=at(expires_h), **amount
         )
 
-    # Three holds: one settled, one released, one left to expire (ExpireHolds).
+    # Three holds: one settled, one released, one left to expire (ExpireHolds). Automatic
+    # top-ups at the end: the rule asks for a package at once (5465 < 6000), its charge is
+    # declined (a retry is asked), then the rule is turned off.
+    declined = top_up_request_id(account, f"{account}-17")
     return [
         (CycleRenewed(**ids(1), plan="solo", cycle_start=at(0), cycle_end=at(24 * 30)), 980),
         (BuyPackage(**ids(2), package="small", payment_ref="pay-1"), 1980),
@@ -55,4 +63,11 @@ def every_kind(account: str, now: datetime) -> list[tuple[Command, int]]:
         (RefundPackage(**ids(13), payment_ref="pay-1", reason="chargeback"), 945),
         (RestorePackage(**ids(14), payment_ref="pay-1"), 1945),
         (ChangePlan(**ids(15), plan="agency"), 5465),
+        (SavePaymentMethod(**ids(16), last4="4242", provider_ref="pm_card_visa"), 5465),
+        (
+            ConfigureAutoTopUp(**ids(17), threshold_credits=6000, package="small", max_per_month=2),
+            5465,
+        ),
+        (RecordTopUpFailure(**ids(18), request_id=declined, reason="card_declined"), 5465),
+        (DisableAutoTopUp(**ids(19)), 5465),
     ]

@@ -22,12 +22,14 @@ from projections.settings import ProjectorSettings
 from services.api.settings import ApiSettings
 from services.clock.settings import ClockSettings
 from services.settings import REPO, Settings
+from services.topup.settings import TopUpSettings
 
 CLASSES: tuple[tuple[type[BaseSettings], str], ...] = (
     (Settings, "Every process: Kafka, topics, the event store, logs and metrics."),
     (ProjectorSettings, "The balance projector, and the alerts it publishes."),
     (ClockSettings, "The clock that sends `ExpireHolds` when something is due."),
     (ApiSettings, "The HTTP API and the account page, tokens, payments and Stripe."),
+    (TopUpSettings, "The top-up process that charges automatic top-ups, and its provider."),
 )
 
 

@@ -18,14 +18,18 @@ from events.commands import (
     BuyPackage,
     ChangePlan,
     Command,
+    ConfigureAutoTopUp,
     CycleRenewed,
+    DisableAutoTopUp,
     ExpireHolds,
     GrantCredits,
+    RecordTopUpFailure,
     RefundPackage,
     RefundUsage,
     ReleaseHold,
     ReserveCredits,
     RestorePackage,
+    SavePaymentMethod,
     SettleHold,
     UseTool,
 )
@@ -166,6 +170,47 @@ ROUTES: tuple[CommandRoute, ...] = (
         "grant",
         "Grant",
         "Support or promotional credits. Scope: support.",
+    ),
+    CommandRoute(
+        "auto-top-up",
+        ConfigureAutoTopUp,
+        ("account", "billing"),
+        "configure_auto_top_up",
+        "AutoTopUp",
+        "Turn automatic top-ups on (or change them); 409 ``no_payment_method`` until a card is\n"
+        "saved (``POST /accounts/{id}/card-setups``). Scopes: account (its own), billing.",
+        "Buy ``package`` with the saved card whenever the spendable balance falls below\n"
+        "``threshold_credits``, at most ``max_per_month`` times a calendar month (UTC).",
+        unknown_package,
+    ),
+    CommandRoute(
+        "auto-top-up/off",
+        DisableAutoTopUp,
+        ("account", "billing"),
+        "disable_auto_top_up",
+        "AutoTopUpOff",
+        "Turn automatic top-ups off; one being charged still arrives. Scopes: account (its\n"
+        "own), billing.",
+    ),
+    CommandRoute(
+        "payment-methods",
+        SavePaymentMethod,
+        ("billing",),
+        "save_payment_method",
+        "SavedCard",
+        "A card saved for off-session charges (the provider's ``card.saved`` webhook does this\n"
+        "itself). Scope: billing.",
+        "Billing saved a card for off-session charges (the provider's setup checkout).",
+    ),
+    CommandRoute(
+        "top-up-failures",
+        RecordTopUpFailure,
+        ("billing",),
+        "record_top_up_failure",
+        "TopUpFailure",
+        "The charge of an automatic top-up failed (the top-up process and the webhook send\n"
+        "this themselves). Scope: billing.",
+        "The off-session charge of top-up ``request_id`` failed, for the provider's ``reason``.",
     ),
 )
 

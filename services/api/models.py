@@ -46,6 +46,23 @@ class HoldOut(BaseModel):
     expires_at: datetime
 
 
+class AutoTopUpOut(BaseModel):
+    """Automatic top-ups: the rule (``on``), the saved card, and where this month stands."""
+
+    on: bool
+    threshold_credits: int | None
+    package: str | None
+    max_per_month: int | None
+    card_last4: str | None
+    card_declined: bool
+    """Every attempt was declined: top-ups stay off until a new card is saved."""
+    in_flight: bool
+    """A top-up is being charged; its package arrives with the provider's confirmation."""
+    failed_attempts: int
+    top_ups_this_month: int
+    month: str | None
+
+
 class AccountDetails(BaseModel):
     """The details behind the sidebar's figure. ``lots`` are in drawdown order (the next to
     pay first); ``recent`` is the latest history, up to the version of ``balance``."""
@@ -59,6 +76,7 @@ class AccountDetails(BaseModel):
     subscription_expires_at: datetime | None
     lots: list[LotOut]
     holds: list[HoldOut]
+    auto_top_up: AutoTopUpOut
     recent: list[Row]
     forecast: Forecast | None = None
     """At the recent pace, when the credits run out (None for an account without a plan)."""

@@ -21,6 +21,7 @@ from services.api import forecast_text, usage_chart
 from services.api.catalog import tools as catalog_tools
 from services.api.models import (
     AccountDetails,
+    AutoTopUpOut,
     DayUsage,
     FinanceReport,
     Forecast,
@@ -82,8 +83,25 @@ def details(
             HoldOut(hold_id=h.hold_id, tool=h.tool, credits=h.credits, expires_at=h.expires_at)
             for h in sorted(account.holds.values(), key=lambda h: h.expires_at)
         ],
+        auto_top_up=_auto_top_up(view),
         recent=list(recent),
         forecast=None if today is None else _forecast(view, used, today),
+    )
+
+
+def _auto_top_up(view: BalanceView) -> AutoTopUpOut:
+    top_up = view.account.top_up
+    return AutoTopUpOut(
+        on=top_up.on,
+        threshold_credits=top_up.threshold_credits,
+        package=top_up.package,
+        max_per_month=top_up.max_per_month if top_up.on else None,
+        card_last4=top_up.card_last4,
+        card_declined=top_up.card_declined,
+        in_flight=top_up.in_flight is not None,
+        failed_attempts=top_up.failures,
+        top_ups_this_month=top_up.requested,
+        month=top_up.month,
     )
 
 

@@ -14,9 +14,13 @@ from immutables import Map
 
 from events.ledger import Draw
 from services.ledger.core import Account, Hold, Lot
+from services.ledger.core.state import TopUp
+
+NO_TOP_UP = TopUp()
 
 FORMAT = 4  # 3: only what is open (idempotency and history live in the store's index);
-# 4: emptied package lots close, refunded packages are named
+# 4: emptied package lots close, refunded packages are named (automatic top-ups, when an
+# account has any, are read with a default: no document before them can have had one)
 
 
 def dump(state: Account, head: str) -> bytes:
@@ -68,6 +72,8 @@ def to_document(state: Account) -> dict[str, Any]:
             for hold in state.holds.values()
         ],
         "refunded": sorted(state.refunded),
+        # Only an account that has used automatic top-ups carries them (most never do).
+        **({} if state.top_up == NO_TOP_UP else {"top_up": list(state.top_up)}),
         "version": state.version,
         "as_of": _time(state.as_of),
     }
@@ -96,6 +102,7 @@ def from_document(doc: dict[str, Any]) -> Account:
             lots=lots,
             holds=holds,
             refunded=frozenset(doc["refunded"]),
+            top_up=TopUp(*doc.get("top_up", ())),
             version=doc["version"],
             as_of=_parse(doc["as_of"]),
         )

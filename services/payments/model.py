@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from events.commands import Identifier
 from services.ledger.core.catalog import refunded_credits as refunded_credits  # the ledger's
 
+TOP_UP_PREFIX = "topup-"  # a top-up's request id (services.ledger.core.decide.top_up_request_id)
+
 PaymentEventType = Literal[
     "payment.succeeded",
     "payment.refunded",
@@ -67,6 +69,14 @@ class Payment(BaseModel):
     refunded_cents: int | None = Field(None, ge=0)
     """On ``payment.refunded``: how much of ``amount_cents`` has been refunded so far, in all
     (less than ``amount_cents`` for a partial refund). None means all of it."""
+    failure_reason: str | None = Field(None, max_length=500)
+    """On ``payment.failed``: why, as the provider says it (``card_declined``, say)."""
+
+    @property
+    def top_up(self) -> str | None:
+        """The automatic top-up this payment was charged for (its request id is the
+        checkout's), or None for a purchase at a checkout."""
+        return self.checkout_id if self.checkout_id.startswith(TOP_UP_PREFIX) else None
 
 
 class PaymentEvent(BaseModel):
@@ -85,6 +95,47 @@ class PaymentEvent(BaseModel):
     data: Payment
 
 
+class SavedCard(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    account_id: Identifier
+    provider_ref: Identifier
+    last4: str = Field(pattern=r"^[0-9]{4}$")
+
+
+class CardEvent(BaseModel):
+    """One webhook delivery: ``card.saved``, a card saved at a setup checkout, to be charged
+    off-session for automatic top-ups."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: Identifier
+    type: Literal["card.saved"]
+    created: int
+    data: SavedCard
+
+
+class ChargeDeclined(Exception):
+    """The provider would not charge the saved card; ``reason`` is its own word for why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class CardCharges(Protocol):
+    async def charge_saved_card(self, order: Order, payment_method: str, topup_id: str) -> str:
+        """Charge the saved card off-session for the order, keyed by ``topup_id`` (asked
+        twice, charged once); the payment's reference, or ``ChargeDeclined``."""
+        ...
+
+
+def top_up_failure_id(request_id: str) -> str:
+    """The ledger command id of a top-up's failed charge, whoever reports it (the top-up
+    process, the provider's webhook): reported twice, decided once."""
+    return f"top-up-failed-{request_id}"
+
+
 class PaymentRecord(Protocol):
     """What a provider says it reported: the record a reconciliation checks the ledger
     against."""
@@ -96,3 +147,7 @@ class PaymentRecord(Protocol):
 
 class PaymentProvider(PaymentRecord, Protocol):
     async def create_checkout(self, order: Order) -> Checkout: ...
+
+    async def create_card_setup(self, account_id: str, return_url: str) -> str:
+        """A page where the account saves a card for automatic top-ups."""
+        ...

@@ -15,8 +15,10 @@ at the quoted price, or parks a payment that matches neither the quote nor the c
     charge.dispute.created                       -> payment.disputed
     charge.dispute.closed (won)                  -> payment.dispute_won
 
-Anything else (a session still unpaid, a setup session, a dispute lost: its credits went
-when it opened) is no payment event: ``None``. The payment's reference is always the
+A setup session that completed (``checkout.session.completed``, mode ``setup``) saved a card
+for automatic top-ups: with its SetupIntent (looked up, its payment method expanded) it is
+``card.saved`` (``card_event``). Anything else (a session still unpaid, a dispute lost: its
+credits went when it opened) is no payment event: ``None``. The payment's reference is always the
 PaymentIntent's id, so every event about one payment names the same payment.
 """
 
@@ -27,7 +29,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from services.payments.model import Payment, PaymentEvent, PaymentEventType, canonical_currency
+from services.payments.model import (
+    CardEvent,
+    Payment,
+    PaymentEvent,
+    PaymentEventType,
+    SavedCard,
+    canonical_currency,
+)
 
 OFF_SESSION = "off_session"
 """``metadata.source`` of a PaymentIntent we create to charge a saved card."""
@@ -62,6 +71,32 @@ def intent_to_look_up(event: Mapping[str, Any]) -> str | None:
     return None
 
 
+def setup_to_look_up(event: Mapping[str, Any]) -> str | None:
+    """The SetupIntent of a setup session that completed: the card it saved is on it."""
+    obj = event["data"]["object"]
+    if event["type"] != "checkout.session.completed" or obj.get("mode") != "setup":
+        return None
+    intent = obj.get("setup_intent")
+    return intent if isinstance(intent, str) else None
+
+
+def card_event(event: Mapping[str, Any], setup_intent: Mapping[str, Any]) -> CardEvent:
+    """The card a completed setup session saved, for the account its metadata names."""
+    metadata = event["data"]["object"].get("metadata") or {}
+    method = setup_intent.get("payment_method") or {}
+    try:
+        card = SavedCard(
+            account_id=metadata["account_id"],
+            provider_ref=method["id"],
+            last4=method["card"]["last4"],
+        )
+    except (KeyError, TypeError, ValidationError) as bad:
+        raise UnusableStripeEvent(
+            "not_our_card", f"{event['type']} {event['id']}: no Kalema card setup in it ({bad})"
+        ) from bad
+    return CardEvent(id=event["id"], type="card.saved", created=event["created"], data=card)
+
+
 def payment_event(
     event: Mapping[str, Any], intent_metadata: Mapping[str, str] | None = None
 ) -> PaymentEvent | None:
@@ -89,12 +124,20 @@ def payment_event(
             currency=currency,
             quote=metadata.get("quote") or None,
             refunded_cents=refunded,
+            failure_reason=_failure(obj) if neutral == "payment.failed" else None,
         )
     except (KeyError, TypeError, ValueError, ValidationError) as bad:
         raise UnusableStripeEvent(
             "not_our_payment", f"{kind} {event['id']}: no Kalema checkout in it ({bad})"
         ) from bad
     return PaymentEvent(id=event["id"], type=neutral, created=event["created"], data=payment)
+
+
+def _failure(obj: Mapping[str, Any]) -> str:
+    """Why a payment failed, in Stripe's words: its decline code, else its error code."""
+    error = obj.get("last_payment_error") or {}
+    reason = error.get("decline_code") or error.get("code") or "payment_failed"
+    return str(reason)[:500]
 
 
 def _reading(kind: str, obj: Mapping[str, Any]) -> tuple[PaymentEventType, str, Any] | None:

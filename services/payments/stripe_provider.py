@@ -18,8 +18,14 @@ from urllib.parse import urljoin
 
 import stripe
 
-from services.payments.model import Checkout, Order, PaymentEvent, canonical_currency
-from services.payments.stripe_events import OFF_SESSION, intent_to_look_up, payment_event
+from services.payments.model import CardEvent, Checkout, Order, PaymentEvent, canonical_currency
+from services.payments.stripe_events import (
+    OFF_SESSION,
+    card_event,
+    intent_to_look_up,
+    payment_event,
+    setup_to_look_up,
+)
 
 log = logging.getLogger("kalema.payments")
 SignatureVerificationError = stripe.SignatureVerificationError
@@ -130,14 +136,22 @@ class StripeProvider:
         )
         return str(intent.id)
 
-    async def verified_event(self, body: bytes, signature: str | None) -> PaymentEvent | None:
+    async def verified_event(
+        self, body: bytes, signature: str | None
+    ) -> PaymentEvent | CardEvent | None:
         """The neutral event a webhook delivery stands for, once the SDK has verified its
         signature (``SignatureVerificationError`` otherwise); ``None`` for no payment event.
-        ``stripe_events.UnusableStripeEvent`` for one about a payment that is not ours."""
+        ``stripe_events.UnusableStripeEvent`` for one about a payment that is not ours. A
+        completed setup session is the card it saved (its SetupIntent looked up)."""
         event = stripe.Webhook.construct_event(
             body, signature, self.webhook_secret, tolerance=self.tolerance_s
         )
         raw: dict[str, Any] = event.to_dict()
+        if (setup := setup_to_look_up(raw)) is not None:
+            saved = await self.client.v1.setup_intents.retrieve_async(
+                setup, {"expand": ["payment_method"]}
+            )
+            return card_event(raw, saved.to_dict())
         intent = intent_to_look_up(raw)
         metadata = await self.intent_metadata(intent) if intent else None
         found = payment_event(raw, metadata)

@@ -63,6 +63,7 @@ def environment(settings: Settings, port: int) -> dict[str, str]:
         "KALEMA_API_SERVICE_TOKENS": json.dumps(SERVICE_TOKENS),
         "KALEMA_API_ACCOUNT_TOKENS": json.dumps(TOKENS | {DEMO_TOKEN: "acct-demo"}),
         "KALEMA_PAYMENTS_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "KALEMA_TOPUP_TEST_PROVIDER_URL": f"http://127.0.0.1:{port}",
     }
 
 
@@ -75,6 +76,7 @@ def processes(env: dict[str, str], logs: Path) -> Iterator[dict[str, subprocess.
             ("ledger", "services.ledger"),
             ("projector", "projections"),
             ("api", "services.api"),
+            ("topup", "services.topup"),
         ):
             with (logs / f"{name}.log").open("wb") as log:
                 started[name] = subprocess.Popen(
@@ -221,6 +223,46 @@ async def test_the_page_follows_every_change_live_and_buys_only_through_a_paid_c
 
         await page.reload()  # the token was kept for this tab
         await expect(total).to_have_text("2,920", timeout=WAIT_MS)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_auto_top_up_turned_on_in_the_page_buys_a_package_once_spending_crosses_it(
+    served, backend
+):
+    url, _ = served
+    async with browser_page() as page:
+        await page.goto(f"{url}/#token=token-a")
+        total = page.locator("#balance-total")
+        await expect(total).to_have_text("1,980", timeout=WAIT_MS)
+
+        await page.get_by_role("button", name="Save a card").click()
+        await page.wait_for_url("**/test-payments/setups/seti_test_*", timeout=WAIT_MS)
+        await page.get_by_role("button", name="Save test card ending 4242").click()
+        await page.wait_for_url(lambda address: "/test-payments/" not in address, timeout=WAIT_MS)
+        await expect(page.locator("#card-saved")).to_have_text("Card ending 4242.", timeout=WAIT_MS)
+        await page.fill("#top-up-threshold", "1500")
+        await page.select_option("#top-up-package", "small")
+        await page.fill("#top-up-max", "2")
+        await page.get_by_role("button", name="Turn on").click()
+        status = page.locator("#top-up-status")
+        await expect(status).to_contain_text("On: Small Package when credits fall below 1,500")
+
+        await page.select_option("#tool", "article_generation")
+        await page.fill("#units", "10")
+        await page.get_by_role("button", name="Use tool").click()  # 1,480: below 1,500
+
+        await expect(total).to_have_text("2,480", timeout=WAIT_MS)  # the package arrived
+        assert await sidebar(page) == ("2,480", "480", "2,000")
+        history = page.locator("#history tbody")
+        await expect(history).to_contain_text(
+            "Automatic top-up: Small Package asked at 1480 credits"
+        )
+        await expect(history.locator("tr").first).to_contain_text(
+            "Bought Small Package (automatic top-up)", timeout=WAIT_MS
+        )
+        await expect(history.locator("tr").first).to_contain_text("2,480")
+        await expect(status).not_to_contain_text("on its way", timeout=WAIT_MS)
+        await page.screenshot(path=str(SCREENSHOT.with_name("auto-top-up.png")), full_page=True)
 
 
 async def pay_for_a_package(page: Page, package: str, button: str) -> None:

@@ -19,6 +19,7 @@ ENTRY_POINTS = {
     "ledger": [PYTHON, "-m", "services.ledger"],
     "projector": [PYTHON, "-m", "projections"],
     "clock": [PYTHON, "-m", "services.clock"],
+    "top-up": [PYTHON, "-m", "services.topup"],
     "api": [PYTHON, "-m", "services.api"],
     "api factory": [
         PYTHON,

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.payments.model import Order
+from services.payments.model import CardEvent, Order
 from services.payments.stripe_events import UnusableStripeEvent
 from services.payments.stripe_provider import SignatureVerificationError
 from tests.integration.conftest_stripe import (  # noqa: F401  (the stripe_mock fixture)
@@ -144,3 +144,22 @@ async def test_the_sdk_verifies_a_delivery_signed_as_stripe_documents_and_refuse
         "payment.succeeded",
         "pi_1",
     )
+
+
+async def test_a_completed_setup_session_is_read_as_the_card_its_setup_intent_saved(stripe_mock):
+    provider, recorder = provider_at(stripe_mock)
+    completed = {
+        **session(),
+        "mode": "setup",
+        "setup_intent": "seti_1",
+        "metadata": {"account_id": "acct-a", "setup_id": "ks_1"},
+    }
+    body = body_of(event("checkout.session.completed", completed))
+
+    saved = await provider.verified_event(body, signed(body)["Stripe-Signature"])
+
+    looked_up = recorder.sent[-1]
+    assert (looked_up.method, looked_up.path) == ("get", "/v1/setup_intents/seti_1")
+    assert looked_up.params["expand[0]"] == "payment_method"
+    assert isinstance(saved, CardEvent) and saved.data.account_id == "acct-a"
+    assert saved.data.provider_ref.startswith("pm_") and len(saved.data.last4) == 4

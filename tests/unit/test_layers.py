@@ -21,7 +21,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("plumbing", ("services",)),
     ("ledger shell", ("services.ledger",)),
     ("read model", ("projections",)),
-    ("producers", ("services.client", "services.payments", "services.clock")),
+    ("producers", ("services.client", "services.payments", "services.clock", "services.topup")),
     ("readers", ("services.api", "services.audit")),
     ("command line", ("services.cli", "services.run", "services.contracts")),
     ("outside", ("examples", "benchmarks", "reliability")),

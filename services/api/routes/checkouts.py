@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from events.commands import (
     BuyPackage,
@@ -33,20 +33,31 @@ from events.commands import (
     Identifier,
     Offer,
     Paid,
+    RecordTopUpFailure,
     RefundPackage,
     RestorePackage,
+    SavePaymentMethod,
 )
 from services.api.deps import LimitsDep, PortsDep, SettingsDep, acting, rate_limited
 from services.api.errors import documented, error
 from services.api.json_bodies import StrictJsonRoute
 from services.api.routes.commands import awaited_outcome
-from services.payments.model import Checkout, Order, PaymentEvent, PaymentProvider
+from services.payments.model import (
+    CardEvent,
+    Checkout,
+    Order,
+    PaymentEvent,
+    PaymentProvider,
+    top_up_failure_id,
+)
 from services.payments.quote import read_quote, sign_quote
 from services.payments.signature import HEADER, SignatureError, verify
 
 router = APIRouter(tags=["purchases"], route_class=StrictJsonRoute)
 log = logging.getLogger("kalema.api")
 Buyer = Annotated[str, Depends(acting("account"))]
+AnyEvent = Annotated[PaymentEvent | CardEvent, Field(discriminator="type")]
+EVENTS: TypeAdapter[PaymentEvent | CardEvent] = TypeAdapter(AnyEvent)
 
 
 class CheckoutRequest(BaseModel):
@@ -62,6 +73,11 @@ class WebhookAnswer(BaseModel):
     """The ledger's outcome, or ``not_paid`` (a failed payment: nothing to buy), or
     ``ignored`` (a refund of nothing)."""
     code: str | None
+
+
+class CardSetup(BaseModel):
+    setup_url: str
+    """The page where the card is entered; the payer comes back to the account page."""
 
 
 def provider_of(request: Request) -> PaymentProvider:
@@ -103,6 +119,22 @@ async def start_checkout(
     return await provider.create_checkout(order)
 
 
+@router.post(
+    "/accounts/{account_id}/card-setups",
+    status_code=201,
+    responses=documented(401, 403, 413, 429, 503),
+)
+async def start_card_setup(
+    account_id: Buyer,
+    limits: LimitsDep,
+    provider: Annotated[PaymentProvider, Depends(provider_of)],
+) -> CardSetup:
+    """Save a card for automatic top-ups: the answer names the page to enter it on. The card
+    is on the account once the payment provider confirms it. Scope: account."""
+    rate_limited(limits, account_id)
+    return CardSetup(setup_url=await provider.create_card_setup(account_id, "/"))
+
+
 @router.post("/webhooks/payments", responses=documented(400, 413, 422, 503, 504))
 async def payment_webhook(
     request: Request,
@@ -114,23 +146,26 @@ async def payment_webhook(
     (``payment.refunded``, whole or partial), chargeback (``payment.disputed``), won dispute
     (``payment.dispute_won``) or failure (``payment.failed``: nothing is bought), in any
     order, signed with the webhook secret:
-    ``Payments-Signature: t=<unix seconds>,v1=<HMAC-SHA256 of "t." + body>``."""
+    ``Payments-Signature: t=<unix seconds>,v1=<HMAC-SHA256 of "t." + body>``. A failed
+    off-session charge of an automatic top-up is recorded against it; a card saved for
+    top-ups (``card.saved``) goes on the account."""
     raw = await request.body()
     secret = settings.payments_webhook_secret.get_secret_value()
     try:
         verify(signature, raw, secret, time.time(), settings.payments_webhook_tolerance_s)
-        event = PaymentEvent.model_validate_json(raw)
+        event = EVENTS.validate_json(raw)
     except SignatureError as bad:
         raise error(400, "invalid_signature", str(bad)) from bad
     except ValidationError as bad:
         raise error(422, "invalid_event", "the webhook event is malformed") from bad
     command = command_for(event, settings.quote_key(), datetime.now(UTC))
     if command is None:
+        assert isinstance(event, PaymentEvent)  # a saved card is always a command
         status = "not_paid" if event.type == "payment.failed" else "ignored"
         log.info("payment %s %s (%s): %s", event.type, event.data.payment_ref, event.id, status)
         return WebhookAnswer(received=True, command_id=None, status=status, code=None)
     outcome = await awaited_outcome(ports, command)
-    if "PaymentParked" in outcome.events:
+    if isinstance(event, PaymentEvent) and "PaymentParked" in outcome.events:
         log.error(
             "payment %s (%s %d %s for %s on %s) parked: paid, not credited",
             event.data.payment_ref,
@@ -183,12 +218,31 @@ _ID_PREFIX = {
 }
 
 
-def command_for(event: PaymentEvent, quote_key: str, now: datetime) -> Command | None:
+def command_for(event: PaymentEvent | CardEvent, quote_key: str, now: datetime) -> Command | None:
     """The ledger command a verified payment event asks for; None when there is nothing to
     decide (a failed payment buys nothing, a refund of nothing removes nothing). A success
     carries what was paid and the offer the checkout quoted (when its signature holds); the
-    ledger decides whether that pays for the package."""
+    ledger decides whether that pays for the package. A top-up's payment names its request;
+    its failure is recorded under the command id the top-up process uses too."""
+    if isinstance(event, CardEvent):
+        card = event.data
+        digest = hashlib.sha256(card.provider_ref.encode()).hexdigest()[:32]
+        return SavePaymentMethod(
+            command_id=f"card-saved-{digest}",
+            account_id=card.account_id,
+            occurred_at=now,
+            last4=card.last4,
+            provider_ref=card.provider_ref,
+        )
     payment = event.data
+    if event.type == "payment.failed" and payment.top_up is not None:
+        return RecordTopUpFailure(
+            command_id=top_up_failure_id(payment.top_up),
+            account_id=payment.account_id,
+            occurred_at=now,
+            request_id=payment.top_up,
+            reason=payment.failure_reason or "the payment failed",
+        )
     if event.type == "payment.failed" or payment.refunded_cents == 0:
         return None
     common = {
@@ -208,4 +262,5 @@ def command_for(event: PaymentEvent, quote_key: str, now: datetime) -> Command |
         package=payment.package,
         offer=read_quote(quote_key, payment.quote, payment.account_id, payment.package),
         paid=Paid(amount_cents=payment.amount_cents, currency=payment.currency.upper()),
+        top_up=payment.top_up,
     )

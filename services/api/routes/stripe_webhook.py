@@ -22,6 +22,7 @@ from services.api.deps import PortsDep
 from services.api.errors import documented, error
 from services.api.routes.checkouts import command_for
 from services.api.routes.commands import awaited_outcome
+from services.payments.model import PaymentEvent
 from services.payments.stripe_events import UnusableStripeEvent
 from services.payments.stripe_provider import SignatureVerificationError, StripeProvider
 
@@ -65,6 +66,7 @@ async def stripe_webhook(
     quote_key = request.app.state.settings.quote_key()
     command = command_for(event, quote_key, datetime.now(UTC))
     if command is None:
+        assert isinstance(event, PaymentEvent)  # a saved card is always a command
         status = "not_paid" if event.type == "payment.failed" else "ignored"
         log.info("stripe %s %s: %s", event.type, event.data.payment_ref, status)
         return StripeWebhookAnswer(received=True, status=status)

@@ -1,4 +1,5 @@
-// Balance alerts as they arrive: low balance, depleted, subscription credits expiring soon.
+// Balance alerts as they arrive: low balance, depleted, subscription credits expiring soon,
+// an automatic top-up whose payment failed.
 // The alert stream (server-sent events over fetch, like the balance) starts once app.js has
 // started the page (body[data-ready]); it reuses app.js's page, events, number and when.
 "use strict";
@@ -8,6 +9,8 @@ const alertText = {
   low_balance: (a) => ["Low balance:", `${number.format(a.balance.total)} credits left ` +
     `(your line is ${number.format(a.threshold_credits)}).`],
   depleted: () => ["Out of credits:", "buy a package or wait for your renewal."],
+  top_up_failed: (a) => ["Automatic top-up failed:", `${a.reason || "the payment failed"}. ` +
+    "It is retried a few times; after the last, top-ups stay off until you save a new card."],
   subscription_expiring_soon: (a) => ["Credits expiring soon:",
     `${number.format(a.balance.subscription)} subscription credits expire ${when(a.expires_at, moment)}.`],
 };

@@ -5,6 +5,7 @@ Time comes in on the command (``occurred_at``); nothing here reads a clock.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -14,20 +15,26 @@ from events.commands import (
     BuyPackage,
     ChangePlan,
     Command,
+    ConfigureAutoTopUp,
     CycleRenewed,
+    DisableAutoTopUp,
     ExpireHolds,
     GrantCredits,
     Offer,
+    RecordTopUpFailure,
     RefundPackage,
     RefundUsage,
     ReleaseHold,
     ReserveCredits,
     RestorePackage,
+    SavePaymentMethod,
     SettleHold,
     UseTool,
 )
 from events.ledger import (
     DECISION_EVENTS,
+    AutoTopUpConfigured,
+    AutoTopUpDisabled,
     CommandRefused,
     CreditsExpired,
     CreditsGranted,
@@ -44,6 +51,7 @@ from events.ledger import (
     PackagePurchased,
     PackageRefunded,
     PackageRestored,
+    PaymentMethodSaved,
     PaymentParked,
     PaymentReversed,
     PlanDowngradeCancelled,
@@ -51,6 +59,8 @@ from events.ledger import (
     PlanUpgraded,
     PurchaseReversed,
     ToolUsed,
+    TopUpFailed,
+    TopUpRequested,
     UsageRefunded,
 )
 from events.refusals import (
@@ -62,12 +72,14 @@ from events.refusals import (
     HoldNotOpen,
     InvalidAmount,
     InvalidCommand,
+    NoPaymentMethod,
     NoSubscription,
     NotDisputed,
     PaymentAlreadyUsed,
     PlanUnchanged,
     Refusal,
     StaleCycle,
+    TopUpNotInFlight,
     UnknownAccount,
     UnknownHold,
     UnknownPackage,
@@ -96,11 +108,13 @@ from services.ledger.core.past import (
     reversal,
 )
 from services.ledger.core.past import hold as hold_key
-from services.ledger.core.state import Account, Hold, Lot, replay
+from services.ledger.core.state import Account, Hold, Lot, balance, evolve, month_of, replay
 
 Events = tuple[LedgerEvent, ...]
 Rule = Callable[[Any, Account, Catalog, Past], Events]
 AnyCommand = TypeVar("AnyCommand", bound=Command)
+MAX_TOP_UP_ATTEMPTS = 3  # declined this many times in a row, automatic top-ups turn off
+TOP_UP_BACKOFF_S = (0, 60, 600)  # how long attempt 1, 2, 3 waits after the decision asking it
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,8 +180,10 @@ def handle(
     except Refusal as refusal:
         own = (refused(command, refusal),)
     after = replay(own, current)
-    check_invariants(after)
     outcome = own[-1]
+    if not isinstance(outcome, CommandRefused) and (top_up := top_up_due(command, after, catalog)):
+        own, after = (*own, top_up), evolve(after, top_up)
+    check_invariants(after)
     assert isinstance(outcome, DECISION_EVENTS), f"{type(command).__name__} decided nothing"
     return Decision(due + own, after, outcome)  # type: ignore[arg-type]
 
@@ -185,6 +201,45 @@ def ahead(command: Command, state: Account, arrival: Arrival) -> Decision:
     at = command.model_copy(update={"occurred_at": state.as_of or arrival.at})
     outcome = refused(at, refusal)
     return Decision((outcome,), replay((outcome,), state), outcome)
+
+
+def top_up_due(command: Command, state: Account, catalog: Catalog) -> TopUpRequested | None:
+    """The automatic top-up a decision makes due: its account's rule is on, nothing is being
+    charged, and the spendable balance it left (holds excluded) is below the threshold. The
+    first attempt of a crossing counts against the month's cap; a retry after a declined
+    charge (``failures``) does not, and waits its backoff. The request's id comes from the
+    account and the command, so a repeated command can never ask twice."""
+    top_up = state.top_up
+    if top_up.threshold_credits is None or top_up.in_flight is not None:
+        return None  # the hot path: one or two attribute reads
+    spendable = balance(state).total
+    package = top_up.package or ""
+    offer = catalog.packages.get(package)
+    if spendable >= top_up.threshold_credits or offer is None or top_up.card_ref is None:
+        return None  # a package no longer sold is not bought: the page shows the rule idle
+    attempt = top_up.failures + 1
+    now = command.occurred_at
+    if attempt == 1 and top_up.month == month_of(now) and top_up.requested >= top_up.max_per_month:
+        return None
+    return TopUpRequested(
+        **_caused_by(command),
+        request_id=top_up_request_id(command.account_id, command.command_id),
+        package=package,
+        credits=offer.credits,
+        price_cents=offer.price_cents,
+        currency=offer.currency,
+        payment_method=top_up.card_ref,
+        attempt=attempt,
+        not_before=now + timedelta(seconds=TOP_UP_BACKOFF_S[attempt - 1]),
+        balance_credits=spendable,
+        threshold_credits=top_up.threshold_credits,
+    )
+
+
+def top_up_request_id(account_id: str, command_id: str) -> str:
+    """The id of the top-up a command's decision asks for: the provider's idempotency key."""
+    digest = hashlib.sha256(f"{account_id}|{command_id}".encode()).hexdigest()
+    return f"topup-{digest[:32]}"
 
 
 def not_before(command: AnyCommand, moment: datetime | None) -> AnyCommand:
@@ -299,6 +354,7 @@ def _buy_package(cmd: BuyPackage, state: Account, catalog: Catalog, past: Past) 
         currency=offer.currency,
         payment_ref=cmd.payment_ref,
         catalog_version=catalog.version,
+        top_up=cmd.top_up,
     )
     earlier = past.recall(reversal(cmd.payment_ref))
     if not isinstance(earlier, PaymentReversed):
@@ -617,6 +673,55 @@ def _change_plan(cmd: ChangePlan, state: Account, catalog: Catalog, past: Past) 
     )
 
 
+def _save_payment_method(
+    cmd: SavePaymentMethod, state: Account, catalog: Catalog, past: Past
+) -> Events:
+    return (PaymentMethodSaved(**_caused_by(cmd), last4=cmd.last4, provider_ref=cmd.provider_ref),)
+
+
+def _configure_auto_top_up(
+    cmd: ConfigureAutoTopUp, state: Account, catalog: Catalog, past: Past
+) -> Events:
+    if cmd.package not in catalog.packages:
+        raise UnknownPackage(f"no package {cmd.package!r}", package=cmd.package)
+    if state.top_up.card_ref is None:
+        raise NoPaymentMethod("save a card for automatic top-ups first")
+    if state.top_up.card_declined:
+        raise NoPaymentMethod("the saved card was declined: save a new card first")
+    return (
+        AutoTopUpConfigured(
+            **_caused_by(cmd),
+            threshold_credits=cmd.threshold_credits,
+            package=cmd.package,
+            max_per_month=cmd.max_per_month,
+        ),
+    )
+
+
+def _disable_auto_top_up(
+    cmd: DisableAutoTopUp, state: Account, catalog: Catalog, past: Past
+) -> Events:
+    return (AutoTopUpDisabled(**_caused_by(cmd), reason="account"),)
+
+
+def _record_top_up_failure(
+    cmd: RecordTopUpFailure, state: Account, catalog: Catalog, past: Past
+) -> Events:
+    """A declined charge: retried (``top_up_due``, after the backoff) until the last attempt,
+    which turns automatic top-ups off until a new card is saved."""
+    if cmd.request_id != state.top_up.in_flight:
+        raise TopUpNotInFlight(
+            f"top-up {cmd.request_id!r} is not being charged", request_id=cmd.request_id
+        )
+    attempt = state.top_up.failures + 1
+    failed = TopUpFailed(
+        **_caused_by(cmd), request_id=cmd.request_id, attempt=attempt, reason=cmd.reason
+    )
+    if attempt < MAX_TOP_UP_ATTEMPTS:
+        return (failed,)
+    return (AutoTopUpDisabled(**_caused_by(cmd), reason="card_declined"), failed)
+
+
 def _tool(catalog: Catalog, tool: str) -> ToolPrice:
     if (price := catalog.tools.get(tool)) is None:
         raise UnknownTool(f"no tool {tool!r} in catalog version {catalog.version}", tool=tool)
@@ -690,6 +795,10 @@ ANSWERS: dict[type[LedgerEvent], type[Command]] = {
     PlanDowngradeScheduled: ChangePlan,
     PlanDowngradeCancelled: ChangePlan,
     ExpiryChecked: ExpireHolds,
+    PaymentMethodSaved: SavePaymentMethod,
+    AutoTopUpConfigured: ConfigureAutoTopUp,
+    AutoTopUpDisabled: DisableAutoTopUp,
+    TopUpFailed: RecordTopUpFailure,
 }
 
 
@@ -713,4 +822,8 @@ _RULES: dict[type[Command], Rule] = {
     RefundPackage: _refund_package,
     RestorePackage: _restore_package,
     ChangePlan: _change_plan,
+    SavePaymentMethod: _save_payment_method,
+    ConfigureAutoTopUp: _configure_auto_top_up,
+    DisableAutoTopUp: _disable_auto_top_up,
+    RecordTopUpFailure: _record_top_up_failure,
 }

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from immutables import Map
 
 from events.commands import BillingInterval
 from events.ledger import (
+    AutoTopUpConfigured,
+    AutoTopUpDisabled,
     CommandRefused,
     CreditsExpired,
     CreditsGranted,
@@ -36,6 +38,7 @@ from events.ledger import (
     PackagePurchased,
     PackageRefunded,
     PackageRestored,
+    PaymentMethodSaved,
     PaymentParked,
     PaymentReversed,
     PlanDowngradeCancelled,
@@ -43,6 +46,8 @@ from events.ledger import (
     PlanUpgraded,
     PurchaseReversed,
     ToolUsed,
+    TopUpFailed,
+    TopUpRequested,
     UsageRefunded,
 )
 
@@ -76,6 +81,27 @@ class Hold(NamedTuple):
     expires_at: datetime
 
 
+class TopUp(NamedTuple):
+    """Automatic top-ups: the saved card, the rule (off while ``threshold_credits`` is None),
+    the one request being charged, and what the month's cap has counted."""
+
+    card_last4: str | None = None
+    card_ref: str | None = None
+    card_declined: bool = False  # every attempt was declined: no rule until a new card
+    threshold_credits: int | None = None
+    package: str | None = None
+    max_per_month: int = 0
+    in_flight: str | None = None  # the request id being charged
+    failures: int = 0  # declined attempts of the current crossing
+    month: str | None = None  # the calendar month (UTC, "2026-11") ``requested`` counts
+    requested: int = 0
+    last_failure: str | None = None  # the provider's reason for the latest decline
+
+    @property
+    def on(self) -> bool:
+        return self.threshold_credits is not None
+
+
 class Account(NamedTuple):
     """Everything the rules need to know about one account's present, folded from its events.
 
@@ -93,6 +119,7 @@ class Account(NamedTuple):
     lots: Map[str, Lot] = _EMPTY  # open lots only
     holds: Map[str, Hold] = _EMPTY  # open holds only
     refunded: frozenset[str] = frozenset()  # lots of refunded packages: they take nothing back
+    top_up: TopUp = TopUp()
     version: int = 0
     as_of: datetime | None = None  # the latest event's time: an account's time never goes back
 
@@ -230,7 +257,13 @@ def _credits_expired(state: Account, e: CreditsExpired) -> Changes:
 
 
 def _package_purchased(state: Account, e: PackagePurchased) -> Changes:
-    return {"opened": True, "lots": _new_lot(state, e.lot_id, "purchased", e.credits, None)}
+    changes: Changes = {
+        "opened": True,
+        "lots": _new_lot(state, e.lot_id, "purchased", e.credits, None),
+    }
+    if e.top_up is not None and e.top_up == state.top_up.in_flight:
+        changes["top_up"] = state.top_up._replace(in_flight=None, failures=0)
+    return changes
 
 
 def _tool_used(state: Account, e: ToolUsed) -> Changes:
@@ -298,6 +331,50 @@ def _downgrade_cancelled(state: Account, e: PlanDowngradeCancelled) -> Changes:
     return {"pending_plan": None}
 
 
+def _payment_method_saved(state: Account, e: PaymentMethodSaved) -> Changes:
+    card = state.top_up._replace(card_last4=e.last4, card_ref=e.provider_ref, card_declined=False)
+    return {"top_up": card}
+
+
+def _auto_top_up_configured(state: Account, e: AutoTopUpConfigured) -> Changes:
+    rule = state.top_up._replace(
+        threshold_credits=e.threshold_credits,
+        package=e.package,
+        max_per_month=e.max_per_month,
+        failures=0,
+    )
+    return {"top_up": rule}
+
+
+def _auto_top_up_disabled(state: Account, e: AutoTopUpDisabled) -> Changes:
+    declined = state.top_up.card_declined or e.reason == "card_declined"
+    off = state.top_up._replace(
+        threshold_credits=None, package=None, failures=0, card_declined=declined
+    )
+    return {"top_up": off}
+
+
+def _top_up_requested(state: Account, e: TopUpRequested) -> Changes:
+    top_up = state.top_up._replace(in_flight=e.request_id)
+    if e.attempt == 1:
+        month = month_of(e.occurred_at)
+        counted = top_up.requested if top_up.month == month else 0
+        top_up = top_up._replace(month=month, requested=counted + 1)
+    return {"top_up": top_up}
+
+
+def _top_up_failed(state: Account, e: TopUpFailed) -> Changes:
+    if e.request_id != state.top_up.in_flight:
+        return {}
+    failed = state.top_up._replace(in_flight=None, failures=e.attempt, last_failure=e.reason)
+    return {"top_up": failed}
+
+
+def month_of(moment: datetime) -> str:
+    """The calendar month (UTC) a moment falls in, as ``2026-11``."""
+    return moment.astimezone(UTC).strftime("%Y-%m")
+
+
 def _nothing(
     state: Account, e: CommandRefused | ExpiryChecked | PaymentReversed | PaymentParked
 ) -> Changes:
@@ -325,5 +402,10 @@ _FOLDS: dict[type[LedgerEvent], Callable[[Account, Any], Changes]] = {
     PlanDowngradeScheduled: _downgrade_scheduled,
     PlanDowngradeCancelled: _downgrade_cancelled,
     ExpiryChecked: _nothing,
+    PaymentMethodSaved: _payment_method_saved,
+    AutoTopUpConfigured: _auto_top_up_configured,
+    AutoTopUpDisabled: _auto_top_up_disabled,
+    TopUpRequested: _top_up_requested,
+    TopUpFailed: _top_up_failed,
     CommandRefused: _nothing,
 }

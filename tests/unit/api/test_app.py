@@ -151,6 +151,7 @@ async def test_the_openapi_document_lists_every_endpoint_and_the_bearer_scheme()
         "/accounts/{account_id}/balance/stream",
         "/accounts/{account_id}/alerts/stream",
         "/accounts/{account_id}/checkouts",
+        "/accounts/{account_id}/card-setups",
         "/webhooks/payments",
         "/catalog/tools",
         "/catalog/plans",

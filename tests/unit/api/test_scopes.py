@@ -43,14 +43,16 @@ async def test_a_command_is_sent_for_the_scopes_it_allows_and_is_403_for_every_o
         assert ledger.sent == []
 
 
-def test_an_account_token_may_only_use_tools_and_start_checkouts():
+def test_an_account_token_may_only_use_tools_start_checkouts_and_set_its_auto_top_up():
     assert {path for path, (_, scopes) in ROUTES.items() if "account" in scopes} == {
         "tool-uses",
         "checkouts",
+        "auto-top-up",
+        "auto-top-up/off",
     }
 
 
-@pytest.mark.parametrize("route", ["tool-uses", "checkouts"])
+@pytest.mark.parametrize("route", ["tool-uses", "checkouts", "auto-top-up", "auto-top-up/off"])
 async def test_an_account_token_never_acts_on_another_account(route):
     http, ledger = client(token="tok-1", settings=UNLIMITED)
     async with http:

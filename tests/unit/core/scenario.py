@@ -13,14 +13,18 @@ from events.commands import (
     BuyPackage,
     ChangePlan,
     Command,
+    ConfigureAutoTopUp,
     CycleRenewed,
+    DisableAutoTopUp,
     ExpireHolds,
     GrantCredits,
+    RecordTopUpFailure,
     RefundPackage,
     RefundUsage,
     ReleaseHold,
     ReserveCredits,
     RestorePackage,
+    SavePaymentMethod,
     SettleHold,
     UseTool,
 )
@@ -160,6 +164,44 @@ def dispute_won(payment_ref: str, *, at: float = 3) -> RestorePackage:
 
 def changed_plan(plan: str, *, at: float = 1) -> ChangePlan:
     return ChangePlan(**_base(at, None), plan=plan)
+
+
+def card_saved(
+    last4: str = "4242", *, ref: str = "pm_card_visa", at: float = 0
+) -> SavePaymentMethod:
+    return SavePaymentMethod(**_base(at, None), last4=last4, provider_ref=ref)
+
+
+def auto_top_up(
+    threshold: int = 500,
+    package: str = "small",
+    *,
+    max_per_month: int = 3,
+    at: float = 0,
+    command_id: str | None = None,
+) -> ConfigureAutoTopUp:
+    return ConfigureAutoTopUp(
+        **_base(at, command_id),
+        threshold_credits=threshold,
+        package=package,
+        max_per_month=max_per_month,
+    )
+
+
+def auto_top_up_off(*, at: float = 1) -> DisableAutoTopUp:
+    return DisableAutoTopUp(**_base(at, None))
+
+
+def top_up_failed(
+    request_id: str, reason: str = "card_declined", *, at: float = 1, command_id: str | None = None
+) -> RecordTopUpFailure:
+    return RecordTopUpFailure(**_base(at, command_id), request_id=request_id, reason=reason)
+
+
+def top_up_paid(request_id: str, package: str = "small", *, at: float = 1) -> BuyPackage:
+    """The webhook's purchase of the package a top-up request charged for."""
+    base = _base(at, None)
+    return BuyPackage(**base, package=package, payment_ref=f"pi-{request_id}", top_up=request_id)
 
 
 def given(*commands: Command, on: Account | None = None) -> Account:

@@ -6,7 +6,13 @@ from __future__ import annotations
 import pytest
 
 from services.payments.model import canonical_currency, refunded_credits
-from services.payments.stripe_events import UnusableStripeEvent, intent_to_look_up, payment_event
+from services.payments.stripe_events import (
+    UnusableStripeEvent,
+    card_event,
+    intent_to_look_up,
+    payment_event,
+    setup_to_look_up,
+)
 from tests.unit.payments.stripe_payloads import (
     ACCOUNT,
     charge,
@@ -127,3 +133,46 @@ def test_a_partial_refund_removes_the_credits_its_share_paid_for_rounded_in_the_
     refunded_cents, credits_removed
 ):
     assert refunded_credits(1000, 5000, refunded_cents) == credits_removed
+
+
+def setup_session(account_id: str = ACCOUNT) -> dict:
+    return {
+        "id": "cs_test_setup",
+        "object": "checkout.session",
+        "mode": "setup",
+        "status": "complete",
+        "setup_intent": "seti_1",
+        "metadata": {"account_id": account_id, "setup_id": "ks_1"},
+    }
+
+
+SETUP_INTENT = {"id": "seti_1", "payment_method": {"id": "pm_1", "card": {"last4": "4242"}}}
+
+
+def test_a_completed_setup_session_is_the_card_it_saved_for_its_account():
+    completed = event("checkout.session.completed", setup_session())
+
+    saved = card_event(completed, SETUP_INTENT)
+
+    assert setup_to_look_up(completed) == "seti_1"
+    assert (saved.type, saved.data.account_id) == ("card.saved", ACCOUNT)
+    assert (saved.data.provider_ref, saved.data.last4) == ("pm_1", "4242")
+    assert payment_event(completed) is None  # never a payment
+
+
+def test_a_setup_session_without_our_account_is_not_our_card():
+    completed = event("checkout.session.completed", {**setup_session(), "metadata": {}})
+
+    with pytest.raises(UnusableStripeEvent) as refused:
+        card_event(completed, SETUP_INTENT)
+
+    assert refused.value.code == "not_our_card"
+
+
+def test_a_declined_off_session_charge_carries_stripes_decline_code():
+    failed = intent("pi_1", succeeded=False)
+    failed["last_payment_error"] = {"code": "card_declined", "decline_code": "insufficient_funds"}
+
+    found = payment_event(event("payment_intent.payment_failed", failed), metadata())
+
+    assert found is not None and found.data.failure_reason == "insufficient_funds"

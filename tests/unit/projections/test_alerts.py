@@ -6,7 +6,17 @@ from datetime import timedelta
 
 from projections.alerts import AlertRules, AlertState, evaluate
 from projections.batch import quiet_alerts
-from tests.unit.core.scenario import ACCOUNT, bought, granted, renewed, used
+from services.ledger.core.decide import top_up_request_id
+from tests.unit.core.scenario import (
+    ACCOUNT,
+    auto_top_up,
+    bought,
+    card_saved,
+    granted,
+    renewed,
+    top_up_failed,
+    used,
+)
 from tests.unit.projections.history import alerts_per_command
 from tests.unit.projections.test_fold import folded
 
@@ -146,3 +156,29 @@ def test_a_quiet_state_takes_what_holds_now_as_already_said_and_arms_the_rest():
     assert evaluate(low, quiet_alerts(low, rules), rules)[1] == ()
     assert evaluate(expiring, quiet_alerts(expiring, rules), rules)[1] == ()
     assert quiet_alerts(plenty, rules) == AlertState()
+
+
+def test_each_declined_top_up_attempt_fires_top_up_failed_once_with_the_providers_reason():
+    first = top_up_request_id(ACCOUNT, "use-crossing")
+    retry = top_up_request_id(ACCOUNT, "declined-1")
+    said = alerts_per_command(
+        AlertRules(low_balance_credits=0, low_balance_percent=0, expiring_within=timedelta(0)),
+        renewed("solo", 0),
+        card_saved(),
+        auto_top_up(950, max_per_month=1),
+        used(at=1, command_id="use-crossing"),  # 930: a top-up is asked
+        top_up_failed(first, "insufficient_funds", at=1, command_id="declined-1"),
+        used(at=2),
+        top_up_failed(retry, "card_declined", at=2),
+    )
+    view = folded(
+        renewed("solo", 0),
+        card_saved(),
+        auto_top_up(950),
+        used(at=1, command_id="use-crossing"),
+        top_up_failed(first, "insufficient_funds", at=1, command_id="declined-1"),
+    )
+
+    assert said == [[], [], [], [], ["top_up_failed"], [], ["top_up_failed"]]
+    _, [alert] = evaluate(view, AlertState(), LINE_100)
+    assert (alert.kind, alert.reason) == ("top_up_failed", "insufficient_funds")

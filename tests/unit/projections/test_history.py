@@ -5,11 +5,14 @@ from services.ledger.core import Account
 from services.ledger.core.past import Remembered
 from tests.unit.core.scenario import (
     CATALOG,
+    auto_top_up,
     bought,
+    card_saved,
     day,
     handle,
     renewed,
     reserved,
+    top_up_paid,
     used,
 )
 
@@ -93,3 +96,30 @@ def test_a_tool_the_catalog_no_longer_names_is_shown_by_its_id():
     said = history.rows(log, history.Names(tools={}))[1].what
 
     assert said == "keyword_suggestions × 3"
+
+
+def test_an_automatic_top_up_reads_as_saved_on_asked_then_bought_by_the_catalogs_names():
+    log = events_of(
+        renewed("solo"),
+        card_saved(),
+        auto_top_up(950),
+        used(at=1, command_id="use-crossing"),
+    )
+    request = log[-1].request_id
+    log = events_of(
+        renewed("solo"),
+        card_saved(),
+        auto_top_up(950),
+        used(at=1, command_id="use-crossing"),
+        top_up_paid(request, at=2),
+    )
+
+    said = [row.what for row in history.rows(log, NAMES)]
+
+    assert said[1:] == [
+        "Card ending 4242 saved for automatic top-ups",
+        "Automatic top-up on: Small Package below 950 credits",
+        "Full article generation × 1",
+        "Automatic top-up: Small Package asked at 930 credits",
+        "Bought Small Package (automatic top-up)",
+    ]
