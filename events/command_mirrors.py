@@ -21,6 +21,7 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 
 from events import commands
 from events.commands import EARLIEST, LATEST, Command
+from events.trusted import trusted
 
 _IDENTIFIER_CHARS = string.ascii_letters + string.digits + "._:@/+=-"
 # The wire's time, ASCII digits only: ``datetime.fromisoformat`` also reads forms the wire
@@ -137,7 +138,7 @@ def read_plain(data: bytes) -> Command | None:
     if moment is None:
         return None
     values["occurred_at"] = moment
-    return _built(command_type, values, given)
+    return trusted(command_type, values, given)
 
 
 def _moment(text: str) -> datetime | None:
@@ -148,14 +149,3 @@ def _moment(text: str) -> datetime | None:
     except ValueError:
         return None
     return moment if EARLIEST <= moment < LATEST else None
-
-
-def _built(command_type: type[Command], values: dict[str, Any], given: set[str]) -> Command:
-    """The command with these already-checked values, as pydantic's ``model_construct`` builds
-    it, without its per-field bookkeeping."""
-    command = command_type.__new__(command_type)
-    object.__setattr__(command, "__dict__", values)
-    object.__setattr__(command, "__pydantic_fields_set__", given)
-    object.__setattr__(command, "__pydantic_extra__", None)
-    object.__setattr__(command, "__pydantic_private__", None)
-    return command
