@@ -1,12 +1,12 @@
 """The hot commands' fast reading: msgspec mirrors of the commands, read in one pass in C.
 
-Only a plain document is read here: no escape (``\\``) anywhere, no space after a quote, every
-key named once (counted: each key is followed by ``":``, so that count equals the keys
-decoded), every field as strict as the wire's (``events.commands``). Anything else, including
-every malformed message and every command with a rule across its fields (``CycleRenewed``,
-``ReserveCredits``, free text in ``GrantCredits``, ``BuyPackage``'s offer), gets ``None`` and
-is read by ``parse_command``, which then accepts it or says exactly why not. So this path
-never accepts what the models refuse, and never answers an error of its own.
+Only a plain document is read here: no escape (``\\``) and no whitespace anywhere, every key
+named once (counted: with no whitespace each key is followed by ``":``, so that count must
+equal the keys decoded), every field as strict as the wire's (``events.commands``). Anything
+else, including every malformed message and every command with a rule across its fields
+(``CycleRenewed``, ``ReserveCredits``, free text in ``GrantCredits``, ``BuyPackage``'s offer),
+gets ``None`` and is read by ``parse_command``, which then accepts it or says exactly why not.
+So this path never accepts what the models refuse, and never answers an error of its own.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from events import commands
 from events.commands import EARLIEST, LATEST, Command
 from events.trusted import trusted
 
+_ESCAPE_OR_SPACE = b"\\ \t\n\r"
 _IDENTIFIER_CHARS = string.ascii_letters + string.digits + "._:@/+=-"
 # The wire's time, ASCII digits only: ``datetime.fromisoformat`` also reads forms the wire
 # refuses (a date alone, no separators, a space for the ``T``).
@@ -113,7 +114,7 @@ _DECODER = msgspec.json.Decoder(UseTool | SettleHold | ReleaseHold | ExpireHolds
 def read_plain(data: bytes) -> Command | None:
     """The command in ``data`` if it is a plain document of a hot command that the wire
     accepts; ``None`` if it must be read by ``parse_command`` instead."""
-    if b"\\" in data or b'" ' in data or b'"\t' in data or b'"\n' in data or b'"\r' in data:
+    if len(data.translate(None, _ESCAPE_OR_SPACE)) != len(data):
         return None
     try:
         mirror = _DECODER.decode(data)
