@@ -63,6 +63,7 @@ class Bench(StrEnum):
     clients = "clients"
     finance_report = "finance-report"
     live_streams = "live-streams"
+    hot_path = "hot-path"
 
 
 @app.command()
