@@ -4,7 +4,7 @@ Design: alerts, once per crossing)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from events.balances import AlertKind, BalanceAlert
@@ -67,8 +67,10 @@ def evaluate(
         fired.append(("subscription_expiring_soon", None, lot.expires_at))
         expiring = lot.lot_id
 
-    after = replace(state, low_balance=low, depleted=depleted, expiring_lot_id=expiring)
-    return after, tuple(_alert(view, *what) for what in fired)
+    # Most events change nothing here: the state is kept, not copied.
+    if (low, depleted, expiring) != (state.low_balance, state.depleted, state.expiring_lot_id):
+        state = AlertState(low, depleted, expiring)
+    return state, tuple([_alert(view, *what) for what in fired]) if fired else ()
 
 
 def _alert(

@@ -16,7 +16,7 @@ Usage is kept per day and tool for the page's chart (``Books.today``).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -121,7 +121,8 @@ class Books:
 
 def fold(books: Books, event: LedgerEvent) -> Books:
     """The books after one more event of the account."""
-    month = _month(event.occurred_at)
+    utc = event.occurred_at.astimezone(UTC)
+    month = f"{utc.year:04d}-{utc.month:02d}"
     period = books.period
     if period is None or month > period.month:
         credits, cents = books.outstanding()
@@ -139,8 +140,8 @@ def fold(books: Books, event: LedgerEvent) -> Books:
     if lots is not books.lots:  # only a purchased lot moves the closing
         changes["closing"], changes["closing_cents"] = Books(lots).outstanding()
     if changes:
-        period = replace(period, **changes)
-    return _used_today(Books(lots, plans, period, books.day, books.today), event)
+        period = Period(*[changes.get(name, getattr(period, name)) for name in _PERIOD_FIELDS])
+    return _used_today(Books(lots, plans, period, books.day, books.today), event, utc)
 
 
 def moves(event: LedgerEvent) -> Iterable[tuple[Category, Draw]]:
@@ -207,6 +208,7 @@ _PURCHASED_COLUMN: dict[Category, str] = {
     "expired": "forfeited",
 }
 _COLUMN: dict[Category, int] = {"in": 0, "used": 1, "expired": 2, "refunded": 2}
+_PERIOD_FIELDS = Period.__slots__  # in the order of its fields
 
 
 def _count(
@@ -254,22 +256,17 @@ def _add(figures: tuple[int, int, int], column: int, n: int) -> tuple[int, int, 
     return out[0], out[1], out[2]
 
 
-def _used_today(books: Books, event: LedgerEvent) -> Books:
-    """Count a use (or a settled hold) towards its day's usage of its tool."""
+def _used_today(books: Books, event: LedgerEvent, utc: datetime) -> Books:
+    """Count a use (or a settled hold, at ``utc``, its time in UTC) towards its day's usage of
+    its tool."""
     if not isinstance(event, ToolUsed | HoldSettled):
         return books
-    moment = event.occurred_at.astimezone(UTC)
-    day = f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
+    day = f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}"
     today = books.today if day <= books.day else {}
     uses, credits = today.get(event.tool, (0, 0))
     units = event.units if isinstance(event, ToolUsed) else 1
     today = {**today, event.tool: (uses + units, credits + event.credits)}
     return Books(books.lots, books.plans, books.period, max(day, books.day), today)
-
-
-def _month(moment: datetime) -> str:
-    utc = moment.astimezone(UTC)
-    return f"{utc.year:04d}-{utc.month:02d}"
 
 
 def dump(books: Books) -> dict[str, Any]:
