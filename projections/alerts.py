@@ -5,7 +5,7 @@ automatic top-up, with the provider's reason."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from events.balances import AlertKind, BalanceAlert
@@ -73,14 +73,11 @@ def evaluate(
     if failures > state.top_up_failures:
         fired.append(("top_up_failed", None, None, account.top_up.last_failure))
 
-    after = replace(
-        state,
-        low_balance=low,
-        depleted=depleted,
-        expiring_lot_id=expiring,
-        top_up_failures=failures,
-    )
-    return after, tuple(_alert(view, *what) for what in fired)
+    # Most events change nothing here: the state is kept, not copied.
+    now = (low, depleted, expiring, failures)
+    if now != (state.low_balance, state.depleted, state.expiring_lot_id, state.top_up_failures):
+        state = AlertState(low, depleted, expiring, failures)
+    return state, tuple([_alert(view, *what) for what in fired]) if fired else ()
 
 
 def _alert(

@@ -12,6 +12,7 @@ import orjson
 
 from events.balances import BalanceUpdated
 from events.ledger import LedgerEvent
+from events.trusted import trusted
 from services.ledger import snapshots
 from services.ledger.core import Account, Balance, balance, ends, evolve, started
 
@@ -72,24 +73,29 @@ class BalanceView:
         return min((at for lot in spendable if (at := end[lot.lot_id]) is not None), default=None)
 
     def message(self) -> BalanceUpdated:
-        """The view as the balances topic carries it."""
+        """The view as the balances topic carries it (built as trusted: every value is the
+        fold's own, typed, and this runs for every changed account of every page)."""
         assert self.updated_at is not None, "a view is published only after an event"
         figures, account = self.figures, self.account
-        return BalanceUpdated(
-            account_id=self.account_id,
-            version=self.version,
-            subscription=figures.subscription,
-            purchased=figures.purchased,
-            granted=figures.granted,
-            held=figures.held,
-            total=figures.total,
-            plan=account.plan,
-            plan_credits=account.plan_credits,
-            billing_interval=account.billing_interval,
-            pending_plan=account.pending_plan,
-            cycle_end=account.cycle_end,
-            subscription_expires_at=self.subscription_expires_at,
-            updated_at=self.updated_at,
+        return trusted(
+            BalanceUpdated,
+            {
+                "type": "BalanceUpdated",
+                "account_id": self.account_id,
+                "version": self.version,
+                "subscription": figures.subscription,
+                "purchased": figures.purchased,
+                "granted": figures.granted,
+                "held": figures.held,
+                "total": figures.total,
+                "plan": account.plan,
+                "plan_credits": account.plan_credits,
+                "billing_interval": account.billing_interval,
+                "pending_plan": account.pending_plan,
+                "cycle_end": account.cycle_end,
+                "subscription_expires_at": self.subscription_expires_at,
+                "updated_at": self.updated_at,
+            },
         )
 
 

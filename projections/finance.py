@@ -16,7 +16,7 @@ Usage is kept per day and tool for the page's chart (``Books.today``).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -121,7 +121,8 @@ class Books:
 
 def fold(books: Books, event: LedgerEvent) -> Books:
     """The books after one more event of the account."""
-    month = _month(event.occurred_at)
+    utc = event.occurred_at.astimezone(UTC)
+    month = f"{utc.year:04d}-{utc.month:02d}"
     period = books.period
     if period is None or month > period.month:
         credits, cents = books.outstanding()
@@ -132,14 +133,15 @@ def fold(books: Books, event: LedgerEvent) -> Books:
             lots = {**lots, event.lot_id: PricedLot(event.credits, event.price_cents)}
         case CycleStarted(lot_id=lot_id, plan=plan) | PlanUpgraded(lot_id=lot_id, to_plan=plan):
             plans = {**plans, lot_id: plan}
-    books = replace(books, lots=lots, plans=plans)
-    changed = dict(books.lots)
+    # The period's changes are gathered and applied once: this runs for every event.
+    changes: dict[str, Any] = {}
     for category, draw in moves(event):
-        period = _count(period, books, changed, category, draw)
-    credits, cents = Books(changed).outstanding()
-    period = replace(period, closing=credits, closing_cents=cents)
-    books = replace(books, lots=changed, period=period)
-    return _used_today(books, event)
+        lots = _count(period, plans, lots, changes, category, draw)
+    if lots is not books.lots:  # only a purchased lot moves the closing
+        changes["closing"], changes["closing_cents"] = Books(lots).outstanding()
+    if changes:
+        period = Period(*[changes.get(name, getattr(period, name)) for name in _PERIOD_FIELDS])
+    return _used_today(Books(lots, plans, period, books.day, books.today), event, utc)
 
 
 def moves(event: LedgerEvent) -> Iterable[tuple[Category, Draw]]:
@@ -200,36 +202,52 @@ def _negated(draw: Draw) -> Draw:
     return Draw.model_construct(lot_id=draw.lot_id, kind=draw.kind, credits=-draw.credits)
 
 
+_PURCHASED_COLUMN: dict[Category, str] = {
+    "used": "consumed",
+    "refunded": "refunded",
+    "expired": "forfeited",
+}
+_COLUMN: dict[Category, int] = {"in": 0, "used": 1, "expired": 2, "refunded": 2}
+_PERIOD_FIELDS = Period.__slots__  # in the order of its fields
+
+
 def _count(
-    period: Period, books: Books, lots: dict[str, PricedLot], category: Category, draw: Draw
-) -> Period:
-    """Add one move to the period (and, for a purchased lot, to the lot's credits gone)."""
+    period: Period,
+    plans: Mapping[str, str],
+    lots: Mapping[str, PricedLot],
+    changes: dict[str, Any],
+    category: Category,
+    draw: Draw,
+) -> Mapping[str, PricedLot]:
+    """Add one move to the period's ``changes`` (and, for a purchased lot, to the lot's
+    credits gone: the lots returned are then a new mapping)."""
     n = draw.credits
     if draw.kind == "purchased":
         if category == "in":
-            return replace(
-                period,
-                bought=period.bought + n,
-                bought_cents=period.bought_cents + lots[draw.lot_id].price_cents,
-            )
+            _add_to(changes, period, "bought", n, lots[draw.lot_id].price_cents)
+            return lots
         lot = lots.get(draw.lot_id) or PricedLot(0, 0)
-        moved = replace(lot, gone=lot.gone + n)
-        lots[draw.lot_id] = moved
+        moved = PricedLot(lot.credits, lot.price_cents, lot.gone + n)
         cents = moved.value_gone_cents - lot.value_gone_cents
-        name = {"used": "consumed", "refunded": "refunded", "expired": "forfeited"}[category]
-        return replace(
-            period,
-            **{
-                name: getattr(period, name) + n,
-                f"{name}_cents": getattr(period, f"{name}_cents") + cents,
-            },
-        )
-    column = {"in": 0, "used": 1, "expired": 2, "refunded": 2}[category]
+        _add_to(changes, period, _PURCHASED_COLUMN[category], n, cents)
+        return {**lots, draw.lot_id: moved}
+    column = _COLUMN[category]
     if draw.kind == "granted":
-        return replace(period, granted=_add(period.granted, column, n))
-    plan = books.plans.get(draw.lot_id, NO_PLAN)
-    figures = _add(period.subscription.get(plan, (0, 0, 0)), column, n)
-    return replace(period, subscription={**period.subscription, plan: figures})
+        changes["granted"] = _add(changes.get("granted", period.granted), column, n)
+        return lots
+    plan = plans.get(draw.lot_id, NO_PLAN)
+    subscription = changes.get("subscription")
+    if subscription is None:
+        subscription = changes["subscription"] = dict(period.subscription)
+    subscription[plan] = _add(subscription.get(plan, (0, 0, 0)), column, n)
+    return lots
+
+
+def _add_to(changes: dict[str, Any], period: Period, name: str, n: int, cents: int) -> None:
+    """Add ``n`` credits and ``cents`` to the period's ``name`` and ``name``_cents."""
+    priced = f"{name}_cents"
+    changes[name] = changes.get(name, getattr(period, name)) + n
+    changes[priced] = changes.get(priced, getattr(period, priced)) + cents
 
 
 def _add(figures: tuple[int, int, int], column: int, n: int) -> tuple[int, int, int]:
@@ -238,20 +256,17 @@ def _add(figures: tuple[int, int, int], column: int, n: int) -> tuple[int, int, 
     return out[0], out[1], out[2]
 
 
-def _used_today(books: Books, event: LedgerEvent) -> Books:
-    """Count a use (or a settled hold) towards its day's usage of its tool."""
+def _used_today(books: Books, event: LedgerEvent, utc: datetime) -> Books:
+    """Count a use (or a settled hold, at ``utc``, its time in UTC) towards its day's usage of
+    its tool."""
     if not isinstance(event, ToolUsed | HoldSettled):
         return books
-    day = f"{event.occurred_at.astimezone(UTC):%Y-%m-%d}"
+    day = f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}"
     today = books.today if day <= books.day else {}
     uses, credits = today.get(event.tool, (0, 0))
     units = event.units if isinstance(event, ToolUsed) else 1
     today = {**today, event.tool: (uses + units, credits + event.credits)}
-    return replace(books, day=max(day, books.day), today=today)
-
-
-def _month(moment: datetime) -> str:
-    return f"{moment.astimezone(UTC):%Y-%m}"
+    return Books(books.lots, books.plans, books.period, max(day, books.day), today)
 
 
 def dump(books: Books) -> dict[str, Any]:

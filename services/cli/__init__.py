@@ -66,6 +66,7 @@ class Bench(StrEnum):
     clients = "clients"
     finance_report = "finance-report"
     live_streams = "live-streams"
+    hot_path = "hot-path"
 
 
 @app.command()

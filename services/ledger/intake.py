@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from events.command_mirrors import read_plain
 from events.commands import Command, parse_command
 from events.outcomes import DeadLetter, DeadLetterReason
 
@@ -55,7 +56,7 @@ def read_command(record: Incoming, max_bytes: int) -> Command | DeadLetter:
     if len(value) > max_bytes:
         return _dead(record, "oversized", f"{len(value)} bytes is over the {max_bytes} limit")
     try:
-        command = parse_command(value)
+        command = read_plain(value) or parse_command(value)
     except ValidationError as error:
         return _dead(record, _reason(error), _summary(error))
     if record.key is None:

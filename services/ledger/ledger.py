@@ -17,6 +17,7 @@ from eventsourcing.persistence import PersistenceError, Tracking
 from events.commands import Command
 from events.ledger import CreditsReserved, HoldSettled, LedgerEvent, ToolUsed
 from events.outcomes import BalanceFigures, DeadLetter, DeadLetterReason, Outcome
+from events.trusted import trusted
 from services.ledger.core import (
     Account,
     Arrival,
@@ -287,15 +288,17 @@ def source_name(topic: str, partition: int) -> str:
 
 
 def outcome_of(command: Command, decision: Decision) -> Outcome:
-    # One model built per command, its fields passed straight in: this runs for every
-    # command, so it spends no intermediate dictionaries.
+    # Built as trusted: this runs for every command and every value is the core's, typed.
     figures = balance(decision.state)
-    summary = BalanceFigures(
-        subscription=figures.subscription,
-        purchased=figures.purchased,
-        granted=figures.granted,
-        held=figures.held,
-        total=figures.total,
+    summary = trusted(
+        BalanceFigures,
+        {
+            "subscription": figures.subscription,
+            "purchased": figures.purchased,
+            "granted": figures.granted,
+            "held": figures.held,
+            "total": figures.total,
+        },
     )
     refusal = decision.refusal
     outcome = decision.outcome
@@ -304,19 +307,22 @@ def outcome_of(command: Command, decision: Decision) -> Outcome:
         if refusal is None and isinstance(outcome, ToolUsed | HoldSettled | CreditsReserved)
         else ()
     )
-    return Outcome(
-        command_id=command.command_id,
-        account_id=command.account_id,
-        command_type=answered(outcome),  # a repeat: the command first decided
-        status="accepted" if refusal is None else "refused",
-        code=None if refusal is None else refusal.code,
-        message=None if refusal is None else refusal.message,
-        details={} if refusal is None else refusal.details,
-        charged=charged,
-        events=tuple([type(e).__name__ for e in decision.events]),
-        balance=summary,
-        stream_version=decision.state.version,
-        repeat=decision.repeat,
+    return trusted(
+        Outcome,
+        {
+            "command_id": command.command_id,
+            "account_id": command.account_id,
+            "command_type": answered(outcome),  # a repeat: the command first decided
+            "status": "accepted" if refusal is None else "refused",
+            "code": None if refusal is None else refusal.code,
+            "message": None if refusal is None else refusal.message,
+            "details": {} if refusal is None else refusal.details,
+            "charged": charged,
+            "events": tuple([type(e).__name__ for e in decision.events]),
+            "balance": summary,
+            "stream_version": decision.state.version,
+            "repeat": decision.repeat,
+        },
     )
 
 

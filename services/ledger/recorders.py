@@ -63,11 +63,17 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder):
     def _insert_events(
         self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        returning = super()._insert_events(c, stored_events, **kwargs)
-        for position in kwargs.get("more_positions") or ():
-            self._insert_tracking(c, position)
+        # One statement for the whole batch: the library's application recorder inserts row
+        # by row to return each event's notification id, which the ledger never reads.
+        c.executemany(
+            self.insert_events_statement,
+            [(s.originator_id, s.originator_version, s.topic, s.state) for s in stored_events],
+        )
+        for position in (kwargs.get("tracking"), *(kwargs.get("more_positions") or ())):
+            if position is not None:
+                self._insert_tracking(c, position)
         write_index(self, c, kwargs.get("index") or (), strict=True)
-        return returning
+        return None
 
     upsert = (
         f"INSERT INTO {INDEX} (account_id, key, version) VALUES (?, ?, ?) "

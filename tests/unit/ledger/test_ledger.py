@@ -259,3 +259,17 @@ def test_a_command_stamped_far_ahead_of_its_record_is_refused_clock_skew_and_mov
     assert store.events("acct-1") == ["CycleStarted", "CommandRefused", "ToolUsed"]
     refused = store.streams["acct-1"][1].event
     assert refused.occurred_at == T0  # the account's own time, not 2199
+
+
+def test_every_outcome_built_as_trusted_is_what_the_model_would_validate():
+    from events.outcomes import Outcome
+    from tests.workload import command_log
+
+    ledger = ledger_on(FakeStore())
+    batch = ledger.decide_batch(records(*command_log(600, 30)))
+
+    assert {o.status for o in batch.outcomes} == {"accepted", "refused"}
+    for outcome in batch.outcomes:
+        validated = Outcome.model_validate(outcome.model_dump())
+        assert outcome == validated
+        assert outcome.model_dump_json() == validated.model_dump_json()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 
+from events.balances import BalanceUpdated
 from projections.balance import BalanceView, StreamGap, dump, fold, load
 from services.ledger.core import balance, ends, started
 from tests.unit.core.scenario import ACCOUNT, bought, day, renewed, reserved, settled, used
@@ -108,3 +109,16 @@ def test_a_skipped_version_stops_the_fold():
 def test_an_unreadable_stored_view_is_a_value_error(text):
     with pytest.raises(ValueError):
         load(ACCOUNT, text)
+
+
+@settings(max_examples=100, deadline=None)
+@given(history)
+def test_every_balance_message_built_as_trusted_is_what_the_model_would_validate(steps):
+    view = BalanceView(ACCOUNT)
+    for _, recorded in decided(commands_from(steps)):
+        for r in recorded:
+            view = fold(view, r)
+            message = view.message()
+            validated = BalanceUpdated.model_validate(message.model_dump())
+            assert message == validated
+            assert message.model_dump_json() == validated.model_dump_json()
