@@ -37,14 +37,14 @@ lock:
 	$(LOCK) --extra dev -o requirements-dev.lock
 
 kafka:
-	scripts/kafka.sh start
+	infra/kafka.sh start
 
 postgres:
-	scripts/postgres.sh start
+	infra/postgres.sh start
 
 # Stripe's official mock API server: the Stripe provider's tests call it, never Stripe.
 stripe-mock: go
-	scripts/stripe-mock.sh start
+	infra/stripe-mock.sh start
 
 # Go builds stripe-mock (once, into .cache) and npm fetches Mermaid's bundle for the site (once):
 # Debian's packages when the machine has neither (Go's own install in /usr/local/go counts).
@@ -73,12 +73,12 @@ lint: setup
 # or a page left out of the navigation, fails it. The contracts as documents (docs/asyncapi.json,
 # docs/openapi.json) are generated first, not committed; Mermaid's bundle comes from .cache.
 docs: setup npm
-	scripts/mermaid.sh
+	infra/mermaid.sh
 	$(PY) -m services.contracts
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 docs-serve: setup npm
-	scripts/mermaid.sh
+	infra/mermaid.sh
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve
 
 # The benchmarks (benchmarks/, figures in BENCHMARKS.md): minutes each, on a quiet machine, never
@@ -97,8 +97,8 @@ reliability: setup kafka postgres topics
 	$(PY) -m reliability.top_up_faults --accounts 100 --uses 20
 
 stop:
-	scripts/kafka.sh stop
-	scripts/stripe-mock.sh stop
+	infra/kafka.sh stop
+	infra/stripe-mock.sh stop
 
 clean: stop
 	rm -rf .cache $(VENV)

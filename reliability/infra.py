@@ -1,7 +1,7 @@
 """Private infrastructure for the fault run: a Kafka broker and a PostgreSQL cluster of its
 own (own ports, own data directories), so restarting them disturbs nobody else.
 
-The broker is ``scripts/kafka.sh`` with ``KAFKA_PORT``, ``KAFKA_CONTROLLER_PORT`` and
+The broker is ``infra/kafka.sh`` with ``KAFKA_PORT``, ``KAFKA_CONTROLLER_PORT`` and
 ``KAFKA_HOME_DIR`` pointing elsewhere (its jars are linked from the repository's cache); the
 cluster is Debian's ``pg_createcluster 15 <name> -p <port>``, driven by ``pg_ctlcluster``.
 """
@@ -36,7 +36,7 @@ class PrivateKafka:
             "PATH": "/usr/local/bin:/usr/bin:/bin",
         }
         subprocess.run(
-            [str(REPO / "scripts/kafka.sh"), action], env=env, check=True, stdout=sys.stderr
+            [str(REPO / "infra/kafka.sh"), action], env=env, check=True, stdout=sys.stderr
         )
 
     def start(self) -> None:

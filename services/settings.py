@@ -21,7 +21,7 @@ from events import topics
 from services.ledger import chain
 
 REPO = Path(__file__).resolve().parent.parent
-DEV_POSTGRES_PASSWORD = "kalema"  # scripts/postgres.sh and compose.yaml create it
+DEV_POSTGRES_PASSWORD = "kalema"  # infra/postgres.sh and compose.yaml create it
 
 
 class Settings(BaseSettings):

@@ -1,4 +1,4 @@
-"""Stripe's official mock server for the tests: ``scripts/stripe-mock.sh`` starts it once (or
+"""Stripe's official mock server for the tests: ``infra/stripe-mock.sh`` starts it once (or
 finds it running, as ``make test`` leaves it), and a Stripe provider pointed at it whose HTTP
 client records every request our code made. stripe-mock is stateless (it answers with
 Stripe's fixture objects), so the tests assert on those requests and on the answers' shapes."""
@@ -18,7 +18,7 @@ import stripe
 from services.payments.stripe_provider import StripeProvider
 from tests.unit.payments.stripe_payloads import WEBHOOK_SECRET
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "stripe-mock.sh"
+SCRIPT = Path(__file__).resolve().parents[2] / "infra" / "stripe-mock.sh"
 PORT = 12111
 
 

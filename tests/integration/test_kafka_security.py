@@ -1,5 +1,5 @@
 """Every Kafka client over SASL/SCRAM-SHA-512, in the clear and over TLS, against a real broker
-of this test's own (the shared one on 9092 is never reconfigured): ``scripts/kafka.sh`` starts
+of this test's own (the shared one on 9092 is never reconfigured): ``infra/kafka.sh`` starts
 it in a temporary directory with a SASL_PLAINTEXT and a SASL_SSL listener (a throwaway CA and
 broker certificate made with ``openssl``) and the user written into its storage, and stops it
 after.
@@ -38,7 +38,7 @@ from tests.integration.conftest_projections import running_projector
 from tests.integration.test_clock import cycle, running_clock
 
 USER, PASSWORD = "kalema-test", "scram-" + uuid.uuid4().hex[:12]
-SCRIPT = REPO / "scripts" / "kafka.sh"
+SCRIPT = REPO / "infra" / "kafka.sh"
 
 
 def free_port() -> int:

@@ -2,10 +2,10 @@
 # Run the machine's PostgreSQL (Debian cluster, e.g. "15 main") for local
 # development and tests, with the project's role and database in it.
 #
-#   scripts/postgres.sh start    install (apt, as root) if missing, start the cluster,
+#   infra/postgres.sh start    install (apt, as root) if missing, start the cluster,
 #                                wait for it, create role + database (idempotent)
-#   scripts/postgres.sh stop     stop the cluster
-#   scripts/postgres.sh status   exit 0 if accepting connections, 1 if not
+#   infra/postgres.sh stop     stop the cluster
+#   infra/postgres.sh status   exit 0 if accepting connections, 1 if not
 #
 # Env: POSTGRES_USER, POSTGRES_PASSWORD, POSTGRES_DB (all default "kalema"),
 #      POSTGRES_PORT (5432), POSTGRES_START_TIMEOUT_S (30).

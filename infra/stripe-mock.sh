@@ -3,10 +3,10 @@
 # to Stripe is made against it. It is stateless: it checks each request against Stripe's
 # OpenAPI description and answers with Stripe's fixture objects.
 #
-#   scripts/stripe-mock.sh build    build it once from the Go module proxy (cached)
-#   scripts/stripe-mock.sh start    build, start over HTTP on loopback, wait until it answers
-#   scripts/stripe-mock.sh stop     stop the server started by this script
-#   scripts/stripe-mock.sh status   exit 0 if running, 1 if not
+#   infra/stripe-mock.sh build    build it once from the Go module proxy (cached)
+#   infra/stripe-mock.sh start    build, start over HTTP on loopback, wait until it answers
+#   infra/stripe-mock.sh stop     stop the server started by this script
+#   infra/stripe-mock.sh status   exit 0 if running, 1 if not
 #
 # Env: STRIPE_MOCK_DIR (default <repo>/.cache/stripe-mock), STRIPE_MOCK_PORT (12111),
 #      STRIPE_MOCK_START_TIMEOUT_S (30).
@@ -66,7 +66,7 @@ start() {
     return 0
   fi
   if pid="$(running_pid)"; then
-    die "pid $pid is alive but $HOST:$PORT is closed; run 'scripts/stripe-mock.sh stop' first"
+    die "pid $pid is alive but $HOST:$PORT is closed; run 'infra/stripe-mock.sh stop' first"
   fi
   port_open && die "$HOST:$PORT is already in use by another process"
   # setsid: own session, so a Ctrl-C in the calling shell does not reach it.

@@ -5,7 +5,7 @@
 # version and by the tarball's SHA-256, cached in .cache/mermaid; the copy under docs/ is
 # git-ignored.
 #
-#   scripts/mermaid.sh        fetch once (needs npm), then copy into docs/assets/javascripts/
+#   infra/mermaid.sh        fetch once (needs npm), then copy into docs/assets/javascripts/
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
