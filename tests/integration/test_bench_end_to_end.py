@@ -50,7 +50,11 @@ def test_a_small_end_to_end_run_answers_every_command_and_writes_its_figures(
     assert run["setup"]["accounts"] == 100
     throughput = run["throughput"]
     assert throughput["commands"] == 2000
-    assert throughput["retries_answered_as_repeats"] == throughput["retries_sent"] > 0
+    # Every retry is answered as a repeat; a record the broker redelivers after a rebalance
+    # (a consumer group still settling while the producers send) is answered as one too, so
+    # there may be more repeats than retries. Taking effect twice is what must never happen,
+    # and ``lost`` above counts that (second_effects).
+    assert throughput["retries_answered_as_repeats"] >= throughput["retries_sent"] > 0
     assert throughput["commands_per_s_to_last_balance"] > 0
     latency = run["latency"]
     assert latency["commands"] == latency["send_to_outcome"]["measured"] == 400
