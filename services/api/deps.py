@@ -32,12 +32,17 @@ bearer = HTTPBearer(
 )
 
 
-def settings_of(request: Request) -> ApiSettings:
+# The dependencies below are ``async def`` though they never await: FastAPI runs a plain
+# ``def`` dependency in a worker thread, a thread hand-off per request (and a queue for the
+# thread pool's 40 places when thousands of balance streams open at once).
+
+
+async def settings_of(request: Request) -> ApiSettings:
     settings: ApiSettings = request.app.state.settings
     return settings
 
 
-def ports_of(request: Request) -> Ports:
+async def ports_of(request: Request) -> Ports:
     ports: Ports = request.app.state.ports
     return ports
 
@@ -47,7 +52,7 @@ async def caller(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Caller:
     token = credentials.credentials if credentials else None
-    found = authenticate(token, settings_of(request))
+    found = authenticate(token, request.app.state.settings)
     if found is None:
         problem = Problem(code="unauthenticated", message="a valid bearer token is required")
         raise ApiError(401, problem, headers={"WWW-Authenticate": "Bearer"})
@@ -97,7 +102,7 @@ class Limits:
         )
 
 
-def limits_of(request: Request) -> Limits:
+async def limits_of(request: Request) -> Limits:
     limits: Limits = request.app.state.limits
     return limits
 

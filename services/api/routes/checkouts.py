@@ -80,7 +80,7 @@ class CardSetup(BaseModel):
     """The page where the card is entered; the payer comes back to the account page."""
 
 
-def provider_of(request: Request) -> PaymentProvider:
+async def provider_of(request: Request) -> PaymentProvider:  # async: no worker thread
     provider: PaymentProvider | None = request.app.state.payments
     if provider is None:
         raise error(503, "payments_unavailable", "no payment provider is configured")

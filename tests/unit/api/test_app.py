@@ -327,3 +327,35 @@ async def test_a_finance_month_that_is_not_a_month_is_refused():
         got = await http.get("/finance/report?from=2026-13&to=2026-11")
 
     assert got.status_code == 422
+
+
+def _calls(dependant) -> list:
+    calls = [dependant.call] if dependant.call is not None else []
+    for sub in dependant.dependencies:
+        calls += _calls(sub)
+    return calls
+
+
+def test_no_dependency_of_any_route_runs_in_a_worker_thread():
+    """FastAPI runs a plain ``def`` dependency in the thread pool: a thread hand-off per
+    request, and a queue for its 40 places when thousands of balance streams open at once
+    (the settings, ports and limits were such, about a fifth of a stream's opening)."""
+    import inspect
+
+    from fastapi.routing import APIRoute
+
+    app = create_app(SETTINGS)
+    blocking = {
+        f"{route.path}: {getattr(call, '__name__', call)}"
+        for route in app.routes
+        if isinstance(route, APIRoute)
+        for dependency in route.dependant.dependencies
+        for call in _calls(dependency)
+        if not (
+            inspect.iscoroutinefunction(call)
+            or inspect.isasyncgenfunction(call)
+            or inspect.iscoroutinefunction(getattr(call, "__call__", None))
+        )
+    }
+
+    assert blocking == set()
