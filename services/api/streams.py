@@ -17,7 +17,7 @@ from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 HEARTBEAT = b": heartbeat\n\n"  # a comment line: ignored by EventSource, read by proxies
-SLICES = 10  # the heartbeats of a period are spread over this many ticks
+TICK_S = 0.1  # the heartbeats of a period are spread over its ticks of this long
 
 
 class Waker:
@@ -25,12 +25,11 @@ class Waker:
     if anything happened since the last call."""
 
     __slots__ = ("_flag", "_slot", "_waiter", "beat_due", "closed")
-    _slots = itertools.count()
 
     def __init__(self) -> None:
         self.closed = self.beat_due = self._flag = False
         self._waiter: asyncio.Future[None] | None = None
-        self._slot = next(Waker._slots) % SLICES  # which tick of the period beats it
+        self._slot = 0  # which tick of the heartbeat period beats it (``Heartbeats.add``)
 
     def wake(self) -> None:
         self._flag = True
@@ -62,16 +61,21 @@ class Waker:
 
 
 class Heartbeats:
-    """One timer for every open stream: each is beaten once a period, a slice of them a tick,
-    so that the beats of many streams never come all at once."""
+    """One timer for every open stream: each is beaten once a period, a slice of them every
+    ``TICK_S``, so that the beats of many streams never come all at once. Each beat is a
+    frame written through the whole ASGI stack, so a tick must stay short: 10,000 streams
+    beaten in 10 ticks made the event loop write 1,000 frames at once, a pause every stream
+    felt; in ticks of 0.1 s (150 in the default 15 s) it writes about 70."""
 
     def __init__(self, every_s: float) -> None:
         assert every_s > 0
         self.every_s = every_s
-        self._slices: list[set[Waker]] = [set() for _ in range(SLICES)]
+        self._slices: list[set[Waker]] = [set() for _ in range(max(1, round(every_s / TICK_S)))]
+        self._next_slot = itertools.count()
         self._task: asyncio.Task[None] | None = None
 
     def add(self, stream: Waker) -> None:
+        stream._slot = next(self._next_slot) % len(self._slices)
         self._slices[stream._slot].add(stream)
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run())
@@ -84,8 +88,8 @@ class Heartbeats:
 
     async def _run(self) -> None:
         for tick in itertools.count():
-            await asyncio.sleep(self.every_s / SLICES)
-            for stream in self._slices[tick % SLICES]:
+            await asyncio.sleep(self.every_s / len(self._slices))
+            for stream in self._slices[tick % len(self._slices)]:
                 stream.beat()
 
     def stop(self) -> None:

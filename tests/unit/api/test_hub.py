@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from events.balances import BalanceUpdated
 from services.api.hub import BalanceHub
+from services.api.streams import Heartbeats, Waker
 from tests.unit.api.accounts import account_after
 from tests.unit.core.scenario import ACCOUNT, renewed
 
@@ -138,6 +139,20 @@ async def test_an_idle_stream_reads_nothing_more_and_gets_only_heartbeats():
     assert beats == [None] * 5 and not stream.closed
     assert reads.queries == [[ACCOUNT]]  # the one read of the open
     hub.close()
+
+
+async def test_the_heartbeats_of_10000_streams_never_come_more_than_67_at_once():
+    """10,000 streams beaten in 10 slices made the loop write 1,000 frames at once every 1.5 s,
+    a pause every stream's balances waited out."""
+    heartbeats = Heartbeats(every_s=15.0)
+    streams = [Waker() for _ in range(10_000)]
+    for stream in streams:
+        heartbeats.add(stream)
+
+    beaten_at_once = [len(beaten) for beaten in heartbeats._slices]
+
+    assert max(beaten_at_once) <= 67 and sum(beaten_at_once) == 10_000
+    heartbeats.stop()
 
 
 async def test_streams_that_open_in_the_same_tick_share_one_read_of_the_read_model():
