@@ -1,10 +1,10 @@
-"""The cyclic garbage collector, set for a long-running ledger or projector.
+"""The cyclic garbage collector, set for a long-running ledger, projector or API.
 
 A full collection (the oldest generation) scans every object the collector tracks. With many
 accounts cached, those pauses are long and frequent enough to be the ledger's and the
-projector's tail latency (see BENCHMARKS.md). What these processes hold (account states,
-balance rows) is freed by reference counting when it is replaced, and cycles among it are
-rare, so:
+projector's tail latency, and the API's with thousands of open balance streams (see
+BENCHMARKS.md). What these processes hold (account states, balance rows, streams) is freed by
+reference counting when it is replaced, and cycles among it are rare, so:
 
 - what exists once the process has started (modules, settings, clients) is frozen: never
   scanned again;

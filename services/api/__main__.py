@@ -18,6 +18,7 @@ from types import FrameType
 import uvicorn
 from fastapi import FastAPI
 
+from services import gc_tuning
 from services.api import logs
 from services.api.app import create_app
 from services.api.settings import ApiSettings
@@ -61,6 +62,7 @@ def main() -> int:
         proxy_headers=False,
     )
     logs.install()
+    gc_tuning.settle_for_a_long_run()  # thousands of open streams: no full collection pauses
     log.info("api: %s (balances from %s)", settings.url(), settings.topic["balances"])
     ApiServer(config, app).run()
     return 0
