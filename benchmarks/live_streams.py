@@ -2,18 +2,21 @@
 them, and the delay from sending a command to its balance arriving on a stream.
 
     credits bench live-streams [--store sqlite|postgres] [--streams 10000] [--accounts N]
-                               [--rate 500] [--seconds 30] [--alerts] [--out PATH]
+                               [--rate 500] [--seconds 30] [--of balance|alerts|both]
+                               [--out PATH]
 
 Starts the ledger, the projector and the API as their own processes (as ``make run`` does) in
 a namespace of their own on the real broker, and opens ``--accounts`` accounts (default: one
 per stream; not measured). Then the light client (``benchmarks.stream_client``, raw sockets,
-its own process) opens ``--streams`` balance streams, spread over the accounts, as fast as the
-API takes them (``--alerts``: an alerts stream beside each as well), and commands from
-``tests/workload.py`` are sent through ``LedgerClient`` at ``--rate`` per second for
-``--seconds``. For each accepted command the delay runs from just before it is sent to the
+its own process) opens ``--streams`` streams, spread over the accounts, as fast as the API
+takes them: balance streams, alerts streams (``--of alerts``), or one of each per account
+(``--of both``: twice the connections, which one process must be allowed to hold), and
+commands from ``tests/workload.py`` are sent through ``LedgerClient`` at ``--rate`` per second
+for ``--seconds``. For each accepted command the delay runs from just before it is sent to the
 first arrival, on any stream of its account, of a balance with ``version >=`` its outcome's
-``stream_version``. Prints and writes: the open rate, p50/p99/max of send → stream, the API's
-CPU and peak RSS (psutil) while the streams are open, and what was missed.
+``stream_version``; for alerts, of an alert fired at exactly that version (only the commands
+that cross a line fire one). Prints and writes: the open rate, p50/p99/max of send → stream,
+the API's CPU and peak RSS (psutil) while the streams are open, and what was missed.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import socket
 import sys
 import tempfile
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,23 +38,29 @@ from benchmarks.balance_latency import start_processes, stop_processes
 from benchmarks.report import percentiles, written
 from benchmarks.throwaway import throwaway
 from benchmarks.usage import Sampler
-from events.commands import Command
+from events.commands import Command, CycleRenewed, GrantCredits, UseTool
 from projections import maintenance
+from projections.alerts import AlertRules
 from projections.settings import ProjectorSettings
 from services.api.settings import DEV_SERVICE_TOKENS
 from services.client import LedgerClient
+from services.ledger.catalog_file import load_catalog
 from services.settings import REPO
 from services.topics import delete_topics, ensure_topics
 from tests.workload import command_log
 
 RESULTS = REPO / "benchmarks" / "results" / "live_streams.json"
 TOKEN = next(t for t, scope in DEV_SERVICE_TOKENS.items() if scope == "support")
+SPARE_FILES = 1_000  # the API's other files: modules, Kafka, the store, the listening socket
 Sent = tuple[str, float, int]  # account, sent at (monotonic), stream version of its outcome
 
 
 async def bench(settings: ProjectorSettings, args: argparse.Namespace) -> dict[str, Any]:
-    log = command_log(args.accounts + int(args.rate * args.seconds), args.accounts, seed=42)
+    count = int(args.rate * args.seconds)
+    log = command_log(args.accounts + count, args.accounts, seed=42)
     opening, paced = log[: args.accounts], log[args.accounts :]
+    if args.of != "balance":
+        paced = alerting(opening, count)
     port = _free_port()
     processes = start_processes(
         settings,
@@ -77,26 +87,51 @@ async def _measured(
     accounts: list[str],
     paced: list[Command],
 ) -> dict[str, Any]:
-    out = Path(tempfile.mkdtemp()) / "arrivals.json"
-    streams = [await _client(port, "/accounts/{}/balance/stream", accounts, out)]
-    if args.alerts:  # no event on open: open once the headers came
-        alerts = ("/accounts/{}/alerts/stream", accounts, out.with_name("alerts.json"))
-        streams.append(await _client(port, *alerts, "--no-first-event"))
-    named = {"api": api_pid, **{f"stream client {n}": s.pid for n, s in enumerate(streams)}}
+    kinds = ("balance", "alerts") if args.of == "both" else (args.of,)
+    outs = {kind: Path(tempfile.mkdtemp()) / f"{kind}.json" for kind in kinds}
+    streams = {kind: await _client(port, kind, accounts, outs[kind]) for kind in kinds}
+    named = {"api": api_pid, **{f"{kind} stream client": s.pid for kind, s in streams.items()}}
     sampler = Sampler(named, _kafka_port(settings), None, since=time.time())
     await sampler.start()
-    opened = [await _opened(s) for s in streams]
+    opened = {kind: await _opened(s) for kind, s in streams.items()}
     sent = await _paced(client, paced, args.rate)
     await asyncio.sleep(args.settle_s)
     usage = await sampler.stop()
-    for stream in streams:
+    for stream in streams.values():
         stream.send_signal(signal.SIGTERM)
         await stream.wait()
-    arrived = json.loads(out.read_text())
+    arrived = {kind: json.loads(out.read_text()) for kind, out in outs.items()}
     return _figures(args, opened, sent, arrived, usage)
 
 
-async def _client(port: int, path: str, accounts: list[str], out: Path, *more: str) -> Any:
+def alerting(opening: list[Command], count: int) -> list[Command]:
+    """``count`` commands, the accounts of ``opening`` in turn, every second one firing a
+    low-balance alert: a use down to exactly the line (fires), then a grant of the plan's
+    credits back above it (re-arms), then a use of them down to the line again, and so on."""
+    plans = load_catalog().plans
+    cycles = [c for c in opening if isinstance(c, CycleRenewed)]
+    made: list[Command] = []
+    for n in range(count):
+        cycle = cycles[n % len(cycles)]
+        turn = n // len(cycles)
+        plan_credits = plans[cycle.plan].credits_per_cycle
+        line = AlertRules().low_line(plan_credits)
+        base = {
+            "command_id": f"{cycle.account_id}-alerting-{turn}",
+            "account_id": cycle.account_id,
+            "occurred_at": cycle.occurred_at + timedelta(minutes=len(opening) + n),
+        }
+        if turn % 2:
+            made.append(GrantCredits(**base, credits=plan_credits, reason="re-arm the alert"))
+        else:
+            units = plan_credits - line if turn == 0 else plan_credits
+            made.append(UseTool(**base, tool="keyword_suggestions", units=units))
+    return made
+
+
+async def _client(port: int, kind: str, accounts: list[str], out: Path) -> Any:
+    path = "/accounts/{}/balance/stream" if kind == "balance" else "/accounts/{}/alerts/stream"
+    more = () if kind == "balance" else ("--no-first-event",)  # open once the headers came
     process = await asyncio.create_subprocess_exec(
         *(sys.executable, "-m", "benchmarks.stream_client", f"--port={port}", f"--token={TOKEN}"),
         *(f"--path={path}", f"--out={out}", *more),
@@ -143,34 +178,54 @@ async def _paced(client: LedgerClient, commands: list[Command], rate: float) -> 
 
 def _figures(
     args: argparse.Namespace,
-    opened: list[dict[str, Any]],
+    opened: dict[str, dict[str, Any]],
     sent: list[Sent],
-    arrived: dict[str, Any],
+    arrived: dict[str, dict[str, Any]],
     usage: dict[str, dict[str, float]],
 ) -> dict[str, Any]:
-    arrivals = arrived["arrivals"]
-    delays, missing = [], 0
-    for account, at, version in sent:
-        first = min((t for v, t in arrivals.get(account, ()) if int(v) >= version), default=None)
-        if first is None:
-            missing += 1
-        else:
-            delays.append(max(0.0, first - at))
-    return {
+    figures: dict[str, Any] = {
         "store": args.store,
         "streams": args.streams,
         "accounts": args.accounts,
         "rate_per_s": args.rate,
         "seconds": args.seconds,
-        "opened": opened[0],
-        **({"alerts_opened": opened[1]} if len(opened) > 1 else {}),
-        "send_to_stream": percentiles(delays),
-        "balances_missing": missing,
-        "streams_ended_early": arrived["streams_ended_early"],
-        "heartbeats": arrived["heartbeats"],
+        "of": args.of,
+    }
+    if "balance" in arrived:
+        delays, missing = _delays(sent, arrived["balance"]["arrivals"], exact=False)
+        figures |= {
+            "opened": opened["balance"],
+            "send_to_stream": percentiles(delays),
+            "balances_missing": missing,
+        }
+    if "alerts" in arrived:
+        delays, _ = _delays(sent, arrived["alerts"]["arrivals"], exact=True)
+        figures |= {"alerts_opened": opened["alerts"], "send_to_alert": percentiles(delays)}
+    return figures | {
+        "streams_ended_early": sum(a["streams_ended_early"] for a in arrived.values()),
+        "heartbeats": sum(a["heartbeats"] for a in arrived.values()),
         "resources": usage,
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+
+
+def _delays(
+    sent: list[Sent], arrivals: dict[str, list[tuple[str, float]]], exact: bool
+) -> tuple[list[float], int]:
+    """Send → first arrival on a stream of its account of a version at (``exact``) or past
+    its outcome's, for every command sent; and how many saw no such arrival."""
+    delays, missing = [], 0
+    for account, at, version in sent:
+        seen = arrivals.get(account, ())
+        first = min(
+            (t for v, t in seen if (int(v) == version if exact else int(v) >= version)),
+            default=None,
+        )
+        if first is None:
+            missing += 1
+        else:
+            delays.append(max(0.0, first - at))
+    return delays, missing
 
 
 async def _folded(settings: ProjectorSettings) -> None:
@@ -214,12 +269,24 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=500.0)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--settle-s", type=float, default=2.0, help="after the last command")
-    parser.add_argument("--alerts", action="store_true", help="an alerts stream beside each")
+    parser.add_argument(
+        "--of",
+        choices=["balance", "alerts", "both"],
+        default="balance",
+        help="what each stream is: a balance stream, an alerts stream, or one of each",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     args.accounts = args.accounts or args.streams
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the API's sockets: inherited
+    connections = args.streams * (2 if args.of == "both" else 1)
+    if connections + SPARE_FILES > hard:
+        sys.exit(
+            f"{connections} streams need {connections} sockets in the one API process, but a "
+            f"process may open at most {hard} files here (ulimit -Hn): fewer streams, or the "
+            "streams spread over more API processes (SCALING.md)"
+        )
     with throwaway(args.store, ProjectorSettings) as settings:
         asyncio.run(ensure_topics(settings))
         try:

@@ -9,7 +9,9 @@ Opens one stream per account named (an account may be named twice), at most ``--
 opening at once, and prints ``opened <streams> <seconds> <refused>`` once every stream has
 answered (its first event, or its headers with ``--no-first-event``; or a refusal). Then it
 notes the arrival (``time.monotonic``, the same clock in every process of the machine) of
-every event by account and id until SIGTERM, and writes ``{account: [[id, at], ...]}`` to ``--out``.
+every event by account and version (the ``version`` of its data: a balance's, or the balance
+version an alert fired at) until SIGTERM, and writes ``{account: [[version, at], ...]}`` to
+``--out``.
 """
 
 from __future__ import annotations
@@ -17,12 +19,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import resource
 import signal
 import sys
 import time
 from collections import defaultdict
 from pathlib import Path
+
+VERSION = re.compile(rb'^data: {.*?"version":(\d+)')  # the first: the event's own, not a nested one
 
 
 class Streams:
@@ -81,8 +86,8 @@ class Streams:
         frame = await reader.readexactly(size + 2)
         at = time.monotonic()
         for line in frame.split(b"\n"):
-            if line.startswith(b"id: "):
-                self.arrivals[account].append((line[4:].decode(), at))
+            if found := VERSION.match(line):
+                self.arrivals[account].append((found[1].decode(), at))
                 return True
         self.heartbeats += 1
         return False

@@ -21,7 +21,7 @@ def test_a_small_live_streams_run_opens_every_stream_and_delivers_every_balance(
         [
             *(sys.executable, "-m", "services.cli", "bench", "live-streams"),
             *(f"--store={backend}", f"--out={out}", "--streams=200", "--rate=40"),
-            *("--seconds=5", "--alerts"),
+            *("--seconds=5", "--of=both"),
         ],
         cwd=REPO,
         capture_output=True,
