@@ -5,13 +5,22 @@
 // (body[data-ready]); reuses app.js's $, api, accountPath, page, number, say and sayRefusal.
 "use strict";
 
+// The projector publishes a balance just before its read model commits it: details read at
+// once may be a version older than the balance on screen, and are read again a moment later.
+const STALE_RETRY_MS = 100;
+const STALE_RETRIES = 20;
+
 async function loadTopUp() {
   let d;
-  try {
-    d = await api(accountPath());
-  } catch (error) {
-    if (error.status !== 404) throw error;
-    return; // not opened yet: nothing to show
+  for (let tries = 0; ; tries++) {
+    try {
+      d = await api(accountPath());
+    } catch (error) {
+      if (error.status !== 404) throw error;
+      return; // not opened yet: nothing to show
+    }
+    if (d.version >= page.version || tries >= STALE_RETRIES) break;
+    await new Promise((resolve) => setTimeout(resolve, STALE_RETRY_MS));
   }
   const t = d.auto_top_up;
   $("card-saved").textContent = !t.card_last4 ? "No card saved."
