@@ -500,6 +500,9 @@ async def test_bodies_over_the_cap_are_413_and_streams_per_token_are_capped(
         async with http.stream("GET", path) as first:
             assert first.status_code == 200
             second = await http.get(path)
+        async with asyncio.timeout(10):  # the server sees the client leave a moment later
+            while lone.ports.hub.streams("acct-a"):
+                await asyncio.sleep(0.01)
         async with http.stream("GET", path) as after_close:
             reopened = after_close.status_code
 
