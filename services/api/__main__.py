@@ -64,8 +64,23 @@ def main() -> int:
     logs.install()
     gc_tuning.settle_for_a_long_run()  # thousands of open streams: no full collection pauses
     log.info("api: %s (balances from %s)", settings.url(), settings.topic["balances"])
-    ApiServer(config, app).run()
+    sockets = (
+        [shared_port(settings.api_host, settings.api_port)] if settings.api_shared_port else None
+    )
+    ApiServer(config, app).run(sockets)
     return 0
+
+
+def shared_port(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port`` that other processes may bind too (``SO_REUSEPORT``:
+    the kernel gives each new connection to one of them)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
 
 
 if __name__ == "__main__":

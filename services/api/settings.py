@@ -37,6 +37,10 @@ DEV_TOKENS = frozenset({*DEV_SERVICE_TOKENS, DEV_ACCOUNT_TOKEN})
 class ApiSettings(Settings):
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=0, le=65535)
+    api_shared_port: bool = False
+    """Bind the port so that several API processes share it (``SO_REUSEPORT``): the kernel
+    spreads new connections over them, and each follows the whole balances topic, so any one
+    can serve any account's stream. More streams than one process holds: start more."""
     api_service_tokens: dict[SecretStr, ServiceScope] = Field(
         default_factory=lambda: {SecretStr(t): s for t, s in DEV_SERVICE_TOKENS.items()}
     )
