@@ -3,17 +3,17 @@ last balance on Kafka, latency at a steady rate, CPU and memory per process, and
 references (the Kafka ceiling and stock ``eventsourcing``) in the same run.
 
     credits bench end-to-end [--store postgres|sqlite] [--ledgers 1] [--accounts 10000]
-        [--commands 200000] [--producers 4] [--rate 2000] [--seconds 30]
-        [--naive-commands 20000] [--no-ceiling] [--no-naive] [--out PATH]
+        [--commands 200000] [--producers 4] [--rate 2000 | --rate-of-capacity 0.6]
+        [--seconds 30] [--naive-commands 20000] [--no-ceiling] [--no-naive] [--out PATH]
 
-Ledger(s) and projector run as their own processes in a throwaway namespace (topic prefix,
-SQLite file or PostgreSQL schema). Every message is encoded before any clock starts. Phases:
-set-up (accounts opened, reported apart), throughput (``--producers`` raw producers flood
-``--commands`` of the issue's mix, ``benchmarks/mix.py``), latency (``--rate`` per second for
-``--seconds``). The harness settles its collector as the services do
-(``services.gc_tuning``), so that its own pauses are not counted as theirs. Exits 1 if any
-command got no outcome, a balance never arrived, or a retry took effect twice. Appends one
-entry to benchmarks/results/end_to_end.json (or ``--out``).
+Ledger(s) and projector run as their own processes in a throwaway namespace (topic prefix, SQLite
+file or PostgreSQL schema). Every message is encoded before any clock starts. Phases: set-up
+(accounts opened, reported apart), throughput (``--producers`` raw producers flood ``--commands`` of
+the issue's mix, ``benchmarks/mix.py``), latency (``--rate`` per second for ``--seconds``, or
+``--rate-of-capacity`` times the throughput phase's commands per second). The harness settles its
+collector as the services do (``services.gc_tuning``), so that its own pauses are not counted as
+theirs. Exits 1 if any command got no outcome, a balance never arrived, or a retry took effect
+twice. Appends one entry to benchmarks/results/end_to_end.json (or ``--out``).
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ class Run:
 
     def __init__(self, args: argparse.Namespace, settings: ProjectorSettings) -> None:
         self.args, self.settings = args, settings
-        mix = Mix(args.accounts)
+        self.mix = mix = Mix(args.accounts)
         self.opening = mix.opening()
         self.flood = mix.commands(args.commands, retries=args.retries)
         self.paced = mix.commands(round(args.rate * args.seconds), retries=0.0)
@@ -128,6 +128,13 @@ class Run:
         }
         return settled, delays
 
+    def pace_at(self, rate: float) -> None:
+        """The latency phase at ``rate`` per second instead of ``--rate`` (its commands made
+        and encoded anew, before its clock starts)."""
+        self.args.rate = round(rate)
+        self.paced = self.mix.commands(round(self.args.rate * self.args.seconds), retries=0.0)
+        self.wire["latency"] = encoded(self.paced)
+
     async def settle(self, batch: list[Command], step: Step) -> Settled:
         earlier = self.sent.copy()
         self.sent.update(c.command_id for c in batch)
@@ -148,6 +155,8 @@ class Run:
         try:
             setup = await self.phase("set-up")
             flood = await self.phase("throughput")
+            if self.args.rate_of_capacity:
+                self.pace_at(self.args.rate_of_capacity * throughput(len(self.flood), flood))
             latency, delays = await self.latency()
         finally:
             usage = await sampler.stop()
@@ -185,6 +194,12 @@ class Run:
         return found
 
 
+def throughput(commands: int, flood: tuple[float, Settled]) -> float:
+    """Commands per second of a phase, from its first send to its last balance."""
+    began, settled = flood
+    return commands / (settled.last_balance - began)
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     with throwaway(args.store, ProjectorSettings) as settings:
         try:
@@ -205,6 +220,13 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--producers", type=int, default=4)
     parser.add_argument("--retries", type=float, default=0.01, help="share of producer retries")
     parser.add_argument("--rate", type=float, default=2_000.0, help="latency phase, per second")
+    parser.add_argument(
+        "--rate-of-capacity",
+        type=float,
+        default=None,
+        metavar="SHARE",
+        help="latency phase at this share of the throughput just measured (0.6: 60 %%)",
+    )
     parser.add_argument("--seconds", type=float, default=30.0, help="latency phase length")
     parser.add_argument("--naive-commands", type=int, default=20_000)
     parser.add_argument("--no-ceiling", action="store_true", help="skip the Kafka ceiling")

@@ -79,7 +79,12 @@ def measured(
                 "commands_per_s": per_s(everything, with_startup),
             },
         },
-        "latency": {"rate_per_s": run.args.rate, "commands": len(run.paced), **delays},
+        "latency": {
+            "rate_per_s": run.args.rate,
+            "rate_of_capacity": run.args.rate_of_capacity,
+            "commands": len(run.paced),
+            **delays,
+        },
         "resources": usage,
         "lost": _lost({"set-up": opened, "throughput": done, "latency": latency}),
     }

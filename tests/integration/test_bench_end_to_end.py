@@ -94,3 +94,27 @@ def test_a_run_whose_commands_get_no_outcome_fails_loudly(tmp_path: Path):
     [run] = json.loads(out.read_text())
     assert run["lost"]["throughput"]["outcomes_missing"] == 50
     assert run["lost"]["latency"]["outcomes_missing"] == 50
+
+
+def test_a_latency_phase_at_a_share_of_the_measured_capacity_paces_at_that_share(tmp_path: Path):
+    out = tmp_path / "end_to_end.json"
+    small = SMALL | {"--rate-of-capacity": 0.1, "--seconds": 1}
+    finished = subprocess.run(
+        [
+            *(sys.executable, "-m", "benchmarks.end_to_end", "--store=sqlite"),
+            *(f"{flag}={value}" for flag, value in small.items() if flag != "--rate"),
+            *("--no-ceiling", "--no-naive", f"--out={out}"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    [run] = json.loads(out.read_text())
+    capacity = run["throughput"]["commands"] / run["throughput"]["seconds_to_last_balance"]
+    latency = run["latency"]
+    assert latency["rate_of_capacity"] == 0.1
+    assert abs(latency["rate_per_s"] - 0.1 * capacity) <= 0.01 * capacity + 1
+    assert latency["commands"] == latency["send_to_balance"]["measured"] == latency["rate_per_s"]
