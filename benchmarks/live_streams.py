@@ -1,16 +1,17 @@
-"""Live balances at fan-out: many open balance streams on one API process, commands spread over
-them, and the delay from sending a command to its balance arriving on a stream.
+"""Live balances at fan-out: many open streams on the API, commands spread over them, and the
+delay from sending a command to its balance (or its alert) arriving on a stream.
 
     credits bench live-streams [--store sqlite|postgres] [--streams 10000] [--accounts N]
                                [--rate 500] [--seconds 30] [--of balance|alerts|both]
-                               [--out PATH]
+                               [--apis 1] [--out PATH]
 
 Starts the ledger, the projector and the API as their own processes (as ``make run`` does) in
 a namespace of their own on the real broker, and opens ``--accounts`` accounts (default: one
 per stream; not measured). Then the light client (``benchmarks.stream_client``, raw sockets,
 its own process) opens ``--streams`` streams, spread over the accounts, as fast as the API
 takes them: balance streams, alerts streams (``--of alerts``), or one of each per account
-(``--of both``: twice the connections, which one process must be allowed to hold), and
+(``--of both``: twice the connections, which the API processes must be allowed to hold;
+``--apis N`` runs N of them sharing the port, ``KALEMA_API_SHARED_PORT``), and
 commands from ``tests/workload.py`` are sent through ``LedgerClient`` at ``--rate`` per second
 for ``--seconds``. For each accepted command the delay runs from just before it is sent to the
 first arrival, on any stream of its account, of a balance with ``version >=`` its outcome's
@@ -34,6 +35,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from benchmarks.balance_latency import start_processes, stop_processes
 from benchmarks.report import percentiles, written
 from benchmarks.throwaway import throwaway
@@ -51,6 +54,7 @@ from tests.workload import command_log
 
 RESULTS = REPO / "benchmarks" / "results" / "live_streams.json"
 TOKEN = next(t for t, scope in DEV_SERVICE_TOKENS.items() if scope == "support")
+SPREAD = 1.1  # the kernel spreads connections over processes sharing a port about evenly
 SPARE_FILES = 1_000  # the API's other files: modules, Kafka, the store, the listening socket
 Sent = tuple[str, float, int]  # account, sent at (monotonic), stream version of its outcome
 
@@ -64,16 +68,21 @@ async def bench(settings: ProjectorSettings, args: argparse.Namespace) -> dict[s
     port = _free_port()
     processes = start_processes(
         settings,
-        ("services.ledger", "projections", "services.api"),
-        env={"KALEMA_API_PORT": str(port), "KALEMA_API_STREAMS_PER_TOKEN": str(10 * args.streams)},
+        ("services.ledger", "projections", *["services.api"] * args.apis),
+        env={
+            "KALEMA_API_PORT": str(port),
+            "KALEMA_API_STREAMS_PER_TOKEN": str(10 * args.streams),
+            "KALEMA_API_SHARED_PORT": str(args.apis > 1).lower(),
+        },
     )
+    apis = [p.pid for p in processes[2:]]
     try:
         async with LedgerClient(settings, timeout_s=60) as client:
             await asyncio.gather(*(client.submit(c) for c in opening))
             await _folded(settings)
-            await _api_ready(port)
+            await _api_ready(port, apis)
             accounts = [opening[n % len(opening)].account_id for n in range(args.streams)]
-            return await _measured(settings, args, client, processes[2].pid, port, accounts, paced)
+            return await _measured(settings, args, client, apis, port, accounts, paced)
     finally:
         stop_processes(processes)
 
@@ -82,7 +91,7 @@ async def _measured(
     settings: ProjectorSettings,
     args: argparse.Namespace,
     client: LedgerClient,
-    api_pid: int,
+    apis: list[int],
     port: int,
     accounts: list[str],
     paced: list[Command],
@@ -90,7 +99,8 @@ async def _measured(
     kinds = ("balance", "alerts") if args.of == "both" else (args.of,)
     outs = {kind: Path(tempfile.mkdtemp()) / f"{kind}.json" for kind in kinds}
     streams = {kind: await _client(port, kind, accounts, outs[kind]) for kind in kinds}
-    named = {"api": api_pid, **{f"{kind} stream client": s.pid for kind, s in streams.items()}}
+    named = {"api": apis[0]} if len(apis) == 1 else {f"api {n + 1}": p for n, p in enumerate(apis)}
+    named |= {f"{kind} stream client": s.pid for kind, s in streams.items()}
     sampler = Sampler(named, _kafka_port(settings), None, since=time.time())
     await sampler.start()
     opened = {kind: await _opened(s) for kind, s in streams.items()}
@@ -234,20 +244,31 @@ async def _folded(settings: ProjectorSettings) -> None:
         await asyncio.sleep(0.2)
 
 
-async def _api_ready(port: int) -> None:
-    """Until the API answers ``/health/ready`` with 200 (it starts alongside the others)."""
+async def _api_ready(port: int, apis: list[int]) -> None:
+    """Until every API process listens on ``port`` and one answers ``/health/ready`` with 200
+    (they start alongside the others; with several, the kernel picks who answers)."""
     for _ in range(600):
-        try:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.write(b"GET /health/ready HTTP/1.1\r\nHost: api\r\nConnection: close\r\n\r\n")
-            status = await reader.readline()
-            writer.close()
-            if b" 200 " in status:
-                return
-        except OSError:
-            pass
+        listening = {
+            pid
+            for pid in apis
+            for c in psutil.Process(pid).net_connections("tcp")
+            if c.status == psutil.CONN_LISTEN and c.laddr.port == port
+        }
+        if listening == set(apis) and await _answers_ready(port):
+            return
         await asyncio.sleep(0.1)
     raise TimeoutError("the API did not become ready")
+
+
+async def _answers_ready(port: int) -> bool:
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /health/ready HTTP/1.1\r\nHost: api\r\nConnection: close\r\n\r\n")
+        status = await reader.readline()
+        writer.close()
+        return b" 200 " in status
+    except OSError:
+        return False
 
 
 def _free_port() -> int:
@@ -275,17 +296,18 @@ def main() -> None:
         default="balance",
         help="what each stream is: a balance stream, an alerts stream, or one of each",
     )
+    parser.add_argument("--apis", type=int, default=1, help="API processes sharing the port")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     args.accounts = args.accounts or args.streams
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the API's sockets: inherited
     connections = args.streams * (2 if args.of == "both" else 1)
-    if connections + SPARE_FILES > hard:
+    if connections * SPREAD / args.apis + SPARE_FILES > hard:
         sys.exit(
-            f"{connections} streams need {connections} sockets in the one API process, but a "
-            f"process may open at most {hard} files here (ulimit -Hn): fewer streams, or the "
-            "streams spread over more API processes (SCALING.md)"
+            f"{connections} streams over {args.apis} API process(es) need more sockets than a "
+            f"process may open here ({hard} files, ulimit -Hn): fewer streams, or more API "
+            "processes (--apis; SCALING.md)"
         )
     with throwaway(args.store, ProjectorSettings) as settings:
         asyncio.run(ensure_topics(settings))
