@@ -66,3 +66,32 @@ def test_the_readme_is_at_most_200_lines_and_opens_with_the_two_commands():
     assert len(lines) <= 200
     assert lines[3].startswith("make run ")
     assert lines[4].startswith("make test ")
+
+
+def test_every_kalema_variable_the_project_names_is_a_setting():
+    """A variable renamed in the settings but not in a page, a comment or a script would
+    send an operator to a setting that does nothing. ``KALEMA_STRIPE_*`` (a family) is
+    allowed; the test suite's own names are not checked."""
+    import re
+    import subprocess
+
+    from docs.hooks.configuration import CLASSES
+
+    settings = {f"KALEMA_{name.upper()}" for cls, _ in CLASSES for name in cls.model_fields}
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.split()
+    named: dict[str, set[str]] = {}
+    for path in tracked:
+        if path.startswith("tests/") or not path.endswith(TEXTS):
+            continue
+        for found in re.finditer(r"KALEMA_[A-Z0-9_]+(\*?)", (REPO / path).read_text()):
+            name = found.group(0)
+            if not found.group(1) and not name.endswith("_"):
+                named.setdefault(name, set()).add(path)
+
+    assert len(named) > 40  # the scan saw them
+    assert {name: paths for name, paths in named.items() if name not in settings} == {}
+
+
+TEXTS = (".md", ".py", ".yaml", ".yml", ".sh", ".js", ".html", ".toml", "Makefile", "Dockerfile")
