@@ -16,6 +16,7 @@ from events.balances import BalanceAlert, BalanceUpdated
 from projections import finance, history
 from projections.alerts import AlertRules, AlertState, evaluate
 from projections.balance import BalanceView, RecordedEvent, fold
+from services.ledger.store import gc_paused
 
 T = TypeVar("T")
 
@@ -90,6 +91,17 @@ def project(
     last good version, nothing more of it is published, and every other account goes on.
     Events of accounts in ``quarantined`` are passed over.
     """
+    with gc_paused():  # what a fold makes is acyclic: reference counting frees it
+        return _project(entries, batch, rules, quarantined, names)
+
+
+def _project(
+    entries: Mapping[str, Entry],
+    batch: Sequence[RecordedEvent],
+    rules: AlertRules,
+    quarantined: Collection[str],
+    names: history.Names | None,
+) -> Projected:
     ends = _command_ends(batch)
     out = Projected()
     for recorded, ends_command in zip(batch, ends, strict=True):

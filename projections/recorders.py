@@ -26,6 +26,7 @@ from projections import alerts, balance, finance, finance_tables, history
 from projections.batch import Entry
 from projections.finance_tables import PERIODS, USAGE, Periods, Usage
 from services.ledger.recorders import reading
+from services.ledger.store import gc_paused
 
 TABLE, TRACKING, SOURCE, HISTORY = "balances", "balances_tracking", "ledger", "history"
 QUARANTINE, LEASE = "balances_quarantine", "projector_lease"
@@ -158,8 +159,9 @@ class _BalanceTable:
         """Write these rows, the events' history, the finance periods and usage they changed
         (and quarantined accounts) and move the position from ``previous`` to ``position``,
         atomically."""
-        rows = [self.row(entry, message) for entry, message in entries]
-        lines = [self.history_row(account_id, row) for account_id, row in events]
+        with gc_paused():  # a page's rows are acyclic: reference counting frees them
+            rows = [self.row(entry, message) for entry, message in entries]
+            lines = [self.history_row(account_id, row) for account_id, row in events]
         with self.page_transaction(len(rows), len(lines)) as c:
             if rows:  # writes first: in SQLite a write takes the lock, waiting if need be
                 self.upsert(c, rows)
