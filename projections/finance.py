@@ -267,25 +267,26 @@ def _used_today(books: Books, event: ToolUsed | HoldSettled, day: str) -> tuple[
 
 
 def dump(books: Books) -> dict[str, Any]:
-    """The books as JSON-ready data, kept in the balance row."""
-    period = books.period
+    """The books as data for the balance row's JSON (``balance.dump``): the lots and the
+    period as their named tuples, which it writes as arrays."""
     return {
-        "lots": {k: [v.credits, v.price_cents, v.gone] for k, v in books.lots.items()},
-        "plans": dict(books.plans),
-        "period": None if period is None else _period_document(period),
+        "lots": books.lots,
+        "plans": books.plans,
+        "period": books.period,
         "day": books.day,
-        "today": {k: list(v) for k, v in books.today.items()},
+        "today": books.today,
     }
 
 
 def load(doc: Mapping[str, Any]) -> Books:
-    """The books back from ``dump``; raises ``ValueError`` on anything unreadable."""
+    """The books back from ``dump``'s JSON; raises ``ValueError`` on anything unreadable. A
+    period written as an object (rows from before periods were arrays) is read too."""
     try:
         period = doc["period"]
         return Books(
             lots={k: PricedLot(*v) for k, v in doc["lots"].items()},
             plans=dict(doc["plans"]),
-            period=None if period is None else period_of(period),
+            period=None if period is None else _period_from(period),
             day=doc["day"],
             today={k: (v[0], v[1]) for k, v in doc["today"].items()},
         )
@@ -293,16 +294,8 @@ def load(doc: Mapping[str, Any]) -> Books:
         raise ValueError(f"unreadable books: {error!r}") from error
 
 
-def _period_document(period: Period) -> dict[str, Any]:
-    names = [n for n in Period._fields if n not in ("subscription", "granted")]
-    doc: dict[str, Any] = {n: getattr(period, n) for n in names}
-    doc["subscription"] = {k: list(v) for k, v in period.subscription.items()}
-    doc["granted"] = list(period.granted)
-    return doc
-
-
-def period_of(doc: Mapping[str, Any]) -> Period:
-    fields_ = dict(doc)
-    fields_["subscription"] = {k: tuple(v) for k, v in doc["subscription"].items()}
-    fields_["granted"] = tuple(doc["granted"])
+def _period_from(doc: Mapping[str, Any] | list[Any]) -> Period:
+    fields_ = dict(doc) if isinstance(doc, Mapping) else dict(zip(Period._fields, doc, strict=True))
+    fields_["subscription"] = {k: (v[0], v[1], v[2]) for k, v in fields_["subscription"].items()}
+    fields_["granted"] = tuple(fields_["granted"])
     return Period(**fields_)
