@@ -70,7 +70,6 @@ HISTORY_COLUMNS = (
 )
 HISTORY_NAMES = [name for name, _ in HISTORY_COLUMNS]
 assert [f.name for f in fields(history.Row)] == HISTORY_NAMES[1:]  # a row is (account, *fields)
-_history_values = attrgetter(*HISTORY_NAMES[1:])
 CREATE_HISTORY = (
     "CREATE TABLE IF NOT EXISTS {history} ("
     + ", ".join(f"{n} {t}" for n, t in HISTORY_COLUMNS)
@@ -99,7 +98,7 @@ INSERT_HISTORY_INCOMING = (
     f"FROM {INCOMING_HISTORY} ON CONFLICT (account_id, version) DO NOTHING"
 )
 SMALL_PAGE = 100  # rows of a table: up to this many, pipelined statements; above, COPY
-HistoryRows = Iterable[tuple[str, history.Row]]
+HistoryRows = Iterable[history.Line]  # (account, *a Row's fields)
 Stored = tuple[Entry, BalanceUpdated]  # an entry and its balance message
 CREATE_QUARANTINE = (
     "CREATE TABLE IF NOT EXISTS {quarantine} (account_id TEXT PRIMARY KEY, "
@@ -161,7 +160,7 @@ class _BalanceTable:
         atomically."""
         with gc_paused():  # a page's rows are acyclic: reference counting frees them
             rows = [self.row(entry, message) for entry, message in entries]
-            lines = [self.history_row(account_id, row) for account_id, row in events]
+            lines = [self.history_row(line) for line in events]
         with self.page_transaction(len(rows), len(lines)) as c:
             if rows:  # writes first: in SQLite a write takes the lock, waiting if need be
                 self.upsert(c, rows)
@@ -238,7 +237,7 @@ class _BalanceTable:
     def add_history(
         self, events: HistoryRows, periods: Periods | None = None, usage: Usage | None = None
     ) -> None:
-        lines = [self.history_row(account_id, row) for account_id, row in events]
+        lines = [self.history_row(line) for line in events]
         with self.datastore.transaction(commit=True) as c:
             if lines:
                 self.insert_history(c, lines)
@@ -290,9 +289,9 @@ class _BalanceTable:
             c.execute(self.q("SELECT 1 FROM {history} LIMIT 1"))
             return c.fetchone() is not None
 
-    def history_row(self, account_id: str, row: history.Row) -> tuple[Any, ...]:
-        values = _history_values(row)  # the row's fields in column order, no deep copy
-        return (account_id, values[0], self.time_param(row.at), *values[2:])
+    def history_row(self, line: history.Line) -> tuple[Any, ...]:
+        """The history's line as the table's parameters (its time as this store takes it)."""
+        return (line[0], line[1], self.time_param(line[2]), *line[3:])
 
     def time_value(self, stored: Any) -> datetime:
         return datetime.fromisoformat(stored) if isinstance(stored, str) else stored
@@ -427,6 +426,9 @@ class PostgresBalanceRecorder(_BalanceTable, PostgresTrackingRecorder):
 
     def time_param(self, moment: datetime | None) -> Any:
         return moment
+
+    def history_row(self, line: history.Line) -> tuple[Any, ...]:
+        return line  # its time is taken as it is
 
     @contextmanager
     def page_transaction(self, rows: int, lines: int) -> Iterator[Any]:
