@@ -16,7 +16,7 @@ from events.balances import BalanceUpdated
 from events.ledger import LedgerEvent
 from events.trusted import trusted
 from services.ledger import snapshots
-from services.ledger.core import Account, Balance, balance, ends, evolve, started
+from services.ledger.core import Account, Balance, Lot, balance, ends, evolve
 
 FORMAT = 5  # 4: the ledger's account encoding, format 3 (services/ledger/snapshots.py); 5: books
 
@@ -61,17 +61,25 @@ class BalanceView:
     @property
     def subscription_expires_at(self) -> datetime | None:
         """When the spendable subscription credits expire (None if there are none)."""
-        cycles = [lot for lot in self.account.lots.values() if lot.kind == "subscription"]
-        spendable = [lot for lot in cycles if lot.remaining and started(lot, self.account.as_of)]
+        # One pass over the lots with plain locals (``started`` inlined): this runs for every
+        # changed account of every page. A cycle's lot ends early only at a later cycle's
+        # start, so with one cycle open its end is its own; with more, ``ends`` sorts them.
+        account = self.account
+        now = account.as_of
+        cycles = 0
+        spendable: list[Lot] = []
+        for lot in account.lots.values():
+            if lot.kind != "subscription":
+                continue
+            cycles += 1
+            starts_at = lot.starts_at
+            if lot.remaining and (starts_at is None or (now is not None and starts_at <= now)):
+                spendable.append(lot)
         if not spendable:
             return None
-        # A cycle's lot ends early only at a later cycle's start: with one cycle open, its end
-        # is its own (``ends`` sorts every lot, a tenth of the cost of a page's messages).
-        end = (
-            ends(self.account)
-            if len(cycles) > 1
-            else {spendable[0].lot_id: spendable[0].expires_at}
-        )
+        if cycles == 1:
+            return spendable[0].expires_at
+        end = ends(account)
         return min((at for lot in spendable if (at := end[lot.lot_id]) is not None), default=None)
 
     def message(self) -> BalanceUpdated:
