@@ -115,6 +115,12 @@ TAKE_LEASE = (
 )
 
 
+def iso(moment: datetime) -> str:
+    """``moment.isoformat()``, as SQLite stores a time. orjson writes the same text at a third
+    of the cost, and a page writes three times per row and one per history line."""
+    return orjson.dumps(moment)[1:-1].decode()
+
+
 class PositionMoved(RuntimeError):
     """The stored position is not where this projector left it: someone else wrote it."""
 
@@ -138,7 +144,7 @@ class _BalanceTable:
         )
 
     def time_param(self, moment: datetime | None) -> Any:
-        return None if moment is None else moment.isoformat()
+        return None if moment is None else iso(moment)
 
     @contextmanager
     def snapshot_transaction(self) -> Iterator[Any]:
