@@ -128,6 +128,8 @@ def _projected(projector: Projector) -> tuple[int, float]:
             page.last_id,
             projected.quarantined,
             projected.history,
+            projected.periods,
+            projected.usage,
         )
         projector._remember(projected.entries.items())
         projector.position = page.last_id
