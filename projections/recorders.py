@@ -121,6 +121,12 @@ def iso(moment: datetime) -> str:
     return orjson.dumps(moment)[1:-1].decode()
 
 
+def _books(periods: Periods, usage: Usage) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The finance periods' rows and the days' usage rows."""
+    months = [finance_tables.period_row(a, p) for (a, _), p in periods.items()]
+    return months, list(finance_tables.usage_rows(usage))
+
+
 class PositionMoved(RuntimeError):
     """The stored position is not where this projector left it: someone else wrote it."""
 
@@ -167,12 +173,13 @@ class _BalanceTable:
         with gc_paused():  # a page's rows are acyclic: reference counting frees them
             rows = [self.row(entry, message) for entry, message in entries]
             lines = [self.history_row(line) for line in events]
-        with self.page_transaction(len(rows), len(lines)) as c:
+            months, days = _books(periods or {}, usage or {})
+        with self.page_transaction(len(rows), max(len(lines), len(months), len(days))) as c:
             if rows:  # writes first: in SQLite a write takes the lock, waiting if need be
                 self.upsert(c, rows)
             if lines:
                 self.insert_history(c, lines)
-            self._book(c, periods or {}, usage or {})
+            self._book(c, months, days)
             if quarantined:
                 self._quarantine(c, quarantined, position)
             if previous:
@@ -244,18 +251,24 @@ class _BalanceTable:
         self, events: HistoryRows, periods: Periods | None = None, usage: Usage | None = None
     ) -> None:
         lines = [self.history_row(line) for line in events]
+        months, days = _books(periods or {}, usage or {})
         with self.datastore.transaction(commit=True) as c:
             if lines:
                 self.insert_history(c, lines)
-            self._book(c, periods or {}, usage or {})
+            self._book(c, months, days)
 
-    def _book(self, c: Any, periods: Periods, usage: Usage) -> None:
-        """Upsert the finance periods and the days' usage."""
-        if periods:
-            rows = [finance_tables.period_row(a, p) for (a, _), p in periods.items()]
-            c.executemany(self.q(finance_tables.UPSERT_PERIOD), rows)
-        if usage:
-            c.executemany(self.q(finance_tables.UPSERT_USAGE), finance_tables.usage_rows(usage))
+    def _book(self, c: Any, months: list[tuple[Any, ...]], days: list[tuple[Any, ...]]) -> None:
+        """Upsert the finance periods' rows and the days' usage rows."""
+        if months:
+            self.upsert_periods(c, months)
+        if days:
+            self.upsert_usage(c, days)
+
+    def upsert_periods(self, c: Any, rows: list[tuple[Any, ...]]) -> None:
+        c.executemany(self.q(finance_tables.UPSERT_PERIOD), rows)
+
+    def upsert_usage(self, c: Any, rows: list[tuple[Any, ...]]) -> None:
+        c.executemany(self.q(finance_tables.UPSERT_USAGE), rows)
 
     def periods(self, upto: str) -> list[tuple[str, finance.Period]]:
         """Every account's months up to ``upto`` (YYYY-MM), by account and month."""
@@ -461,23 +474,50 @@ class PostgresBalanceRecorder(_BalanceTable, PostgresTrackingRecorder):
         if len(rows) <= SMALL_PAGE:
             super().upsert(c, rows)
             return
-        c.execute(self.q(INCOMING.format(incoming=INCOMING_BALANCES, source="{table}")))
-        with c.copy(self.q(COPY.format(incoming=INCOMING_BALANCES, names=", ".join(NAMES)))) as cp:
-            for row in rows:
-                cp.write_row(row)
-        c.execute(self.q(UPSERT_INCOMING))
+        self._copied(c, rows, INCOMING_BALANCES, "{table}", NAMES, UPSERT_INCOMING)
 
     def insert_history(self, c: Any, lines: list[tuple[Any, ...]]) -> None:
         """As ``upsert``: COPY, then one ``INSERT ... SELECT`` that keeps rows already there."""
         if len(lines) <= SMALL_PAGE:
             super().insert_history(c, lines)
             return
-        c.execute(self.q(INCOMING.format(incoming=INCOMING_HISTORY, source="{history}")))
-        names = ", ".join(HISTORY_NAMES)
-        with c.copy(self.q(COPY.format(incoming=INCOMING_HISTORY, names=names))) as cp:
-            for line in lines:
-                cp.write_row(line)
-        c.execute(self.q(INSERT_HISTORY_INCOMING))
+        incoming, write = INCOMING_HISTORY, INSERT_HISTORY_INCOMING
+        self._copied(c, lines, incoming, "{history}", HISTORY_NAMES, write)
+
+    def upsert_periods(self, c: Any, rows: list[tuple[Any, ...]]) -> None:
+        """As ``upsert``, for the finance months (one per changed account)."""
+        if len(rows) <= SMALL_PAGE:
+            super().upsert_periods(c, rows)
+            return
+        incoming, names = f"{finance_tables.PERIODS}_incoming", finance_tables.PERIOD_NAMES
+        write = finance_tables.upsert_period(f"SELECT {', '.join(names)} FROM {incoming}")
+        self._copied(c, rows, incoming, "{periods}", names, write)
+
+    def upsert_usage(self, c: Any, rows: list[tuple[Any, ...]]) -> None:
+        """As ``upsert``, for the days' usage (one per account, day and tool used)."""
+        if len(rows) <= SMALL_PAGE:
+            super().upsert_usage(c, rows)
+            return
+        incoming, names = f"{finance_tables.USAGE}_incoming", finance_tables.USAGE_NAMES
+        write = finance_tables.upsert_usage(f"SELECT {', '.join(names)} FROM {incoming}")
+        self._copied(c, rows, incoming, "{usage}", names, write)
+
+    def _copied(
+        self,
+        c: Any,
+        rows: list[tuple[Any, ...]],
+        incoming: str,
+        source: str,
+        names: Sequence[str],
+        write: str,
+    ) -> None:
+        """COPY ``rows`` into the session table ``incoming`` (shaped like ``source``, emptied
+        at commit), then ``write`` them from it into ``source`` with one statement."""
+        c.execute(self.q(INCOMING.format(incoming=incoming, source=source)))
+        with c.copy(self.q(COPY.format(incoming=incoming, names=", ".join(names)))) as cp:
+            for row in rows:
+                cp.write_row(row)
+        c.execute(self.q(write))
 
     @contextmanager
     def snapshot_transaction(self) -> Iterator[Any]:
