@@ -5,8 +5,8 @@ while it is the account's latest month, so a closed month stays as it was."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -50,8 +50,22 @@ def upsert_usage(source: str) -> str:
     )
 
 
-UPSERT_PERIOD = upsert_period(f"VALUES ({', '.join('?' * len(PERIOD_NAMES))})")
-UPSERT_USAGE = upsert_usage(f"VALUES ({', '.join('?' * len(USAGE_NAMES))})")
+class Table(NamedTuple):
+    """A finance table as a page writes it: its name (and placeholder in the statements), its
+    columns, and its upsert from a source of rows."""
+
+    name: str
+    placeholder: str
+    names: tuple[str, ...]
+    upsert: Callable[[str], str]
+
+    @property
+    def from_values(self) -> str:
+        return self.upsert(f"VALUES ({', '.join('?' * len(self.names))})")
+
+
+MONTHS = Table(PERIODS, "{periods}", PERIOD_NAMES, upsert_period)
+DAYS = Table(USAGE, "{usage}", USAGE_NAMES, upsert_usage)
 SELECT_PERIODS = (
     f"SELECT {', '.join(PERIOD_NAMES)} FROM {{periods}} WHERE month <= ? ORDER BY account_id, month"
 )

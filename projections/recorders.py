@@ -260,15 +260,12 @@ class _BalanceTable:
     def _book(self, c: Any, months: list[tuple[Any, ...]], days: list[tuple[Any, ...]]) -> None:
         """Upsert the finance periods' rows and the days' usage rows."""
         if months:
-            self.upsert_periods(c, months)
+            self.upsert_book(c, finance_tables.MONTHS, months)
         if days:
-            self.upsert_usage(c, days)
+            self.upsert_book(c, finance_tables.DAYS, days)
 
-    def upsert_periods(self, c: Any, rows: list[tuple[Any, ...]]) -> None:
-        c.executemany(self.q(finance_tables.UPSERT_PERIOD), rows)
-
-    def upsert_usage(self, c: Any, rows: list[tuple[Any, ...]]) -> None:
-        c.executemany(self.q(finance_tables.UPSERT_USAGE), rows)
+    def upsert_book(self, c: Any, table: finance_tables.Table, rows: list[tuple[Any, ...]]) -> None:
+        c.executemany(self.q(table.from_values), rows)
 
     def periods(self, upto: str) -> list[tuple[str, finance.Period]]:
         """Every account's months up to ``upto`` (YYYY-MM), by account and month."""
@@ -484,23 +481,14 @@ class PostgresBalanceRecorder(_BalanceTable, PostgresTrackingRecorder):
         incoming, write = INCOMING_HISTORY, INSERT_HISTORY_INCOMING
         self._copied(c, lines, incoming, "{history}", HISTORY_NAMES, write)
 
-    def upsert_periods(self, c: Any, rows: list[tuple[Any, ...]]) -> None:
-        """As ``upsert``, for the finance months (one per changed account)."""
+    def upsert_book(self, c: Any, table: finance_tables.Table, rows: list[tuple[Any, ...]]) -> None:
+        """As ``upsert``, for a finance table (the months, or the days' usage)."""
         if len(rows) <= SMALL_PAGE:
-            super().upsert_periods(c, rows)
+            super().upsert_book(c, table, rows)
             return
-        incoming, names = f"{finance_tables.PERIODS}_incoming", finance_tables.PERIOD_NAMES
-        write = finance_tables.upsert_period(f"SELECT {', '.join(names)} FROM {incoming}")
-        self._copied(c, rows, incoming, "{periods}", names, write)
-
-    def upsert_usage(self, c: Any, rows: list[tuple[Any, ...]]) -> None:
-        """As ``upsert``, for the days' usage (one per account, day and tool used)."""
-        if len(rows) <= SMALL_PAGE:
-            super().upsert_usage(c, rows)
-            return
-        incoming, names = f"{finance_tables.USAGE}_incoming", finance_tables.USAGE_NAMES
-        write = finance_tables.upsert_usage(f"SELECT {', '.join(names)} FROM {incoming}")
-        self._copied(c, rows, incoming, "{usage}", names, write)
+        incoming = f"{table.name}_incoming"
+        write = table.upsert(f"SELECT {', '.join(table.names)} FROM {incoming}")
+        self._copied(c, rows, incoming, table.placeholder, table.names, write)
 
     def _copied(
         self,
