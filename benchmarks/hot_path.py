@@ -105,6 +105,7 @@ def _decided(ledger: Ledger, records: Sequence[Incoming]) -> None:
 
 def _projected(projector: Projector) -> tuple[int, float]:
     """Project the whole log page by page as ``Projector._step`` does, less the broker."""
+    from events.balances import encoded
     from projections.batch import project
 
     events = 0
@@ -118,15 +119,17 @@ def _projected(projector: Projector) -> tuple[int, float]:
         projected = project(loaded, [r for _, r in page.items], projector.rules)
         messages = projected.messages()
         for update in projected.published(messages):
-            update.model_dump_json().encode()
+            encoded(update)  # as Projector._publish encodes them
         for alert in projected.alerts:
-            alert.model_dump_json().encode()
+            encoded(alert)
         projector.model.save(
             [(entry, messages[a]) for a, entry in projected.entries.items()],
             projector.position,
             page.last_id,
             projected.quarantined,
             projected.history,
+            projected.periods,
+            projected.usage,
         )
         projector._remember(projected.entries.items())
         projector.position = page.last_id

@@ -16,6 +16,7 @@ from events.balances import BalanceAlert, BalanceUpdated
 from projections import finance, history
 from projections.alerts import AlertRules, AlertState, evaluate
 from projections.balance import BalanceView, RecordedEvent, fold
+from services.ledger.store import gc_paused
 
 T = TypeVar("T")
 
@@ -37,7 +38,7 @@ class Projected:
 
     entries: dict[str, Entry] = field(default_factory=dict)
     alerts: list[BalanceAlert] = field(default_factory=list)
-    history: list[tuple[str, history.Row]] = field(default_factory=list)  # (account, row)
+    history: list[history.Line] = field(default_factory=list)
     quarantined: dict[str, str] = field(default_factory=dict)
     periods: dict[tuple[str, str], finance.Period] = field(default_factory=dict)
     usage: dict[tuple[str, str], finance.Today] = field(default_factory=dict)
@@ -62,7 +63,7 @@ class Projected:
         self.quarantined[account_id] = f"version {version}: {type(error).__name__}: {error}"
         self.entries.pop(account_id, None)
         self.alerts = [a for a in self.alerts if a.account_id != account_id]
-        self.history = [(a, row) for a, row in self.history if a != account_id]
+        self.history = [line for line in self.history if line[0] != account_id]
         self.periods = {k: p for k, p in self.periods.items() if k[0] != account_id}
         self.usage = {k: u for k, u in self.usage.items() if k[0] != account_id}
 
@@ -90,6 +91,17 @@ def project(
     last good version, nothing more of it is published, and every other account goes on.
     Events of accounts in ``quarantined`` are passed over.
     """
+    with gc_paused():  # what a fold makes is acyclic: reference counting frees it
+        return _project(entries, batch, rules, quarantined, names)
+
+
+def _project(
+    entries: Mapping[str, Entry],
+    batch: Sequence[RecordedEvent],
+    rules: AlertRules,
+    quarantined: Collection[str],
+    names: history.Names | None,
+) -> Projected:
     ends = _command_ends(batch)
     out = Projected()
     for recorded, ends_command in zip(batch, ends, strict=True):
@@ -106,12 +118,13 @@ def project(
             if ends_command:
                 alerts, fired = evaluate(view, alerts, rules)
                 out.alerts += fired
-            row = history.row(recorded.event, view.version, entry.view.figures, view.figures, names)
+            before, after = entry.view.figures, view.figures
+            line = history.line(account_id, recorded.event, view.version, before, after, names)
             books = finance.fold(entry.books, recorded.event)
         except Exception as error:  # a fold that raises must not stop every other account
             out.quarantine(account_id, recorded.originator_version, error)
             continue
-        out.history.append((account_id, row))
+        out.history.append(line)
         out.booked(account_id, books, entry.books)
         out.entries[account_id] = Entry(view, alerts, books)
     return out

@@ -15,16 +15,16 @@ Usage is kept per day and tool for the page's chart (``Books.today``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Literal
+from collections.abc import Mapping
+from datetime import UTC, date
+from functools import lru_cache
+from types import MappingProxyType
+from typing import Any, Literal, NamedTuple
 
 from events.ledger import (
     CreditsExpired,
     CreditsGranted,
     CycleStarted,
-    Draw,
     Forfeit,
     HoldExpired,
     HoldReleased,
@@ -43,17 +43,14 @@ from events.ledger import (
 
 Today = Mapping[str, tuple[int, int]]  # tool: (uses, credits) on one day
 Category = Literal["in", "used", "refunded", "expired"]
+Move = tuple[Category, str, LotKind, int]  # (category, lot, its kind, signed credits)
 NO_PLAN = "(none)"
-_KIND_OF_ORIGIN: dict[type[LedgerEvent], LotKind] = {
-    CycleStarted: "subscription",
-    PlanUpgraded: "subscription",
-    CreditsGranted: "granted",
-    PackagePurchased: "purchased",
-}
+_NOTHING: Mapping[Any, Any] = MappingProxyType({})  # a shared empty default, read-only
 
 
-@dataclass(frozen=True, slots=True)
-class PricedLot:
+# Named tuples rather than frozen dataclasses: the fold makes a ``Books`` per event, and a
+# ``Period`` and a ``PricedLot`` per moving event; a tuple is built several times faster.
+class PricedLot(NamedTuple):
     """A purchased lot: its credits and price when bought, and its credits gone so far."""
 
     credits: int
@@ -70,8 +67,7 @@ class PricedLot:
         return self.credits - self.gone, self.price_cents - self.value_gone_cents
 
 
-@dataclass(frozen=True, slots=True)
-class Period:
+class Period(NamedTuple):
     """One account's month. Purchased credits and their value in cents: ``opening + bought -
     consumed - refunded - forfeited = closing``; subscription credits by plan and granted
     credits: (granted, used, expired)."""
@@ -89,7 +85,7 @@ class Period:
     forfeited_cents: int = 0
     closing: int = 0
     closing_cents: int = 0
-    subscription: Mapping[str, tuple[int, int, int]] = field(default_factory=dict)
+    subscription: Mapping[str, tuple[int, int, int]] = _NOTHING
     granted: tuple[int, int, int] = (0, 0, 0)
 
     @property
@@ -102,152 +98,149 @@ class Period:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Books:
+class Books(NamedTuple):
     """One account's finance state: its purchased lots' prices, which plan each cycle's lot
     belongs to, the latest month's figures and the latest day's usage by tool."""
 
-    lots: Mapping[str, PricedLot] = field(default_factory=dict)
-    plans: Mapping[str, str] = field(default_factory=dict)
+    lots: Mapping[str, PricedLot] = _NOTHING
+    plans: Mapping[str, str] = _NOTHING
     period: Period | None = None
     day: str = ""  # YYYY-MM-DD of ``today``
-    today: Today = field(default_factory=dict)
+    today: Today = _NOTHING
 
     def outstanding(self) -> tuple[int, int]:
         """Purchased (credits, cents) not yet delivered, from the lots."""
-        pairs = [lot.outstanding for lot in self.lots.values()]
-        return sum(p[0] for p in pairs), sum(p[1] for p in pairs)
+        return _outstanding(self.lots)
 
 
 def fold(books: Books, event: LedgerEvent) -> Books:
     """The books after one more event of the account."""
     utc = event.occurred_at.astimezone(UTC)
-    month = f"{utc.year:04d}-{utc.month:02d}"
+    month, day = _month_and_day(utc.toordinal())
     period = books.period
     if period is None or month > period.month:
-        credits, cents = books.outstanding()
+        credits, cents = _outstanding(books.lots)
         period = Period(month, credits, cents, closing=credits, closing_cents=cents)
     lots, plans = books.lots, books.plans
-    match event:
-        case PackagePurchased():
-            lots = {**lots, event.lot_id: PricedLot(event.credits, event.price_cents)}
-        case CycleStarted(lot_id=lot_id, plan=plan) | PlanUpgraded(lot_id=lot_id, to_plan=plan):
-            plans = {**plans, lot_id: plan}
-    # The period's changes are gathered and applied once: this runs for every event.
-    changes: dict[str, Any] = {}
-    for category, draw in moves(event):
-        lots = _count(period, plans, lots, changes, category, draw)
-    if lots is not books.lots:  # only a purchased lot moves the closing
-        changes["closing"], changes["closing_cents"] = Books(lots).outstanding()
-    if changes:
-        period = Period(*[changes.get(name, getattr(period, name)) for name in _PERIOD_FIELDS])
-    return _used_today(Books(lots, plans, period, books.day, books.today), event, utc)
+    if isinstance(event, PackagePurchased):
+        lots = {**lots, event.lot_id: PricedLot(event.credits, event.price_cents)}
+    elif isinstance(event, CycleStarted):
+        plans = {**plans, event.lot_id: event.plan}
+    elif isinstance(event, PlanUpgraded):
+        plans = {**plans, event.lot_id: event.to_plan}
+    moved = moves(event)
+    if moved or lots is not books.lots:
+        # The period's figures as a list, changed in place and made a period once.
+        figures: list[Any] = list(period)
+        for category, lot_id, lot_kind, n in moved:
+            lots = _count(figures, period, plans, lots, category, lot_id, lot_kind, n)
+        if lots is not books.lots:  # only a purchased lot moves the closing
+            figures[_CLOSING], figures[_CLOSING + 1] = _outstanding(lots)
+        period = Period._make(figures)
+    if isinstance(event, ToolUsed | HoldSettled):
+        return Books(lots, plans, period, *_used_today(books, event, day))
+    return Books(lots, plans, period, books.day, books.today)
 
 
-def moves(event: LedgerEvent) -> Iterable[tuple[Category, Draw]]:
-    """What the event did to each lot, as (category, signed draw)."""
+def moves(event: LedgerEvent) -> list[Move]:
+    """What the event did to each lot, as (category, lot, kind, signed credits)."""
     match event:
+        case ToolUsed():
+            return [("used", d.lot_id, d.kind, d.credits) for d in event.draws]
         case CycleStarted() | PlanUpgraded() | CreditsGranted() | PackagePurchased():
             kind = _KIND_OF_ORIGIN[type(event)]
-            if event.credits:
-                yield (
-                    "in",
-                    Draw.model_construct(lot_id=event.lot_id, kind=kind, credits=event.credits),
-                )
+            return [("in", event.lot_id, kind, event.credits)] if event.credits else []
         case CreditsExpired():
-            if event.credits:
-                yield (
-                    "expired",
-                    Draw.model_construct(
-                        lot_id=event.lot_id, kind=event.kind, credits=event.credits
-                    ),
-                )
-        case ToolUsed():
-            yield from (("used", d) for d in event.draws)
+            return [("expired", event.lot_id, event.kind, event.credits)] if event.credits else []
         case HoldSettled():
-            yield from (("used", d) for d in event.draws)
-            yield from _forfeits(event.forfeited)
+            used: list[Move] = [("used", d.lot_id, d.kind, d.credits) for d in event.draws]
+            return used + _forfeits(event.forfeited)
         case HoldReleased() | HoldExpired():
-            yield from _forfeits(event.forfeited)
+            return _forfeits(event.forfeited)
         case UsageRefunded():
-            for draw in (*event.returned, *event.forfeited):
-                yield "used", _negated(draw)
-            yield from _forfeits(event.forfeited)
+            back: list[Move] = [
+                ("used", d.lot_id, d.kind, -d.credits) for d in (*event.returned, *event.forfeited)
+            ]
+            return back + _forfeits(event.forfeited)
         case PackageRefunded() | PurchaseReversed() | PackagePartlyRefunded():
-            if event.credits_removed:
-                yield (
-                    "refunded",
-                    Draw.model_construct(
-                        lot_id=event.lot_id, kind="purchased", credits=event.credits_removed
-                    ),
-                )
+            n = event.credits_removed
+            return [("refunded", event.lot_id, "purchased", n)] if n else []
         case PackageRestored():
-            if event.credits:
-                yield (
-                    "refunded",
-                    Draw.model_construct(
-                        lot_id=event.lot_id, kind="purchased", credits=-event.credits
-                    ),
-                )
+            n = event.credits
+            return [("refunded", event.lot_id, "purchased", -n)] if n else []
+    return []
 
 
-def _forfeits(forfeited: Iterable[Forfeit]) -> Iterable[tuple[Category, Draw]]:
+_KIND_OF_ORIGIN: dict[type[LedgerEvent], LotKind] = {
+    CycleStarted: "subscription",
+    PlanUpgraded: "subscription",
+    CreditsGranted: "granted",
+    PackagePurchased: "purchased",
+}
+
+
+def _forfeits(forfeited: tuple[Forfeit, ...]) -> list[Move]:
     """Credits given back to a lot that could not take them: a refunded package's credits
     go with its refund, a lot past its time's expire."""
-    for f in forfeited:
-        yield ("refunded" if f.reason == "removed" else "expired"), f
+    return [
+        ("refunded" if f.reason == "removed" else "expired", f.lot_id, f.kind, f.credits)
+        for f in forfeited
+    ]
 
 
-def _negated(draw: Draw) -> Draw:
-    return Draw.model_construct(lot_id=draw.lot_id, kind=draw.kind, credits=-draw.credits)
+def _outstanding(lots: Mapping[str, PricedLot]) -> tuple[int, int]:
+    credits = cents = 0
+    for lot in lots.values():
+        credits += lot.credits - lot.gone
+        cents += lot.price_cents - lot.value_gone_cents
+    return credits, cents
 
 
-_PURCHASED_COLUMN: dict[Category, str] = {
-    "used": "consumed",
-    "refunded": "refunded",
-    "expired": "forfeited",
+_FIELD = {name: n for n, name in enumerate(Period._fields)}
+_CLOSING, _SUBSCRIPTION, _GRANTED = _FIELD["closing"], _FIELD["subscription"], _FIELD["granted"]
+# Where a purchased lot's move is counted: (credits, cents) positions in the period.
+_PURCHASED_AT: dict[Category, int] = {
+    "in": _FIELD["bought"],
+    "used": _FIELD["consumed"],
+    "refunded": _FIELD["refunded"],
+    "expired": _FIELD["forfeited"],
 }
 _COLUMN: dict[Category, int] = {"in": 0, "used": 1, "expired": 2, "refunded": 2}
-_PERIOD_FIELDS = Period.__slots__  # in the order of its fields
 
 
 def _count(
+    figures: list[Any],
     period: Period,
     plans: Mapping[str, str],
     lots: Mapping[str, PricedLot],
-    changes: dict[str, Any],
     category: Category,
-    draw: Draw,
+    lot_id: str,
+    kind: LotKind,
+    n: int,
 ) -> Mapping[str, PricedLot]:
-    """Add one move to the period's ``changes`` (and, for a purchased lot, to the lot's
+    """Add one move to the period's ``figures`` (and, for a purchased lot, to the lot's
     credits gone: the lots returned are then a new mapping)."""
-    n = draw.credits
-    if draw.kind == "purchased":
+    if kind == "purchased":
+        at = _PURCHASED_AT[category]
         if category == "in":
-            _add_to(changes, period, "bought", n, lots[draw.lot_id].price_cents)
+            figures[at] += n
+            figures[at + 1] += lots[lot_id].price_cents
             return lots
-        lot = lots.get(draw.lot_id) or PricedLot(0, 0)
+        lot = lots.get(lot_id) or PricedLot(0, 0)
         moved = PricedLot(lot.credits, lot.price_cents, lot.gone + n)
-        cents = moved.value_gone_cents - lot.value_gone_cents
-        _add_to(changes, period, _PURCHASED_COLUMN[category], n, cents)
-        return {**lots, draw.lot_id: moved}
+        figures[at] += n
+        figures[at + 1] += moved.value_gone_cents - lot.value_gone_cents
+        return {**lots, lot_id: moved}
     column = _COLUMN[category]
-    if draw.kind == "granted":
-        changes["granted"] = _add(changes.get("granted", period.granted), column, n)
+    if kind == "granted":
+        figures[_GRANTED] = _add(figures[_GRANTED], column, n)
         return lots
-    plan = plans.get(draw.lot_id, NO_PLAN)
-    subscription = changes.get("subscription")
-    if subscription is None:
-        subscription = changes["subscription"] = dict(period.subscription)
+    subscription = figures[_SUBSCRIPTION]
+    if subscription is period.subscription:  # copied once per event, then changed in place
+        subscription = figures[_SUBSCRIPTION] = dict(subscription)
+    plan = plans.get(lot_id, NO_PLAN)
     subscription[plan] = _add(subscription.get(plan, (0, 0, 0)), column, n)
     return lots
-
-
-def _add_to(changes: dict[str, Any], period: Period, name: str, n: int, cents: int) -> None:
-    """Add ``n`` credits and ``cents`` to the period's ``name`` and ``name``_cents."""
-    priced = f"{name}_cents"
-    changes[name] = changes.get(name, getattr(period, name)) + n
-    changes[priced] = changes.get(priced, getattr(period, priced)) + cents
 
 
 def _add(figures: tuple[int, int, int], column: int, n: int) -> tuple[int, int, int]:
@@ -256,39 +249,44 @@ def _add(figures: tuple[int, int, int], column: int, n: int) -> tuple[int, int, 
     return out[0], out[1], out[2]
 
 
-def _used_today(books: Books, event: LedgerEvent, utc: datetime) -> Books:
-    """Count a use (or a settled hold, at ``utc``, its time in UTC) towards its day's usage of
-    its tool."""
-    if not isinstance(event, ToolUsed | HoldSettled):
-        return books
-    day = f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}"
+@lru_cache(maxsize=4096)
+def _month_and_day(ordinal: int) -> tuple[str, str]:
+    """The month (YYYY-MM) and day (YYYY-MM-DD) of a day, by its ordinal: formatting the two
+    strings for every event costs more than the rest of a use's fold."""
+    day = date.fromordinal(ordinal).isoformat()
+    return day[:7], day
+
+
+def _used_today(books: Books, event: ToolUsed | HoldSettled, day: str) -> tuple[str, Today]:
+    """A use (or a settled hold, on ``day``, in UTC) counted towards its day's usage of its
+    tool: the day and its usage after it."""
     today = books.today if day <= books.day else {}
     uses, credits = today.get(event.tool, (0, 0))
     units = event.units if isinstance(event, ToolUsed) else 1
-    today = {**today, event.tool: (uses + units, credits + event.credits)}
-    return Books(books.lots, books.plans, books.period, max(day, books.day), today)
+    return max(day, books.day), {**today, event.tool: (uses + units, credits + event.credits)}
 
 
 def dump(books: Books) -> dict[str, Any]:
-    """The books as JSON-ready data, kept in the balance row."""
-    period = books.period
+    """The books as data for the balance row's JSON (``balance.dump``): the lots and the
+    period as their named tuples, which it writes as arrays."""
     return {
-        "lots": {k: [v.credits, v.price_cents, v.gone] for k, v in books.lots.items()},
-        "plans": dict(books.plans),
-        "period": None if period is None else _period_document(period),
+        "lots": books.lots,
+        "plans": books.plans,
+        "period": books.period,
         "day": books.day,
-        "today": {k: list(v) for k, v in books.today.items()},
+        "today": books.today,
     }
 
 
 def load(doc: Mapping[str, Any]) -> Books:
-    """The books back from ``dump``; raises ``ValueError`` on anything unreadable."""
+    """The books back from ``dump``'s JSON; raises ``ValueError`` on anything unreadable. A
+    period written as an object (rows from before periods were arrays) is read too."""
     try:
         period = doc["period"]
         return Books(
             lots={k: PricedLot(*v) for k, v in doc["lots"].items()},
             plans=dict(doc["plans"]),
-            period=None if period is None else period_of(period),
+            period=None if period is None else _period_from(period),
             day=doc["day"],
             today={k: (v[0], v[1]) for k, v in doc["today"].items()},
         )
@@ -296,16 +294,8 @@ def load(doc: Mapping[str, Any]) -> Books:
         raise ValueError(f"unreadable books: {error!r}") from error
 
 
-def _period_document(period: Period) -> dict[str, Any]:
-    names = [n for n in Period.__slots__ if n not in ("subscription", "granted")]
-    doc: dict[str, Any] = {n: getattr(period, n) for n in names}
-    doc["subscription"] = {k: list(v) for k, v in period.subscription.items()}
-    doc["granted"] = list(period.granted)
-    return doc
-
-
-def period_of(doc: Mapping[str, Any]) -> Period:
-    fields_ = dict(doc)
-    fields_["subscription"] = {k: tuple(v) for k, v in doc["subscription"].items()}
-    fields_["granted"] = tuple(doc["granted"])
+def _period_from(doc: Mapping[str, Any] | list[Any]) -> Period:
+    fields_ = dict(doc) if isinstance(doc, Mapping) else dict(zip(Period._fields, doc, strict=True))
+    fields_["subscription"] = {k: (v[0], v[1], v[2]) for k, v in fields_["subscription"].items()}
+    fields_["granted"] = tuple(fields_["granted"])
     return Period(**fields_)

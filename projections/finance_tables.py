@@ -5,8 +5,8 @@ while it is the account's latest month, so a closed month stays as it was."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -24,21 +24,48 @@ CREATE_PERIODS = (
     + ", ".join(f"{n} BIGINT NOT NULL" for n in (*NUMBERS, *GRANTED))
     + ", subscription TEXT NOT NULL, PRIMARY KEY (account_id, month))"
 )
-UPSERT_PERIOD = (
-    f"INSERT INTO {{periods}} ({', '.join(PERIOD_NAMES)}) "
-    f"VALUES ({', '.join('?' * len(PERIOD_NAMES))}) ON CONFLICT (account_id, month) DO UPDATE SET "
-    + ", ".join(f"{n} = excluded.{n}" for n in PERIOD_NAMES[2:])
-)
 CREATE_USAGE = (
     "CREATE TABLE IF NOT EXISTS {usage} (account_id TEXT NOT NULL, day TEXT NOT NULL, "
     "tool TEXT NOT NULL, uses BIGINT NOT NULL, credits BIGINT NOT NULL, "
     "PRIMARY KEY (account_id, day, tool))"
 )
-UPSERT_USAGE = (
-    "INSERT INTO {usage} (account_id, day, tool, uses, credits) VALUES (?, ?, ?, ?, ?) "
-    "ON CONFLICT (account_id, day, tool) DO UPDATE SET uses = excluded.uses, "
-    "credits = excluded.credits"
-)
+USAGE_NAMES = ("account_id", "day", "tool", "uses", "credits")
+
+
+def upsert_period(source: str) -> str:
+    """The period rows of ``source`` (``VALUES`` or a ``SELECT``) written over their month's."""
+    return (
+        f"INSERT INTO {{periods}} ({', '.join(PERIOD_NAMES)}) {source} "
+        "ON CONFLICT (account_id, month) DO UPDATE SET "
+        + ", ".join(f"{n} = excluded.{n}" for n in PERIOD_NAMES[2:])
+    )
+
+
+def upsert_usage(source: str) -> str:
+    """The usage rows of ``source`` written over their day's and tool's."""
+    return (
+        f"INSERT INTO {{usage}} ({', '.join(USAGE_NAMES)}) {source} "
+        "ON CONFLICT (account_id, day, tool) DO UPDATE SET uses = excluded.uses, "
+        "credits = excluded.credits"
+    )
+
+
+class Table(NamedTuple):
+    """A finance table as a page writes it: its name (and placeholder in the statements), its
+    columns, and its upsert from a source of rows."""
+
+    name: str
+    placeholder: str
+    names: tuple[str, ...]
+    upsert: Callable[[str], str]
+
+    @property
+    def from_values(self) -> str:
+        return self.upsert(f"VALUES ({', '.join('?' * len(self.names))})")
+
+
+MONTHS = Table(PERIODS, "{periods}", PERIOD_NAMES, upsert_period)
+DAYS = Table(USAGE, "{usage}", USAGE_NAMES, upsert_usage)
 SELECT_PERIODS = (
     f"SELECT {', '.join(PERIOD_NAMES)} FROM {{periods}} WHERE month <= ? ORDER BY account_id, month"
 )
@@ -46,14 +73,16 @@ SELECT_USAGE = (
     "SELECT day, tool, uses, credits FROM {usage} WHERE account_id = ? AND day >= ? AND day <= ? "
     "ORDER BY day, tool"
 )
+_NUMBERS_END = 1 + len(NUMBERS)
+assert Period._fields[1:_NUMBERS_END] == NUMBERS, "a period row takes the fields in order"
 Periods = Mapping[tuple[str, str], Period]  # (account, month): the month's figures
 Usage = Mapping[tuple[str, str], Mapping[str, tuple[int, int]]]  # (account, day): tool's
 
 
 def period_row(account_id: str, period: Period) -> tuple[Any, ...]:
-    subscription = orjson.dumps({k: list(v) for k, v in period.subscription.items()}).decode()
-    numbers = (getattr(period, n) for n in NUMBERS)
-    return (account_id, period.month, *numbers, *period.granted, subscription)
+    # A period's fields are its month, its NUMBERS in order, then subscription and granted.
+    subscription = orjson.dumps(dict(period.subscription)).decode()
+    return (account_id, *period[:_NUMBERS_END], *period.granted, subscription)
 
 
 def period_of(row: Mapping[str, Any]) -> tuple[str, Period]:

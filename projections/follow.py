@@ -14,7 +14,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg.sql import SQL, Identifier
 
 from projections.batch import whole_commands
-from services.ledger.store import LedgerStore, Recorded, recorded
+from services.ledger.store import LedgerStore, Recorded, gc_paused, recorded
 
 log = logging.getLogger("kalema.projector")
 
@@ -40,6 +40,10 @@ class LogReader:
 
     def read(self, after: int) -> Page:
         """The next page of whole commands after notification ``after``."""
+        with gc_paused():  # a page's events are acyclic: reference counting frees them
+            return self._read(after)
+
+    def _read(self, after: int) -> Page:
         rows = self.ledger.log_rows(after, self.page_size)
         items = []
         for notification_id, account_id, version, topic, state in rows:

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
+from typing import Any
 
 from events.ledger import (
     AutoTopUpConfigured,
@@ -98,22 +99,39 @@ def row(
 ) -> Row:
     """One event of the history: what it did to each kind of credit, and the figures after
     (said with the catalog's ``names`` when given)."""
-    return Row(
-        version=version,
-        at=event.occurred_at,
-        command_id=event.command_id,
-        event=type(event).__name__,
-        what=describe(event, names),
-        item=item_of(event),
-        subscription_change=after.subscription - before.subscription,
-        purchased_change=after.purchased - before.purchased,
-        granted_change=after.granted - before.granted,
-        held_change=after.held - before.held,
-        subscription=after.subscription,
-        purchased=after.purchased,
-        granted=after.granted,
-        held=after.held,
-        total=after.total,
+    return Row(*line("", event, version, before, after, names)[1:])
+
+
+Line = tuple[Any, ...]  # (account, *a Row's fields): a row as the read model's table takes it
+
+
+def line(
+    account_id: str,
+    event: LedgerEvent,
+    version: int,
+    before: Balance,
+    after: Balance,
+    names: Names | None = None,
+) -> Line:
+    """``row`` of ``account_id``, as a plain tuple: the projector makes one per event and
+    only ever writes it to the table, so it builds no ``Row``."""
+    return (
+        account_id,
+        version,
+        event.occurred_at,
+        event.command_id,
+        type(event).__name__,
+        describe(event, names),
+        item_of(event),
+        after.subscription - before.subscription,
+        after.purchased - before.purchased,
+        after.granted - before.granted,
+        after.held - before.held,
+        after.subscription,
+        after.purchased,
+        after.granted,
+        after.held,
+        after.subscription + after.purchased + after.granted,
     )
 
 

@@ -22,9 +22,8 @@ from collections import OrderedDict
 from collections.abc import Iterable
 
 from aiokafka import AIOKafkaProducer
-from pydantic import BaseModel
 
-from events.balances import BalanceAlert, BalanceUpdated
+from events.balances import BalanceAlert, BalanceUpdated, encoded
 from projections import finance, metrics
 from projections.balance import BalanceView, fold
 from projections.batch import Entry, project, quiet_alerts
@@ -241,13 +240,13 @@ class Projector:
     async def _publish(self, updates: list[BalanceUpdated], alerts: list[BalanceAlert]) -> None:
         assert self._producer is not None
         topics = self.settings.topic
-        messages: list[tuple[str, str, BaseModel]] = [
+        messages: list[tuple[str, str, BalanceUpdated | BalanceAlert]] = [
             (topics["balances"], u.account_id, u) for u in updates
         ]
         messages += [(topics["alerts"], a.account_id, a) for a in alerts]
         await publish(
             self._producer,
-            ((topic, key.encode(), m.model_dump_json().encode()) for topic, key, m in messages),
+            ((topic, key.encode(), encoded(m)) for topic, key, m in messages),
         )
 
     async def _recover(self) -> None:

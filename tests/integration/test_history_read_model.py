@@ -5,6 +5,7 @@ model from before the history existed gets it when the projector starts."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import astuple
 from datetime import UTC, datetime
 
 from projections import maintenance
@@ -77,8 +78,9 @@ def test_a_history_entry_saved_again_is_kept_once_and_the_page_still_commits(sto
         )
         stored = [(Entry(view), view.message())]
         first, again = _entry("first"), _entry("again")
-        model.save(stored, 0, 1, None, [("acct-twice", first), ("acct-twice", again)])
-        model.save(stored, 1, 2, None, [("acct-twice", again)])
+        lines = [("acct-twice", *astuple(first)), ("acct-twice", *astuple(again))]
+        model.save(stored, 0, 1, None, lines)
+        model.save(stored, 1, 2, None, lines[1:])
 
         assert model.history("acct-twice", 1, 0, 10) == [first]
         assert model.position() == 2 and model.get("acct-twice") == view

@@ -6,16 +6,20 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import orjson
 from hypothesis import given as hypothesis_given
 from hypothesis import settings
 
 from events.commands import Command
 from events.ledger import LedgerEvent, PackagePurchased, ToolUsed
 from projections import finance
+from projections.balance import BalanceView
+from projections.balance import dump as dump_view
 from projections.finance import Books
 from projections.finance_report import report
 from services.ledger.core import balance, replay
 from tests.unit.core.scenario import (
+    ACCOUNT,
     bought,
     charged_back,
     dispute_won,
@@ -192,8 +196,23 @@ def test_the_days_usage_is_counted_by_tool_and_starts_again_each_day():
 
 def test_the_books_read_back_as_they_were_written():
     books = books_after(events_of(renewed("solo", 0), bought("small", at=0), used(at=1)))
+    view = BalanceView(ACCOUNT, updated_at=datetime(2026, 1, 1, tzinfo=UTC))
 
-    assert finance.load(finance.dump(books)) == books
+    written = orjson.loads(dump_view(view, finance.dump(books)))["books"]
+
+    assert finance.load(written) == books
+
+
+def test_books_written_with_the_period_as_an_object_read_back_the_same():
+    books = books_after(events_of(renewed("solo", 0), bought("small", at=0), used(at=1)))
+    assert books.period is not None
+    period = books.period._asdict() | {"granted": list(books.period.granted)}
+    period["subscription"] = {k: list(v) for k, v in books.period.subscription.items()}
+    lots = {k: list(v) for k, v in books.lots.items()}
+    today = {k: list(v) for k, v in books.today.items()}
+    written = {"lots": lots, "plans": dict(books.plans), "period": period, "day": books.day}
+
+    assert finance.load(written | {"today": today}) == books
 
 
 @settings(max_examples=60, deadline=None)

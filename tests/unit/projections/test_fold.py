@@ -3,11 +3,13 @@ cycle are exactly the core's, and it keeps only what a balance can still need.""
 
 from __future__ import annotations
 
+import orjson
 import pytest
 from hypothesis import given, settings
 
 from events.balances import BalanceUpdated
-from projections.balance import BalanceView, StreamGap, dump, fold, load
+from projections.balance import FORMAT, BalanceView, StreamGap, dump, fold, load
+from services.ledger import snapshots
 from services.ledger.core import balance, ends, started
 from tests.unit.core.scenario import ACCOUNT, bought, day, renewed, reserved, settled, used
 from tests.unit.core.test_properties import commands_from, history
@@ -40,6 +42,14 @@ def test_folding_the_events_agrees_with_the_core_after_every_command(steps):
         assert view.subscription_expires_at == BalanceView(ACCOUNT, state).subscription_expires_at
         assert view.subscription_expires_at == _expiry_by_the_cores_ends(state)
         assert load(ACCOUNT, dump(view)) == view
+        assert orjson.loads(dump(view)) == _as_the_ledger_encodes(view)
+
+
+def _as_the_ledger_encodes(view: BalanceView) -> dict[str, object]:
+    """The stored view as the ledger's own account encoding would write it."""
+    moment = None if view.updated_at is None else view.updated_at.isoformat()
+    header = {"format": FORMAT, "updated_at": moment, "books": None}
+    return orjson.loads(orjson.dumps(header | snapshots.to_document(view.account)))
 
 
 def _expiry_by_the_cores_ends(state):

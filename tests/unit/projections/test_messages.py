@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from events.balances import BalanceAlert, BalanceUpdated
+from events.balances import BalanceAlert, BalanceUpdated, encoded
 from tests.unit.core.scenario import bought, renewed, used
 from tests.unit.projections.test_fold import folded
 
@@ -15,6 +15,22 @@ def test_a_balance_update_round_trips_through_json():
 
     assert BalanceUpdated.model_validate_json(update.model_dump_json()) == update
     assert update.figures.total == 1980
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        "2026-11-01T00:00:00Z",
+        "2026-11-01T10:20:30.000123Z",
+        "2026-11-01T10:20:30.5+05:30",
+        "2026-11-01T10:20:30-08:00",
+    ],
+)
+def test_a_balance_update_is_encoded_as_pydantic_encodes_it(moment):
+    update = folded(renewed("solo", 0), bought("small", at=1)).message()
+    times = {"updated_at": moment, "cycle_end": moment, "subscription_expires_at": None}
+    for changed in (update, update.model_validate(update.model_dump() | times)):
+        assert encoded(changed) == changed.model_dump_json().encode()
 
 
 def test_a_consumer_keeps_only_a_newer_version():
