@@ -33,7 +33,7 @@ from services.ledger.core import (
 from services.ledger.core.past import SHARED, store_wide
 from services.ledger.intake import Incoming, dead_letter, read_command
 from services.ledger.recorders import Wanted
-from services.ledger.store import Fetched, Loaded, Recorded
+from services.ledger.store import Fetched, Loaded, Recorded, gc_paused
 
 log = logging.getLogger("kalema.ledger")
 
@@ -112,6 +112,12 @@ class Ledger:
         as if it had not come. Only a failure of the store itself escapes: the whole batch is
         then retried.
         """
+        # A batch allocates many small objects and no cycles: with the collector running, it
+        # scanned them (and every cached account) again and again, for nothing to free.
+        with gc_paused():
+            return self._decided(records)
+
+    def _decided(self, records: Sequence[Incoming]) -> Batch:
         batch = Batch(positions={source_name(r.topic, r.partition): r.offset + 1 for r in records})
         read = [(record, read_command(record, self.max_message_bytes)) for record in records]
         commands = [command for _, command in read if not isinstance(command, DeadLetter)]
@@ -177,6 +183,10 @@ class Ledger:
 
     def commit(self, batch: Batch) -> None:
         """Store the batch's events with the positions after it, atomically; then cache."""
+        with gc_paused():
+            self._commit(batch)
+
+    def _commit(self, batch: Batch) -> None:
         positions = [Tracking(source, offset) for source, offset in batch.positions.items()]
         self.store.append(batch.recorded, *positions)
         for account_id, loaded in batch.states.items():
