@@ -8,6 +8,7 @@ from itertools import pairwise
 
 from events.ledger import Draw, Forfeit
 from events.refusals import InsufficientCredits
+from events.trusted import made, trusted
 from services.ledger.core.state import Account, Lot, started
 
 
@@ -56,7 +57,10 @@ def take(state: Account, credits: int, now: datetime) -> tuple[Draw, ...]:
             break
         part = min(lot.remaining, credits)
         age = lot.seq if lot.kind == "purchased" else None  # only a package's lot reopens
-        draws.append(Draw(lot_id=lot.lot_id, kind=lot.kind, credits=part, lot_seq=age))
+        # Trusted: a lot's id and kind, and a positive part of what it holds.
+        draws.append(
+            trusted(Draw, {"lot_id": lot.lot_id, "kind": lot.kind, "credits": part, "lot_seq": age})
+        )
         credits -= part
     return tuple(draws)
 
@@ -79,7 +83,7 @@ def give_back(
             returned.append(draw)  # purchased credits never expire: an emptied lot reopens
         else:
             reason = "removed" if draw.kind == "purchased" else "expired"
-            forfeited.append(Forfeit(**draw.model_dump(), reason=reason))
+            forfeited.append(made(Forfeit, **draw.model_dump(), reason=reason))
     return tuple(returned), tuple(forfeited)
 
 
