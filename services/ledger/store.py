@@ -25,6 +25,7 @@ from eventsourcing.persistence import (
     Transcoder,
 )
 
+from events.encoding import json_of
 from events.ledger import LedgerEvent
 from services.ledger import snapshots, upcasting
 from services.ledger.chain import GENESIS, SigningKey, link
@@ -61,7 +62,7 @@ def seal(
 ) -> Recorded:
     """The event as it will be stored, hashed onto the chain after ``previous`` (an HMAC naming
     its key when the chain is keyed, see ``chain``)."""
-    payload = event.model_dump_json().encode()
+    payload = json_of(event)
     return Recorded(
         account_id, version, event, payload, link(previous, account_id, version, payload, key)
     )

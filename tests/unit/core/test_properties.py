@@ -31,6 +31,7 @@ from events.commands import (
     SettleHold,
     UseTool,
 )
+from events.encoding import json_of
 from events.ledger import (
     LEDGER_EVENTS,
     CreditsExpired,
@@ -266,6 +267,7 @@ def test_events_the_rules_build_are_what_their_models_validate(steps):
             assert read == event and type(read) is type(event)
             assert read.model_dump_json() == stored
             assert list(event.__dict__) == list(type(event).model_fields)
+            assert json_of(event) == stored.encode()  # the store writes it by msgspec
             assert read.occurred_at.tzinfo is event.occurred_at.tzinfo
         state = decision.state
         past.remember(decision.events)
