@@ -31,10 +31,24 @@ def trusted(model: type[M], values: dict[str, Any], given: set[str] | None = Non
     (``given``: the fields the sender named, when they were read from a message)."""
     built = _new(model)
     _SET_DICT(built, values)
-    _SET_FIELDS_SET(built, set(values) if given is None else given)
+    if given is None:
+        given = _ALL_SET.get(model) or _all_set(model, values)
+    _SET_FIELDS_SET(built, given)
     _SET_EXTRA(built, None)
     _SET_PRIVATE(built, None)
     return built
+
+
+def _all_set(model: type[BaseModel], values: dict[str, Any]) -> set[str]:
+    """Every field named: one set shared by all of a frozen model's trusted instances (nothing
+    adds to a frozen model's set; a copy gets its own), a new one for any other model's."""
+    fields = set(values)
+    if model.model_config.get("frozen") and fields == set(model.model_fields):
+        _ALL_SET[model] = fields
+    return fields
+
+
+_ALL_SET: dict[type[BaseModel], set[str]] = {}
 
 
 def made(model: type[M], /, **values: Any) -> M:
