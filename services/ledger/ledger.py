@@ -280,10 +280,13 @@ class BatchPast:
                 self.decided[(SHARED if store_wide(key) else account_id, key)] = event
 
 
-@dataclass(frozen=True, slots=True)
 class _AccountPast:
-    batch: BatchPast
-    account_id: str
+    """One account's view of the batch's past (a plain class: one is made per command)."""
+
+    __slots__ = ("account_id", "batch")
+
+    def __init__(self, batch: BatchPast, account_id: str) -> None:
+        self.batch, self.account_id = batch, account_id
 
     def recall(self, key: str) -> LedgerEvent | None:
         wanted = (self.account_id, key)

@@ -18,10 +18,10 @@ def ends(state: Account) -> dict[str, datetime | None]:
     ever spendable at once (an early renewal's credits wait for their ``cycle_start``, and
     the old cycle's credits last until then)."""
     end = {lot_id: lot.expires_at for lot_id, lot in state.lots.items()}
-    cycles = sorted(
-        (lot for lot in state.lots.values() if lot.kind == "subscription" and lot.starts_at),
-        key=lambda lot: (lot.starts_at, lot.seq),
-    )
+    cycles = [lot for lot in state.lots.values() if lot.kind == "subscription" and lot.starts_at]
+    if len(cycles) < 2:
+        return end  # one cycle's lot (the common case): nothing cuts it short
+    cycles.sort(key=lambda lot: (lot.starts_at, lot.seq))
     for lot, successor in pairwise(cycles):
         own, cut = lot.expires_at, successor.starts_at
         if cut is not None and (own is None or cut < own):
