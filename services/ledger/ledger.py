@@ -15,7 +15,7 @@ from typing import Protocol
 from eventsourcing.persistence import PersistenceError, Tracking
 
 from events.commands import Command
-from events.ledger import CreditsReserved, HoldSettled, LedgerEvent, ToolUsed
+from events.ledger import CommandRefused, CreditsReserved, HoldSettled, LedgerEvent, ToolUsed
 from events.outcomes import BalanceFigures, DeadLetter, DeadLetterReason, Outcome
 from events.trusted import trusted
 from services.ledger.core import (
@@ -302,41 +302,35 @@ def source_name(topic: str, partition: int) -> str:
 
 def outcome_of(command: Command, decision: Decision) -> Outcome:
     # Built as trusted: this runs for every command and every value is the core's, typed.
-    figures = balance(decision.state)
-    summary = trusted(
-        BalanceFigures,
-        {
-            "subscription": figures.subscription,
-            "purchased": figures.purchased,
-            "granted": figures.granted,
-            "held": figures.held,
-            "total": figures.total,
-        },
-    )
-    refusal = decision.refusal
-    outcome = decision.outcome
-    charged = (
-        outcome.draws
-        if refusal is None and isinstance(outcome, ToolUsed | HoldSettled | CreditsReserved)
-        else ()
-    )
-    return trusted(
-        Outcome,
-        {
-            "command_id": command.command_id,
-            "account_id": command.account_id,
-            "command_type": answered(outcome),  # a repeat: the command first decided
-            "status": "accepted" if refusal is None else "refused",
-            "code": None if refusal is None else refusal.code,
-            "message": None if refusal is None else refusal.message,
-            "details": {} if refusal is None else refusal.details,
-            "charged": charged,
-            "events": tuple([type(e).__name__ for e in decision.events]),
-            "balance": summary,
-            "stream_version": decision.state.version,
-            "repeat": decision.repeat,
-        },
-    )
+    state, outcome = decision.state, decision.outcome
+    figures = balance(state)
+    subscription, purchased, granted = figures.subscription, figures.purchased, figures.granted
+    summary = {
+        "subscription": subscription,
+        "purchased": purchased,
+        "granted": granted,
+        "held": figures.held,
+        "total": subscription + purchased + granted,
+    }
+    refused = type(outcome) is CommandRefused
+    answer = {
+        "command_id": command.command_id,
+        "account_id": command.account_id,
+        "command_type": answered(outcome),  # a repeat: the command first decided
+        "status": "refused" if refused else "accepted",
+        "code": outcome.code if refused else None,  # type: ignore[union-attr]
+        "message": outcome.message if refused else None,  # type: ignore[union-attr]
+        "details": outcome.details if refused else {},  # type: ignore[union-attr]
+        "charged": outcome.draws if type(outcome) in _CHARGING else (),  # type: ignore[union-attr]
+        "events": tuple([type(e).__name__ for e in decision.events]),
+        "balance": trusted(BalanceFigures, summary),
+        "stream_version": state.version,
+        "repeat": decision.repeat,
+    }
+    return trusted(Outcome, answer)
+
+
+_CHARGING = frozenset((ToolUsed, HoldSettled, CreditsReserved))  # outcomes that name draws
 
 
 def _malformed(letter: DeadLetter) -> Outcome:
