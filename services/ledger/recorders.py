@@ -218,10 +218,7 @@ class PostgresLedgerRecorder(PostgresProcessRecorder):
             "JOIN {events} e ON e.originator_id = s.account_id "
             "AND e.originator_version = s.version"
         ).format(index=self.index, events=self.events, shared=self.shared_index)
-        self.insert_rows = SQL(
-            "INSERT INTO {events} (originator_id, originator_version, topic, state) "
-            "SELECT * FROM unnest(%s::text[], %s::bigint[], %s::text[], %s::bytea[])"
-        ).format(events=self.events)
+        self.insert_rows = _inserting(self.events)
         self.take_turn = SQL("SELECT pg_advisory_xact_lock(hashtext(%s))")
         self.turn = f"{datastore.schema}.{events_table_name}"
         self.log_statement = SQL(
@@ -342,9 +339,15 @@ class PostgresLedgerRecorder(PostgresProcessRecorder):
             for position in positions:
                 self._insert_tracking(curs, position)
             if rows:
-                columns = [list(column) for column in zip(*rows, strict=True)]
-                curs.execute(self.insert_rows, columns, prepare=True, binary=True)
+                curs.execute(self.insert_rows, _columns(rows), prepare=True, binary=True)
             write_index(self, curs, index, strict=True)
+
+    def insert_into(self, table: str, rows: Sequence[EventRow]) -> None:
+        """Insert rows into another table of events (the snapshots) as ``append`` does: from
+        binary arrays, not the library's composite array written out as text."""
+        statement = _inserting(Identifier(self.datastore.schema, table))
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(statement, _columns(rows), binary=True)
 
     def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kw: Any) -> None:
         super()._insert_events(curs, stored_events, **kw)
@@ -367,8 +370,7 @@ class PostgresLedgerRecorder(PostgresProcessRecorder):
         )
         if shared:
             tolerant = SQL("" if strict else " ON CONFLICT (key) DO NOTHING")
-            columns = [list(column) for column in zip(*shared, strict=True)]
-            cursor.execute(self.shared_insert + tolerant, columns, binary=True)
+            cursor.execute(self.shared_insert + tolerant, _columns(shared), binary=True)
 
     def recall(self, wanted: Sequence[Wanted]) -> list[tuple[str, str, int, str, bytes]]:
         """(account_id, key, version, topic, state) of the event behind each key that has one."""
@@ -415,6 +417,19 @@ class PostgresLedgerRecorder(PostgresProcessRecorder):
 
 
 LedgerRecorder = SQLiteLedgerRecorder | PostgresLedgerRecorder
+
+
+def _inserting(table: Identifier) -> Composed:
+    """Insert event rows into ``table`` from four arrays (``_columns``), sent in binary."""
+    return SQL(
+        "INSERT INTO {table} (originator_id, originator_version, topic, state) "
+        "SELECT * FROM unnest(%s::text[], %s::bigint[], %s::text[], %s::bytea[])"
+    ).format(table=table)
+
+
+def _columns(rows: Sequence[tuple[Any, ...]]) -> list[list[Any]]:
+    """Rows as their columns, each one array."""
+    return [list(column) for column in zip(*rows, strict=True)]
 
 
 @contextmanager

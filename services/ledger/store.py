@@ -338,13 +338,18 @@ class LedgerStore(Application[str]):
         """Store snapshots of these accounts (with their chain heads); loads start from them."""
         if self.snapshots is None:
             return
-        stored = [
-            StoredEvent(account_id, state.version, SNAPSHOT_TOPIC, snapshots.dump(state, head))
+        rows = [
+            (account_id, state.version, SNAPSHOT_TOPIC, snapshots.dump(state, head))
             for account_id, state, head in states
         ]
-        if stored:
-            self.snapshots.recorder.insert_events(stored)
-            self._prune_snapshots([(str(s.originator_id), s.originator_version) for s in stored])
+        if not rows:
+            return
+        recorder = self.ledger_recorder
+        if isinstance(recorder, PostgresLedgerRecorder):
+            recorder.insert_into(cast(Any, self.snapshots.recorder).events_table_name, rows)
+        else:
+            self.snapshots.recorder.insert_events([StoredEvent(*row) for row in rows])
+        self._prune_snapshots([(account_id, version) for account_id, version, _, _ in rows])
 
     def _prune_snapshots(self, latest: Sequence[tuple[str, int]]) -> None:
         """Keep each account's latest snapshot only: an older one is never read again."""
