@@ -27,6 +27,7 @@ from typing import Any
 
 from benchmarks import report
 from benchmarks.throwaway import throwaway
+from events.encoding import json_of
 from projections.projector import Projector
 from projections.settings import ProjectorSettings
 from services.ledger.catalog_file import load_catalog
@@ -99,7 +100,7 @@ def _decided(ledger: Ledger, records: Sequence[Incoming]) -> None:
     for n in range(0, len(records), BATCH):
         batch = ledger.decide_batch(records[n : n + BATCH])
         for message in [*batch.outcomes, *batch.dead_letters]:
-            message.model_dump_json().encode()
+            json_of(message)  # as the consumer publishes them
         ledger.commit(batch)
 
 

@@ -79,6 +79,17 @@ class ChangePlan(_Mirror, tag=True):
     plan: Id
 
 
+class BuyPackage(_Mirror, tag=True):
+    """With no ``offer`` or ``paid`` (null or left out): a document that has one is read by
+    the models."""
+
+    package: Id
+    payment_ref: Id
+    offer: UnsetType | None = UNSET
+    paid: UnsetType | None = UNSET
+    top_up: Id | UnsetType | None = UNSET
+
+
 _HOT = (
     UseTool,
     SettleHold,
@@ -88,6 +99,7 @@ _HOT = (
     RefundPackage,
     RestorePackage,
     ChangePlan,
+    BuyPackage,
 )
 # Each mirror's command, and the command's fields in its own order with their defaults.
 _TARGETS: dict[type[_Mirror], tuple[type[Command], tuple[tuple[str, Any], ...]]] = {
@@ -102,13 +114,16 @@ _TARGETS: dict[type[_Mirror], tuple[type[Command], tuple[tuple[str, Any], ...]]]
 }
 _IDENTIFIERS = {name for mirror in _HOT for name in mirror.__struct_fields__} - {
     "occurred_at",
+    "offer",
+    "paid",
     "units",
     "credits",
     "reason",
     "refunded_cents",
 }
 _DECODER = msgspec.json.Decoder(UseTool | SettleHold | ReleaseHold | ExpireHolds | RefundUsage
-                                | RefundPackage | RestorePackage | ChangePlan)  # fmt: skip
+                                | RefundPackage | RestorePackage | ChangePlan
+                                | BuyPackage)  # fmt: skip
 
 
 def read_plain(data: bytes) -> Command | None:
@@ -129,7 +144,7 @@ def read_plain(data: bytes) -> Command | None:
             value = default
         else:
             given.add(name)
-        if name in _IDENTIFIERS and value.strip(_IDENTIFIER_CHARS):
+        if name in _IDENTIFIERS and value is not None and value.strip(_IDENTIFIER_CHARS):
             return None
         values[name] = value
     if data.count(b'":') != len(given):

@@ -35,6 +35,7 @@ EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 MIN_CYCLE = timedelta(days=1)
 MAX_CYCLE = timedelta(days=31)
+_NO_OFFSET = timedelta(0)
 _ISO_8601 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|z|[+-]\d{2}:\d{2})")
 # Bidirectional embeddings, overrides and isolates: they make text read other than it is.
 _BIDI_CONTROLS = frozenset(
@@ -53,7 +54,17 @@ def _iso_8601_text(value: Any) -> Any:
 def _within_bounds(moment: datetime) -> datetime:
     if not EARLIEST <= moment < LATEST:
         raise ValueError("a time must be from 2000-01-01 to before 2200-01-01 (UTC)")
-    return moment
+    return one_utc(moment)
+
+
+def one_utc(moment: datetime) -> datetime:
+    """``moment`` with ``datetime.UTC`` as its timezone if it is at UTC. Two aware times whose
+    timezone objects differ are compared by asking each for its offset, several times slower
+    than two that share one; pydantic reads UTC as its own ``TzInfo``, the standard library as
+    ``datetime.UTC``, and the rules compare times in their hot loops. Written the same."""
+    if moment.tzinfo is UTC or moment.utcoffset() != _NO_OFFSET:
+        return moment
+    return moment.replace(tzinfo=UTC)
 
 
 def _plain_text(text: str) -> str:

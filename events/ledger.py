@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, get_args
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
-from events.commands import BillingInterval
+from events.commands import BillingInterval, one_utc
 from events.refusals import Detail
 
 LotKind = Literal["subscription", "purchased", "granted"]
 Reversal = Literal["refund", "chargeback"]
+Moment = Annotated[AwareDatetime, AfterValidator(one_utc)]  # UTC as ``datetime.UTC``
 
 
 class Draw(BaseModel):
@@ -42,7 +43,7 @@ class LedgerEvent(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     command_id: str
-    occurred_at: AwareDatetime
+    occurred_at: Moment
 
 
 class CycleStarted(LedgerEvent):
@@ -56,8 +57,8 @@ class CycleStarted(LedgerEvent):
     type: Literal["CycleStarted"] = "CycleStarted"
     plan: str
     billing_interval: BillingInterval
-    cycle_start: AwareDatetime
-    cycle_end: AwareDatetime
+    cycle_start: Moment
+    cycle_end: Moment
     lot_id: str
     credits: int
     expected_plan: str | None = None
@@ -70,7 +71,7 @@ class CreditsExpired(LedgerEvent):
     lot_id: str
     kind: LotKind
     credits: int
-    expired_at: AwareDatetime
+    expired_at: Moment
 
 
 class PackagePurchased(LedgerEvent):
@@ -104,7 +105,7 @@ class CreditsReserved(LedgerEvent):
     catalog_version: int
     credits: int
     draws: tuple[Draw, ...]
-    expires_at: AwareDatetime
+    expires_at: Moment
 
 
 class HoldSettled(LedgerEvent):
@@ -145,7 +146,7 @@ class CreditsGranted(LedgerEvent):
     type: Literal["CreditsGranted"] = "CreditsGranted"
     lot_id: str
     credits: int
-    expires_at: AwareDatetime | None
+    expires_at: Moment | None
     reason: str
 
 
@@ -242,7 +243,7 @@ class PlanDowngradeScheduled(LedgerEvent):
     type: Literal["PlanDowngradeScheduled"] = "PlanDowngradeScheduled"
     from_plan: str
     to_plan: str
-    effective_at: AwareDatetime
+    effective_at: Moment
 
 
 class PlanDowngradeCancelled(LedgerEvent):
@@ -294,7 +295,7 @@ class TopUpRequested(LedgerEvent):
     currency: str
     payment_method: str
     attempt: int
-    not_before: AwareDatetime
+    not_before: Moment
     balance_credits: int
     threshold_credits: int
 

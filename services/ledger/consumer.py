@@ -27,6 +27,7 @@ from faststream.middlewares import AckPolicy
 from prometheus_client import REGISTRY
 
 from events.checkpoints import ChainHead
+from events.encoding import json_of
 from events.outcomes import DeadLetter, Outcome
 from services import kafka_clients
 from services.ledger import checkpoints, metrics
@@ -198,7 +199,7 @@ class LedgerConsumer:
         routed: list[Routed] = []
         for topic, partition, key, message, reason in messages:
             try:
-                value = message.model_dump_json().encode()
+                value = json_of(message)
             except ValueError:  # one unpublishable message must not stall the partition
                 log.exception("cannot serialize a message for %s; not published", topic)
                 continue

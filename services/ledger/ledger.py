@@ -15,7 +15,7 @@ from typing import Protocol
 from eventsourcing.persistence import PersistenceError, Tracking
 
 from events.commands import Command
-from events.ledger import CreditsReserved, HoldSettled, LedgerEvent, ToolUsed
+from events.ledger import CommandRefused, CreditsReserved, HoldSettled, LedgerEvent, ToolUsed
 from events.outcomes import BalanceFigures, DeadLetter, DeadLetterReason, Outcome
 from events.trusted import trusted
 from services.ledger.core import (
@@ -33,7 +33,7 @@ from services.ledger.core import (
 from services.ledger.core.past import SHARED, store_wide
 from services.ledger.intake import Incoming, dead_letter, read_command
 from services.ledger.recorders import Wanted
-from services.ledger.store import Fetched, Loaded, Recorded
+from services.ledger.store import Fetched, Loaded, Recorded, gc_paused
 
 log = logging.getLogger("kalema.ledger")
 
@@ -112,6 +112,12 @@ class Ledger:
         as if it had not come. Only a failure of the store itself escapes: the whole batch is
         then retried.
         """
+        # A batch allocates many small objects and no cycles: with the collector running, it
+        # scanned them (and every cached account) again and again, for nothing to free.
+        with gc_paused():
+            return self._decided(records)
+
+    def _decided(self, records: Sequence[Incoming]) -> Batch:
         batch = Batch(positions={source_name(r.topic, r.partition): r.offset + 1 for r in records})
         read = [(record, read_command(record, self.max_message_bytes)) for record in records]
         commands = [command for _, command in read if not isinstance(command, DeadLetter)]
@@ -177,6 +183,10 @@ class Ledger:
 
     def commit(self, batch: Batch) -> None:
         """Store the batch's events with the positions after it, atomically; then cache."""
+        with gc_paused():
+            self._commit(batch)
+
+    def _commit(self, batch: Batch) -> None:
         positions = [Tracking(source, offset) for source, offset in batch.positions.items()]
         self.store.append(batch.recorded, *positions)
         for account_id, loaded in batch.states.items():
@@ -270,10 +280,13 @@ class BatchPast:
                 self.decided[(SHARED if store_wide(key) else account_id, key)] = event
 
 
-@dataclass(frozen=True, slots=True)
 class _AccountPast:
-    batch: BatchPast
-    account_id: str
+    """One account's view of the batch's past (a plain class: one is made per command)."""
+
+    __slots__ = ("account_id", "batch")
+
+    def __init__(self, batch: BatchPast, account_id: str) -> None:
+        self.batch, self.account_id = batch, account_id
 
     def recall(self, key: str) -> LedgerEvent | None:
         wanted = (self.account_id, key)
@@ -289,41 +302,35 @@ def source_name(topic: str, partition: int) -> str:
 
 def outcome_of(command: Command, decision: Decision) -> Outcome:
     # Built as trusted: this runs for every command and every value is the core's, typed.
-    figures = balance(decision.state)
-    summary = trusted(
-        BalanceFigures,
-        {
-            "subscription": figures.subscription,
-            "purchased": figures.purchased,
-            "granted": figures.granted,
-            "held": figures.held,
-            "total": figures.total,
-        },
-    )
-    refusal = decision.refusal
-    outcome = decision.outcome
-    charged = (
-        outcome.draws
-        if refusal is None and isinstance(outcome, ToolUsed | HoldSettled | CreditsReserved)
-        else ()
-    )
-    return trusted(
-        Outcome,
-        {
-            "command_id": command.command_id,
-            "account_id": command.account_id,
-            "command_type": answered(outcome),  # a repeat: the command first decided
-            "status": "accepted" if refusal is None else "refused",
-            "code": None if refusal is None else refusal.code,
-            "message": None if refusal is None else refusal.message,
-            "details": {} if refusal is None else refusal.details,
-            "charged": charged,
-            "events": tuple([type(e).__name__ for e in decision.events]),
-            "balance": summary,
-            "stream_version": decision.state.version,
-            "repeat": decision.repeat,
-        },
-    )
+    state, outcome = decision.state, decision.outcome
+    figures = balance(state)
+    subscription, purchased, granted = figures.subscription, figures.purchased, figures.granted
+    summary = {
+        "subscription": subscription,
+        "purchased": purchased,
+        "granted": granted,
+        "held": figures.held,
+        "total": subscription + purchased + granted,
+    }
+    refused = type(outcome) is CommandRefused
+    answer = {
+        "command_id": command.command_id,
+        "account_id": command.account_id,
+        "command_type": answered(outcome),  # a repeat: the command first decided
+        "status": "refused" if refused else "accepted",
+        "code": outcome.code if refused else None,  # type: ignore[union-attr]
+        "message": outcome.message if refused else None,  # type: ignore[union-attr]
+        "details": outcome.details if refused else {},  # type: ignore[union-attr]
+        "charged": outcome.draws if type(outcome) in _CHARGING else (),  # type: ignore[union-attr]
+        "events": tuple([type(e).__name__ for e in decision.events]),
+        "balance": trusted(BalanceFigures, summary),
+        "stream_version": state.version,
+        "repeat": decision.repeat,
+    }
+    return trusted(Outcome, answer)
+
+
+_CHARGING = frozenset((ToolUsed, HoldSettled, CreditsReserved))  # outcomes that name draws
 
 
 def _malformed(letter: DeadLetter) -> Outcome:

@@ -87,6 +87,7 @@ from events.refusals import (
     UnknownTool,
     UnknownUsage,
 )
+from events.trusted import made, trusted
 from services.ledger.core.catalog import (
     Catalog,
     PackageOffer,
@@ -113,6 +114,8 @@ from services.ledger.core.state import Account, Hold, Lot, balance, evolve, mont
 Events = tuple[LedgerEvent, ...]
 Rule = Callable[[Any, Account, Catalog, Past], Events]
 AnyCommand = TypeVar("AnyCommand", bound=Command)
+# Looked up by type: ``isinstance`` tries the 23 of them in turn, for every decision.
+_DECISION_TYPES = frozenset(DECISION_EVENTS)
 MAX_TOP_UP_ATTEMPTS = 3  # declined this many times in a row, automatic top-ups turn off
 TOP_UP_BACKOFF_S = (0, 60, 600)  # how long attempt 1, 2, 3 waits after the decision asking it
 
@@ -166,7 +169,7 @@ def handle(
     expiry already recorded nor act on credits that have ended. Nor does it jump ahead: a
     command stamped after its ``arrival`` allows is refused ``clock_skew`` (``ahead``)."""
     if (earlier := past.recall(decided(command.command_id))) is not None:
-        assert isinstance(earlier, DECISION_EVENTS), earlier
+        assert type(earlier) in _DECISION_TYPES, earlier
         return Decision((), state, earlier, repeat=True)  # type: ignore[arg-type]
     if arrival is not None and command.occurred_at > arrival.latest:
         return ahead(command, state, arrival)
@@ -184,7 +187,7 @@ def handle(
     if not isinstance(outcome, CommandRefused) and (top_up := top_up_due(command, after, catalog)):
         own, after = (*own, top_up), evolve(after, top_up)
     check_invariants(after)
-    assert isinstance(outcome, DECISION_EVENTS), f"{type(command).__name__} decided nothing"
+    assert type(outcome) in _DECISION_TYPES, f"{type(command).__name__} decided nothing"
     return Decision(due + own, after, outcome)  # type: ignore[arg-type]
 
 
@@ -221,7 +224,8 @@ def top_up_due(command: Command, state: Account, catalog: Catalog) -> TopUpReque
     now = command.occurred_at
     if attempt == 1 and top_up.month == month_of(now) and top_up.requested >= top_up.max_per_month:
         return None
-    return TopUpRequested(
+    return made(
+        TopUpRequested,
         **_caused_by(command),
         request_id=top_up_request_id(command.account_id, command.command_id),
         package=package,
@@ -266,7 +270,13 @@ def catch_up(state: Account, now: datetime, command_id: str) -> Events:
         if hold.expires_at <= now:
             returned, forfeited = give_back(state, hold.draws, now)
             due.append(
-                HoldExpired(**caused, hold_id=hold.hold_id, returned=returned, forfeited=forfeited)
+                made(
+                    HoldExpired,
+                    **caused,
+                    hold_id=hold.hold_id,
+                    returned=returned,
+                    forfeited=forfeited,
+                )
             )
     return tuple(due)
 
@@ -284,8 +294,13 @@ def _anything_due(state: Account, now: datetime) -> bool:
 
 def expiry(lot: Lot, at: datetime, caused: dict[str, Any]) -> CreditsExpired:
     """The lot's unused credits expire (and the lot closes) as of ``at``."""
-    return CreditsExpired(
-        **caused, lot_id=lot.lot_id, kind=lot.kind, credits=lot.remaining, expired_at=at
+    return made(
+        CreditsExpired,
+        **caused,
+        lot_id=lot.lot_id,
+        kind=lot.kind,
+        credits=lot.remaining,
+        expired_at=at,
     )
 
 
@@ -296,12 +311,19 @@ def decide(command: Command, state: Account, catalog: Catalog, past: Past = NOTH
 
 
 def refused(command: Command, refusal: Refusal) -> CommandRefused:
-    return CommandRefused(
-        **_caused_by(command),
-        command_type=type(command).__name__,
-        code=refusal.code,
-        message=refusal.message,
-        details=refusal.details,
+    # Trusted, as every event the rules build below: each value is a validated command's or
+    # the rules' own, typed (``test_events_the_rules_build_are_valid`` checks them all).
+    return trusted(
+        CommandRefused,
+        {
+            "command_id": command.command_id,
+            "occurred_at": command.occurred_at,
+            "type": "CommandRefused",
+            "command_type": type(command).__name__,
+            "code": refusal.code,
+            "message": refusal.message,
+            "details": refusal.details,
+        },
     )
 
 
@@ -309,17 +331,18 @@ def _use_tool(cmd: UseTool, state: Account, catalog: Catalog, past: Past) -> Eve
     price = _tool(catalog, cmd.tool)
     _require_opened(state)
     credits = price.credits * cmd.units
-    return (
-        ToolUsed(
-            **_caused_by(cmd),
-            tool=cmd.tool,
-            units=cmd.units,
-            unit_cost_credits=price.credits,
-            catalog_version=catalog.version,
-            credits=credits,
-            draws=take(state, credits, cmd.occurred_at),
-        ),
-    )
+    used = {
+        "command_id": cmd.command_id,
+        "occurred_at": cmd.occurred_at,
+        "type": "ToolUsed",
+        "tool": cmd.tool,
+        "units": cmd.units,
+        "unit_cost_credits": price.credits,
+        "catalog_version": catalog.version,
+        "credits": credits,
+        "draws": take(state, credits, cmd.occurred_at),
+    }
+    return (trusted(ToolUsed, used),)
 
 
 def _buy_package(cmd: BuyPackage, state: Account, catalog: Catalog, past: Past) -> Events:
@@ -345,7 +368,8 @@ def _buy_package(cmd: BuyPackage, state: Account, catalog: Catalog, past: Past) 
     if offer is None:
         raise UnknownPackage(f"no package {cmd.package!r}", package=cmd.package)
     lot_id = f"package:{cmd.payment_ref}"
-    purchased = PackagePurchased(
+    purchased = made(
+        PackagePurchased,
         **_caused_by(cmd),
         lot_id=lot_id,
         package=cmd.package,
@@ -360,7 +384,8 @@ def _buy_package(cmd: BuyPackage, state: Account, catalog: Catalog, past: Past) 
     if not isinstance(earlier, PaymentReversed):
         return (purchased,)
     cents = earlier.refunded_cents
-    removed = PurchaseReversed(
+    removed = made(
+        PurchaseReversed,
         **_caused_by(cmd),
         payment_ref=cmd.payment_ref,
         lot_id=lot_id,
@@ -376,7 +401,8 @@ def _buy_package(cmd: BuyPackage, state: Account, catalog: Catalog, past: Past) 
 def _parked(
     cmd: BuyPackage, paid_cents: int, currency: str, offer: PackageOffer | Offer | None
 ) -> PaymentParked:
-    return PaymentParked(
+    return made(
+        PaymentParked,
         **_caused_by(cmd),
         payment_ref=cmd.payment_ref,
         package=cmd.package,
@@ -408,7 +434,8 @@ def _cycle_renewed(cmd: CycleRenewed, state: Account, catalog: Catalog, past: Pa
         if begun and lot.kind == "subscription"
     ]
     expected = state.pending_plan or state.plan
-    started = CycleStarted(
+    started = made(
+        CycleStarted,
         **_caused_by(cmd),
         plan=cmd.plan,
         billing_interval=cmd.billing_interval,
@@ -436,7 +463,8 @@ def _reserve_credits(cmd: ReserveCredits, state: Account, catalog: Catalog, past
         )
     credits = price.credits * cmd.units if cmd.units is not None else (cmd.credits or 0)
     return (
-        CreditsReserved(
+        made(
+            CreditsReserved,
             **_caused_by(cmd),
             hold_id=cmd.hold_id,
             tool=cmd.tool,
@@ -462,7 +490,8 @@ def _settle_hold(cmd: SettleHold, state: Account, catalog: Catalog, past: Past) 
     charged, rest = _split(hold.draws, cmd.credits)
     returned, forfeited = give_back(state, rest, cmd.occurred_at)
     return (
-        HoldSettled(
+        made(
+            HoldSettled,
             **_caused_by(cmd),
             hold_id=hold.hold_id,
             tool=hold.tool,
@@ -478,7 +507,8 @@ def _release_hold(cmd: ReleaseHold, state: Account, catalog: Catalog, past: Past
     hold = _open_hold(state, past, cmd.hold_id)
     returned, forfeited = give_back(state, hold.draws, cmd.occurred_at)
     return (
-        HoldReleased(
+        made(
+            HoldReleased,
             **_caused_by(cmd),
             hold_id=hold.hold_id,
             returned=returned,
@@ -489,7 +519,9 @@ def _release_hold(cmd: ReleaseHold, state: Account, catalog: Catalog, past: Past
 
 def _expire_holds(cmd: ExpireHolds, state: Account, catalog: Catalog, past: Past) -> Events:
     _require_opened(state)
-    return (ExpiryChecked(**_caused_by(cmd)),)  # catch_up has recorded everything that was due
+    return (
+        made(ExpiryChecked, **_caused_by(cmd)),
+    )  # catch_up has recorded everything that was due
 
 
 def _refund_usage(cmd: RefundUsage, state: Account, catalog: Catalog, past: Past) -> Events:
@@ -506,7 +538,8 @@ def _refund_usage(cmd: RefundUsage, state: Account, catalog: Catalog, past: Past
         )
     returned, forfeited = give_back(state, use.draws, cmd.occurred_at)
     return (
-        UsageRefunded(
+        made(
+            UsageRefunded,
             **_caused_by(cmd),
             of_command_id=cmd.of_command_id,
             credits=use.credits,
@@ -520,7 +553,8 @@ def _grant_credits(cmd: GrantCredits, state: Account, catalog: Catalog, past: Pa
     if cmd.expires_at is not None and cmd.expires_at <= cmd.occurred_at:
         raise InvalidCommand("granted credits must expire after they are granted")
     return (
-        CreditsGranted(
+        made(
+            CreditsGranted,
             **_caused_by(cmd),
             lot_id=f"grant:{cmd.command_id}",
             credits=cmd.credits,
@@ -547,7 +581,11 @@ def _refund_package(cmd: RefundPackage, state: Account, catalog: Catalog, past: 
             raise AlreadyRefunded(
                 f"payment {cmd.payment_ref!r} was already reversed", payment_ref=cmd.payment_ref
             )
-        return (PaymentReversed(**_caused_by(cmd), payment_ref=cmd.payment_ref, reason=cmd.reason),)
+        return (
+            made(
+                PaymentReversed, **_caused_by(cmd), payment_ref=cmd.payment_ref, reason=cmd.reason
+            ),
+        )
     lot_id = bought.lot_id
     if lot_id in state.refunded:
         raise AlreadyRefunded(
@@ -557,7 +595,8 @@ def _refund_package(cmd: RefundPackage, state: Account, catalog: Catalog, past: 
     remaining = lot.remaining if lot is not None else 0
     held = sum(d.credits for h in state.holds.values() for d in h.draws if d.lot_id == lot_id)
     return (
-        PackageRefunded(
+        made(
+            PackageRefunded,
             **_caused_by(cmd),
             payment_ref=cmd.payment_ref,
             lot_id=lot_id,
@@ -582,8 +621,12 @@ def _refund_part(cmd: RefundPackage, cents: int, state: Account, past: Past) -> 
         if isinstance(earlier, PaymentReversed) and (earlier.refunded_cents or cents) >= cents:
             raise AlreadyRefunded(f"payment {ref!r} was already refunded that far", payment_ref=ref)
         return (
-            PaymentReversed(
-                **_caused_by(cmd), payment_ref=ref, reason="refund", refunded_cents=cents
+            made(
+                PaymentReversed,
+                **_caused_by(cmd),
+                payment_ref=ref,
+                reason="refund",
+                refunded_cents=cents,
             ),
         )
     so_far_cents, so_far_credits = _refunded_so_far(past, ref)
@@ -594,7 +637,8 @@ def _refund_part(cmd: RefundPackage, cents: int, state: Account, past: Past) -> 
     part = credits - so_far_credits
     removed = min(part, lot.remaining if lot is not None else 0)
     return (
-        PackagePartlyRefunded(
+        made(
+            PackagePartlyRefunded,
             **_caused_by(cmd),
             payment_ref=ref,
             lot_id=bought.lot_id,
@@ -637,7 +681,8 @@ def _restore_package(cmd: RestorePackage, state: Account, catalog: Catalog, past
         if not isinstance(earlier, PaymentReversed):
             credits = earlier.credits_removed
     return (
-        PackageRestored(
+        made(
+            PackageRestored,
             **_caused_by(cmd),
             payment_ref=cmd.payment_ref,
             lot_id=f"package:{cmd.payment_ref}",
@@ -654,11 +699,12 @@ def _change_plan(cmd: ChangePlan, state: Account, catalog: Catalog, past: Past) 
     if cmd.plan == state.plan:
         if state.pending_plan is None:
             raise PlanUnchanged(f"already on plan {cmd.plan!r}", plan=cmd.plan)
-        return (PlanDowngradeCancelled(**at, plan=cmd.plan),)
+        return (made(PlanDowngradeCancelled, **at, plan=cmd.plan),)
     if terms.credits_per_cycle > state.plan_credits:
         assert state.subscription_lot_id is not None
         return (
-            PlanUpgraded(
+            made(
+                PlanUpgraded,
                 **at,
                 from_plan=state.plan,
                 to_plan=cmd.plan,
@@ -667,8 +713,12 @@ def _change_plan(cmd: ChangePlan, state: Account, catalog: Catalog, past: Past) 
             ),
         )
     return (
-        PlanDowngradeScheduled(
-            **at, from_plan=state.plan, to_plan=cmd.plan, effective_at=state.cycle_end
+        made(
+            PlanDowngradeScheduled,
+            **at,
+            from_plan=state.plan,
+            to_plan=cmd.plan,
+            effective_at=state.cycle_end,
         ),
     )
 
@@ -676,7 +726,9 @@ def _change_plan(cmd: ChangePlan, state: Account, catalog: Catalog, past: Past) 
 def _save_payment_method(
     cmd: SavePaymentMethod, state: Account, catalog: Catalog, past: Past
 ) -> Events:
-    return (PaymentMethodSaved(**_caused_by(cmd), last4=cmd.last4, provider_ref=cmd.provider_ref),)
+    return (
+        made(PaymentMethodSaved, **_caused_by(cmd), last4=cmd.last4, provider_ref=cmd.provider_ref),
+    )
 
 
 def _configure_auto_top_up(
@@ -689,7 +741,8 @@ def _configure_auto_top_up(
     if state.top_up.card_declined:
         raise NoPaymentMethod("the saved card was declined: save a new card first")
     return (
-        AutoTopUpConfigured(
+        made(
+            AutoTopUpConfigured,
             **_caused_by(cmd),
             threshold_credits=cmd.threshold_credits,
             package=cmd.package,
@@ -701,7 +754,7 @@ def _configure_auto_top_up(
 def _disable_auto_top_up(
     cmd: DisableAutoTopUp, state: Account, catalog: Catalog, past: Past
 ) -> Events:
-    return (AutoTopUpDisabled(**_caused_by(cmd), reason="account"),)
+    return (made(AutoTopUpDisabled, **_caused_by(cmd), reason="account"),)
 
 
 def _record_top_up_failure(
@@ -714,12 +767,16 @@ def _record_top_up_failure(
             f"top-up {cmd.request_id!r} is not being charged", request_id=cmd.request_id
         )
     attempt = state.top_up.failures + 1
-    failed = TopUpFailed(
-        **_caused_by(cmd), request_id=cmd.request_id, attempt=attempt, reason=cmd.reason
+    failed = made(
+        TopUpFailed,
+        **_caused_by(cmd),
+        request_id=cmd.request_id,
+        attempt=attempt,
+        reason=cmd.reason,
     )
     if attempt < MAX_TOP_UP_ATTEMPTS:
         return (failed,)
-    return (AutoTopUpDisabled(**_caused_by(cmd), reason="card_declined"), failed)
+    return (made(AutoTopUpDisabled, **_caused_by(cmd), reason="card_declined"), failed)
 
 
 def _tool(catalog: Catalog, tool: str) -> ToolPrice:

@@ -8,6 +8,7 @@ from itertools import pairwise
 
 from events.ledger import Draw, Forfeit
 from events.refusals import InsufficientCredits
+from events.trusted import made, trusted
 from services.ledger.core.state import Account, Lot, started
 
 
@@ -17,10 +18,10 @@ def ends(state: Account) -> dict[str, datetime | None]:
     ever spendable at once (an early renewal's credits wait for their ``cycle_start``, and
     the old cycle's credits last until then)."""
     end = {lot_id: lot.expires_at for lot_id, lot in state.lots.items()}
-    cycles = sorted(
-        (lot for lot in state.lots.values() if lot.kind == "subscription" and lot.starts_at),
-        key=lambda lot: (lot.starts_at, lot.seq),
-    )
+    cycles = [lot for lot in state.lots.values() if lot.kind == "subscription" and lot.starts_at]
+    if len(cycles) < 2:
+        return end  # one cycle's lot (the common case): nothing cuts it short
+    cycles.sort(key=lambda lot: (lot.starts_at, lot.seq))
     for lot, successor in pairwise(cycles):
         own, cut = lot.expires_at, successor.starts_at
         if cut is not None and (own is None or cut < own):
@@ -56,7 +57,10 @@ def take(state: Account, credits: int, now: datetime) -> tuple[Draw, ...]:
             break
         part = min(lot.remaining, credits)
         age = lot.seq if lot.kind == "purchased" else None  # only a package's lot reopens
-        draws.append(Draw(lot_id=lot.lot_id, kind=lot.kind, credits=part, lot_seq=age))
+        # Trusted: a lot's id and kind, and a positive part of what it holds.
+        draws.append(
+            trusted(Draw, {"lot_id": lot.lot_id, "kind": lot.kind, "credits": part, "lot_seq": age})
+        )
         credits -= part
     return tuple(draws)
 
@@ -79,7 +83,7 @@ def give_back(
             returned.append(draw)  # purchased credits never expire: an emptied lot reopens
         else:
             reason = "removed" if draw.kind == "purchased" else "expired"
-            forfeited.append(Forfeit(**draw.model_dump(), reason=reason))
+            forfeited.append(made(Forfeit, **draw.model_dump(), reason=reason))
     return tuple(returned), tuple(forfeited)
 
 

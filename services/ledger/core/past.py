@@ -132,17 +132,26 @@ _KEYS = {kind: _keys(kind) for kind in LedgerEvent.__subclasses__()}
 
 def keys_for(command: Command) -> tuple[str, ...]:
     """Every key ``handle`` may look up to decide this command."""
-    keys = [decided(command.command_id)]
-    if isinstance(command, RefundUsage):
-        keys += [decided(command.of_command_id), refund_of(command.of_command_id)]
-    elif isinstance(command, ReserveCredits | SettleHold | ReleaseHold):
-        keys.append(hold(command.hold_id))
-    elif isinstance(command, BuyPackage | RefundPackage | RestorePackage):
-        ref = command.payment_ref
-        keys += [payment(ref), reversal(ref), refunded_part(ref)]
-        if isinstance(command, BuyPackage):
-            keys.append(bought_anywhere(ref))
-    return tuple(keys)
+    more = _MORE_KEYS.get(type(command))  # by type: most commands need their own key only
+    own = decided(command.command_id)
+    return (own,) if more is None else (own, *more(command))
+
+
+def _payment_keys(command: BuyPackage | RefundPackage | RestorePackage) -> tuple[str, ...]:
+    ref = command.payment_ref
+    keys = (payment(ref), reversal(ref), refunded_part(ref))
+    return (*keys, bought_anywhere(ref)) if isinstance(command, BuyPackage) else keys
+
+
+_MORE_KEYS: dict[type[Command], Callable[[Any], tuple[str, ...]]] = {
+    RefundUsage: lambda c: (decided(c.of_command_id), refund_of(c.of_command_id)),
+    ReserveCredits: lambda c: (hold(c.hold_id),),
+    SettleHold: lambda c: (hold(c.hold_id),),
+    ReleaseHold: lambda c: (hold(c.hold_id),),
+    BuyPackage: _payment_keys,
+    RefundPackage: _payment_keys,
+    RestorePackage: _payment_keys,
+}
 
 
 class Remembered:
