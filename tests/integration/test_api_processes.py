@@ -6,48 +6,25 @@ processes on the real broker, on both stores."""
 from __future__ import annotations
 
 import asyncio
-import signal
-import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import AsyncExitStack, contextmanager
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import httpx
 
 from services.client import LedgerClient
-from services.settings import REPO, Settings
+from services.settings import Settings
 from tests.integration.conftest_api import SERVICE_TOKEN, bearer, open_account, sse_events
-from tests.integration.test_browser import environment, free_port, until_serving
+from tests.integration.test_browser import environment, free_port, processes, until_serving
 
 STREAMS = 24
 
 
-@contextmanager
-def started(env: dict[str, str], logs: Path) -> Iterator[dict[str, subprocess.Popen[bytes]]]:
-    """The ledger, the projector and two API processes on one port, stopped by SIGTERM."""
-    children: dict[str, subprocess.Popen[bytes]] = {}
-    try:
-        for name, module in (
-            ("ledger", "services.ledger"),
-            ("projector", "projections"),
-            ("api-1", "services.api"),
-            ("api-2", "services.api"),
-        ):
-            with (logs / f"{name}.log").open("wb") as log:
-                children[name] = subprocess.Popen(
-                    [sys.executable, "-m", module], cwd=REPO, env=env, stdout=log, stderr=log
-                )
-        yield children
-    finally:
-        for child in children.values():
-            child.send_signal(signal.SIGTERM)
-        for child in children.values():
-            try:
-                child.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+SHARED = (
+    ("ledger", "services.ledger"),
+    ("projector", "projections"),
+    ("api-1", "services.api"),
+    ("api-2", "services.api"),
+)
 
 
 async def test_streams_spread_over_two_api_processes_on_one_port_all_get_the_balance(
@@ -58,7 +35,7 @@ async def test_streams_spread_over_two_api_processes_on_one_port_all_get_the_bal
         "KALEMA_API_SHARED_PORT": "true",
         "KALEMA_API_STREAMS_PER_TOKEN": str(STREAMS),  # a cap per process
     }
-    with started(env, tmp_path) as children:
+    with processes(env, tmp_path, SHARED) as children:
         url = f"http://127.0.0.1:{port}"
         async with LedgerClient(store_settings, timeout_s=30) as client:
             await open_account(client, "acct-shared")

@@ -22,12 +22,16 @@ SMALL = {
 }
 
 
+def ran(argv: list[str], timeout_s: float = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=timeout_s)
+
+
 def test_a_small_end_to_end_run_answers_every_command_and_writes_its_figures(
     backend: str, tmp_path: Path
 ):
     out = tmp_path / "end_to_end.json"
     args = [f"{flag}={value}" for flag, value in SMALL.items()]
-    finished = subprocess.run(
+    finished = ran(
         [
             sys.executable,
             "-m",
@@ -37,11 +41,7 @@ def test_a_small_end_to_end_run_answers_every_command_and_writes_its_figures(
             f"--store={backend}",
             f"--out={out}",
             *args,
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=180,
+        ]
     )
 
     assert finished.returncode == 0, finished.stderr[-2000:]
@@ -68,7 +68,7 @@ def test_a_small_end_to_end_run_answers_every_command_and_writes_its_figures(
 
 def test_a_run_whose_commands_get_no_outcome_fails_loudly(tmp_path: Path):
     out = tmp_path / "end_to_end.json"
-    finished = subprocess.run(
+    finished = ran(
         [
             sys.executable,
             "-m",
@@ -84,10 +84,7 @@ def test_a_run_whose_commands_get_no_outcome_fails_loudly(tmp_path: Path):
             "--no-naive",
             f"--out={out}",
         ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
+        timeout_s=120,
     )
 
     assert finished.returncode == 1 and "LOST WORK" in finished.stderr
@@ -99,16 +96,12 @@ def test_a_run_whose_commands_get_no_outcome_fails_loudly(tmp_path: Path):
 def test_a_latency_phase_at_a_share_of_the_measured_capacity_paces_at_that_share(tmp_path: Path):
     out = tmp_path / "end_to_end.json"
     small = SMALL | {"--rate-of-capacity": 0.1, "--seconds": 1}
-    finished = subprocess.run(
+    finished = ran(
         [
             *(sys.executable, "-m", "benchmarks.end_to_end", "--store=sqlite"),
             *(f"{flag}={value}" for flag, value in small.items() if flag != "--rate"),
             *("--no-ceiling", "--no-naive", f"--out={out}"),
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=180,
+        ]
     )
 
     assert finished.returncode == 0, finished.stderr[-2000:]

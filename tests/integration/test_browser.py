@@ -67,17 +67,23 @@ def environment(settings: Settings, port: int) -> dict[str, str]:
     }
 
 
+DEPLOYABLES = (
+    ("ledger", "services.ledger"),
+    ("projector", "projections"),
+    ("api", "services.api"),
+    ("topup", "services.topup"),
+)
+
+
 @contextmanager
-def processes(env: dict[str, str], logs: Path) -> Iterator[dict[str, subprocess.Popen[bytes]]]:
-    """The deployables as ``make run`` starts them, stopped by SIGTERM at the end."""
+def processes(
+    env: dict[str, str], logs: Path, deployables: tuple[tuple[str, str], ...] = DEPLOYABLES
+) -> Iterator[dict[str, subprocess.Popen[bytes]]]:
+    """The deployables (name, module) as ``make run`` starts them, each logging to
+    ``logs/<name>.log``, stopped by SIGTERM at the end."""
     started = {}
     try:
-        for name, module in (
-            ("ledger", "services.ledger"),
-            ("projector", "projections"),
-            ("api", "services.api"),
-            ("topup", "services.topup"),
-        ):
+        for name, module in deployables:
             with (logs / f"{name}.log").open("wb") as log:
                 started[name] = subprocess.Popen(
                     [sys.executable, "-m", module], cwd=REPO, env=env, stdout=log, stderr=log
