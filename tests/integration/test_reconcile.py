@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from datetime import UTC, datetime
 
 from typer.testing import CliRunner
 
@@ -120,8 +119,10 @@ def at_another_price(body: bytes, amount_cents: int) -> bytes:
 
 
 async def reconciled(settings: Settings, api_url: str, *args: str) -> tuple[int, str]:
-    """``credits payments reconcile --since today`` in a thread (it runs its own event loop)
-    while the API answers in this one."""
-    today = datetime.now(UTC).strftime("%Y-%m-%d")
-    command = ("payments", "reconcile", "--since", today, *args)
+    """``credits payments reconcile --since <the day of NOW>`` in a thread (it runs its own
+    event loop) while the API answers in this one. The day of ``NOW``, the time the tests'
+    commands are stamped with (taken when the tests are collected), not the wall clock's: a
+    CI run that collected before midnight UTC and got here after it left the forged purchase
+    out of the window (``KeyError: 'pi_test_forged'`` on both stores)."""
+    command = ("payments", "reconcile", "--since", NOW.strftime("%Y-%m-%d"), *args)
     return await asyncio.to_thread(credits, settings, api_url, *command)
