@@ -36,6 +36,10 @@ SCRAM_PASSWORD="${KAFKA_SCRAM_PASSWORD:-}"
 SASL_SSL_PORT="${KAFKA_SASL_SSL_PORT:-}"
 SSL_PEM="${KAFKA_SSL_PEM:-}"
 HOST=127.0.0.1
+NAME=kafka
+PATTERN='kafka\.Kafka'
+# shellcheck source=infra/pid.sh
+source "$REPO/infra/pid.sh"  # running_pid, stop
 # Fixed cluster id (base64 UUID): the data dir is local and disposable.
 CLUSTER_ID="a2FsZW1hLWNyZWRpdHMxAA"
 
@@ -61,16 +65,6 @@ fetch() {
   rm -rf "$LIB"
   mv "$LIB.tmp" "$LIB"
   echo "kafka: jars cached in $LIB ($(find "$LIB" -name '*.jar' | wc -l) jars)"
-}
-
-# Our broker's pid, if the pid file names a live kafka.Kafka process.
-running_pid() {
-  local pid
-  [[ -f "$PID_FILE" ]] || return 1
-  pid="$(cat "$PID_FILE")"
-  [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'kafka\.Kafka' || return 1
-  echo "$pid"
 }
 
 port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
@@ -190,26 +184,6 @@ start() {
   echo "kafka: listening on $HOST:$PORT (pid $pid, logs in $LOGS)"
 }
 
-stop() {
-  local pid i
-  if ! pid="$(running_pid)"; then
-    rm -f "$PID_FILE"
-    echo "kafka: not running"
-    return 0
-  fi
-  kill -TERM "$pid"
-  for ((i = 0; i < 30; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 1
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    echo "kafka: pid $pid still alive after 30s, sending SIGKILL" >&2
-    kill -KILL "$pid" 2>/dev/null || true
-    while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
-  fi
-  rm -f "$PID_FILE"
-  echo "kafka: stopped (pid $pid)"
-}
 
 status() {
   local pid

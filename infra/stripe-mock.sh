@@ -23,6 +23,10 @@ LOG="$DIR/stripe-mock.log"
 PORT="${STRIPE_MOCK_PORT:-12111}"
 START_TIMEOUT_S="${STRIPE_MOCK_START_TIMEOUT_S:-30}"
 HOST=127.0.0.1
+NAME=stripe-mock
+PATTERN='stripe-mock'
+# shellcheck source=infra/pid.sh
+source "$REPO/infra/pid.sh"  # running_pid, stop
 export PATH="$PATH:/usr/local/go/bin"
 
 die() { echo "stripe-mock: $*" >&2; exit 1; }
@@ -37,16 +41,6 @@ build() {
   mkdir -p "$DIR"
   GOBIN="$DIR" go install "github.com/stripe/stripe-mock@$VERSION"
   echo "$VERSION" >"$STAMP"
-}
-
-# Our server's pid, if the pid file names a live stripe-mock process.
-running_pid() {
-  local pid
-  [[ -f "$PID_FILE" ]] || return 1
-  pid="$(cat "$PID_FILE")"
-  [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'stripe-mock' || return 1
-  echo "$pid"
 }
 
 port_open() { (exec 3<>"/dev/tcp/$HOST/$PORT") 2>/dev/null; }
@@ -89,18 +83,6 @@ start() {
   echo "stripe-mock: listening on http://$HOST:$PORT (pid $pid, log in $LOG)"
 }
 
-stop() {
-  local pid
-  if ! pid="$(running_pid)"; then
-    rm -f "$PID_FILE"
-    echo "stripe-mock: not running"
-    return 0
-  fi
-  kill -TERM "$pid"
-  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
-  rm -f "$PID_FILE"
-  echo "stripe-mock: stopped (pid $pid)"
-}
 
 status() {
   local pid
