@@ -41,7 +41,7 @@ class Projected:
     history: list[history.Line] = field(default_factory=list)
     quarantined: dict[str, str] = field(default_factory=dict)
     periods: dict[tuple[str, str], finance.Period] = field(default_factory=dict)
-    usage: dict[tuple[str, str], finance.Today] = field(default_factory=dict)
+    usage: dict[tuple[str, str], dict[str, tuple[int, int]]] = field(default_factory=dict)
 
     @property
     def updates(self) -> list[BalanceUpdated]:
@@ -68,12 +68,17 @@ class Projected:
         self.usage = {k: u for k, u in self.usage.items() if k[0] != account_id}
 
     def booked(self, account_id: str, books: finance.Books, before: finance.Books) -> None:
-        """Keep the account's latest month (and day, if a use changed it) as the books now
-        have them."""
+        """Keep the account's latest month as the books now have it, and of its latest day
+        the tools a use changed: a row per tool of the day, rewritten on every page, made a
+        busy account's day cost a row per tool it had used for each use."""
         assert books.period is not None, "books that folded an event have a period"
         self.periods[account_id, books.period.month] = books.period
         if books.today is not before.today:
-            self.usage[account_id, books.day] = books.today
+            earlier: finance.Today = before.today if before.day == books.day else {}
+            changed = self.usage.setdefault((account_id, books.day), {})
+            for tool, figures in books.today.items():
+                if earlier.get(tool) is not figures:  # a fold keeps the others' tuples
+                    changed[tool] = figures
 
 
 def project(

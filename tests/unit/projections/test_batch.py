@@ -3,7 +3,9 @@ ends, and the same result however the log is cut into batches."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from datetime import timedelta
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -68,6 +70,23 @@ def test_an_account_that_was_never_opened_gets_a_row_but_no_update():
     assert list(projected.entries) == ["acct-1"] and projected.updates == []
 
 
+def test_a_page_writes_the_days_usage_of_the_tools_its_uses_changed_not_every_tool_of_the_day():
+    commands = [
+        renewed("solo", 0),
+        used("article_generation", at=1),
+        used("image_generation", at=1),
+    ]
+    recorded = [r for _, rs in decided([*commands, used("article_generation", at=1)]) for r in rs]
+    earlier = project({}, recorded[:-1], RULES)
+
+    later = project(earlier.entries, recorded[-1:], RULES)
+
+    assert [sorted(tools) for tools in earlier.usage.values()] == [
+        ["article_generation", "image_generation"]
+    ]
+    assert [dict(tools) for tools in later.usage.values()] == [{"article_generation": (2, 100)}]
+
+
 @settings(max_examples=150, deadline=None)
 @given(history, st.data())
 def test_the_same_log_gives_the_same_rows_and_alerts_however_it_is_cut_into_batches(steps, data):
@@ -82,10 +101,19 @@ def test_the_same_log_gives_the_same_rows_and_alerts_however_it_is_cut_into_batc
     whole = project({}, [r for b in batches for r in b], RULES)
     entries: dict[str, Entry] = {}
     alerts = []
+    usage: dict[tuple[str, str, str], tuple[int, int]] = {}  # the table, row by row
     for batch in batches:
         projected = project(entries, batch, RULES)
         entries.update(projected.entries)
         alerts += projected.alerts
+        usage.update(rows(projected.usage))
 
     assert entries == whole.entries
     assert alerts == whole.alerts
+    assert usage == dict(rows(whole.usage))
+
+
+def rows(usage: Mapping[tuple[str, str], Mapping[str, tuple[int, int]]]) -> Iterator[Any]:
+    for (account_id, day), tools in usage.items():
+        for tool, figures in tools.items():
+            yield (account_id, day, tool), figures
