@@ -4,7 +4,6 @@ position in one transaction."""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
@@ -25,7 +24,7 @@ from services.ledger.core import (
     Decision,
     Past,
     answered,
-    balance,
+    credits_by_kind,
     handle,
     keys_for,
     keys_of,
@@ -144,7 +143,7 @@ class Ledger:
                 arrival = self._arrival(record)
                 decision = self.handler(command, before, self.catalog, account_past, arrival)
                 if unstored(decision, before):
-                    decision = dataclasses.replace(decision, events=(), state=before)
+                    decision = decision._replace(events=(), state=before)
                 sealed = self._sealed(command.account_id, before.version, decision, head)
                 outcome = outcome_of(command, decision)
             except Exception as error:  # a bug or a rule gap: this command only, not the partition
@@ -303,13 +302,12 @@ def source_name(topic: str, partition: int) -> str:
 def outcome_of(command: Command, decision: Decision) -> Outcome:
     # Built as trusted: this runs for every command and every value is the core's, typed.
     state, outcome = decision.state, decision.outcome
-    figures = balance(state)
-    subscription, purchased, granted = figures.subscription, figures.purchased, figures.granted
+    subscription, purchased, granted, held = credits_by_kind(state)
     summary = {
         "subscription": subscription,
         "purchased": purchased,
         "granted": granted,
-        "held": figures.held,
+        "held": held,
         "total": subscription + purchased + granted,
     }
     refused = type(outcome) is CommandRefused

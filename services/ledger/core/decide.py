@@ -9,7 +9,7 @@ import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from events.commands import (
     BuyPackage,
@@ -120,9 +120,11 @@ MAX_TOP_UP_ATTEMPTS = 3  # declined this many times in a row, automatic top-ups 
 TOP_UP_BACKOFF_S = (0, 60, 600)  # how long attempt 1, 2, 3 waits after the decision asking it
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """What handling a command did: the new events, the account after them, and the outcome."""
+class Decision(NamedTuple):
+    """What handling a command did: the new events, the account after them, and the outcome.
+
+    A named tuple, as the state is: one is made per command, and a frozen dataclass sets
+    each field through ``object.__setattr__``."""
 
     events: Events
     state: Account
