@@ -31,7 +31,7 @@ from services.ledger.core import (
 )
 from services.ledger.core.past import SHARED, store_wide
 from services.ledger.intake import Incoming, dead_letter, read_command
-from services.ledger.recorders import Wanted
+from services.ledger.recorders import IndexRow, Wanted
 from services.ledger.store import Fetched, Loaded, Recorded, gc_paused
 
 log = logging.getLogger("kalema.ledger")
@@ -57,7 +57,12 @@ class Store(Protocol):
     def seal(
         self, account_id: str, version: int, event: LedgerEvent, previous: str
     ) -> Recorded: ...
-    def append(self, recorded: Sequence[Recorded], *positions: Tracking) -> None: ...
+    def append(
+        self,
+        recorded: Sequence[Recorded],
+        *positions: Tracking,
+        index: Sequence[IndexRow] | None = None,
+    ) -> None: ...
     def save_snapshots(self, states: Iterable[tuple[str, Account, str]]) -> None: ...
     def position(self, source: str) -> int | None: ...
 
@@ -69,6 +74,7 @@ class Batch:
 
     positions: dict[str, int]
     recorded: list[Recorded] = field(default_factory=list)
+    index: list[IndexRow] = field(default_factory=list)  # every recorded event's keys
     outcomes: list[Outcome] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     states: dict[str, Loaded] = field(default_factory=dict)  # with chain heads
@@ -151,7 +157,7 @@ class Ledger:
                 error_text = f"{type(error).__name__}: {error}"
                 batch.reject(dead_letter(record, "internal_error", error_text))
                 continue
-            past.remember(command.account_id, decision.events)
+            batch.index += past.remember(command.account_id, sealed)
             batch.recorded += sealed
             head = sealed[-1].chain if sealed else head
             batch.states[command.account_id] = (decision.state, head)
@@ -187,7 +193,7 @@ class Ledger:
 
     def _commit(self, batch: Batch) -> None:
         positions = [Tracking(source, offset) for source, offset in batch.positions.items()]
-        self.store.append(batch.recorded, *positions)
+        self.store.append(batch.recorded, *positions, index=batch.index)
         for account_id, loaded in batch.states.items():
             self._remember(account_id, loaded)
         due = [
@@ -273,10 +279,16 @@ class BatchPast:
     def of(self, account_id: str) -> Past:
         return _AccountPast(self, account_id)
 
-    def remember(self, account_id: str, events: Sequence[LedgerEvent]) -> None:
-        for event in events:
+    def remember(self, account_id: str, recorded: Sequence[Recorded]) -> list[IndexRow]:
+        """Remember the account's new events by their keys; the index's rows for them (each
+        event's keys worked out once, for the batch and for the store)."""
+        rows: list[IndexRow] = []
+        for r in recorded:
+            event = r.event
             for key in keys_of(event):
                 self.decided[(SHARED if store_wide(key) else account_id, key)] = event
+                rows.append((account_id, key, r.originator_version))
+        return rows
 
 
 class _AccountPast:

@@ -459,8 +459,11 @@ def write_index(
 
 def _split(rows: Sequence[IndexRow]) -> tuple[list[IndexRow], list[IndexRow]]:
     """An account's own keys, and the store-wide ones."""
-    own = [row for row in rows if not store_wide(row[1])]
-    return own, [row for row in rows if store_wide(row[1])]
+    own: list[IndexRow] = []
+    shared: list[IndexRow] = []
+    for row in rows:
+        (shared if store_wide(row[1]) else own).append(row)
+    return own, shared
 
 
 _encode = msgspec.json.Encoder().encode
