@@ -2,11 +2,12 @@
 
 Only a plain document is read here: no escape (``\\``) and no whitespace anywhere, every key
 named once (counted: with no whitespace each key is followed by ``":``, so that count must
-equal the keys decoded), every field as strict as the wire's (``events.commands``). Anything
-else, including every malformed message and every command with a rule across its fields
-(``CycleRenewed``, ``ReserveCredits``, free text in ``GrantCredits``, ``BuyPackage``'s offer),
-gets ``None`` and is read by ``parse_command``, which then accepts it or says exactly why not.
-So this path never accepts what the models refuse, and never answers an error of its own.
+equal the keys decoded), every field as strict as the wire's (``events.commands``), and
+``ReserveCredits``' one rule across its fields (exactly one of units or credits). Anything
+else, including every malformed message and every other command with a rule across its fields
+(``CycleRenewed``, free text in ``GrantCredits``, ``BuyPackage``'s offer), gets ``None`` and
+is read by ``parse_command``, which then accepts it or says exactly why not. So this path
+never accepts what the models refuse, and never answers an error of its own.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ _MOMENT = re.compile(
 Id = Annotated[str, Meta(min_length=1, max_length=128)]
 Units = Annotated[int, Meta(gt=0, le=10_000)]
 Cents = Annotated[int, Meta(ge=0, le=100_000_000)]
+Credits = Annotated[int, Meta(gt=0, le=100_000_000)]
 RefundedCents = Annotated[int, Meta(ge=1, le=100_000_000)]
 
 
@@ -51,6 +53,16 @@ class UseTool(_Mirror, tag=True):
 class SettleHold(_Mirror, tag=True):
     hold_id: Id
     credits: Cents
+
+
+class ReserveCredits(_Mirror, tag=True):
+    """Exactly one of ``units`` or ``credits``: ``read_plain`` checks that rule."""
+
+    hold_id: Id
+    tool: Id
+    expires_at: str
+    units: Units | UnsetType | None = UNSET
+    credits: Credits | UnsetType | None = UNSET
 
 
 class ReleaseHold(_Mirror, tag=True):
@@ -93,6 +105,7 @@ class BuyPackage(_Mirror, tag=True):
 _HOT = (
     UseTool,
     SettleHold,
+    ReserveCredits,
     ReleaseHold,
     ExpireHolds,
     RefundUsage,
@@ -114,6 +127,7 @@ _TARGETS: dict[type[_Mirror], tuple[type[Command], tuple[tuple[str, Any], ...]]]
 }
 _IDENTIFIERS = {name for mirror in _HOT for name in mirror.__struct_fields__} - {
     "occurred_at",
+    "expires_at",
     "offer",
     "paid",
     "units",
@@ -121,9 +135,9 @@ _IDENTIFIERS = {name for mirror in _HOT for name in mirror.__struct_fields__} - 
     "reason",
     "refunded_cents",
 }
-_DECODER = msgspec.json.Decoder(UseTool | SettleHold | ReleaseHold | ExpireHolds | RefundUsage
-                                | RefundPackage | RestorePackage | ChangePlan
-                                | BuyPackage)  # fmt: skip
+_DECODER = msgspec.json.Decoder(UseTool | SettleHold | ReserveCredits | ReleaseHold
+                                | ExpireHolds | RefundUsage | RefundPackage | RestorePackage
+                                | ChangePlan | BuyPackage)  # fmt: skip
 
 
 def read_plain(data: bytes) -> Command | None:
@@ -153,6 +167,11 @@ def read_plain(data: bytes) -> Command | None:
     if moment is None:
         return None
     values["occurred_at"] = moment
+    if command_type is commands.ReserveCredits:
+        expires_at = _moment(values["expires_at"])
+        if expires_at is None or (values["units"] is None) == (values["credits"] is None):
+            return None  # the models say exactly why
+        values["expires_at"] = expires_at
     return trusted(command_type, values, given)
 
 
