@@ -114,17 +114,6 @@ _HOT = (
     ChangePlan,
     BuyPackage,
 )
-# Each mirror's command, and the command's fields in its own order with their defaults.
-_TARGETS: dict[type[_Mirror], tuple[type[Command], tuple[tuple[str, Any], ...]]] = {
-    mirror: (
-        getattr(commands, mirror.__name__),
-        tuple(
-            (name, field.default)
-            for name, field in getattr(commands, mirror.__name__).model_fields.items()
-        ),
-    )
-    for mirror in _HOT
-}
 _IDENTIFIERS = {name for mirror in _HOT for name in mirror.__struct_fields__} - {
     "occurred_at",
     "expires_at",
@@ -134,6 +123,18 @@ _IDENTIFIERS = {name for mirror in _HOT for name in mirror.__struct_fields__} - 
     "credits",
     "reason",
     "refunded_cents",
+}
+# Each mirror's command, and the command's fields in its own order: each with its default and
+# whether it is an identifier.
+_TARGETS: dict[type[_Mirror], tuple[type[Command], tuple[tuple[str, Any, bool], ...]]] = {
+    mirror: (
+        getattr(commands, mirror.__name__),
+        tuple(
+            (name, field.default, name in _IDENTIFIERS)
+            for name, field in getattr(commands, mirror.__name__).model_fields.items()
+        ),
+    )
+    for mirror in _HOT
 }
 _DECODER = msgspec.json.Decoder(UseTool | SettleHold | ReserveCredits | ReleaseHold
                                 | ExpireHolds | RefundUsage | RefundPackage | RestorePackage
@@ -151,17 +152,16 @@ def read_plain(data: bytes) -> Command | None:
         return None
     command_type, fields = _TARGETS[type(mirror)]
     values: dict[str, Any] = {}
-    given = {"type"}
-    for name, default in fields:
+    unset: list[str] = []  # fields the document leaves out (``type`` is always named)
+    for name, default, identifier in fields:
         value = getattr(mirror, name, default)
         if value is UNSET:
-            value = default
-        else:
-            given.add(name)
-        if name in _IDENTIFIERS and value is not None and value.strip(_IDENTIFIER_CHARS):
+            value = default  # the model's own: valid
+            unset.append(name)
+        elif identifier and value is not None and value.strip(_IDENTIFIER_CHARS):
             return None
         values[name] = value
-    if data.count(b'":') != len(given):
+    if data.count(b'":') != len(fields) - len(unset):
         return None  # a key named twice, or a string that starts with a colon
     moment = _moment(values["occurred_at"])
     if moment is None:
@@ -172,7 +172,9 @@ def read_plain(data: bytes) -> Command | None:
         if expires_at is None or (values["units"] is None) == (values["credits"] is None):
             return None  # the models say exactly why
         values["expires_at"] = expires_at
-    return trusted(command_type, values, given)
+    if not unset:  # every field named: the model's one shared set of them
+        return trusted(command_type, values)
+    return trusted(command_type, values, values.keys() - unset)
 
 
 def _moment(text: str) -> datetime | None:
