@@ -332,12 +332,19 @@ def outcome_of(command: Command, decision: Decision) -> Outcome:
         "message": outcome.message if refused else None,  # type: ignore[union-attr]
         "details": outcome.details if refused else {},  # type: ignore[union-attr]
         "charged": outcome.draws if type(outcome) in _CHARGING else (),  # type: ignore[union-attr]
-        "events": tuple([type(e).__name__ for e in decision.events]),
+        "events": _names(decision.events),
         "balance": trusted(BalanceFigures, summary),
         "stream_version": state.version,
         "repeat": decision.repeat,
     }
     return trusted(Outcome, answer)
+
+
+def _names(events: Sequence[LedgerEvent]) -> tuple[str, ...]:
+    """The events' type names (most decisions record one event)."""
+    if len(events) == 1:
+        return (type(events[0]).__name__,)
+    return tuple([type(e).__name__ for e in events])
 
 
 _CHARGING = frozenset((ToolUsed, HoldSettled, CreditsReserved))  # outcomes that name draws

@@ -863,9 +863,12 @@ ANSWERS: dict[type[LedgerEvent], type[Command]] = {
 
 def answered(outcome: DecisionEvent) -> str:
     """The type of the command a decision answered."""
-    if isinstance(outcome, CommandRefused):
-        return outcome.command_type
-    return ANSWERS[type(outcome)].__name__
+    name = _ANSWERED.get(type(outcome))  # by type: this runs for every outcome
+    return outcome.command_type if name is None else name  # type: ignore[union-attr]
+
+
+# The name of each command a decision event answers; a refusal names its own.
+_ANSWERED = {event: command.__name__ for event, command in ANSWERS.items()}
 
 
 _RULES: dict[type[Command], Rule] = {
