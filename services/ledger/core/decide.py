@@ -291,7 +291,9 @@ def _anything_due(state: Account, now: datetime) -> bool:
         if lot.expires_at is not None and lot.expires_at <= now:
             return True
         cycles += lot.kind == "subscription"
-    return cycles > 1 or any(hold.expires_at <= now for hold in state.holds.values())
+    if cycles > 1:
+        return True
+    return bool(state.holds) and any(hold.expires_at <= now for hold in state.holds.values())
 
 
 def expiry(lot: Lot, at: datetime, caused: dict[str, Any]) -> CreditsExpired:
