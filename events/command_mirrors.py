@@ -2,11 +2,12 @@
 
 Only a plain document is read here: no escape (``\\``) and no whitespace anywhere, every key
 named once (counted: with no whitespace each key is followed by ``":``, so that count must
-equal the keys decoded), every field as strict as the wire's (``events.commands``). Anything
-else, including every malformed message and every command with a rule across its fields
-(``CycleRenewed``, ``ReserveCredits``, free text in ``GrantCredits``, ``BuyPackage``'s offer),
-gets ``None`` and is read by ``parse_command``, which then accepts it or says exactly why not.
-So this path never accepts what the models refuse, and never answers an error of its own.
+equal the keys decoded), every field as strict as the wire's (``events.commands``), and
+``ReserveCredits``' one rule across its fields (exactly one of units or credits). Anything
+else, including every malformed message and every other command with a rule across its fields
+(``CycleRenewed``, free text in ``GrantCredits``, ``BuyPackage``'s offer), gets ``None`` and
+is read by ``parse_command``, which then accepts it or says exactly why not. So this path
+never accepts what the models refuse, and never answers an error of its own.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ _MOMENT = re.compile(
 Id = Annotated[str, Meta(min_length=1, max_length=128)]
 Units = Annotated[int, Meta(gt=0, le=10_000)]
 Cents = Annotated[int, Meta(ge=0, le=100_000_000)]
+Credits = Annotated[int, Meta(gt=0, le=100_000_000)]
 RefundedCents = Annotated[int, Meta(ge=1, le=100_000_000)]
 
 
@@ -51,6 +53,16 @@ class UseTool(_Mirror, tag=True):
 class SettleHold(_Mirror, tag=True):
     hold_id: Id
     credits: Cents
+
+
+class ReserveCredits(_Mirror, tag=True):
+    """Exactly one of ``units`` or ``credits``: ``read_plain`` checks that rule."""
+
+    hold_id: Id
+    tool: Id
+    expires_at: str
+    units: Units | UnsetType | None = UNSET
+    credits: Credits | UnsetType | None = UNSET
 
 
 class ReleaseHold(_Mirror, tag=True):
@@ -93,6 +105,7 @@ class BuyPackage(_Mirror, tag=True):
 _HOT = (
     UseTool,
     SettleHold,
+    ReserveCredits,
     ReleaseHold,
     ExpireHolds,
     RefundUsage,
@@ -101,19 +114,9 @@ _HOT = (
     ChangePlan,
     BuyPackage,
 )
-# Each mirror's command, and the command's fields in its own order with their defaults.
-_TARGETS: dict[type[_Mirror], tuple[type[Command], tuple[tuple[str, Any], ...]]] = {
-    mirror: (
-        getattr(commands, mirror.__name__),
-        tuple(
-            (name, field.default)
-            for name, field in getattr(commands, mirror.__name__).model_fields.items()
-        ),
-    )
-    for mirror in _HOT
-}
 _IDENTIFIERS = {name for mirror in _HOT for name in mirror.__struct_fields__} - {
     "occurred_at",
+    "expires_at",
     "offer",
     "paid",
     "units",
@@ -121,9 +124,21 @@ _IDENTIFIERS = {name for mirror in _HOT for name in mirror.__struct_fields__} - 
     "reason",
     "refunded_cents",
 }
-_DECODER = msgspec.json.Decoder(UseTool | SettleHold | ReleaseHold | ExpireHolds | RefundUsage
-                                | RefundPackage | RestorePackage | ChangePlan
-                                | BuyPackage)  # fmt: skip
+# Each mirror's command, and the command's fields in its own order: each with its default and
+# whether it is an identifier.
+_TARGETS: dict[type[_Mirror], tuple[type[Command], tuple[tuple[str, Any, bool], ...]]] = {
+    mirror: (
+        getattr(commands, mirror.__name__),
+        tuple(
+            (name, field.default, name in _IDENTIFIERS)
+            for name, field in getattr(commands, mirror.__name__).model_fields.items()
+        ),
+    )
+    for mirror in _HOT
+}
+_DECODER = msgspec.json.Decoder(UseTool | SettleHold | ReserveCredits | ReleaseHold
+                                | ExpireHolds | RefundUsage | RefundPackage | RestorePackage
+                                | ChangePlan | BuyPackage)  # fmt: skip
 
 
 def read_plain(data: bytes) -> Command | None:
@@ -137,23 +152,29 @@ def read_plain(data: bytes) -> Command | None:
         return None
     command_type, fields = _TARGETS[type(mirror)]
     values: dict[str, Any] = {}
-    given = {"type"}
-    for name, default in fields:
+    unset: list[str] = []  # fields the document leaves out (``type`` is always named)
+    for name, default, identifier in fields:
         value = getattr(mirror, name, default)
         if value is UNSET:
-            value = default
-        else:
-            given.add(name)
-        if name in _IDENTIFIERS and value is not None and value.strip(_IDENTIFIER_CHARS):
+            value = default  # the model's own: valid
+            unset.append(name)
+        elif identifier and value is not None and value.strip(_IDENTIFIER_CHARS):
             return None
         values[name] = value
-    if data.count(b'":') != len(given):
+    if data.count(b'":') != len(fields) - len(unset):
         return None  # a key named twice, or a string that starts with a colon
     moment = _moment(values["occurred_at"])
     if moment is None:
         return None
     values["occurred_at"] = moment
-    return trusted(command_type, values, given)
+    if command_type is commands.ReserveCredits:
+        expires_at = _moment(values["expires_at"])
+        if expires_at is None or (values["units"] is None) == (values["credits"] is None):
+            return None  # the models say exactly why
+        values["expires_at"] = expires_at
+    if not unset:  # every field named: the model's one shared set of them
+        return trusted(command_type, values)
+    return trusted(command_type, values, values.keys() - unset)
 
 
 def _moment(text: str) -> datetime | None:

@@ -4,7 +4,6 @@ position in one transaction."""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
@@ -25,14 +24,14 @@ from services.ledger.core import (
     Decision,
     Past,
     answered,
-    balance,
+    credits_by_kind,
     handle,
     keys_for,
     keys_of,
 )
 from services.ledger.core.past import SHARED, store_wide
 from services.ledger.intake import Incoming, dead_letter, read_command
-from services.ledger.recorders import Wanted
+from services.ledger.recorders import IndexRow, Wanted
 from services.ledger.store import Fetched, Loaded, Recorded, gc_paused
 
 log = logging.getLogger("kalema.ledger")
@@ -58,7 +57,12 @@ class Store(Protocol):
     def seal(
         self, account_id: str, version: int, event: LedgerEvent, previous: str
     ) -> Recorded: ...
-    def append(self, recorded: Sequence[Recorded], *positions: Tracking) -> None: ...
+    def append(
+        self,
+        recorded: Sequence[Recorded],
+        *positions: Tracking,
+        index: Sequence[IndexRow] | None = None,
+    ) -> None: ...
     def save_snapshots(self, states: Iterable[tuple[str, Account, str]]) -> None: ...
     def position(self, source: str) -> int | None: ...
 
@@ -70,6 +74,7 @@ class Batch:
 
     positions: dict[str, int]
     recorded: list[Recorded] = field(default_factory=list)
+    index: list[IndexRow] = field(default_factory=list)  # every recorded event's keys
     outcomes: list[Outcome] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     states: dict[str, Loaded] = field(default_factory=dict)  # with chain heads
@@ -144,7 +149,7 @@ class Ledger:
                 arrival = self._arrival(record)
                 decision = self.handler(command, before, self.catalog, account_past, arrival)
                 if unstored(decision, before):
-                    decision = dataclasses.replace(decision, events=(), state=before)
+                    decision = decision._replace(events=(), state=before)
                 sealed = self._sealed(command.account_id, before.version, decision, head)
                 outcome = outcome_of(command, decision)
             except Exception as error:  # a bug or a rule gap: this command only, not the partition
@@ -152,7 +157,7 @@ class Ledger:
                 error_text = f"{type(error).__name__}: {error}"
                 batch.reject(dead_letter(record, "internal_error", error_text))
                 continue
-            past.remember(command.account_id, decision.events)
+            batch.index += past.remember(command.account_id, sealed)
             batch.recorded += sealed
             head = sealed[-1].chain if sealed else head
             batch.states[command.account_id] = (decision.state, head)
@@ -188,7 +193,7 @@ class Ledger:
 
     def _commit(self, batch: Batch) -> None:
         positions = [Tracking(source, offset) for source, offset in batch.positions.items()]
-        self.store.append(batch.recorded, *positions)
+        self.store.append(batch.recorded, *positions, index=batch.index)
         for account_id, loaded in batch.states.items():
             self._remember(account_id, loaded)
         due = [
@@ -274,10 +279,16 @@ class BatchPast:
     def of(self, account_id: str) -> Past:
         return _AccountPast(self, account_id)
 
-    def remember(self, account_id: str, events: Sequence[LedgerEvent]) -> None:
-        for event in events:
+    def remember(self, account_id: str, recorded: Sequence[Recorded]) -> list[IndexRow]:
+        """Remember the account's new events by their keys; the index's rows for them (each
+        event's keys worked out once, for the batch and for the store)."""
+        rows: list[IndexRow] = []
+        for r in recorded:
+            event = r.event
             for key in keys_of(event):
                 self.decided[(SHARED if store_wide(key) else account_id, key)] = event
+                rows.append((account_id, key, r.originator_version))
+        return rows
 
 
 class _AccountPast:
@@ -303,13 +314,12 @@ def source_name(topic: str, partition: int) -> str:
 def outcome_of(command: Command, decision: Decision) -> Outcome:
     # Built as trusted: this runs for every command and every value is the core's, typed.
     state, outcome = decision.state, decision.outcome
-    figures = balance(state)
-    subscription, purchased, granted = figures.subscription, figures.purchased, figures.granted
+    subscription, purchased, granted, held = credits_by_kind(state)
     summary = {
         "subscription": subscription,
         "purchased": purchased,
         "granted": granted,
-        "held": figures.held,
+        "held": held,
         "total": subscription + purchased + granted,
     }
     refused = type(outcome) is CommandRefused
@@ -322,12 +332,19 @@ def outcome_of(command: Command, decision: Decision) -> Outcome:
         "message": outcome.message if refused else None,  # type: ignore[union-attr]
         "details": outcome.details if refused else {},  # type: ignore[union-attr]
         "charged": outcome.draws if type(outcome) in _CHARGING else (),  # type: ignore[union-attr]
-        "events": tuple([type(e).__name__ for e in decision.events]),
+        "events": _names(decision.events),
         "balance": trusted(BalanceFigures, summary),
         "stream_version": state.version,
         "repeat": decision.repeat,
     }
     return trusted(Outcome, answer)
+
+
+def _names(events: Sequence[LedgerEvent]) -> tuple[str, ...]:
+    """The events' type names (most decisions record one event)."""
+    if len(events) == 1:
+        return (type(events[0]).__name__,)
+    return tuple([type(e).__name__ for e in events])
 
 
 _CHARGING = frozenset((ToolUsed, HoldSettled, CreditsReserved))  # outcomes that name draws

@@ -22,6 +22,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import msgspec
 from eventsourcing.persistence import (
     InterfaceError,
     OperationalError,
@@ -34,7 +35,7 @@ from eventsourcing.utils import retry
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
-from services.ledger.core.past import store_wide
+from services.ledger.core.past import SHARED, store_wide
 
 INDEX = "ledger_index"
 SHARED_INDEX = "ledger_shared_index"
@@ -44,7 +45,6 @@ Wanted = tuple[str, str]  # account_id, key
 LogRow = tuple[int, str, int, str, bytes]  # notification id, account_id, version, topic, state
 EventRow = tuple[str, int, str, bytes]  # originator_id, version, topic, stored state
 StreamRow = tuple[str, int, str | None, bytes]  # account_id, version, topic (None: snapshot), state
-_CHUNK = 400
 
 
 class SQLiteLedgerRecorder(SQLiteProcessRecorder):
@@ -105,30 +105,32 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder):
 
     def recall(self, wanted: Sequence[Wanted]) -> list[tuple[str, str, int, str, bytes]]:
         """(account_id, key, version, topic, state) of the event behind each key that has one
-        (a store-wide key's: as asked, whichever account holds it)."""
-        found: list[tuple[str, str, int, str, bytes]] = []
+        (a store-wide key's: as asked, whichever account holds it). One statement whatever
+        the batch: the keys go in as one JSON array that ``json_each`` unrolls, so its text
+        never changes and SQLite does not compile a ``VALUES`` list of the batch's size."""
+        if not wanted:
+            return []
         with self.datastore.transaction(commit=False) as c:
-            for asked, key in _split_wanted(wanted)[1]:
-                c.execute(
-                    f"SELECT ?, s.key, s.version, e.topic, e.state FROM {SHARED_INDEX} s "
-                    f"JOIN {self.events_table_name} e "
-                    "ON e.originator_id = s.account_id AND e.originator_version = s.version "
-                    "WHERE s.key = ?",
-                    (asked, key),
-                )
-                found += [tuple(row) for row in c.fetchall()]
-            for chunk in _chunks(_split_wanted(wanted)[0]):
-                values = ", ".join(["(?, ?)"] * len(chunk))
-                c.execute(
-                    f"WITH wanted(account_id, key) AS (VALUES {values}) "
-                    f"SELECT i.account_id, i.key, i.version, e.topic, e.state FROM wanted w "
-                    f"JOIN {INDEX} i ON i.account_id = w.account_id AND i.key = w.key "
-                    f"JOIN {self.events_table_name} e "
-                    "ON e.originator_id = i.account_id AND e.originator_version = i.version",
-                    [part for pair in chunk for part in pair],
-                )
-                found += [tuple(row) for row in c.fetchall()]
-        return found
+            c.execute(self.recall_statement, (_json_text(wanted),))
+            return [(row[0], row[1], row[2], row[3], row[4]) for row in c.fetchall()]
+
+    @property
+    def recall_statement(self) -> str:
+        # A store-wide key is looked up by its key alone and answered as asked (``w``'s account).
+        return (
+            "WITH w(account_id, key) AS "
+            "(SELECT value ->> 0, value ->> 1 FROM json_each(?)) "
+            "SELECT i.account_id, i.key, i.version, e.topic, e.state FROM w "
+            f"JOIN {INDEX} i ON i.account_id = w.account_id AND i.key = w.key "
+            f"JOIN {self.events_table_name} e "
+            "ON e.originator_id = i.account_id AND e.originator_version = i.version "
+            "UNION ALL "
+            "SELECT w.account_id, s.key, s.version, e.topic, e.state FROM w "
+            f"JOIN {SHARED_INDEX} s ON s.key = w.key "
+            f"JOIN {self.events_table_name} e "
+            "ON e.originator_id = s.account_id AND e.originator_version = s.version "
+            f"WHERE substr(w.key, 1, 1) = '{SHARED}'"
+        )
 
     def stream_rows(self, account_id: str, after: int) -> list[tuple[int, str, bytes]]:
         """(version, topic, state) of an account's events after ``after``, in order."""
@@ -457,15 +459,17 @@ def write_index(
 
 def _split(rows: Sequence[IndexRow]) -> tuple[list[IndexRow], list[IndexRow]]:
     """An account's own keys, and the store-wide ones."""
-    own = [row for row in rows if not store_wide(row[1])]
-    return own, [row for row in rows if store_wide(row[1])]
+    own: list[IndexRow] = []
+    shared: list[IndexRow] = []
+    for row in rows:
+        (shared if store_wide(row[1]) else own).append(row)
+    return own, shared
 
 
-def _split_wanted(wanted: Sequence[Wanted]) -> tuple[list[Wanted], list[Wanted]]:
-    own = [w for w in wanted if not store_wide(w[1])]
-    return own, [w for w in wanted if store_wide(w[1])]
+_encode = msgspec.json.Encoder().encode
 
 
-def _chunks(wanted: Sequence[Wanted]) -> Iterator[Sequence[Wanted]]:
-    for n in range(0, len(wanted), _CHUNK):
-        yield wanted[n : n + _CHUNK]
+def _json_text(wanted: Sequence[Wanted]) -> str:
+    """The (account, key) pairs as one JSON array of pairs, as SQLite's ``json_each`` reads it
+    (text: SQLite's JSON functions refuse a blob)."""
+    return _encode(wanted).decode()

@@ -282,18 +282,25 @@ class LedgerStore(Application[str]):
                 for version, topic, state in self.ledger_recorder.stream_rows(account_id, after)
             ]
 
-    def append(self, recorded: Sequence[Recorded], *positions: Tracking) -> None:
+    def append(
+        self,
+        recorded: Sequence[Recorded],
+        *positions: Tracking,
+        index: Sequence[IndexRow] | None = None,
+    ) -> None:
         """Write a batch of events (any accounts), their index keys and the consumer's
-        positions (one per partition the batch read), atomically."""
+        positions (one per partition the batch read), atomically. ``index``: the events'
+        keys as index rows, when the caller has worked them out already (``keys_of`` each)."""
         # Rows as the recorder writes them, straight from the batch: the library's
         # ``StoredEvent`` per event and its mapper were a sixth of the commit.
         rows = [(r.originator_id, r.originator_version, _TOPICS[type(r.event)], stored_state(r))
                 for r in recorded]  # fmt: skip
-        index = [
-            (r.originator_id, key, r.originator_version)
-            for r in recorded
-            for key in keys_of(r.event)
-        ]
+        if index is None:
+            index = [
+                (r.originator_id, key, r.originator_version)
+                for r in recorded
+                for key in keys_of(r.event)
+            ]
         self.ledger_recorder.append(rows, positions, index)
 
     def recall(self, wanted: Iterable[Wanted]) -> dict[Wanted, LedgerEvent]:

@@ -164,3 +164,22 @@ def count_statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(psycopg.Cursor, "execute", execute)
     return sent
+
+
+def test_a_batch_recalls_every_key_it_asks_however_many_and_a_store_wide_key_as_asked(store):
+    ledger = ledger_on(store)
+    uses = [
+        s.used("keyword_suggestions", at=1 + n / 10_000, command_id=f"u-{n}") for n in range(450)
+    ]
+    run(ledger, s.renewed("solo", 0), s.bought("large", payment_ref="pay-9"), *uses)
+    wanted = [(ACCOUNT, f"cmd:u-{n}") for n in range(450)] + [
+        (ACCOUNT, f"cmd:never-{n}") for n in range(450)
+    ]
+    wanted += [("acct-elsewhere", "*payment:pay-9"), (ACCOUNT, "payment:pay-9")]
+
+    found = store.recall(wanted)
+
+    assert {key for _, key in found if key.startswith("cmd:")} == {f"cmd:u-{n}" for n in range(450)}
+    assert type(found[("acct-elsewhere", "*payment:pay-9")]).__name__ == "PackagePurchased"
+    assert type(found[(ACCOUNT, "payment:pay-9")]).__name__ == "PackagePurchased"
+    assert len(found) == 452

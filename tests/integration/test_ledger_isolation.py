@@ -205,11 +205,11 @@ async def test_a_failed_commit_is_retried_without_dropping_other_partitions_cach
     store = ledger.ledger.store
     real_append, failures = store.append, {"left": 2}
 
-    def flaky_append(recorded, *positions):
+    def flaky_append(recorded, *positions, **index):
         if failures["left"] > 0:
             failures["left"] -= 1
             raise ConnectionError("the store is down")
-        return real_append(recorded, *positions)
+        return real_append(recorded, *positions, **index)
 
     store.append = flaky_append  # type: ignore[method-assign]
 

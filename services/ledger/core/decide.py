@@ -9,7 +9,7 @@ import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from events.commands import (
     BuyPackage,
@@ -120,9 +120,11 @@ MAX_TOP_UP_ATTEMPTS = 3  # declined this many times in a row, automatic top-ups 
 TOP_UP_BACKOFF_S = (0, 60, 600)  # how long attempt 1, 2, 3 waits after the decision asking it
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """What handling a command did: the new events, the account after them, and the outcome."""
+class Decision(NamedTuple):
+    """What handling a command did: the new events, the account after them, and the outcome.
+
+    A named tuple, as the state is: one is made per command, and a frozen dataclass sets
+    each field through ``object.__setattr__``."""
 
     events: Events
     state: Account
@@ -289,7 +291,9 @@ def _anything_due(state: Account, now: datetime) -> bool:
         if lot.expires_at is not None and lot.expires_at <= now:
             return True
         cycles += lot.kind == "subscription"
-    return cycles > 1 or any(hold.expires_at <= now for hold in state.holds.values())
+    if cycles > 1:
+        return True
+    return bool(state.holds) and any(hold.expires_at <= now for hold in state.holds.values())
 
 
 def expiry(lot: Lot, at: datetime, caused: dict[str, Any]) -> CreditsExpired:
@@ -861,9 +865,12 @@ ANSWERS: dict[type[LedgerEvent], type[Command]] = {
 
 def answered(outcome: DecisionEvent) -> str:
     """The type of the command a decision answered."""
-    if isinstance(outcome, CommandRefused):
-        return outcome.command_type
-    return ANSWERS[type(outcome)].__name__
+    name = _ANSWERED.get(type(outcome))  # by type: this runs for every outcome
+    return outcome.command_type if name is None else name  # type: ignore[union-attr]
+
+
+# The name of each command a decision event answers; a refusal names its own.
+_ANSWERED = {event: command.__name__ for event, command in ANSWERS.items()}
 
 
 _RULES: dict[type[Command], Rule] = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from itertools import pairwise
+from operator import itemgetter
 
 from events.ledger import Draw, Forfeit
 from events.refusals import InsufficientCredits
@@ -17,35 +18,52 @@ def ends(state: Account) -> dict[str, datetime | None]:
     lot the start of the next cycle if that comes first, so that no two cycles' allowances are
     ever spendable at once (an early renewal's credits wait for their ``cycle_start``, and
     the old cycle's credits last until then)."""
-    end = {lot_id: lot.expires_at for lot_id, lot in state.lots.items()}
+    cut = cut_short(state)
+    return {lot_id: cut.get(lot_id, lot.expires_at) for lot_id, lot in state.lots.items()}
+
+
+def cut_short(state: Account) -> dict[str, datetime]:
+    """The cycles' lots that end before their ``expires_at``, at the next cycle's start: none
+    while the account holds one cycle's lot (the common case)."""
     cycles = [lot for lot in state.lots.values() if lot.kind == "subscription" and lot.starts_at]
     if len(cycles) < 2:
-        return end  # one cycle's lot (the common case): nothing cuts it short
+        return {}
     cycles.sort(key=lambda lot: (lot.starts_at, lot.seq))
+    cut: dict[str, datetime] = {}
     for lot, successor in pairwise(cycles):
-        own, cut = lot.expires_at, successor.starts_at
-        if cut is not None and (own is None or cut < own):
-            end[lot.lot_id] = cut
-    return end
+        own, next_start = lot.expires_at, successor.starts_at
+        if next_start is not None and (own is None or next_start < own):
+            cut[lot.lot_id] = next_start
+    return cut
 
 
 def spendable(state: Account, now: datetime) -> list[Lot]:
     """Lots that can pay at ``now``, in drawdown order: soonest-ending first (so the current
     cycle's subscription credits), then lots that never expire, oldest first."""
-    end = ends(state)
-    lots = [
-        lot for lot in state.lots.values() if lot.remaining and alive(lot, end[lot.lot_id], now)
-    ]
-    return sorted(
-        lots,
-        key=lambda lot: (end[lot.lot_id] is None, end[lot.lot_id] or now, lot.seq),
-    )
+    cut = cut_short(state)
+    # (never ends, end, seq, lot), ``alive`` inlined: this runs for every use of a tool.
+    open_lots: list[tuple[bool, datetime, int, Lot]] = []
+    for lot in state.lots.values():
+        if not lot.remaining:
+            continue
+        end = cut.get(lot.lot_id, lot.expires_at) if cut else lot.expires_at
+        starts_at = lot.starts_at
+        if (end is None or now < end) and (starts_at is None or starts_at <= now):
+            open_lots.append((end is None, end or now, lot.seq, lot))
+    if len(open_lots) > 1:
+        open_lots.sort(key=_DRAWDOWN_ORDER)  # stable: lots alike keep the state's order
+    return [entry[3] for entry in open_lots]
+
+
+_DRAWDOWN_ORDER = itemgetter(0, 1, 2)
 
 
 def take(state: Account, credits: int, now: datetime) -> tuple[Draw, ...]:
     """The draws that pay ``credits``, one use split across lots where needed; all or nothing."""
     lots = spendable(state, now)
-    available = sum(lot.remaining for lot in lots)
+    available = 0
+    for lot in lots:
+        available += lot.remaining
     if credits > available:
         by_kind = {"subscription": 0, "purchased": 0, "granted": 0}
         for lot in lots:

@@ -147,6 +147,12 @@ class Balance:
 def balance(state: Account) -> Balance:
     """The balance as the events left it: expiries count once they are recorded, and a cycle
     renewed early counts from its start (once an event at or after it has been recorded)."""
+    return Balance(*credits_by_kind(state))
+
+
+def credits_by_kind(state: Account) -> tuple[int, int, int, int]:
+    """``balance``'s figures as a plain tuple (subscription, purchased, granted, held): what
+    the ledger's outcome needs, for every command, without a ``Balance`` built."""
     # One pass with plain locals: the ledger works this out for every outcome and the
     # projector for every event, so it is a hot loop (``started`` inlined).
     subscription = purchased = granted = 0
@@ -165,7 +171,7 @@ def balance(state: Account) -> Balance:
     held = 0
     for hold in state.holds.values():
         held += hold.credits
-    return Balance(subscription, purchased, granted, held)
+    return subscription, purchased, granted, held
 
 
 def started(lot: Lot, now: datetime | None) -> bool:

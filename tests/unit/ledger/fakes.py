@@ -15,7 +15,7 @@ from services.ledger.chain import GENESIS
 from services.ledger.core import Account, evolve
 from services.ledger.core.past import SHARED, keys_of, store_wide
 from services.ledger.intake import Incoming
-from services.ledger.recorders import Wanted
+from services.ledger.recorders import IndexRow, Wanted
 from services.ledger.store import Fetched, Loaded, Recorded, look_up_one_by_one, seal
 
 TOPIC = "kalema.credits.commands"
@@ -55,7 +55,16 @@ class FakeStore:
     def seal(self, account_id: str, version: int, event: LedgerEvent, previous: str) -> Recorded:
         return seal(account_id, version, event, previous)
 
-    def append(self, recorded: Sequence[Recorded], *positions: Tracking) -> None:
+    def append(
+        self,
+        recorded: Sequence[Recorded],
+        *positions: Tracking,
+        index: Sequence[IndexRow] | None = None,
+    ) -> None:
+        if index is not None:  # the caller's rows: each event's keys, as the store's own
+            expected = [(r.originator_id, k, r.originator_version)
+                        for r in recorded for k in keys_of(r.event)]  # fmt: skip
+            assert list(index) == expected, (index, expected)
         for r in recorded:
             stream = self.streams.setdefault(r.originator_id, [])
             assert r.originator_version == len(stream) + 1, "versions run 1..n"
