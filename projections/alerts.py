@@ -11,7 +11,6 @@ from datetime import datetime, timedelta
 from events.balances import AlertKind, BalanceAlert
 from events.outcomes import BalanceFigures
 from projections.balance import BalanceView
-from services.ledger.core import Account, Balance
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,22 +39,10 @@ def evaluate(
     view: BalanceView, state: AlertState, rules: AlertRules
 ) -> tuple[AlertState, tuple[BalanceAlert, ...]]:
     """The alerts this view fires, given what has fired before, and the state after them."""
-    return alerts_after(view.account_id, view.account, view.updated_at, view.figures, state, rules)
-
-
-def alerts_after(
-    account_id: str,
-    account: Account,
-    updated_at: datetime | None,
-    figures: Balance,
-    state: AlertState,
-    rules: AlertRules,
-) -> tuple[AlertState, tuple[BalanceAlert, ...]]:
-    """``evaluate`` of the view of ``account`` with these ``figures`` as of ``updated_at``,
-    without the view: a page asks it at the end of every command."""
-    if not account.opened or updated_at is None:
+    account = view.account
+    if not account.opened or view.updated_at is None:
         return state, ()  # nothing to warn about on an account that was never opened
-    total = figures.total
+    total = view.figures.total
     line = rules.low_line(account.plan_credits)
     fired: list[tuple[AlertKind, int | None, datetime | None, str | None]] = []
     low, depleted = state.low_balance, state.depleted
@@ -76,7 +63,7 @@ def alerts_after(
         lot is not None
         and lot.remaining
         and lot.expires_at is not None
-        and updated_at < lot.expires_at <= updated_at + rules.expiring_within
+        and view.updated_at < lot.expires_at <= view.updated_at + rules.expiring_within
         and expiring != lot.lot_id
     ):
         fired.append(("subscription_expiring_soon", None, lot.expires_at, None))
@@ -90,10 +77,7 @@ def alerts_after(
     now = (low, depleted, expiring, failures)
     if now != (state.low_balance, state.depleted, state.expiring_lot_id, state.top_up_failures):
         state = AlertState(low, depleted, expiring, failures)
-    if not fired:
-        return state, ()
-    view = BalanceView(account_id, account, updated_at, figures)
-    return state, tuple([_alert(view, *what) for what in fired])
+    return state, tuple([_alert(view, *what) for what in fired]) if fired else ()
 
 
 def _alert(

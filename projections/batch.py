@@ -14,10 +14,8 @@ from typing import TypeVar
 
 from events.balances import BalanceAlert, BalanceUpdated
 from projections import finance, history
-from projections.alerts import AlertRules, AlertState, alerts_after, evaluate
-from projections.balance import BalanceView, RecordedEvent, StreamGap
-from projections.finance import Books
-from services.ledger.core import balance, evolve
+from projections.alerts import AlertRules, AlertState, evaluate
+from projections.balance import BalanceView, RecordedEvent, fold
 from services.ledger.store import gc_paused
 
 T = TypeVar("T")
@@ -111,67 +109,30 @@ def _project(
 ) -> Projected:
     ends = _command_ends(batch)
     out = Projected()
-    changed: dict[str, _Changing] = {}  # the page's changed accounts, in order of first change
     for recorded, ends_command in zip(batch, ends, strict=True):
         account_id = recorded.originator_id
         if account_id in quarantined or account_id in out.quarantined:
             continue
-        now = changed.get(account_id)
-        if now is None:
-            stored = entries.get(account_id)
-            now = _Changing.of(account_id, stored)
-        version = recorded.originator_version
-        if version <= now.account.version:
-            continue  # already folded: a repeat changes nothing
+        entry = out.entries.get(account_id) or entries.get(account_id)
+        entry = entry or Entry(BalanceView(account_id))
         try:
-            if version != now.account.version + 1:
-                raise StreamGap(f"{account_id}: got version {version} after {now.account.version}")
-            event = recorded.event
-            account = evolve(now.account, event)
-            after = balance(account)
-            alerts = now.alerts
+            view = fold(entry.view, recorded)
+            if view is entry.view:
+                continue  # already folded: a repeat changes nothing
+            alerts = entry.alerts
             if ends_command:
-                alerts, fired = alerts_after(
-                    account_id, account, event.occurred_at, after, alerts, rules
-                )
-                if fired:
-                    out.alerts += fired
-            line = history.line(account_id, event, account.version, now.figures, after, names)
-            books = finance.fold(now.books, event)
+                alerts, fired = evaluate(view, alerts, rules)
+                out.alerts += fired
+            before, after = entry.view.figures, view.figures
+            line = history.line(account_id, recorded.event, view.version, before, after, names)
+            books = finance.fold(entry.books, recorded.event)
         except Exception as error:  # a fold that raises must not stop every other account
-            out.quarantine(account_id, version, error)
-            changed.pop(account_id, None)
+            out.quarantine(account_id, recorded.originator_version, error)
             continue
         out.history.append(line)
-        out.booked(account_id, books, now.books)
-        now.account, now.updated_at, now.figures = account, event.occurred_at, after
-        now.alerts, now.books = alerts, books
-        changed[account_id] = now
-    out.entries = {account_id: now.entry() for account_id, now in changed.items()}
+        out.booked(account_id, books, entry.books)
+        out.entries[account_id] = Entry(view, alerts, books)
     return out
-
-
-class _Changing:
-    """An account's row while a page folds it: changed in place event by event, made an
-    ``Entry`` (and its view) once at the end of the page rather than once per event."""
-
-    __slots__ = ("account", "account_id", "alerts", "books", "figures", "updated_at")
-
-    def __init__(
-        self, account_id: str, view: BalanceView, alerts: AlertState, books: Books
-    ) -> None:
-        self.account_id, self.account, self.updated_at = account_id, view.account, view.updated_at
-        self.figures, self.alerts, self.books = view.figures, alerts, books
-
-    @classmethod
-    def of(cls, account_id: str, stored: Entry | None) -> _Changing:
-        if stored is None:
-            return cls(account_id, BalanceView(account_id), AlertState(), finance.Books())
-        return cls(account_id, stored.view, stored.alerts, stored.books)
-
-    def entry(self) -> Entry:
-        view = BalanceView(self.account_id, self.account, self.updated_at, self.figures)
-        return Entry(view, self.alerts, self.books)
 
 
 def quiet_alerts(view: BalanceView, rules: AlertRules) -> AlertState:
