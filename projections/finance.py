@@ -160,7 +160,8 @@ def moved(books: Books, event: LedgerEvent, period: Period, day: str) -> Books:
 
 def used(books: Books, event: ToolUsed, period: Period, day: str) -> Books:
     """``moved`` of a use, the most frequent event, in one pass over its draws: the same
-    books without a list of moves, the kinds' look-ups and a new mapping of lots per draw."""
+    books without a list of moves, the kinds' look-ups and a new mapping of lots per draw
+    (and the named tuples made by ``tuple.__new__``: the figures are the period's own)."""
     figures: list[Any] = list(period)
     lots = books.lots
     for draw in event.draws:
@@ -174,18 +175,23 @@ def used(books: Books, event: ToolUsed, period: Period, day: str) -> Books:
                 lots = dict(lots)
             lots[draw.lot_id] = gone  # type: ignore[index]  # our own copy
         elif kind == "granted":
-            figures[_GRANTED] = _add(figures[_GRANTED], 1, n)
+            granted, used, expired = figures[_GRANTED]
+            figures[_GRANTED] = (granted, used + n, expired)
         else:
             subscription = figures[_SUBSCRIPTION]
             if subscription is period.subscription:
                 subscription = figures[_SUBSCRIPTION] = dict(subscription)
             plan = books.plans.get(draw.lot_id, NO_PLAN)
-            subscription[plan] = _add(subscription.get(plan, (0, 0, 0)), 1, n)
+            granted, used, expired = subscription.get(plan, _NONE_YET)
+            subscription[plan] = (granted, used + n, expired)
     if lots is not books.lots:
         figures[_CLOSING], figures[_CLOSING + 1] = _outstanding(lots)
     if event.draws:
-        period = Period._make(figures)
-    return Books(lots, books.plans, period, *_used_today(books, event, day))
+        period = tuple.__new__(Period, figures)
+    today = books.today if day <= books.day else {}
+    uses, credits = today.get(event.tool, _NOT_USED)
+    today = {**today, event.tool: (uses + event.units, credits + event.credits)}
+    return tuple.__new__(Books, (lots, books.plans, period, max(day, books.day), today))
 
 
 def moves(event: LedgerEvent) -> list[Move]:
@@ -254,6 +260,7 @@ _PURCHASED_AT: dict[Category, int] = {
 _COLUMN: dict[Category, int] = {"in": 0, "used": 1, "expired": 2, "refunded": 2}
 _CONSUMED = _PURCHASED_AT["used"]
 _NO_LOT = PricedLot(0, 0)
+_NONE_YET, _NOT_USED = (0, 0, 0), (0, 0)
 
 
 def _count(
