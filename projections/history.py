@@ -153,9 +153,7 @@ def describe(event: LedgerEvent, names: Names | None = None) -> str:
     (ids and unit costs) without them."""
     if names is not None and (said := for_people(event, names)):
         return said
-    # The most frequent first, uses and refusals: each case missed costs a type check (the
-    # event types are disjoint, so the order changes nothing else).
-    match event:
+    match event:  # the most frequent first: each case missed costs a type check
         case ToolUsed():
             return f"{event.tool} x{event.units} at {event.unit_cost_credits}: -{event.credits}"
         case CommandRefused():
