@@ -153,7 +153,11 @@ def describe(event: LedgerEvent, names: Names | None = None) -> str:
     (ids and unit costs) without them."""
     if names is not None and (said := for_people(event, names)):
         return said
-    match event:
+    match event:  # the most frequent first: each case missed costs a type check
+        case ToolUsed():
+            return f"{event.tool} x{event.units} at {event.unit_cost_credits}: -{event.credits}"
+        case CommandRefused():
+            return f"{event.command_type} refused: {event.message}"
         case CycleStarted():
             cycle = f"{event.plan} cycle {event.cycle_start:%Y-%m-%d} to {event.cycle_end:%Y-%m-%d}"
             mismatch = f" (expected {event.expected_plan})" if event.expected_plan else ""
@@ -162,8 +166,6 @@ def describe(event: LedgerEvent, names: Names | None = None) -> str:
             return f"{event.credits} {event.kind} credits expired"
         case PackagePurchased():
             return f"bought {event.package} ({event.price_cents / 100:.2f} {event.currency})"
-        case ToolUsed():
-            return f"{event.tool} x{event.units} at {event.unit_cost_credits}: -{event.credits}"
         case CreditsReserved():
             return f"hold {event.hold_id} for {event.tool}: {event.credits} set aside"
         case HoldSettled():
@@ -215,8 +217,6 @@ def describe(event: LedgerEvent, names: Names | None = None) -> str:
             return f"top-up of {event.package} requested at {event.balance_credits} credits{retry}"
         case TopUpFailed():
             return f"top-up attempt {event.attempt} failed: {event.reason}"
-        case CommandRefused():
-            return f"{event.command_type} refused: {event.message}"
     return type(event).__name__  # pragma: no cover - every event type is matched above
 
 

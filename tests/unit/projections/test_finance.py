@@ -233,6 +233,21 @@ def test_in_any_history_each_month_balances_and_the_closing_is_the_ledgers_purch
         assert period.closing == balance(state).purchased + held
 
 
+@settings(max_examples=60, deadline=None)
+@hypothesis_given(history)
+def test_in_any_history_a_use_folds_into_the_books_its_moves_counted_one_by_one_make(steps):
+    books = Books()
+    for event in events_of(*commands_from(steps)):
+        if isinstance(event, ToolUsed):
+            period, day = finance.opened(books, event)
+            by_moves = finance.moved(books, event, period, day)
+            assert finance.used(books, event, period, day) == by_moves
+            assert dump_view(BalanceView(ACCOUNT), finance.dump(by_moves)) == dump_view(
+                BalanceView(ACCOUNT), finance.dump(finance.fold(books, event))
+            )
+        books = finance.fold(books, event)
+
+
 def months_of(*commands: Command) -> list[tuple[str, finance.Period]]:
     """Every month's row as the projector stores it: the latest figures of each month."""
     books, rows = Books(), {}
