@@ -33,7 +33,7 @@ from projections.settings import ProjectorSettings
 from services.ledger.catalog_file import load_catalog
 from services.ledger.intake import Incoming
 from services.ledger.ledger import Ledger
-from services.ledger.store import LedgerStore
+from services.ledger.store import LedgerStore, gc_paused
 from services.settings import REPO
 from tests.workload import command_log
 
@@ -98,10 +98,12 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
 def _decided(ledger: Ledger, records: Sequence[Incoming]) -> None:
     """Decide, encode the outcomes of, and commit ``records`` in the ledger's batches."""
     for n in range(0, len(records), BATCH):
-        batch = ledger.decide_batch(records[n : n + BATCH])
-        for message in [*batch.outcomes, *batch.dead_letters]:
-            json_of(message)  # as the consumer publishes them
-        ledger.commit(batch)
+        with gc_paused():  # from the decision to the commit, as the consumer does
+            batch = ledger.decide_batch(records[n : n + BATCH])
+            for message in [*batch.outcomes, *batch.dead_letters]:
+                json_of(message)  # as the consumer publishes them
+            ledger.commit(batch)
+            del batch
 
 
 def _projected(projector: Projector) -> tuple[int, float]:

@@ -34,6 +34,7 @@ from services.ledger import checkpoints, metrics
 from services.ledger.intake import Incoming
 from services.ledger.ledger import Batch, Ledger, source_name
 from services.ledger.replies import CORRELATION_ID, ReplyRouter, Routes, reply_partition
+from services.ledger.store import gc_paused
 from services.publish import JSON, Routed, batch_producer, publish, publish_routed
 from services.settings import Settings
 
@@ -100,7 +101,11 @@ class LedgerConsumer:
             if fresh:
                 ready[partition] = fresh
         if ready:
-            await self._process(ready)
+            # A batch's objects live from its decision to its commit: with the collector
+            # running between the two, they were scanned (and promoted) for nothing to free,
+            # about 2 µs a command. Reference counting frees them when ``_process`` returns.
+            with gc_paused():
+                await self._process(ready)
 
     async def _arrived_meanwhile(self, taken: int) -> list[ConsumerRecord[bytes, bytes]]:
         """The commands that reached the broker while the last batch was being processed.

@@ -3,6 +3,8 @@ takes partitions away (the real-broker paths are in tests/integration)."""
 
 from __future__ import annotations
 
+import gc
+
 from aiokafka import ConsumerRecord, TopicPartition
 
 from services.ledger.consumer import LedgerConsumer
@@ -116,3 +118,32 @@ async def test_a_failing_catch_up_fetch_still_decides_the_batch_in_hand():
 class _Failing:
     async def getmany(self, *, timeout_ms: int, max_records: int) -> dict:
         raise ConnectionError("the broker is gone")
+
+    def assignment(self) -> set[TopicPartition]:
+        return set()  # the group took the partitions away meanwhile: nothing to seek
+
+
+async def test_the_collector_stays_paused_from_a_batchs_decision_to_its_commit_and_resumes_after():
+    """Between the decision and the commit the collector scanned the batch's objects for
+    nothing to free (about 2 µs a command, BENCHMARKS.md); a failing batch resumes it too."""
+    store = FakeStore()
+    edge = LedgerConsumer(Settings(), Ledger(store, CATALOG, max_message_bytes=65536))
+    edge.positions[TopicPartition(TOPIC, 0)] = 0
+    edge._publish_heads = _Heads()  # type: ignore[method-assign]
+    seen: list[bool] = []
+
+    async def published(batch, routes) -> None:
+        seen.append(gc.isenabled())
+        if len(seen) == 2:
+            raise ConnectionError("the broker is gone")
+
+    edge._publish = published  # type: ignore[method-assign]
+    first, second = consumer_records(renewed(), bought("small", at=1))
+    edge.subscriber.consumer = _Failing()  # type: ignore[assignment]
+
+    await edge.on_batch(None, _Fetched(first))  # type: ignore[arg-type]
+    committed = gc.isenabled()
+    await edge.on_batch(None, _Fetched(second))  # type: ignore[arg-type]
+
+    assert seen == [False, False] and committed and gc.isenabled()
+    assert store.events(ACCOUNT) == ["CycleStarted"]
