@@ -69,8 +69,8 @@ class Projected:
 
     def booked(self, account_id: str, books: finance.Books, before: finance.Books) -> None:
         """Keep the account's latest month as the books now have it, and of its latest day
-        the tools a use changed: a row per tool of the day, rewritten on every page, made a
-        busy account's day cost a row per tool it had used for each use."""
+        only the tools a use changed (rewriting every tool of the day on every page cost a
+        busy account a row per tool it had used that day, for each use)."""
         assert books.period is not None, "books that folded an event have a period"
         self.periods[account_id, books.period.month] = books.period
         if books.today is not before.today:

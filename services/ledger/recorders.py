@@ -119,7 +119,7 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder):
         # A store-wide key is looked up by its key alone and answered as asked (``w``'s account).
         return (
             "WITH w(account_id, key) AS "
-            "(SELECT value ->> 0, value ->> 1 FROM json_each(?)) "
+            "(SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)) "
             "SELECT i.account_id, i.key, i.version, e.topic, e.state FROM w "
             f"JOIN {INDEX} i ON i.account_id = w.account_id AND i.key = w.key "
             f"JOIN {self.events_table_name} e "
