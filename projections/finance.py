@@ -188,10 +188,7 @@ def used(books: Books, event: ToolUsed, period: Period, day: str) -> Books:
         figures[_CLOSING], figures[_CLOSING + 1] = _outstanding(lots)
     if event.draws:
         period = tuple.__new__(Period, figures)
-    today = books.today if day <= books.day else {}
-    uses, credits = today.get(event.tool, _NOT_USED)
-    today = {**today, event.tool: (uses + event.units, credits + event.credits)}
-    return tuple.__new__(Books, (lots, books.plans, period, max(day, books.day), today))
+    return tuple.__new__(Books, (lots, books.plans, period, *_used_today(books, event, day)))
 
 
 def moves(event: LedgerEvent) -> list[Move]:
@@ -260,7 +257,7 @@ _PURCHASED_AT: dict[Category, int] = {
 _COLUMN: dict[Category, int] = {"in": 0, "used": 1, "expired": 2, "refunded": 2}
 _CONSUMED = _PURCHASED_AT["used"]
 _NO_LOT = PricedLot(0, 0)
-_NONE_YET, _NOT_USED = (0, 0, 0), (0, 0)
+_NONE_YET = (0, 0, 0)
 
 
 def _count(

@@ -41,14 +41,12 @@ def spendable(state: Account, now: datetime) -> list[Lot]:
     """Lots that can pay at ``now``, in drawdown order: soonest-ending first (so the current
     cycle's subscription credits), then lots that never expire, oldest first."""
     cut = cut_short(state)
-    # (never ends, end, seq, lot), ``alive`` inlined: this runs for every use of a tool.
-    open_lots: list[tuple[bool, datetime, int, Lot]] = []
+    open_lots: list[tuple[bool, datetime, int, Lot]] = []  # (never ends, end, seq, lot)
     for lot in state.lots.values():
         if not lot.remaining:
             continue
         end = cut.get(lot.lot_id, lot.expires_at) if cut else lot.expires_at
-        starts_at = lot.starts_at
-        if (end is None or now < end) and (starts_at is None or starts_at <= now):
+        if alive(lot, end, now):
             open_lots.append((end is None, end or now, lot.seq, lot))
     if len(open_lots) > 1:
         open_lots.sort(key=_DRAWDOWN_ORDER)  # stable: lots alike keep the state's order
