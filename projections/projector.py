@@ -5,11 +5,13 @@ wait for the broker's acknowledgements, then commit the rows and the position in
 transaction. Publishing before the commit makes delivery at-least-once: a crash in between
 re-reads the page from the stored position and publishes the same versions again (consumers
 drop them by ``version``, alerts by ``alert_id``); publishing after the commit could lose an
-update for good. A failed publish or commit is retried from the stored position. An event that
-cannot be decoded stops the projector with the event named (the store itself is damaged); an
-event that cannot be folded quarantines its account (its row stays at its last good version,
-``projections check`` names it) and every other account goes on. Only the projector holding
-the lease (``projections.lease``) publishes.
+update for good. While a page is published and committed, the next is read and folded on top
+of it; it leaves only after that commit, and is dropped if the commit fails. A failed publish
+or commit is retried from the stored position. An event that cannot be decoded stops the
+projector with the event named (the store itself is damaged); an event that cannot be folded
+quarantines its account (its row stays at its last good version, ``projections check`` names
+it) and every other account goes on. Only the projector holding the lease
+(``projections.lease``) publishes.
 """
 
 from __future__ import annotations
@@ -19,14 +21,15 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
 
 from events.balances import BalanceAlert, BalanceUpdated, encoded
 from projections import finance, metrics
 from projections.balance import BalanceView, fold
-from projections.batch import Entry, project, quiet_alerts
+from projections.batch import Entry, Projected, project, quiet_alerts
 from projections.follow import LogReader, Page, UnreadableEvent, Wakeup
 from projections.history import Names
 from projections.lease import Lease
@@ -34,6 +37,7 @@ from projections.maintenance import rebuild_into
 from projections.settings import ProjectorSettings
 from projections.store import open_read_model
 from services.ledger.catalog_file import load_catalog
+from services.ledger.store import gc_paused
 from services.publish import batch_producer, publish
 
 log = logging.getLogger("kalema.projector")
@@ -41,6 +45,20 @@ log = logging.getLogger("kalema.projector")
 
 class LeaseLost(RuntimeError):
     """Another projector holds the lease: this one must not publish."""
+
+
+@dataclass(frozen=True, slots=True)
+class Folded:
+    """A page read and folded (after notification ``after``), not yet published or committed,
+    with the clock (``perf_counter``) at its start, after reading and after folding."""
+
+    after: int
+    page: Page
+    projected: Projected
+    messages: dict[str, BalanceUpdated]
+    started: float
+    read: float
+    folded: float
 
 
 class Projector:
@@ -59,6 +77,7 @@ class Projector:
         self.quarantined: dict[str, str] = {}
         self._cache: OrderedDict[str, Entry] = OrderedDict()
         self._producer: AIOKafkaProducer | None = None
+        self._ahead: Folded | None = None  # the next page, folded while one was committed
 
     async def run(self, stop: asyncio.Event) -> None:
         """Follow the log until ``stop`` is set, while holding the lease (standing by when
@@ -102,6 +121,7 @@ class Projector:
     async def _lead(self, stop: asyncio.Event, wake: asyncio.Event) -> None:
         """Project while the lease holds."""
         self._cache.clear()  # another projector may have moved the read model meanwhile
+        self._ahead = None
         try:
             self.position = await asyncio.to_thread(self.model.position)
             if self.position and not await asyncio.to_thread(self._complete):
@@ -119,7 +139,8 @@ class Projector:
         while not stop.is_set():
             wake.clear()
             try:
-                more = await self._step()
+                with gc_paused():  # a page's objects are acyclic: freed as it returns
+                    more = await self._step()
                 if not more and not await self._renewed():
                     raise LeaseLost
             except LeaseLost:
@@ -154,34 +175,70 @@ class Projector:
         return self.lease.fresh() or await asyncio.to_thread(self.lease.keep)
 
     async def _step(self) -> bool:
-        """Project one page; returns whether another is waiting right after it."""
-        started = time.perf_counter()
-        try:
-            page = await asyncio.to_thread(self.reader.read, self.position)
-            if not page.items:
-                return False
-            loaded, repaired = await asyncio.to_thread(self._entries, page)
-        except UnreadableEvent:
-            raise
-        except Exception:
-            log.exception("could not read after notification %d; retrying", self.position)
-            await self._recover()
+        """Project one page, folding the next one meanwhile; returns whether another is
+        waiting right after it.
+
+        The page in hand is published and committed while the next is read and folded on
+        top of it (PostgreSQL's work for a page and the broker's acknowledgements are waits,
+        the fold is Python: the two overlap). Nothing of the next page leaves before this one
+        is committed, and if this one fails, the next is dropped and read again."""
+        current = self._ahead or await self._prepare(self.position, None)
+        self._ahead = None
+        if current is None:
             return False
+        emitting = asyncio.create_task(self._emit(current))
+        try:
+            ahead = await self._prepare(current.page.last_id, current, ahead=True)
+        finally:
+            committed = await emitting  # LeaseLost goes up from here
+        if not committed:
+            return False
+        self._ahead = ahead
+        return current.page.full or ahead is not None
+
+    async def _prepare(
+        self, after: int, base: Folded | None, *, ahead: bool = False
+    ) -> Folded | None:
+        """The page after notification ``after`` read and folded, on top of ``base`` (the
+        page before it, not yet committed); None if there is none (or it could not be read).
+        Reading ahead, a failure is left for the page's own turn."""
+        started = time.perf_counter()
+        quarantined = self.quarantined | base.projected.quarantined if base else self.quarantined
+        try:
+            page = await asyncio.to_thread(self.reader.read, after)
+            if not page.items:
+                return None
+            loaded, repaired = await asyncio.to_thread(
+                self._entries, page, base.projected.entries if base else None, quarantined
+            )
+        except Exception as error:
+            if ahead:
+                return None
+            if isinstance(error, UnreadableEvent):
+                raise
+            log.exception("could not read after notification %d; retrying", after)
+            await self._recover()
+            return None
         read = time.perf_counter()
         events = [recorded for _, recorded in page.items]
-        projected = project(loaded, events, self.rules, self.quarantined, self.names)
+        projected = project(loaded, events, self.rules, quarantined, self.names)
         for account_id, reason in projected.quarantined.items():
             log.error("QUARANTINED %s: cannot fold its event (%s)", account_id, reason)
-            self._cache.pop(account_id, None)
             repaired.pop(account_id, None)
         projected.entries = {**repaired, **projected.entries}
         for account_id, entry in repaired.items():
             if entry.books.period is not None:
                 key = (account_id, entry.books.period.month)
                 projected.periods.setdefault(key, entry.books.period)
+        messages = projected.messages()
+        return Folded(after, page, projected, messages, started, read, time.perf_counter())
+
+    async def _emit(self, folded: Folded) -> bool:
+        """Publish the folded page, then commit it and the position after it; whether it was
+        committed (if not, the projector goes back to the stored position)."""
+        page, projected, messages = folded.page, folded.projected, folded.messages
         try:
-            messages = projected.messages()
-            folded = time.perf_counter()
+            folded_at = time.perf_counter()
             if not await self._leading():
                 raise LeaseLost
             kept = time.perf_counter()
@@ -190,7 +247,7 @@ class Projector:
             await asyncio.to_thread(
                 self.model.save,
                 [(entry, messages[a]) for a, entry in projected.entries.items()],
-                self.position,
+                folded.after,
                 page.last_id,
                 projected.quarantined,
                 projected.history,
@@ -200,23 +257,41 @@ class Projector:
         except LeaseLost:
             raise
         except Exception:
-            log.exception("page after notification %d not committed; retrying", self.position)
+            log.exception("page after notification %d not committed; retrying", folded.after)
             await self._recover()
             return False
-        metrics.paged(started, read, folded, kept, published, time.perf_counter())
+        waited = folded_at - folded.folded  # the page was folded ahead: not its cost
+        metrics.paged(
+            folded.started, folded.read, folded.folded, kept - waited, published - waited,
+            time.perf_counter() - waited,
+        )  # fmt: skip
+        for account_id in projected.quarantined:
+            self._cache.pop(account_id, None)
         self._remember(projected.entries.items())
         self.quarantined |= projected.quarantined
         self.position = page.last_id
         self.batches_committed += 1
         self.events_projected += len(page.items)
-        return page.full
+        return True
 
-    def _entries(self, page: Page) -> tuple[dict[str, Entry], dict[str, Entry]]:
-        """The page's accounts as stored (cached or read), and any rebuilt from their streams
-        because their row could not be read (a derived row is never worth stopping for)."""
+    def _entries(
+        self,
+        page: Page,
+        newer: Mapping[str, Entry] | None = None,
+        quarantined: Collection[str] | None = None,
+    ) -> tuple[dict[str, Entry], dict[str, Entry]]:
+        """The page's accounts as stored (``newer``: the page before it, not committed yet;
+        then cached or read), and any rebuilt from their streams because their row could not
+        be read (a derived row is never worth stopping for)."""
+        newer = newer or {}
+        skipped = self.quarantined if quarantined is None else quarantined
         ids = list(dict.fromkeys(recorded.originator_id for _, recorded in page.items))
-        ids = [a for a in ids if a not in self.quarantined]
-        entries = {a: self._cache[a] for a in ids if a in self._cache}
+        ids = [a for a in ids if a not in skipped]
+        entries = {
+            a: newer[a] if a in newer else self._cache[a]
+            for a in ids
+            if a in newer or a in self._cache
+        }
         missing = [a for a in ids if a not in entries]
         if not missing:
             return entries, {}
@@ -250,8 +325,9 @@ class Projector:
         )
 
     async def _recover(self) -> None:
-        """Forget what is cached and go back to the stored position."""
+        """Forget what is cached or folded ahead and go back to the stored position."""
         self._cache.clear()
+        self._ahead = None
         await asyncio.sleep(self.settings.projector_retry_delay_ms / 1000)
         with contextlib.suppress(Exception):
             self.position = await asyncio.to_thread(self.model.position)

@@ -10,6 +10,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -364,3 +365,76 @@ async def update_at(balances, account: str, version: int):
 
     seen = await balances.until(found)
     return next(u for u in seen if u.account_id == account and u.version == version)
+
+
+async def test_a_page_folded_ahead_leaves_only_after_the_page_before_it_commits_even_when_that_commit_fails(  # noqa: E501
+    store_settings, ledger, client, balances
+):
+    """While a page is committed the next is read and folded on top of it; nothing of the
+    next page is published before the page before it is committed, and when that commit
+    fails, the page folded ahead is dropped and read again from the stored position."""
+    log = command_log(300, 12, seed=5)
+    for command in log:
+        await client.send(command)
+    await consumed(ledger, len(log))
+    projector = Projector(projector_settings(store_settings, projector_batch_max_events=25))
+    steps: list[tuple[str, int]] = []
+    real_read, real_save, real_publish = (
+        projector.reader.read,
+        projector.model.save,
+        projector._publish,
+    )
+    failures = iter([True])
+
+    def read(after):
+        steps.append(("read", after))
+        return real_read(after)
+
+    def save(entries, previous, position, *rest):
+        steps.append(("commit", previous))
+        time.sleep(0.05)  # a slow commit: the next page is folded meanwhile
+        if position > 100 and next(failures, False):
+            steps.append(("failed", previous))
+            raise RuntimeError("the database went away")
+        real_save(entries, previous, position, *rest)
+        steps.append(("committed", position))
+
+    async def publish(updates, alerts):
+        steps.append(("publish", 0))
+        await real_publish(updates, alerts)
+
+    projector.reader.read, projector.model.save, projector._publish = read, save, publish
+    stop = asyncio.Event()
+    running = asyncio.create_task(projector.run(stop))
+    try:
+        await caught_up(projector)
+        total = projector.ledger.recorder.max_notification_id()
+        checked = maintenance.check(projector.settings)
+        _, rows = projector.model.snapshot()
+    finally:
+        stop.set()
+        await running
+        projector.close()
+
+    kinds = [kind for kind, _ in steps if kind != "read"]
+    assert "failed" in kinds
+    # each publish is followed by its page's commit before anything else is published
+    assert all(kinds[n + 1] == "commit" for n, kind in enumerate(kinds) if kind == "publish"), kinds
+    # pages were read ahead: after a page, before that page was committed
+    committed: set[int] = {0}
+    read_ahead = 0
+    for kind, at in steps:
+        if kind == "committed":
+            committed.add(at)
+        elif kind == "read" and at not in committed:
+            read_ahead += 1
+    assert read_ahead > 0
+    # after the failure, the projector went back to the stored position
+    failed_at = next(at for kind, at in steps if kind == "failed")
+    after = steps[[s[0] for s in steps].index("failed") + 1 :]
+    assert ("commit", failed_at) in after
+    assert projector.position == total
+    assert checked == (total, [])
+    await balances.until(
+        lambda _: balances.latest() == {r["account_id"]: message_of(r) for r in rows}
+    )
