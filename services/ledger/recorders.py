@@ -80,6 +80,19 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder):
                 self._insert_tracking(c, position)
             write_index(self, c, index, strict=True)
 
+    def replace_snapshots(self, table: str, rows: Sequence[EventRow]) -> None:
+        """Store these snapshots and drop each account's older ones, in one transaction."""
+        with self.datastore.transaction(commit=True) as c:
+            c.executemany(
+                f"INSERT INTO {table} (originator_id, originator_version, topic, state) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                rows,
+            )
+            c.executemany(
+                f"DELETE FROM {table} WHERE originator_id = ? AND originator_version < ?",
+                [(row[0], row[1]) for row in rows],
+            )
+
     def _insert_events(
         self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
@@ -344,12 +357,28 @@ class PostgresLedgerRecorder(PostgresProcessRecorder):
                 curs.execute(self.insert_rows, _columns(rows), prepare=True, binary=True)
             write_index(self, curs, index, strict=True)
 
-    def insert_into(self, table: str, rows: Sequence[EventRow]) -> None:
-        """Insert rows into another table of events (the snapshots) as ``append`` does: from
-        binary arrays, not the library's composite array written out as text."""
-        statement = _inserting(Identifier(self.datastore.schema, table))
-        with self.datastore.transaction(commit=True) as curs:
-            curs.execute(statement, _columns(rows), binary=True)
+    def replace_snapshots(self, table: str, rows: Sequence[EventRow]) -> None:
+        """Store these snapshots and drop each account's older ones, in one pipelined
+        transaction (one round trip) that does not wait for its WAL to reach the disk: a
+        snapshot is derived data, and one lost in a crash only makes a load fold more events.
+        The rows go as binary arrays, as ``append``'s do."""
+        target = Identifier(self.datastore.schema, table)
+        ids, versions = [row[0] for row in rows], [row[1] for row in rows]
+        with (
+            self.datastore.get_connection() as conn,
+            conn.pipeline(),
+            conn.transaction(),
+            conn.cursor() as curs,
+        ):
+            curs.execute("SET LOCAL synchronous_commit = off")
+            curs.execute(_inserting(target, " ON CONFLICT DO NOTHING"), _columns(rows))
+            curs.execute(
+                SQL(
+                    "DELETE FROM {table} AS s USING unnest(%b::text[], %b::bigint[]) AS l(id, v) "
+                    "WHERE s.originator_id = l.id AND s.originator_version < l.v"
+                ).format(table=target),
+                [ids, versions],
+            )
 
     def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kw: Any) -> None:
         super()._insert_events(curs, stored_events, **kw)
@@ -422,11 +451,11 @@ class PostgresLedgerRecorder(PostgresProcessRecorder):
 LedgerRecorder = SQLiteLedgerRecorder | PostgresLedgerRecorder
 
 
-def _inserting(table: Identifier) -> Composed:
+def _inserting(table: Identifier, conflict: str = "") -> Composed:
     """Insert event rows into ``table`` from four arrays (``_columns``), sent in binary."""
     return SQL(
         "INSERT INTO {table} (originator_id, originator_version, topic, state) "
-        "SELECT * FROM unnest(%b::text[], %b::bigint[], %b::text[], %b::bytea[])"
+        "SELECT * FROM unnest(%b::text[], %b::bigint[], %b::text[], %b::bytea[])" + conflict
     ).format(table=table)
 
 

@@ -351,27 +351,10 @@ class LedgerStore(Application[str]):
         ]
         if not rows:
             return
-        recorder = self.ledger_recorder
-        if isinstance(recorder, PostgresLedgerRecorder):
-            recorder.insert_into(cast(Any, self.snapshots.recorder).events_table_name, rows)
-        else:
-            self.snapshots.recorder.insert_events([StoredEvent(*row) for row in rows])
-        self._prune_snapshots([(account_id, version) for account_id, version, _, _ in rows])
-
-    def _prune_snapshots(self, latest: Sequence[tuple[str, int]]) -> None:
-        """Keep each account's latest snapshot only: an older one is never read again."""
-        assert self.snapshots is not None
-        recorder: Any = self.snapshots.recorder
-        postgres = self.settings.event_store == "postgres"
-        table = recorder.events_table_name
-        if postgres:
-            table = f'"{self.settings.postgres_schema}"."{table}"'
-        mark = "%s" if postgres else "?"
-        with recorder.datastore.transaction(commit=True) as c:
-            c.executemany(
-                f"DELETE FROM {table} WHERE originator_id = {mark} AND originator_version < {mark}",
-                latest,
-            )
+        # The snapshots' table is in the ledger's own database: one transaction stores them
+        # and drops each account's older ones (an older one is never read again).
+        table = cast(Any, self.snapshots.recorder).events_table_name
+        self.ledger_recorder.replace_snapshots(table, rows)
 
 
 def _persistence_env(settings: Settings) -> dict[str, str]:

@@ -105,6 +105,20 @@ def test_each_account_keeps_one_small_snapshot_whatever_its_history(store):
     assert len(snapshots[0].state) <= 16 * 1024
 
 
+def test_a_snapshot_stored_again_at_its_version_after_a_restart_is_kept_once_not_an_error(store):
+    """A restarted ledger does not know which versions it snapshotted: storing one again at
+    the same version raised a duplicate key, and the batch's other snapshots were lost."""
+    a_long_history(ledger_on(store), uses=store.snapshot_every)
+    state, head = store.load_with_head(ACCOUNT)
+    store.save_snapshots([(ACCOUNT, state, head)])
+
+    store.save_snapshots([(ACCOUNT, state, head), ("acct-other", state, head)])
+
+    versions = [snap.originator_version for snap in store.snapshots.recorder.select_events(ACCOUNT)]
+    assert versions == [state.version]
+    assert store.snapshots.recorder.select_events("acct-other")
+
+
 def test_streams_stored_before_the_index_existed_are_indexed_when_the_store_opens(
     store, store_settings
 ):
