@@ -287,11 +287,9 @@ class Projector:
         skipped = self.quarantined if quarantined is None else quarantined
         ids = list(dict.fromkeys(recorded.originator_id for _, recorded in page.items))
         ids = [a for a in ids if a not in skipped]
-        entries = {
-            a: newer[a] if a in newer else self._cache[a]
-            for a in ids
-            if a in newer or a in self._cache
-        }
+        # One ``get`` each: the event loop may be caching the page before (``_remember``)
+        # while this runs in a worker thread.
+        entries = {a: e for a in ids if (e := newer.get(a) or self._cache.get(a)) is not None}
         missing = [a for a in ids if a not in entries]
         if not missing:
             return entries, {}
