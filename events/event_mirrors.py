@@ -249,7 +249,8 @@ def read_stored(topic: str, payload: bytes) -> LedgerEvent | None:
             return None
         values[name] = moment
     for name, lot in lots:
-        values[name] = _lots(lot, values[name])
+        if values[name]:  # else the empty tuple, as pydantic's
+            values[name] = _lots(lot, values[name])
     unset: list[str] = []  # fields the document leaves out (``type`` is always named)
     for name, default in defaults:
         if values[name] is UNSET:

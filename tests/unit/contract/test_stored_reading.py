@@ -4,7 +4,7 @@ refuse, reads exactly what they read (type, values, fields named, every time at
 
 import json
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from hypothesis import given, settings
@@ -13,7 +13,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from events import ledger
 from events.encoding import json_of
-from events.event_mirrors import HOT, _moment, read_stored
+from events.event_mirrors import HOT, _Mirror, _moment, _reading, read_stored
 from events.ledger import LEDGER_EVENTS, Draw, Forfeit
 from services.ledger.upcasting import event_from, topic_of
 
@@ -63,6 +63,32 @@ def written(doc: dict[str, Any], separators: tuple[str, str] = (",", ":")) -> by
 
 def test_every_hot_event_type_has_a_mirror_and_an_example():
     assert {mirror.__name__ for mirror in HOT} == set(EXAMPLES)
+
+
+def test_a_mirror_that_does_not_name_its_models_fields_in_order_fails_at_import():
+    class ToolUsed(_Mirror):
+        type: Literal["ToolUsed"]
+        units: int
+        tool: str
+        unit_cost_credits: int
+        catalog_version: int
+        credits: int
+        draws: tuple[Any, ...]
+
+    with pytest.raises(TypeError, match="does not name its model's fields in order"):
+        _reading(ToolUsed)
+
+
+def test_a_model_field_of_a_type_no_mirror_reads_fails_at_import():
+    class CreditsGranted(_Mirror):  # its expires_at is a Moment or None
+        type: Literal["CreditsGranted"]
+        lot_id: str
+        credits: int
+        expires_at: str | None
+        reason: str
+
+    with pytest.raises(TypeError, match=r"CreditsGranted\.expires_at is of a type"):
+        _reading(CreditsGranted)
 
 
 @pytest.mark.parametrize("kind", sorted(EXAMPLES))
