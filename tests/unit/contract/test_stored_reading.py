@@ -13,7 +13,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from events import ledger
 from events.encoding import json_of
-from events.event_mirrors import HOT, _Mirror, _moment, _reading, read_stored
+from events.event_mirrors import HOT, READINGS, _Mirror, _moment, _reading, read_stored
 from events.ledger import LEDGER_EVENTS, Draw, Forfeit
 from services.ledger.upcasting import event_from, topic_of
 
@@ -63,6 +63,12 @@ def written(doc: dict[str, Any], separators: tuple[str, str] = (",", ":")) -> by
 
 def test_every_hot_event_type_has_a_mirror_and_an_example():
     assert {mirror.__name__ for mirror in HOT} == set(EXAMPLES)
+
+
+def test_each_mirror_reads_its_events_current_topic_and_only_that():
+    """A new version of a hot event (``upcasting.CURRENT``) leaves its older topic to the
+    upcasters, and fails here until its mirror reads the new one."""
+    assert set(READINGS) == {topic_of(kind) for kind in EXAMPLES}
 
 
 def test_a_mirror_that_does_not_name_its_models_fields_in_order_fails_at_import():
