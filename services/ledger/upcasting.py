@@ -12,10 +12,13 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from events.event_mirrors import read_stored
 from events.ledger import LEDGER_EVENTS, LedgerEvent
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
+# A new version of a hot event is read fast only once its mirror reads its new topic
+# (``events.event_mirrors.READINGS``; the tests say so): until then, by pydantic.
 CURRENT: dict[str, int] = {"PackagePurchased": 2}
 UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("PackagePurchased", 1): lambda v1: {**v1, "currency": "USD"},
@@ -36,7 +39,8 @@ def topic_of(event_type: str) -> str:
 def event_from(topic: str, payload: bytes) -> LedgerEvent:
     """The event in ``payload``, stored under ``topic``, lifted to the current schema."""
     if topic in _CURRENT_TOPICS:
-        return LEDGER_EVENTS.validate_json(payload)
+        event = read_stored(topic, payload)  # the hot events' fast reading, exactly as pydantic's
+        return LEDGER_EVENTS.validate_json(payload) if event is None else event
     event_type, _, stored = topic.partition("@")
     version, current = int(stored or 1), CURRENT.get(event_type, 1)
     data = json.loads(payload)
