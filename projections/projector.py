@@ -5,8 +5,8 @@ wait for the broker's acknowledgements, then commit the rows and the position in
 transaction. Publishing before the commit makes delivery at-least-once: a crash in between
 re-reads the page from the stored position and publishes the same versions again (consumers
 drop them by ``version``, alerts by ``alert_id``); publishing after the commit could lose an
-update for good. While a page is published and committed, the next is read and folded on top
-of it; it leaves only after that commit, and is dropped if the commit fails. A failed publish
+update for good. While a full page is published and committed, the next is read and folded on
+top of it; it leaves only after that commit, and is dropped if the commit fails. A failed publish
 or commit is retried from the stored position. An event that cannot be decoded stops the
 projector with the event named (the store itself is damaged); an event that cannot be folded
 quarantines its account (its row stays at its last good version, ``projections check`` names
@@ -175,20 +175,25 @@ class Projector:
         return self.lease.fresh() or await asyncio.to_thread(self.lease.keep)
 
     async def _step(self) -> bool:
-        """Project one page, folding the next one meanwhile; returns whether another is
-        waiting right after it.
+        """Project one page, and when it is full fold the next one meanwhile; returns whether
+        another is waiting right after it.
 
-        The page in hand is published and committed while the next is read and folded on
-        top of it (PostgreSQL's work for a page and the broker's acknowledgements are waits,
-        the fold is Python: the two overlap). Nothing of the next page leaves before this one
-        is committed, and if this one fails, the next is dropped and read again."""
+        Behind the log (a full page), the page in hand is published and committed while the
+        next is read and folded on top of it (PostgreSQL's work for a page and the broker's
+        acknowledgements are waits, the fold is Python: the two overlap). Nothing of the next
+        page leaves before this one is committed, and if this one fails, the next is dropped
+        and read again. Caught up, the next page is read after the commit: read ahead, it
+        would hold only what arrived meanwhile, and many small pages cost more than a few
+        large ones (BENCHMARKS.md, issue 26)."""
         current = self._ahead or await self._prepare(self.position, None)
         self._ahead = None
         if current is None:
             return False
         emitting = asyncio.create_task(self._emit(current))
+        ahead = None
         try:
-            ahead = await self._prepare(current.page.last_id, current, ahead=True)
+            if current.page.full:  # behind: the next page is waiting, and as large
+                ahead = await self._prepare(current.page.last_id, current, ahead=True)
         finally:
             committed = await emitting  # LeaseLost goes up from here
         if not committed:
