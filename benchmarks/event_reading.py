@@ -3,12 +3,13 @@ stored log, against pydantic's reading alone (``LEDGER_EVENTS.validate_json``, w
 ``event_from`` did for a current topic before the fast reading), in one process, no Kafka.
 
     .venv/bin/python -m benchmarks.event_reading [--commands 20000] [--accounts 1000]
-        [--passes 7]
+        [--passes 7] [--out PATH]
 
 The log is decided as ``benchmarks.hot_path`` decides it, on a throwaway SQLite store, and read
 back as stored (topic, payload) pairs; each pass times one reading of every pair with
 ``time.perf_counter``, the collector paused as the store pauses it. Printed: the median pass
-in µs per event, overall and per event type, and how many of each type the log holds.
+in µs per event, overall and per event type, and how many of each type the log holds; the
+same written to benchmarks/results/event-reading.json (or ``--out``).
 """
 
 from __future__ import annotations
@@ -19,8 +20,11 @@ import statistics
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from benchmarks import report
 from benchmarks.hot_path import _decided
 from benchmarks.throwaway import throwaway
 from events.ledger import LEDGER_EVENTS
@@ -29,7 +33,7 @@ from services.ledger.catalog_file import load_catalog
 from services.ledger.intake import Incoming
 from services.ledger.ledger import Ledger
 from services.ledger.store import LedgerStore, unseal
-from services.settings import Settings
+from services.settings import REPO, Settings
 from tests.workload import command_log
 
 Stored = tuple[str, bytes]  # topic, payload
@@ -40,6 +44,7 @@ def main() -> None:
     parser.add_argument("--commands", type=int, default=20_000)
     parser.add_argument("--accounts", type=int, default=1_000)
     parser.add_argument("--passes", type=int, default=7)
+    parser.add_argument("--out", type=Path, default=None, help="where to write the JSON")
     args = parser.parse_args()
     stored = stored_log(args.commands, args.accounts)
     readers: dict[str, Callable[[str, bytes], Any]] = {
@@ -53,11 +58,22 @@ def main() -> None:
     by_topic: dict[str, list[Stored]] = defaultdict(list)
     for topic, payload in stored:
         by_topic[topic].append((topic, payload))
+    topics: dict[str, dict[str, Any]] = {}
     for topic, events in sorted(by_topic.items(), key=lambda item: -len(item[1])):
         figures = median_us(events, readers, args.passes)
         print(
             f"  {topic} ({len(events)}): " + ", ".join(f"{k} {v:.2f}" for k, v in figures.items())
         )
+        topics[topic] = {"events": len(events)} | {k: round(v, 2) for k, v in figures.items()}
+    results = {
+        "events": len(stored),
+        **{f"{name}_us_per_event": round(us, 2) for name, us in overall.items()},
+        "passes": args.passes,
+        "by_topic": topics,
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    out = args.out or REPO / "benchmarks" / "results" / "event-reading.json"
+    report.written(results, out)
 
 
 def stored_log(commands: int, accounts: int) -> list[Stored]:

@@ -67,6 +67,7 @@ class Bench(StrEnum):
     finance_report = "finance-report"
     live_streams = "live-streams"
     hot_path = "hot-path"
+    event_reading = "event-reading"
 
 
 @app.command()

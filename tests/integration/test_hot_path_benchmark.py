@@ -26,3 +26,19 @@ def test_the_hot_path_benchmark_runs_small_and_reports_both_processes_cpu(backen
     assert results["ledger_cpu_us_per_command"] > 0
     assert results["projector_cpu_us_per_event"] > 0
     assert results["events_per_command"] > 0
+
+
+def test_the_event_reading_benchmark_runs_small_and_reports_both_readings(tmp_path):
+    out = tmp_path / "event-reading.json"
+    arguments = ["--commands", "300", "--accounts", "30", "--passes", "1", "--out", str(out)]
+    subprocess.run(
+        [sys.executable, "-m", "benchmarks.event_reading", *arguments],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+
+    results = json.loads(out.read_text())
+    assert results["event_from_us_per_event"] > 0 and results["pydantic_us_per_event"] > 0
+    assert sum(topic["events"] for topic in results["by_topic"].values()) == results["events"]
