@@ -25,16 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import report
-from benchmarks.hot_path import _decided
+from benchmarks.hot_path import _decided, workload_records
 from benchmarks.throwaway import throwaway
 from events.ledger import LEDGER_EVENTS
 from services.ledger import upcasting
 from services.ledger.catalog_file import load_catalog
-from services.ledger.intake import Incoming
 from services.ledger.ledger import Ledger
 from services.ledger.store import LedgerStore, unseal
 from services.settings import REPO, Settings
-from tests.workload import command_log
 
 Stored = tuple[str, bytes]  # topic, payload
 
@@ -79,11 +77,7 @@ def main() -> None:
 def stored_log(commands: int, accounts: int) -> list[Stored]:
     """The workload's events as the store holds them: (topic, payload), in log order."""
     with throwaway("sqlite", Settings) as settings:
-        log = command_log(commands, accounts)
-        records = [
-            Incoming("commands", 0, n, c.account_id.encode(), c.model_dump_json().encode())
-            for n, c in enumerate(log)
-        ]
+        records = workload_records(commands, accounts)
         store = LedgerStore(settings)
         try:
             _decided(Ledger(store, load_catalog(), max_message_bytes=1 << 20), records)

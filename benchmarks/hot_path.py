@@ -66,11 +66,7 @@ def main() -> None:
 
 def _run(args: argparse.Namespace) -> dict[str, Any]:
     with throwaway(args.store, ProjectorSettings) as settings:
-        log = command_log(args.commands, args.accounts)
-        records = [
-            Incoming("commands", 0, n, c.account_id.encode(), c.model_dump_json().encode())
-            for n, c in enumerate(log)
-        ]
+        records = workload_records(args.commands, args.accounts)
         store = LedgerStore(settings)
         try:
             ledger = Ledger(store, load_catalog(), max_message_bytes=settings.max_message_bytes)
@@ -93,6 +89,14 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
         "projector_per_command": round(projector_s / len(records) * 1e6, 1),
         "events_per_command": round(events / len(records), 2),
     }
+
+
+def workload_records(commands: int, accounts: int) -> list[Incoming]:
+    """The workload's commands (``tests/workload.py``) as the records of one partition."""
+    return [
+        Incoming("commands", 0, n, c.account_id.encode(), c.model_dump_json().encode())
+        for n, c in enumerate(command_log(commands, accounts))
+    ]
 
 
 def _decided(ledger: Ledger, records: Sequence[Incoming]) -> None:

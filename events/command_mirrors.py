@@ -22,7 +22,7 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 
 from events import commands
 from events.commands import EARLIEST, LATEST, Command
-from events.trusted import trusted
+from events.trusted import read
 
 _ESCAPE_OR_SPACE = b"\\ \t\n\r"
 _IDENTIFIER_CHARS = string.ascii_letters + string.digits + "._:@/+=-"
@@ -172,9 +172,7 @@ def read_plain(data: bytes) -> Command | None:
         if expires_at is None or (values["units"] is None) == (values["credits"] is None):
             return None  # the models say exactly why
         values["expires_at"] = expires_at
-    if not unset:  # every field named: the model's one shared set of them
-        return trusted(command_type, values)
-    return trusted(command_type, values, values.keys() - unset)
+    return read(command_type, values, unset)
 
 
 def _moment(text: str) -> datetime | None:

@@ -31,7 +31,7 @@ from events import ledger
 from events.commands import BillingInterval, one_utc
 from events.ledger import LedgerEvent, LotKind
 from events.refusals import Detail
-from events.trusted import trusted
+from events.trusted import read, trusted
 
 D = TypeVar("D", bound=ledger.Draw)
 
@@ -256,9 +256,7 @@ def read_stored(topic: str, payload: bytes) -> LedgerEvent | None:
         if values[name] is UNSET:
             values[name] = default  # the model's own: valid
             unset.append(name)
-    if not unset:  # every field named: the model's one shared set of them
-        return trusted(model, values)
-    return trusted(model, values, values.keys() - unset)
+    return read(model, values, unset)
 
 
 def _lots(model: type[D], mirrors: tuple[Draw | Forfeit, ...]) -> tuple[D, ...]:
@@ -268,10 +266,13 @@ def _lots(model: type[D], mirrors: tuple[Draw | Forfeit, ...]) -> tuple[D, ...]:
         values = _asdict(mirror)
         if mirror.lot_seq is UNSET:  # left out: the model's default, unnamed
             values["lot_seq"] = None
-            lots.append(trusted(model, values, values.keys() - {"lot_seq"}))
+            lots.append(read(model, values, _LOT_SEQ))
         else:
             lots.append(trusted(model, values))
     return tuple(lots)
+
+
+_LOT_SEQ = frozenset({"lot_seq"})
 
 
 def _moment(text: str) -> datetime | None:

@@ -9,7 +9,7 @@ defaults first. Never for input: that is what the models' validation is for.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -37,6 +37,15 @@ def trusted(model: type[M], values: dict[str, Any], given: set[str] | None = Non
     _SET_EXTRA(built, None)
     _SET_PRIVATE(built, None)
     return built
+
+
+def read(model: type[M], values: dict[str, Any], left_out: Collection[str]) -> M:
+    """``model`` holding ``values`` as read from a message that left out the fields in
+    ``left_out`` (each holding the model's default, and not counted as named), as ``trusted``
+    builds it."""
+    if not left_out:  # every field named: the model's one shared set of them
+        return trusted(model, values)
+    return trusted(model, values, values.keys() - left_out)
 
 
 def _all_set(model: type[BaseModel], values: dict[str, Any]) -> set[str]:
