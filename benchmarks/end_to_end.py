@@ -1,6 +1,7 @@
 """End to end (issue 15): commands per second from the first send to the last outcome and the
-last balance on Kafka, latency at a steady rate, CPU and memory per process, and the two
-references (the Kafka ceiling and stock ``eventsourcing``) in the same run.
+last balance on Kafka, latency at a steady rate, CPU (in all and per phase) and memory per
+process, and the two references (the Kafka ceiling and stock ``eventsourcing``) in the same
+run.
 
     credits bench end-to-end [--store postgres|sqlite] [--ledgers 1] [--accounts 10000]
         [--commands 200000] [--producers 4] [--rate 2000 | --rate-of-capacity 0.6]
@@ -154,10 +155,14 @@ class Run:
         await self.balances.start()
         try:
             setup = await self.phase("set-up")
+            await sampler.mark("set-up")
             flood = await self.phase("throughput")
+            await sampler.mark("throughput")
             if self.args.rate_of_capacity:
                 self.pace_at(self.args.rate_of_capacity * throughput(len(self.flood), flood))
+                await sampler.mark("encoding")  # the harness's, apart from the latency phase
             latency, delays = await self.latency()
+            await sampler.mark("latency")
         finally:
             usage = await sampler.stop()
             await self.outcomes.tail.stop()

@@ -58,6 +58,14 @@ def measured(
     sent, everything = len(run.flood), len(run.opening) + len(run.flood)
     to_outcome, to_balance = done.last_outcome - began, done.last_balance - began
     with_startup = done.last_balance - started
+    phases = {"set-up": len(run.opening), "throughput": sent, "latency": len(run.paced)}
+    for use in usage.values():
+        spent = use.get("cpu_s_by_phase", {})
+        use["cpu_us_per_command_by_phase"] = {
+            phase: round(seconds * 1e6 / phases[phase], 1)
+            for phase, seconds in spent.items()
+            if phases.get(phase)
+        }
     return {
         "setup": {
             "accounts": run.args.accounts,
@@ -158,6 +166,11 @@ def table(result: dict[str, Any]) -> None:
             f"{name}: CPU s, % of a core, peak RSS MB",
             f"{use['cpu_s']} / {use['cpu_percent_of_one_core']} / {use['rss_peak_mb']}",
         )
+        if per_command := use.get("cpu_us_per_command_by_phase"):
+            out.add_row(
+                f"{name}: CPU µs per command, {' / '.join(per_command)}",
+                " / ".join(str(us) for us in per_command.values()),
+            )
     out.add_row("lost work", json.dumps(result["lost"]) if result["lost"] else "none")
     Console().print(out)
 

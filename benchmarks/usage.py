@@ -14,6 +14,7 @@ import contextlib
 import os
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import psutil
 
@@ -62,12 +63,21 @@ class Sampler:
         self.usage = {name: Usage() for name in [*self.named, "postgres backends"]}
         self.task: asyncio.Task[None] | None = None
         self.began = self.ended = 0.0
+        self.marks: list[tuple[str, dict[str, float]]] = []  # (phase, CPU s at its end)
 
     async def start(self) -> None:
         self.began = time.monotonic()
         self.task = asyncio.create_task(self._run())
 
-    async def stop(self) -> dict[str, dict[str, float]]:
+    async def mark(self, phase: str) -> None:
+        """Note what each process has spent so far as the end of ``phase`` (the report gives
+        each phase's share: a process's cost per command differs between a flood and a
+        steady rate)."""
+        await asyncio.to_thread(self._sample)
+        spent = {name: usage.cpu_s() for name, usage in self.usage.items() if usage.cpu_s_last}
+        self.marks.append((phase, spent))
+
+    async def stop(self) -> dict[str, dict[str, Any]]:
         assert self.task is not None
         self.task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -76,17 +86,26 @@ class Sampler:
         self.ended = time.monotonic()
         return self.report()
 
-    def report(self) -> dict[str, dict[str, float]]:
+    def report(self) -> dict[str, dict[str, Any]]:
         wall_s = max(self.ended - self.began, 1e-9)
         return {
             name: {
                 "cpu_s": round(usage.cpu_s(), 1),
                 "cpu_percent_of_one_core": round(100 * usage.cpu_s() / wall_s, 1),
                 "rss_peak_mb": round(usage.rss_peak / 2**20, 1),
+                **({"cpu_s_by_phase": self._by_phase(name)} if self.marks else {}),
             }
             for name, usage in self.usage.items()
             if usage.cpu_s_last
         }
+
+    def _by_phase(self, name: str) -> dict[str, float]:
+        """CPU s ``name`` spent in each marked phase (from the mark before it)."""
+        spent, before = {}, 0.0
+        for phase, at in self.marks:
+            spent[phase] = round(at.get(name, before) - before, 2)
+            before = at.get(name, before)
+        return spent
 
     async def _run(self) -> None:
         while True:
