@@ -7,6 +7,7 @@ how big batches are, dead letters, and how far each assigned partition lags behi
 
 from __future__ import annotations
 
+from collections import Counter as Tally
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -58,11 +59,15 @@ def committed(batch: Batch, records: int, *lap: float) -> None:
     """Count a batch once its events and position are stored; ``lap`` holds the clock
     (``perf_counter``) when it started, was decided, was published and was committed."""
     started, decided, published, stored = lap
-    for outcome in batch.outcomes:
-        status = "repeat" if outcome.repeat else outcome.status
-        COMMANDS.labels(outcome.command_type, status, outcome.code or "").inc()
-    for letter in batch.dead_letters:
-        DEAD_LETTERS.labels(letter.reason).inc()
+    # Tallied first, then one increment per label set: a labelled ``inc`` per command (a
+    # lock and a label look-up each) was 1.4 µs of every command's CPU.
+    commands = Tally(
+        (o.command_type, "repeat" if o.repeat else o.status, o.code or "") for o in batch.outcomes
+    )
+    for labels, count in commands.items():
+        COMMANDS.labels(*labels).inc(count)
+    for reason, count in Tally(letter.reason for letter in batch.dead_letters).items():
+        DEAD_LETTERS.labels(reason).inc(count)
     DECIDE_SECONDS.observe(decided - started)
     PUBLISH_SECONDS.observe(published - decided)
     COMMIT_SECONDS.observe(stored - published)
