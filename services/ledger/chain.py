@@ -80,8 +80,7 @@ def broken(
 def head_signature(key: SigningKey, account_id: str, version: int, head: str) -> str:
     """The signature of a chain-head checkpoint (``events.checkpoints``): HMAC-SHA256 under
     the chain key, over a message no link's can equal (it starts ``chain-head|``)."""
-    message = f"chain-head|{account_id}|{version}|{head}".encode()
-    return hmac.new(key[1], message, hashlib.sha256).hexdigest()
+    return _hmac(key[1], f"chain-head|{account_id}|{version}|{head}".encode())
 
 
 def _message(previous: str, account_id: str, version: int, payload: bytes) -> bytes:
@@ -89,8 +88,13 @@ def _message(previous: str, account_id: str, version: int, payload: bytes) -> by
 
 
 def _mac(secret: bytes, previous: str, account_id: str, version: int, payload: bytes) -> str:
+    return _hmac(secret, _message(previous, account_id, version, payload))
+
+
+def _hmac(secret: bytes, message: bytes) -> str:
+    """HMAC-SHA256 of ``message`` under ``secret``, in hex."""
     mac = (_KEYED.get(secret) or _keyed(secret)).copy()
-    mac.update(_message(previous, account_id, version, payload))
+    mac.update(message)
     return mac.hexdigest()
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from events.checkpoints import ChainHead
+from events.encoding import json_of
+from events.trusted import trusted
 from services.ledger.chain import SigningKey, head_signature
 from services.ledger.store import Recorded
 from services.publish import Message
@@ -22,15 +24,26 @@ def heads(recorded: Sequence[Recorded], key: SigningKey | None) -> list[ChainHea
 
 
 def signed(account_id: str, version: int, head: str, key: SigningKey | None) -> ChainHead:
-    if key is None:
-        return ChainHead(account_id=account_id, version=version, head=head)
-    signature = head_signature(key, account_id, version, head)
-    return ChainHead(
-        account_id=account_id, version=version, head=head, key_id=key[0], signature=signature
+    """The checkpoint, built as trusted (``events.trusted``): this runs for every account of
+    every batch, and every value is the ledger's own (an account id its command's rules
+    checked, a stored version, a chain hash, a key id its settings checked)."""
+    key_id = signature = ""
+    if key is not None:
+        key_id, signature = key[0], head_signature(key, account_id, version, head)
+    return trusted(
+        ChainHead,
+        {
+            "type": "ChainHead",
+            "account_id": account_id,
+            "version": version,
+            "head": head,
+            "key_id": key_id,
+            "signature": signature,
+        },
     )
 
 
 def messages(topic: str, checkpoints: Sequence[ChainHead]) -> list[Message]:
     """Keyed by account, so an account's checkpoints stay in order and compaction keeps its
-    latest."""
-    return [(topic, c.account_id.encode(), c.model_dump_json().encode()) for c in checkpoints]
+    latest; written by msgspec (``events.encoding``), as pydantic writes them."""
+    return [(topic, c.account_id.encode(), json_of(c)) for c in checkpoints]

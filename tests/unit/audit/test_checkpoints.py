@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from eventsourcing.persistence import StoredEvent
 
+from events.checkpoints import ChainHead
 from services.audit.checkpoints import check_heads
 from services.ledger import checkpoints
 from services.ledger.chain import GENESIS, link
@@ -101,3 +102,16 @@ def test_the_ledger_checkpoints_each_accounts_last_event_of_the_batch():
 
 def _chain(row: StoredEvent) -> str:
     return row.state.split(b"\n")[0].removeprefix(b"sha256:").decode()
+
+
+def test_a_checkpoint_the_ledger_builds_reads_back_through_the_models_validation_keyed_or_not():
+    rows = stream("acct-a", 2)
+    for key in (KEY, None):
+        built = head(rows, 2, key)
+        [(topic, account, written)] = checkpoints.messages("chain-heads", [built])
+
+        read = ChainHead.model_validate_json(written)
+
+        assert (topic, account) == ("chain-heads", b"acct-a")
+        assert read == built and written == built.model_dump_json().encode()
+        assert (read.key_id, bool(read.signature)) == (("2027", True) if key else ("", False))

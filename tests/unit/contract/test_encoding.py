@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from events.checkpoints import ChainHead
 from events.encoding import json_of
 from events.ledger import CommandRefused, CreditsReserved, Draw, ExpiryChecked
 from events.outcomes import BalanceFigures, DeadLetter, Outcome
@@ -52,6 +53,21 @@ def test_an_event_is_written_as_pydantic_writes_it_at_any_time_and_offset(moment
 
     for event in events:
         assert json_of(event) == event.model_dump_json().encode()
+
+
+@given(
+    st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=128),
+    st.integers(1, 2**63 - 1),
+    text,
+    st.one_of(st.just(("", "")), st.tuples(text, text)),
+)
+def test_a_chain_head_is_written_as_pydantic_writes_it(account_id, version, head, signed):
+    key_id, signature = signed
+    checkpoint = ChainHead(
+        account_id=account_id, version=version, head=head, key_id=key_id, signature=signature
+    )
+
+    assert json_of(checkpoint) == checkpoint.model_dump_json().encode()
 
 
 def test_a_dead_letter_is_written_as_pydantic_writes_it():

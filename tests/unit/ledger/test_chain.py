@@ -7,7 +7,7 @@ import hmac
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from services.ledger.chain import GENESIS, broken, is_keyed, key_id_of, link
+from services.ledger.chain import GENESIS, broken, head_signature, is_keyed, key_id_of, link
 from services.settings import Settings
 
 PAYLOAD = b'{"type": "ToolUsed", "credits": 50}'
@@ -86,3 +86,13 @@ def test_the_single_chain_key_is_the_key_of_id_default():
 
     assert settings.chain_signing_key() == ("default", b"only")
     assert Settings().chain_signing_key() is None
+
+
+def test_a_checkpoints_signature_is_hmac_sha256_of_its_own_message_under_the_chain_key():
+    message = b"chain-head|acct-1|7|" + b"ab" * 32
+
+    for _ in range(2):  # the keyed HMAC is made once, then copied
+        signature = head_signature(KEY, "acct-1", 7, "ab" * 32)
+
+        assert signature == hmac.new(b"chain-key", message, hashlib.sha256).hexdigest()
+    assert head_signature(KEY, "acct-1", 8, "ab" * 32) != signature
