@@ -68,6 +68,7 @@ class Bench(StrEnum):
     live_streams = "live-streams"
     hot_path = "hot-path"
     event_reading = "event-reading"
+    ledger_edge = "ledger-edge"
 
 
 @app.command()

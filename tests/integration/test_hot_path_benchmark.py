@@ -1,6 +1,6 @@
-"""The hot path's CPU benchmark, run small as a smoke check on both stores: the ledger decides
-and commits a small workload and the projector folds it, in one process. Nothing here asserts
-a duration."""
+"""The hot path's CPU benchmarks, run small as smoke checks: the hot path on both stores (the
+ledger decides and commits a small workload and the projector folds it, in one process), the
+stored events' reading and the ledger's work after a commit. Nothing here asserts a duration."""
 
 from __future__ import annotations
 
@@ -42,3 +42,20 @@ def test_the_event_reading_benchmark_runs_small_and_reports_both_readings(tmp_pa
     results = json.loads(out.read_text())
     assert results["event_from_us_per_event"] > 0 and results["pydantic_us_per_event"] > 0
     assert sum(topic["events"] for topic in results["by_topic"].values()) == results["events"]
+
+
+def test_the_ledger_edge_benchmark_runs_small_and_reports_each_step(tmp_path):
+    out = tmp_path / "ledger-edge.json"
+    arguments = ["--commands", "600", "--accounts", "100", "--passes", "1", "--out", str(out)]
+    subprocess.run(
+        [sys.executable, "-m", "services.cli", "bench", "ledger-edge", *arguments],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+
+    results = json.loads(out.read_text())
+    assert results["commands"] == 600 and results["batches"] == 2
+    for step in ("checkpoints_unkeyed", "checkpoints_keyed", "metrics"):
+        assert results[f"{step}_us_per_command"] > 0
