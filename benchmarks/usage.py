@@ -19,6 +19,12 @@ from typing import Any
 import psutil
 
 SAMPLE_S = 0.5
+# How often the PostgreSQL backends are looked for again: finding them reads our processes'
+# sockets and every process of the machine (5 ms of CPU or more each time), CPU the harness
+# takes from the processes it measures on the same cores when done at every sample. Our
+# processes hold their connections in pools, so a backend is found within this long of its
+# start, and a backend found late still counts its CPU from its start.
+FIND_BACKENDS_S = 5.0
 
 
 @dataclass
@@ -60,6 +66,8 @@ class Sampler:
         if (broker := _listening_on(kafka_port)) is not None:
             self.named["kafka broker"] = broker
         self.postgres_port = postgres_port
+        self.backends: list[psutil.Process] = []
+        self.backends_found = -FIND_BACKENDS_S  # time.monotonic() they were last looked for
         self.usage = {name: Usage() for name in [*self.named, "postgres backends"]}
         self.task: asyncio.Task[None] | None = None
         self.began = self.ended = 0.0
@@ -73,7 +81,7 @@ class Sampler:
         """Note what each process has spent so far as the end of ``phase`` (the report gives
         each phase's share: a process's cost per command differs between a flood and a
         steady rate)."""
-        await asyncio.to_thread(self._sample)
+        await asyncio.to_thread(self._sample, find_backends=True)
         spent = {name: usage.cpu_s() for name, usage in self.usage.items() if usage.cpu_s_last}
         self.marks.append((phase, spent))
 
@@ -82,7 +90,7 @@ class Sampler:
         self.task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self.task
-        self._sample()
+        self._sample(find_backends=True)
         self.ended = time.monotonic()
         return self.report()
 
@@ -112,11 +120,15 @@ class Sampler:
             await asyncio.to_thread(self._sample)
             await asyncio.sleep(SAMPLE_S)
 
-    def _sample(self) -> None:
+    def _sample(self, find_backends: bool = False) -> None:
+        """Note every process's CPU and RSS; at the phases' ends (``find_backends``), and
+        every ``FIND_BACKENDS_S``, look for the PostgreSQL backends again first."""
         for name, process in self.named.items():
             self.usage[name].sample([process], self.since)
         if self.postgres_port is not None:
-            self.usage["postgres backends"].sample(self._backends(), self.since)
+            if find_backends or time.monotonic() - self.backends_found >= FIND_BACKENDS_S:
+                self.backends, self.backends_found = self._backends(), time.monotonic()
+            self.usage["postgres backends"].sample(self.backends, self.since)
 
     def _backends(self) -> list[psutil.Process]:
         """The PostgreSQL backends serving our processes, by their clients' ports."""

@@ -64,6 +64,8 @@ def test_a_small_end_to_end_run_answers_every_command_and_writes_its_figures(
     assert run["references"]["kafka_ceiling"]["replies_missing"] == 0
     assert set(run["ratios"]) == {"ours_to_kafka_ceiling", "ours_to_naive_eventsourcing"}
     assert {"ledger 1", "projector", "harness"} <= set(run["resources"])
+    if backend == "postgres":  # its backends found by our processes' connections
+        assert run["resources"]["postgres backends"]["cpu_s"] > 0
     for name in ("ledger 1", "projector"):  # what a command cost in each phase, apart
         per_command = run["resources"][name]["cpu_us_per_command_by_phase"]
         assert set(per_command) == {"set-up", "throughput", "latency"}
