@@ -60,7 +60,7 @@ def committed(batch: Batch, records: int, *lap: float) -> None:
     (``perf_counter``) when it started, was decided, was published and was committed."""
     started, decided, published, stored = lap
     # Tallied first, then one increment per label set: a labelled ``inc`` per command (a
-    # lock and a label look-up each) was 1.4 µs of every command's CPU.
+    # lock and a label look-up each) cost 1.8 µs of every command's CPU, tallied 0.3.
     commands = Tally(
         (o.command_type, "repeat" if o.repeat else o.status, o.code or "") for o in batch.outcomes
     )
