@@ -30,10 +30,11 @@ from benchmarks.throwaway import throwaway
 from events.encoding import json_of
 from projections.projector import Projector
 from projections.settings import ProjectorSettings
+from services import gc_tuning
 from services.ledger.catalog_file import load_catalog
 from services.ledger.intake import Incoming
 from services.ledger.ledger import Ledger
-from services.ledger.store import LedgerStore, gc_paused
+from services.ledger.store import LedgerStore
 from services.settings import REPO
 from tests.workload import command_log
 
@@ -101,8 +102,9 @@ def workload_records(commands: int, accounts: int) -> list[Incoming]:
 
 def _decided(ledger: Ledger, records: Sequence[Incoming]) -> None:
     """Decide, encode the outcomes of, and commit ``records`` in the ledger's batches."""
+    thaw = gc_tuning.Thaw()
     for n in range(0, len(records), BATCH):
-        with gc_paused():  # from the decision to the commit, as the consumer does
+        with gc_tuning.batch_survivors_frozen(thaw):  # decision to commit, as the consumer
             batch = ledger.decide_batch(records[n : n + BATCH])
             for message in [*batch.outcomes, *batch.dead_letters]:
                 json_of(message)  # as the consumer publishes them
@@ -116,8 +118,9 @@ def _projected(projector: Projector) -> tuple[int, float]:
     events = 0
     gc.collect()
     began = time.process_time()
+    thaw = gc_tuning.Thaw()
     while True:
-        with gc_paused():  # as the projector pauses it over a page, freed as it returns
+        with gc_tuning.batch_survivors_frozen(thaw):  # over a page, as the projector does
             projected = _page(projector)
         if not projected:
             break

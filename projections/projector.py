@@ -36,8 +36,8 @@ from projections.lease import Lease
 from projections.maintenance import rebuild_into
 from projections.settings import ProjectorSettings
 from projections.store import open_read_model
+from services import gc_tuning
 from services.ledger.catalog_file import load_catalog
-from services.ledger.store import gc_paused
 from services.publish import batch_producer, publish
 
 log = logging.getLogger("kalema.projector")
@@ -78,6 +78,7 @@ class Projector:
         self._cache: OrderedDict[str, Entry] = OrderedDict()
         self._producer: AIOKafkaProducer | None = None
         self._ahead: Folded | None = None  # the next page, folded while one was committed
+        self.thaw = gc_tuning.Thaw()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Follow the log until ``stop`` is set, while holding the lease (standing by when
@@ -139,7 +140,9 @@ class Projector:
         while not stop.is_set():
             wake.clear()
             try:
-                with gc_paused():  # a page's objects are acyclic: freed as it returns
+                # A page's objects are acyclic: freed as it returns, and the entries it
+                # caches frozen rather than scanned.
+                with gc_tuning.batch_survivors_frozen(self.thaw):
                     more = await self._step()
                 if not more and not await self._renewed():
                     raise LeaseLost

@@ -29,12 +29,11 @@ from prometheus_client import REGISTRY
 from events.checkpoints import ChainHead
 from events.encoding import json_of
 from events.outcomes import DeadLetter, Outcome
-from services import kafka_clients
+from services import gc_tuning, kafka_clients
 from services.ledger import checkpoints, metrics
 from services.ledger.intake import Incoming
 from services.ledger.ledger import Batch, Ledger, source_name
 from services.ledger.replies import CORRELATION_ID, ReplyRouter, Routes, reply_partition
-from services.ledger.store import gc_paused
 from services.publish import JSON, Routed, batch_producer, publish, publish_routed
 from services.settings import Settings
 
@@ -51,6 +50,7 @@ class LedgerConsumer:
         self.unsure: set[TopicPartition] = set()  # positions to read again from the store
         self.failures: dict[TopicPartition, int] = {}  # consecutive, for the back-off
         self.batches_committed = 0
+        self.thaw = gc_tuning.Thaw()
         self.producer: AIOKafkaProducer | None = None
         self.checkpointing: asyncio.Task[None] | None = None  # the latest batch's heads
         self.replies = ReplyRouter(settings)
@@ -103,8 +103,9 @@ class LedgerConsumer:
         if ready:
             # A batch's objects live from its decision to its commit: with the collector
             # running between the two, they were scanned (and promoted) for nothing to free,
-            # about 2 µs a command. Reference counting frees them when ``_process`` returns.
-            with gc_paused():
+            # about 2 µs a command. Reference counting frees them when ``_process`` returns,
+            # and the states it caches are frozen rather than scanned.
+            with gc_tuning.batch_survivors_frozen(self.thaw):
                 await self._process(ready)
 
     async def _arrived_meanwhile(self, taken: int) -> list[ConsumerRecord[bytes, bytes]]:
