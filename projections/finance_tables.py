@@ -30,6 +30,9 @@ CREATE_USAGE = (
     "PRIMARY KEY (account_id, day, tool))"
 )
 USAGE_NAMES = ("account_id", "day", "tool", "uses", "credits")
+# Each column's PostgreSQL type, in the order of the names: what a binary COPY is told.
+PERIOD_TYPES = ("text", "text", *("int8" for _ in (*NUMBERS, *GRANTED)), "text")
+USAGE_TYPES = ("text", "text", "text", "int8", "int8")
 
 
 def upsert_period(source: str) -> str:
@@ -52,11 +55,12 @@ def upsert_usage(source: str) -> str:
 
 class Table(NamedTuple):
     """A finance table as a page writes it: its name (and placeholder in the statements), its
-    columns, and its upsert from a source of rows."""
+    columns and their PostgreSQL types, and its upsert from a source of rows."""
 
     name: str
     placeholder: str
     names: tuple[str, ...]
+    types: tuple[str, ...]
     upsert: Callable[[str], str]
 
     @property
@@ -64,8 +68,8 @@ class Table(NamedTuple):
         return self.upsert(f"VALUES ({', '.join('?' * len(self.names))})")
 
 
-MONTHS = Table(PERIODS, "{periods}", PERIOD_NAMES, upsert_period)
-DAYS = Table(USAGE, "{usage}", USAGE_NAMES, upsert_usage)
+MONTHS = Table(PERIODS, "{periods}", PERIOD_NAMES, PERIOD_TYPES, upsert_period)
+DAYS = Table(USAGE, "{usage}", USAGE_NAMES, USAGE_TYPES, upsert_usage)
 SELECT_PERIODS = (
     f"SELECT {', '.join(PERIOD_NAMES)} FROM {{periods}} WHERE month <= ? ORDER BY account_id, month"
 )

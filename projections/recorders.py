@@ -87,7 +87,9 @@ HISTORY_PAGE = (
 # then moves them with one statement (keeping the upsert's and the history's conflict rules).
 INCOMING_BALANCES, INCOMING_HISTORY = "balances_incoming", "history_incoming"
 INCOMING = "CREATE TEMPORARY TABLE IF NOT EXISTS {incoming} (LIKE {source}) ON COMMIT DELETE ROWS"
-COPY = "COPY {incoming} ({names}) FROM STDIN"
+# Binary: psycopg writes a row's integers and texts as they are, where text COPY escapes
+# every character of the views (a quarter of the time per row: BENCHMARKS.md, issue 26).
+COPY = "COPY {incoming} ({names}) FROM STDIN (FORMAT BINARY)"
 UPSERT_INCOMING = (
     f"INSERT INTO {{table}} ({', '.join(NAMES)}) SELECT {', '.join(NAMES)} "
     f"FROM {INCOMING_BALANCES} ON CONFLICT (account_id) DO UPDATE SET "
@@ -97,6 +99,17 @@ INSERT_HISTORY_INCOMING = (
     f"INSERT INTO {{history}} ({', '.join(HISTORY_NAMES)}) SELECT {', '.join(HISTORY_NAMES)} "
     f"FROM {INCOMING_HISTORY} ON CONFLICT (account_id, version) DO NOTHING"
 )
+
+
+def copy_types(columns: Iterable[tuple[str, str]]) -> tuple[str, ...]:
+    """Each column's PostgreSQL type as a binary COPY is told it, from its declaration."""
+    types = {"TEXT": "text", "BIGINT": "int8", "{time}": "timestamptz"}
+    return tuple(types[declared.split()[0]] for _, declared in columns)
+
+
+TYPES, HISTORY_TYPES = copy_types(COLUMNS), copy_types(HISTORY_COLUMNS)
+assert len(finance_tables.PERIOD_TYPES) == len(finance_tables.PERIOD_NAMES)
+assert len(finance_tables.USAGE_TYPES) == len(finance_tables.USAGE_NAMES)
 SMALL_PAGE = 100  # rows of a table: up to this many, pipelined statements; above, COPY
 HistoryRows = Iterable[history.Line]  # (account, *a Row's fields)
 Stored = tuple[Entry, BalanceUpdated]  # an entry and its balance message
@@ -471,7 +484,7 @@ class PostgresBalanceRecorder(_BalanceTable, PostgresTrackingRecorder):
         if len(rows) <= SMALL_PAGE:
             super().upsert(c, rows)
             return
-        self._copied(c, rows, INCOMING_BALANCES, "{table}", NAMES, UPSERT_INCOMING)
+        self._copied(c, rows, INCOMING_BALANCES, "{table}", NAMES, TYPES, UPSERT_INCOMING)
 
     def insert_history(self, c: Any, lines: list[tuple[Any, ...]]) -> None:
         """As ``upsert``: COPY, then one ``INSERT ... SELECT`` that keeps rows already there."""
@@ -479,7 +492,7 @@ class PostgresBalanceRecorder(_BalanceTable, PostgresTrackingRecorder):
             super().insert_history(c, lines)
             return
         incoming, write = INCOMING_HISTORY, INSERT_HISTORY_INCOMING
-        self._copied(c, lines, incoming, "{history}", HISTORY_NAMES, write)
+        self._copied(c, lines, incoming, "{history}", HISTORY_NAMES, HISTORY_TYPES, write)
 
     def upsert_book(self, c: Any, table: finance_tables.Table, rows: list[tuple[Any, ...]]) -> None:
         """As ``upsert``, for a finance table (the months, or the days' usage)."""
@@ -488,7 +501,7 @@ class PostgresBalanceRecorder(_BalanceTable, PostgresTrackingRecorder):
             return
         incoming = f"{table.name}_incoming"
         write = table.upsert(f"SELECT {', '.join(table.names)} FROM {incoming}")
-        self._copied(c, rows, incoming, table.placeholder, table.names, write)
+        self._copied(c, rows, incoming, table.placeholder, table.names, table.types, write)
 
     def _copied(
         self,
@@ -497,12 +510,15 @@ class PostgresBalanceRecorder(_BalanceTable, PostgresTrackingRecorder):
         incoming: str,
         source: str,
         names: Sequence[str],
+        types: Sequence[str],
         write: str,
     ) -> None:
-        """COPY ``rows`` into the session table ``incoming`` (shaped like ``source``, emptied
-        at commit), then ``write`` them from it into ``source`` with one statement."""
+        """COPY ``rows`` (of columns ``names``, of PostgreSQL ``types``) into the session table
+        ``incoming`` (shaped like ``source``, emptied at commit), then ``write`` them from it
+        into ``source`` with one statement."""
         c.execute(self.q(INCOMING.format(incoming=incoming, source=source)))
         with c.copy(self.q(COPY.format(incoming=incoming, names=", ".join(names)))) as cp:
+            cp.set_types(types)
             for row in rows:
                 cp.write_row(row)
         c.execute(self.q(write))
