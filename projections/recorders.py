@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import fields
 from datetime import datetime
 from operator import attrgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
@@ -107,10 +107,33 @@ def copy_types(columns: Iterable[tuple[str, str]]) -> tuple[str, ...]:
     return tuple(types[declared.split()[0]] for _, declared in columns)
 
 
-TYPES, HISTORY_TYPES = copy_types(COLUMNS), copy_types(HISTORY_COLUMNS)
+class Copied(NamedTuple):
+    """A table as a page COPYs it: its session table, the table (its placeholder), the
+    columns and their PostgreSQL types, and the statement that writes the session table's
+    rows into it."""
+
+    incoming: str
+    source: str
+    names: Sequence[str]
+    types: Sequence[str]
+    write: str
+
+    @classmethod
+    def book(cls, table: finance_tables.Table) -> Copied:
+        incoming = f"{table.name}_incoming"
+        write = table.upsert(f"SELECT {', '.join(table.names)} FROM {incoming}")
+        return cls(incoming, table.placeholder, table.names, table.types, write)
+
+
+BALANCES_COPY = Copied(INCOMING_BALANCES, "{table}", NAMES, copy_types(COLUMNS), UPSERT_INCOMING)
+HISTORY_COPY = Copied(
+    INCOMING_HISTORY, "{history}", HISTORY_NAMES, copy_types(HISTORY_COLUMNS),
+    INSERT_HISTORY_INCOMING,
+)  # fmt: skip
+MONTHS_COPY, DAYS_COPY = Copied.book(finance_tables.MONTHS), Copied.book(finance_tables.DAYS)
 assert len(finance_tables.PERIOD_TYPES) == len(finance_tables.PERIOD_NAMES)
 assert len(finance_tables.USAGE_TYPES) == len(finance_tables.USAGE_NAMES)
-SMALL_PAGE = 100  # rows of a table: up to this many, pipelined statements; above, COPY
+SMALL_PAGE = 30  # rows of the largest table: up to this many, pipelined statements; above, COPY
 HistoryRows = Iterable[history.Line]  # (account, *a Row's fields)
 Stored = tuple[Entry, BalanceUpdated]  # an entry and its balance message
 CREATE_QUARANTINE = (
@@ -187,12 +210,10 @@ class _BalanceTable:
             rows = [self.row(entry, message) for entry, message in entries]
             lines = [self.history_row(line) for line in events]
             months, days = _books(periods or {}, usage or {})
-        with self.page_transaction(len(rows), max(len(lines), len(months), len(days))) as c:
-            if rows:  # writes first: in SQLite a write takes the lock, waiting if need be
-                self.upsert(c, rows)
-            if lines:
-                self.insert_history(c, lines)
-            self._book(c, months, days)
+        largest = max(len(rows), len(lines), len(months), len(days))
+        with self.page_transaction(largest) as c:
+            # writes first: in SQLite a write takes the lock, waiting if need be
+            self.write_page(c, largest, rows, lines, months, days)
             if quarantined:
                 self._quarantine(c, quarantined, position)
             if previous:
@@ -236,10 +257,26 @@ class _BalanceTable:
                 )
 
     @contextmanager
-    def page_transaction(self, rows: int, lines: int) -> Iterator[Any]:
-        """The transaction that saves a page of ``rows`` balances and ``lines`` of history."""
+    def page_transaction(self, largest: int) -> Iterator[Any]:
+        """The transaction that saves a page whose largest table has ``largest`` rows."""
         with self.datastore.transaction(commit=True) as c:
             yield c
+
+    def write_page(
+        self,
+        c: Any,
+        largest: int,
+        rows: list[tuple[Any, ...]],
+        lines: list[tuple[Any, ...]],
+        months: list[tuple[Any, ...]],
+        days: list[tuple[Any, ...]],
+    ) -> None:
+        """A page's balance rows, history lines and books, in ``page_transaction``."""
+        if rows:
+            self.upsert(c, rows)
+        if lines:
+            self.insert_history(c, lines)
+        self._book(c, months, days)
 
     def upsert(self, c: Any, rows: list[tuple[Any, ...]]) -> None:
         """Insert or replace these balance rows (one per account)."""
@@ -460,12 +497,12 @@ class PostgresBalanceRecorder(_BalanceTable, PostgresTrackingRecorder):
         return line  # its time is taken as it is
 
     @contextmanager
-    def page_transaction(self, rows: int, lines: int) -> Iterator[Any]:
-        """A small page (what a steady rate brings) in pipeline mode: its statements go out
-        together and the commit costs one round trip or two, where COPY costs three per
-        table plus BEGIN and COMMIT; round trips are what a page waits for on a busy machine
-        (see BENCHMARKS.md). A large page is COPYed (``upsert``)."""
-        if rows > SMALL_PAGE or lines > SMALL_PAGE:
+    def page_transaction(self, largest: int) -> Iterator[Any]:
+        """A small page (none of its tables above ``SMALL_PAGE`` rows) in pipeline mode: its
+        statements go out together, and the commit costs a round trip or two. A larger page
+        is COPYed (``write_page``): its rows cost a fraction of a statement's each, for a
+        few round trips more (see BENCHMARKS.md, issue 26)."""
+        if largest > SMALL_PAGE:
             with self.datastore.transaction(commit=True) as c:
                 yield c
             return
@@ -477,51 +514,61 @@ class PostgresBalanceRecorder(_BalanceTable, PostgresTrackingRecorder):
         ):
             yield c
 
+    def write_page(
+        self,
+        c: Any,
+        largest: int,
+        rows: list[tuple[Any, ...]],
+        lines: list[tuple[Any, ...]],
+        months: list[tuple[Any, ...]],
+        days: list[tuple[Any, ...]],
+    ) -> None:
+        """A small page as pipelined statements; a larger one's tables COPYed (``_copied``)."""
+        if largest <= SMALL_PAGE:
+            super().write_page(c, largest, rows, lines, months, days)
+            return
+        tables = ((BALANCES_COPY, rows), (HISTORY_COPY, lines), (MONTHS_COPY, months))
+        self._copied(c, [*tables, (DAYS_COPY, days)])
+
     def upsert(self, c: Any, rows: list[tuple[Any, ...]]) -> None:
-        """COPY the rows into a session table, then upsert them with one statement: a page's
-        rows in one round trip, instead of one statement each (the profile's largest item).
-        A small page's rows go as pipelined statements (``page_transaction``)."""
+        """Upsert the rows, COPYed when there are more than a few (``_copied``)."""
         if len(rows) <= SMALL_PAGE:
             super().upsert(c, rows)
             return
-        self._copied(c, rows, INCOMING_BALANCES, "{table}", NAMES, TYPES, UPSERT_INCOMING)
+        self._copied(c, [(BALANCES_COPY, rows)])
 
     def insert_history(self, c: Any, lines: list[tuple[Any, ...]]) -> None:
-        """As ``upsert``: COPY, then one ``INSERT ... SELECT`` that keeps rows already there."""
+        """As ``upsert``: what is already there is kept."""
         if len(lines) <= SMALL_PAGE:
             super().insert_history(c, lines)
             return
-        incoming, write = INCOMING_HISTORY, INSERT_HISTORY_INCOMING
-        self._copied(c, lines, incoming, "{history}", HISTORY_NAMES, HISTORY_TYPES, write)
+        self._copied(c, [(HISTORY_COPY, lines)])
 
     def upsert_book(self, c: Any, table: finance_tables.Table, rows: list[tuple[Any, ...]]) -> None:
         """As ``upsert``, for a finance table (the months, or the days' usage)."""
         if len(rows) <= SMALL_PAGE:
             super().upsert_book(c, table, rows)
             return
-        incoming = f"{table.name}_incoming"
-        write = table.upsert(f"SELECT {', '.join(table.names)} FROM {incoming}")
-        self._copied(c, rows, incoming, table.placeholder, table.names, table.types, write)
+        self._copied(c, [(MONTHS_COPY if table is finance_tables.MONTHS else DAYS_COPY, rows)])
 
-    def _copied(
-        self,
-        c: Any,
-        rows: list[tuple[Any, ...]],
-        incoming: str,
-        source: str,
-        names: Sequence[str],
-        types: Sequence[str],
-        write: str,
-    ) -> None:
-        """COPY ``rows`` (of columns ``names``, of PostgreSQL ``types``) into the session table
-        ``incoming`` (shaped like ``source``, emptied at commit), then ``write`` them from it
-        into ``source`` with one statement."""
-        c.execute(self.q(INCOMING.format(incoming=incoming, source=source)))
-        with c.copy(self.q(COPY.format(incoming=incoming, names=", ".join(names)))) as cp:
-            cp.set_types(types)
-            for row in rows:
-                cp.write_row(row)
-        c.execute(self.q(write))
+    def _copied(self, c: Any, tables: Iterable[tuple[Copied, list[tuple[Any, ...]]]]) -> None:
+        """COPY each table's rows into its session table (shaped like the table, emptied at
+        commit), then write them from there into the table, one statement each: a page's rows
+        in a few round trips, not a statement each (the profile's largest item). The session
+        tables are made in one round trip, and the writes go in another."""
+        tables = [(copied, rows) for copied, rows in tables if rows]
+        with c.connection.pipeline():
+            for copied, _ in tables:
+                c.execute(self.q(INCOMING.format(incoming=copied.incoming, source=copied.source)))
+        for copied, rows in tables:
+            names = ", ".join(copied.names)
+            with c.copy(self.q(COPY.format(incoming=copied.incoming, names=names))) as cp:
+                cp.set_types(copied.types)
+                for row in rows:
+                    cp.write_row(row)
+        with c.connection.pipeline():
+            for copied, _ in tables:
+                c.execute(self.q(copied.write))
 
     @contextmanager
     def snapshot_transaction(self) -> Iterator[Any]:
