@@ -10,8 +10,10 @@ each read, decided (``Ledger.decide_batch``), its outcomes encoded as they are p
 committed (``Ledger.commit``) against a fresh store, its accounts already cached (a first pass
 over every account is not timed). The projector: the stored log read in pages, folded,
 its balance messages built and encoded, and each page's rows committed (``Projector._step``
-without the broker). Each figure is the median of ``--runs`` fresh runs. Compare two commits
-by running this script in a worktree of each, side by side.
+without the broker), each stage of a page timed apart (read, load the entries, fold, build
+and encode the messages, save, remember) as µs an event. Each figure is the median of
+``--runs`` fresh runs. Compare two commits by running this script in a worktree of each, side
+by side.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import statistics
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +42,7 @@ from services.settings import REPO
 from tests.workload import command_log
 
 BATCH = 500
+STAGES = ("read", "entries", "fold", "messages", "save", "remember")  # of a projector's page
 
 
 def main() -> None:
@@ -58,6 +62,9 @@ def main() -> None:
         "projector_cpu_us_per_event": statistics.median(r["projector_us"] for r in runs),
         "projector_cpu_us_per_command": statistics.median(r["projector_per_command"] for r in runs),
         "events_per_command": runs[0]["events_per_command"],
+        "projector_stages_us_per_event": {
+            stage: statistics.median(r["stages_us"][stage] for r in runs) for stage in STAGES
+        },
         "runs": runs,
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
@@ -81,10 +88,11 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
             store.close()
         projector = Projector(settings)
         try:
-            events, projector_s = _projected(projector)
+            events, projector_s, stages = _projected(projector)
         finally:
             projector.close()
     return {
+        "stages_us": {stage: round(stages[stage] / events * 1e6, 1) for stage in STAGES},
         "ledger_us": round(ledger_s / len(timed) * 1e6, 1),
         "projector_us": round(projector_s / events * 1e6, 1),
         "projector_per_command": round(projector_s / len(records) * 1e6, 1),
@@ -112,37 +120,46 @@ def _decided(ledger: Ledger, records: Sequence[Incoming]) -> None:
             del batch
 
 
-def _projected(projector: Projector) -> tuple[int, float]:
+def _projected(projector: Projector) -> tuple[int, float, dict[str, float]]:
     """Project the whole log page by page as ``Projector._step`` does, less the broker (and
-    one page after another: folding ahead overlaps waits, not CPU)."""
+    one page after another: folding ahead overlaps waits, not CPU): the events, the CPU
+    seconds, and those seconds by stage."""
     events = 0
+    stages = dict.fromkeys(STAGES, 0.0)
     gc.collect()
     began = time.process_time()
     thaw = gc_tuning.Thaw()
     while True:
         with gc_tuning.batch_survivors_frozen(thaw):  # over a page, as the projector does
-            projected = _page(projector)
+            projected = _page(projector, stages)
         if not projected:
             break
         events += projected
-    return events, time.process_time() - began
+    return events, time.process_time() - began, stages
 
 
-def _page(projector: Projector) -> int:
-    """One page read, folded, its messages encoded and its rows committed: its events."""
+def _page(projector: Projector, stages: dict[str, float]) -> int:
+    """One page read, folded, its messages encoded and its rows committed: its events. Each
+    stage's CPU seconds are added to ``stages``."""
     from events.balances import encoded
     from projections.batch import project
 
+    clock = time.process_time
+    began = clock()
     page = projector.reader.read(projector.position)
     if not page.items:
         return 0
+    read = clock()
     loaded, _ = projector._entries(page)
+    entries = clock()
     projected = project(loaded, [r for _, r in page.items], projector.rules)
+    folded = clock()
     messages = projected.messages()
     for update in projected.published(messages):
         encoded(update)  # as Projector._publish encodes them
     for alert in projected.alerts:
         encoded(alert)
+    built = clock()
     projector.model.save(
         [(entry, messages[a]) for a, entry in projected.entries.items()],
         projector.position,
@@ -152,8 +169,12 @@ def _page(projector: Projector) -> int:
         projected.periods,
         projected.usage,
     )
+    saved = clock()
     projector._remember(projected.entries.items())
     projector.position = page.last_id
+    marks = (began, read, entries, folded, built, saved, clock())
+    for stage, (start, end) in zip(STAGES, pairwise(marks), strict=True):
+        stages[stage] += end - start
     return len(page.items)
 
 

@@ -26,6 +26,9 @@ def test_the_hot_path_benchmark_runs_small_and_reports_both_processes_cpu(backen
     assert results["ledger_cpu_us_per_command"] > 0
     assert results["projector_cpu_us_per_event"] > 0
     assert results["events_per_command"] > 0
+    stages = results["projector_stages_us_per_event"]
+    assert set(stages) == {"read", "entries", "fold", "messages", "save", "remember"}
+    assert stages["fold"] > 0
 
 
 def test_the_event_reading_benchmark_runs_small_and_reports_both_readings(tmp_path):
