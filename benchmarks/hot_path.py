@@ -3,7 +3,7 @@ command and the projector per event, measured as CPU time (``time.process_time``
 busy machine disturbs far less than the wall clock.
 
     .venv/bin/python -m benchmarks.hot_path [--store sqlite|postgres] [--commands 20000]
-        [--accounts 1000] [--runs 3] [--out PATH]
+        [--accounts 1000] [--runs 3] [--out PATH] [--without-books]
 
 The ledger: ``--commands`` commands (tests/workload.py) as Kafka records, in batches of 500,
 each read, decided (``Ledger.decide_batch``), its outcomes encoded as they are published, and
@@ -14,15 +14,21 @@ without the broker), each stage of a page timed apart (read, load the entries, f
 and encode the messages, save, remember) as µs an event. Each figure is the median of
 ``--runs`` fresh runs. Compare two commits by running this script in a worktree of each, side
 by side.
+
+``--without-books`` is a counterfactual, for comparing like with like: the projector as if it
+kept no finance books (no ``finance.fold`` and no months or days of use written, the row's
+view without them), which is the work ``32cb04c``'s projector did (issue 26's baseline, from
+before the finance read model). Nothing else changes; the product always keeps the books.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from itertools import pairwise
 from pathlib import Path
@@ -31,6 +37,7 @@ from typing import Any
 from benchmarks import report
 from benchmarks.throwaway import throwaway
 from events.encoding import json_of
+from projections import batch, finance, recorders
 from projections.projector import Projector
 from projections.settings import ProjectorSettings
 from services import gc_tuning
@@ -52,10 +59,15 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=1_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--out", type=Path, default=None, help="where to write the JSON")
+    parser.add_argument(
+        "--without-books", action="store_true", help="the projector as if it kept no books"
+    )
     args = parser.parse_args()
-    runs = [_run(args) for _ in range(args.runs)]
+    with _without_books() if args.without_books else contextlib.nullcontext():
+        runs = [_run(args) for _ in range(args.runs)]
     results = {
         "store": args.store,
+        "books": not args.without_books,
         "commands": args.commands,
         "accounts": args.accounts,
         "ledger_cpu_us_per_command": statistics.median(r["ledger_us"] for r in runs),
@@ -70,6 +82,23 @@ def main() -> None:
     }
     out = args.out or REPO / "benchmarks" / "results" / f"hot-path-{args.store}.json"
     report.written(results, out)
+
+
+@contextlib.contextmanager
+def _without_books() -> Iterator[None]:
+    """The projector, for as long as this lasts, folding and writing no finance books: each
+    account's books stay empty, a page has no months or days of use to write, and the row's
+    view carries none (nor reads any back)."""
+    saved = (finance.fold, batch.Projected.booked, recorders._books, finance.dump, finance.load)
+    finance.fold = lambda books, event: books
+    batch.Projected.booked = lambda self, account_id, books, before: None
+    recorders._books = lambda periods, usage: ([], [])
+    finance.dump = lambda books: None
+    finance.load = lambda doc: finance.Books()
+    try:
+        yield
+    finally:
+        (finance.fold, batch.Projected.booked, recorders._books, finance.dump, finance.load) = saved
 
 
 def _run(args: argparse.Namespace) -> dict[str, Any]:

@@ -23,12 +23,40 @@ def test_the_hot_path_benchmark_runs_small_and_reports_both_processes_cpu(backen
     )
 
     results = json.loads(out.read_text())
+    assert results["books"] is True
     assert results["ledger_cpu_us_per_command"] > 0
     assert results["projector_cpu_us_per_event"] > 0
     assert results["events_per_command"] > 0
     stages = results["projector_stages_us_per_event"]
     assert set(stages) == {"read", "entries", "fold", "messages", "save", "remember"}
     assert stages["fold"] > 0
+
+
+def test_the_hot_path_without_books_folds_the_same_events_keeping_no_finance_books(
+    backend, tmp_path
+):
+    out = tmp_path / "hot-path-without-books.json"
+    arguments = ["--store", backend, "--commands", "300", "--accounts", "50", "--runs", "1"]
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.hot_path",
+            *arguments,
+            "--without-books",
+            "--out",
+            str(out),
+        ],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+
+    results = json.loads(out.read_text())
+    assert results["books"] is False
+    assert results["projector_cpu_us_per_event"] > 0
+    assert results["events_per_command"] > 0
 
 
 def test_the_event_reading_benchmark_runs_small_and_reports_both_readings(tmp_path):
