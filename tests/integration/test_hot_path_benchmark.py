@@ -12,17 +12,8 @@ from services.settings import REPO
 
 
 def test_the_hot_path_benchmark_runs_small_and_reports_both_processes_cpu(backend, tmp_path):
-    out = tmp_path / "hot-path.json"
-    arguments = ["--store", backend, "--commands", "600", "--accounts", "100", "--runs", "1"]
-    subprocess.run(
-        [sys.executable, "-m", "benchmarks.hot_path", *arguments, "--out", str(out)],
-        cwd=REPO,
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    results = _hot_path(tmp_path, "--store", backend, "--commands", "600", "--accounts", "100")
 
-    results = json.loads(out.read_text())
     assert results["books"] is True
     assert results["ledger_cpu_us_per_command"] > 0
     assert results["projector_cpu_us_per_event"] > 0
@@ -32,31 +23,27 @@ def test_the_hot_path_benchmark_runs_small_and_reports_both_processes_cpu(backen
     assert stages["fold"] > 0
 
 
-def test_the_hot_path_without_books_folds_the_same_events_keeping_no_finance_books(
-    backend, tmp_path
-):
-    out = tmp_path / "hot-path-without-books.json"
-    arguments = ["--store", backend, "--commands", "300", "--accounts", "50", "--runs", "1"]
+def test_the_hot_path_without_books_runs_small_and_says_it_kept_none(backend, tmp_path):
+    results = _hot_path(
+        tmp_path, "--store", backend, "--commands", "300", "--accounts", "50", "--without-books"
+    )
+
+    assert results["books"] is False
+    assert results["projector_cpu_us_per_event"] > 0
+    assert results["events_per_command"] > 0
+
+
+def _hot_path(tmp_path, *arguments):
+    """The hot-path benchmark's figures from one small run with ``arguments``."""
+    out = tmp_path / "hot-path.json"
     subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.hot_path",
-            *arguments,
-            "--without-books",
-            "--out",
-            str(out),
-        ],
+        [sys.executable, "-m", "benchmarks.hot_path", *arguments, "--runs", "1", "--out", str(out)],
         cwd=REPO,
         check=True,
         capture_output=True,
         timeout=300,
     )
-
-    results = json.loads(out.read_text())
-    assert results["books"] is False
-    assert results["projector_cpu_us_per_event"] > 0
-    assert results["events_per_command"] > 0
+    return json.loads(out.read_text())
 
 
 def test_the_event_reading_benchmark_runs_small_and_reports_both_readings(tmp_path):
