@@ -201,6 +201,11 @@ def configure_logging(settings: Settings) -> None:
     coordinator.addFilter(_Demote("GroupCoordinatorNotAvailableError", "NotCoordinator"))
     fetcher = logging.getLogger("aiokafka.consumer.fetcher")
     fetcher.addFilter(_Demote("NotLeaderForPartitionError"))
+    # An idempotent producer asks a random known broker for its producer id. Before the first
+    # metadata names one it asks node None, logs this, refreshes the metadata and retries. A
+    # known node that cannot be reached stays an ERROR.
+    client = logging.getLogger("aiokafka")
+    client.addFilter(_Demote("node with id None: StaleMetadata"))
     logging.getLogger("uvicorn.access").addFilter(_NotProbes())
     for noisy in ("aiokafka", "kafka"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
