@@ -34,6 +34,7 @@ from services.ledger.core.state import Account, month_of
 from services.ledger.store import LedgerStore
 from services.payments.signature import HEADER, sign
 from services.settings import Settings
+from services.startup import opened
 
 SECRET = "whsec_top_up_faults"
 BILLING = "top-up-faults-billing"
@@ -176,7 +177,9 @@ async def spend(cluster: Cluster, client: LedgerClient, uses: int, now: Any) -> 
 
 
 def streams(settings: Settings, accounts: int) -> dict[str, list[Any]]:
-    store = LedgerStore(settings)
+    # Opened as the services open it: a restarted ledger may be creating the tables meanwhile
+    # (PostgreSQL: "tuple concurrently updated"), and a moment later they are there.
+    store = opened(lambda: LedgerStore(settings), "the store")
     try:
         return {f"acct-{n}": [r.event for r in store.stream(f"acct-{n}")] for n in range(accounts)}
     finally:
