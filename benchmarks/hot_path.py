@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from benchmarks import report
 from benchmarks.throwaway import throwaway
@@ -89,16 +90,17 @@ def _without_books() -> Iterator[None]:
     """The projector, for as long as this lasts, folding and writing no finance books: each
     account's books stay empty, a page has no months or days of use to write, and the row's
     view carries none (nor reads any back)."""
-    saved = (finance.fold, batch.Projected.booked, recorders._books, finance.dump, finance.load)
-    finance.fold = lambda books, event: books
-    batch.Projected.booked = lambda self, account_id, books, before: None
-    recorders._books = lambda periods, usage: ([], [])
-    finance.dump = lambda books: None
-    finance.load = lambda doc: finance.Books()
-    try:
+    with (
+        mock.patch.multiple(
+            finance,
+            fold=lambda books, event: books,
+            dump=lambda books: None,
+            load=lambda doc: finance.Books(),
+        ),
+        mock.patch.object(batch.Projected, "booked", lambda self, a, books, before: None),
+        mock.patch.object(recorders, "_books", lambda periods, usage: ([], [])),
+    ):
         yield
-    finally:
-        (finance.fold, batch.Projected.booked, recorders._books, finance.dump, finance.load) = saved
 
 
 def _run(args: argparse.Namespace) -> dict[str, Any]:
