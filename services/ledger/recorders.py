@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 from eventsourcing.persistence import (
@@ -221,18 +221,7 @@ class PostgresLedgerRecorder(PostgresProcessRecorder):
             "ON CONFLICT (account_id, key) DO UPDATE SET "
             "version = GREATEST(i.version, excluded.version)"
         ).format(index=self.index)
-        self.recall_statement = SQL(
-            "WITH w AS (SELECT * FROM unnest(%b::text[], %b::text[]) AS w(account_id, key)) "
-            "SELECT i.account_id, i.key, i.version, e.topic, e.state FROM w "
-            "JOIN {index} i ON i.account_id = w.account_id AND i.key = w.key "
-            "JOIN {events} e ON e.originator_id = i.account_id "
-            "AND e.originator_version = i.version "
-            "UNION ALL "
-            "SELECT w.account_id, s.key, s.version, e.topic, e.state FROM w "
-            "JOIN {shared} s ON s.key = w.key "
-            "JOIN {events} e ON e.originator_id = s.account_id "
-            "AND e.originator_version = s.version"
-        ).format(index=self.index, events=self.events, shared=self.shared_index)
+        self.recall_statement = self._recalled(SQL("w.account_id, f.key"))
         self.insert_rows = _inserting(self.events)
         self.take_turn = SQL("SELECT pg_advisory_xact_lock(hashtext(%s))")
         self.turn = f"{datastore.schema}.{events_table_name}"
@@ -272,8 +261,7 @@ class PostgresLedgerRecorder(PostgresProcessRecorder):
         streams: list[StreamRow] = []
         with reading(self.datastore) as curs:
             curs.row_factory = tuple_row
-            owners, keys = [w[0] for w in wanted], [w[1] for w in wanted]
-            params = (list(accounts), owners, keys, owners, keys)
+            params = (list(accounts), *key_arrays(wanted))
             curs.execute(statement, params, prepare=True, binary=True)  # ``%b``: see write_index
             rows: list[Any] = curs.fetchall()
             for key, account_id, version, topic, state in rows:
@@ -294,24 +282,34 @@ class PostgresLedgerRecorder(PostgresProcessRecorder):
             "SELECT NULL::text, e.originator_id, e.originator_version, e.topic, e.state "
             "FROM a LEFT JOIN s ON s.id = a.id JOIN {events} e "
             "ON e.originator_id = a.id AND e.originator_version > COALESCE(s.v, 0) "
-            "UNION ALL "
-            "SELECT i.key, i.account_id, i.version, e.topic, e.state "
-            "FROM unnest(%b::text[], %b::text[]) AS w(account_id, key) "
-            "JOIN {index} i ON i.account_id = w.account_id AND i.key = w.key "
-            "JOIN {events} e ON e.originator_id = i.account_id "
-            "AND e.originator_version = i.version "
-            "UNION ALL "
-            "SELECT s.key, w.account_id, s.version, e.topic, e.state "
-            "FROM unnest(%b::text[], %b::text[]) AS w(account_id, key) "
-            "JOIN {shared} s ON s.key = w.key "
-            "JOIN {events} e ON e.originator_id = s.account_id "
-            "AND e.originator_version = s.version"
+            "UNION ALL {keys}"
         ).format(
-            index=self.index,
-            shared=self.shared_index,
             events=self.events,
             snapshots=Identifier(self.datastore.schema, snapshots_table),
+            keys=self._recalled(SQL("f.key, w.account_id")),
         )
+
+    def _recalled(self, columns: SQL) -> Composed:
+        """The event behind each key that has one: ``columns`` (the key and its account, in
+        the caller's order) then ``version, topic, state``. An account's own keys come as two
+        arrays (accounts, keys), then the store-wide keys as two more, each probed only in
+        its own index (``key_arrays``), one probe a key: a LATERAL look-up of at most one row is
+        planned as an index probe whatever the tables' statistics say, where a join was
+        planned as a hash of the whole index (and of the events) while they were small, and
+        every key also probed the other index, where it never is."""
+        return SQL(
+            "SELECT {columns}, f.version, f.topic, f.state "
+            "FROM unnest(%b::text[], %b::text[]) AS w(account_id, key) CROSS JOIN LATERAL "
+            "(SELECT i.key, i.version, e.topic, e.state FROM {index} i JOIN {events} e "
+            "ON e.originator_id = i.account_id AND e.originator_version = i.version "
+            "WHERE i.account_id = w.account_id AND i.key = w.key LIMIT 1) f "
+            "UNION ALL "
+            "SELECT {columns}, f.version, f.topic, f.state "
+            "FROM unnest(%b::text[], %b::text[]) AS w(account_id, key) CROSS JOIN LATERAL "
+            "(SELECT s.key, s.version, e.topic, e.state FROM {shared} s JOIN {events} e "
+            "ON e.originator_id = s.account_id AND e.originator_version = s.version "
+            "WHERE s.key = w.key LIMIT 1) f"
+        ).format(columns=columns, index=self.index, shared=self.shared_index, events=self.events)
 
     def log_rows(self, after: int, limit: int) -> list[LogRow]:
         """Up to ``limit`` stored events after notification ``after``, in log order, as plain
@@ -409,12 +407,7 @@ class PostgresLedgerRecorder(PostgresProcessRecorder):
         if not wanted:
             return []
         with reading(self.datastore) as curs:
-            curs.execute(
-                self.recall_statement,
-                ([w[0] for w in wanted], [w[1] for w in wanted]),
-                prepare=True,
-                binary=True,
-            )
+            curs.execute(self.recall_statement, key_arrays(wanted), prepare=True, binary=True)
             return [
                 (r["account_id"], r["key"], r["version"], r["topic"], bytes(r["state"]))
                 for r in curs.fetchall()
@@ -486,16 +479,26 @@ def write_index(
         recorder.write_index(cursor, rows, strict)
 
 
-def _split(rows: Sequence[IndexRow]) -> tuple[list[IndexRow], list[IndexRow]]:
+Keyed = TypeVar("Keyed", IndexRow, Wanted)
+
+
+def _split(rows: Sequence[Keyed]) -> tuple[list[Keyed], list[Keyed]]:
     """An account's own keys, and the store-wide ones."""
-    own: list[IndexRow] = []
-    shared: list[IndexRow] = []
+    own: list[Keyed] = []
+    shared: list[Keyed] = []
     for row in rows:
         (shared if store_wide(row[1]) else own).append(row)
     return own, shared
 
 
 _encode = msgspec.json.Encoder().encode
+
+
+def key_arrays(wanted: Sequence[Wanted]) -> tuple[list[str], list[str], list[str], list[str]]:
+    """``wanted`` as the arrays ``_recalled`` takes: the accounts and keys of the own keys,
+    then those of the store-wide keys."""
+    own, shared = _split(wanted)
+    return [a for a, _ in own], [k for _, k in own], [a for a, _ in shared], [k for _, k in shared]
 
 
 def _json_text(wanted: Sequence[Wanted]) -> str:
