@@ -15,6 +15,11 @@ and encode the messages, save, remember) as µs an event. Each figure is the med
 ``--runs`` fresh runs. Compare two commits by running this script in a worktree of each, side
 by side.
 
+On PostgreSQL the CPU of every ``postgres`` process over each of the two timed parts is
+reported too (``postgres_cpu_us_per_command``, ``postgres_cpu_us_per_event``): the database's
+share of the work, on the same cores in production as in the end-to-end benchmark, which the
+Python figures do not show. It counts the whole machine's PostgreSQL, so run on an idle one.
+
 ``--without-books`` is a counterfactual, for comparing like with like: the projector as if it
 kept no finance books (no ``finance.fold`` and no months or days of use written, the row's
 view without them), which is the work ``32cb04c``'s projector did (issue 26's baseline, from
@@ -34,6 +39,8 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 from unittest import mock
+
+import psutil
 
 from benchmarks import report
 from benchmarks.throwaway import throwaway
@@ -75,6 +82,7 @@ def main() -> None:
         "projector_cpu_us_per_event": statistics.median(r["projector_us"] for r in runs),
         "projector_cpu_us_per_command": statistics.median(r["projector_per_command"] for r in runs),
         "events_per_command": runs[0]["events_per_command"],
+        **_postgres_medians(runs),
         "projector_stages_us_per_event": {
             stage: statistics.median(r["stages_us"][stage] for r in runs) for stage in STAGES
         },
@@ -112,23 +120,51 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
             warm, timed = records[: args.accounts], records[args.accounts :]
             _decided(ledger, warm)
             gc.collect()
-            began = time.process_time()
+            began, database = time.process_time(), postgres_cpu_s()
             _decided(ledger, timed)
             ledger_s = time.process_time() - began
+            ledger_database_s = postgres_cpu_s() - database
         finally:
             store.close()
         projector = Projector(settings)
         try:
+            database = postgres_cpu_s()
             events, projector_s, stages = _projected(projector)
+            projector_database_s = postgres_cpu_s() - database
         finally:
             projector.close()
+    database_us = {}
+    if args.store == "postgres":
+        database_us = {
+            "postgres_cpu_us_per_command": round(ledger_database_s / len(timed) * 1e6, 1),
+            "postgres_cpu_us_per_event": round(projector_database_s / events * 1e6, 1),
+        }
     return {
+        **database_us,
         "stages_us": {stage: round(stages[stage] / events * 1e6, 1) for stage in STAGES},
         "ledger_us": round(ledger_s / len(timed) * 1e6, 1),
         "projector_us": round(projector_s / events * 1e6, 1),
         "projector_per_command": round(projector_s / len(records) * 1e6, 1),
         "events_per_command": round(events / len(records), 2),
     }
+
+
+def postgres_cpu_s() -> float:
+    """CPU seconds (user and system) of every ``postgres`` process on the machine so far."""
+    total = 0.0
+    for process in psutil.process_iter(["name"]):
+        if process.info["name"] == "postgres":
+            with contextlib.suppress(psutil.Error):
+                cpu = process.cpu_times()
+                total += cpu.user + cpu.system
+    return total
+
+
+def _postgres_medians(runs: list[dict[str, Any]]) -> dict[str, float]:
+    """PostgreSQL's CPU a ledger command and a projected event, median of the runs (none on
+    SQLite, which runs inside the process and is counted in its Python figures)."""
+    names = ("postgres_cpu_us_per_command", "postgres_cpu_us_per_event")
+    return {n: statistics.median(r[n] for r in runs) for n in names if n in runs[0]}
 
 
 def workload_records(commands: int, accounts: int) -> list[Incoming]:

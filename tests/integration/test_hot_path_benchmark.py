@@ -11,7 +11,9 @@ import sys
 from services.settings import REPO
 
 
-def test_the_hot_path_benchmark_runs_small_and_reports_both_processes_cpu(backend, tmp_path):
+def test_the_hot_path_benchmark_runs_small_and_reports_each_process_and_the_database(
+    backend, tmp_path
+):
     results = _hot_path(tmp_path, "--store", backend, "--commands", "600", "--accounts", "100")
 
     assert results["books"] is True
@@ -21,6 +23,11 @@ def test_the_hot_path_benchmark_runs_small_and_reports_both_processes_cpu(backen
     stages = results["projector_stages_us_per_event"]
     assert set(stages) == {"read", "entries", "fold", "messages", "save", "remember"}
     assert stages["fold"] > 0
+    if backend == "postgres":  # the database's share, beside the Python figures
+        assert results["postgres_cpu_us_per_command"] > 0
+        assert results["postgres_cpu_us_per_event"] > 0
+    else:
+        assert "postgres_cpu_us_per_command" not in results
 
 
 def test_the_hot_path_without_books_runs_small_and_says_it_kept_none(backend, tmp_path):
