@@ -17,8 +17,8 @@ by side.
 
 On PostgreSQL the CPU of every ``postgres`` process over each of the two timed parts is
 reported too (``postgres_cpu_us_per_command``, ``postgres_cpu_us_per_event``): the database's
-share of the work, on the same cores in production as in the end-to-end benchmark, which the
-Python figures do not show. It counts the whole machine's PostgreSQL, so run on an idle one.
+share of the work, on the same two cores as the services in the end-to-end benchmark, which
+the Python figures do not show. It counts the whole machine's PostgreSQL: run it on an idle one.
 
 ``--without-books`` is a counterfactual, for comparing like with like: the projector as if it
 kept no finance books (no ``finance.fold`` and no months or days of use written, the row's

@@ -143,7 +143,7 @@ def test_a_batchs_keys_are_each_probed_in_their_own_index_not_hashed_with_whole_
     """The batch's look-up joined its keys with the whole index, and every key with the
     store-wide index as well. While the tables were small (and in the plan PostgreSQL cached
     then) it hashed all of both, and all of the events, for every batch: 18 ms for a batch of
-    500 where probing the keys takes 2 (BENCHMARKS.md)."""
+    500 where probing the keys takes 2.5 (BENCHMARKS.md)."""
     a_long_history(ledger_on(store), uses=300)
     recorder = store.ledger_recorder
     snapshots = store.snapshots.recorder.events_table_name

@@ -23,9 +23,10 @@ def test_the_hot_path_benchmark_runs_small_and_reports_each_process_and_the_data
     stages = results["projector_stages_us_per_event"]
     assert set(stages) == {"read", "entries", "fold", "messages", "save", "remember"}
     assert stages["fold"] > 0
-    if backend == "postgres":  # the database's share, beside the Python figures
-        assert results["postgres_cpu_us_per_command"] > 0
-        assert results["postgres_cpu_us_per_event"] > 0
+    if backend == "postgres":  # the database's share, beside the Python figures (a small
+        # run may take less than the kernel's 10 ms tick of PostgreSQL's CPU: not asserted > 0)
+        assert isinstance(results["postgres_cpu_us_per_command"], float)
+        assert isinstance(results["postgres_cpu_us_per_event"], float)
     else:
         assert "postgres_cpu_us_per_command" not in results
 
