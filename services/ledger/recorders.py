@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 import msgspec
 from eventsourcing.persistence import (
+    IntegrityError,
     InterfaceError,
     OperationalError,
     StoredEvent,
@@ -222,6 +223,17 @@ class PostgresLedgerRecorder(PostgresProcessRecorder):
             "version = GREATEST(i.version, excluded.version)"
         ).format(index=self.index)
         self.recall_statement = self._recalled(SQL("w.account_id, f.key"))
+        if not datastore.single_row_tracking:
+            raise ValueError("the ledger keeps one tracking row a partition (single_row_tracking)")
+        # The library's single-row tracking, for many partitions at once (``append``).
+        self.move_positions = SQL(
+            "INSERT INTO {tracking} AS t (application_name, notification_id) "
+            "SELECT * FROM unnest(%b::text[], %b::bigint[]) "
+            "ON CONFLICT (application_name) DO UPDATE "
+            "SET notification_id = excluded.notification_id "
+            "WHERE t.notification_id < excluded.notification_id "
+            "RETURNING t.application_name"
+        ).format(tracking=Identifier(datastore.schema, tracking_table_name))
         self.insert_rows = _inserting(self.events)
         self.take_turn = SQL("SELECT pg_advisory_xact_lock(hashtext(%s))")
         self.turn = f"{datastore.schema}.{events_table_name}"
@@ -346,14 +358,37 @@ class PostgresLedgerRecorder(PostgresProcessRecorder):
             conn.pipeline(),
             conn.transaction(),
             conn.cursor() as curs,
+            conn.cursor() as moved,
         ):
             self._lock_table(curs)
             self._notify_channel(curs)
-            for position in positions:
-                self._insert_tracking(curs, position)
+            self._move_positions(moved, positions)
             if rows:
                 curs.execute(self.insert_rows, _columns(rows), prepare=True, binary=True)
             write_index(self, curs, index, strict=True)
+            self._check_positions_moved(moved, positions)
+
+    def _move_positions(self, curs: Any, positions: Sequence[Tracking]) -> None:
+        """Every partition's position in one statement, each only forward (``RETURNING`` the
+        rows moved). Its result is read once the batch's other statements are sent: the
+        library's insert reads each position's result as it goes, and in a pipeline every
+        read waits for a round trip, one per partition the batch came from (eight in a full
+        batch), each a sync and a wake-up of the ledger and the database."""
+        if positions:
+            curs.execute(
+                self.move_positions,
+                ([p.application_name for p in positions], [p.notification_id for p in positions]),
+                prepare=True,
+                binary=True,
+            )
+
+    @staticmethod
+    def _check_positions_moved(curs: Any, positions: Sequence[Tracking]) -> None:
+        """A position not moved forward is one another writer already stored (a batch
+        decided twice): nothing of this transaction may be committed."""
+        if positions and len(curs.fetchall()) != len(positions):
+            stale = ", ".join(f"{p.application_name} {p.notification_id}" for p in positions)
+            raise IntegrityError(f"Failed to record tracking: a position is stale ({stale})")
 
     def replace_snapshots(self, table: str, rows: Sequence[EventRow]) -> None:
         """Store these snapshots and drop each account's older ones, in one pipelined

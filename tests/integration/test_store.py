@@ -134,6 +134,36 @@ def test_writers_of_the_events_table_still_take_turns_until_each_commits(store):
     assert not appending.is_alive() and len(store.stream("acct-1")) == 1
 
 
+@pytest.mark.parametrize("backend", ["postgres"])
+def test_a_batch_from_eight_partitions_waits_on_the_database_as_often_as_one_from_one(
+    store, monkeypatch
+):
+    """The library's tracking insert read each position's result as it went: in a pipeline,
+    one more wait for the database's answer per partition the batch came from (eight in a
+    full batch), each a round trip."""
+    waits = []
+    wait = psycopg.Connection.wait
+
+    def counted(*args, **kwargs):
+        waits.append(1)
+        return wait(*args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Connection, "wait", counted)
+
+    def waits_to_append(account: str, positions: list[Tracking]) -> int:
+        _, events = decided(account, s.bought("small"))
+        waits.clear()
+        store.append(events, *positions)
+        return len(waits)
+
+    waits_to_append("acct-0", [Tracking("commands:0", 1)])  # its statements prepared
+    one = waits_to_append("acct-1", [Tracking("commands:0", 2)])
+    eight = waits_to_append("acct-2", [Tracking(f"commands:{p}", 3) for p in range(8)])
+
+    assert eight == one
+    assert [store.position(f"commands:{p}") for p in range(8)] == [3] * 8
+
+
 def _events(store: LedgerStore) -> str:
     recorder = store.ledger_recorder
     return f'"{recorder.datastore.schema}"."{recorder.events_table_name}"'
