@@ -3,9 +3,11 @@ command and the projector per event, measured as CPU time (``time.process_time``
 busy machine disturbs far less than the wall clock.
 
     .venv/bin/python -m benchmarks.hot_path [--store sqlite|postgres] [--commands 20000]
-        [--accounts 1000] [--runs 3] [--out PATH] [--without-books]
+        [--accounts 1000] [--partitions 8] [--runs 3] [--out PATH] [--without-books]
 
-The ledger: ``--commands`` commands (tests/workload.py) as Kafka records, in batches of 500,
+The ledger: ``--commands`` commands (tests/workload.py) as Kafka records, each account's in
+one of ``--partitions`` partitions as the commands topic has (so that a batch of 500, like a
+fetch of the running ledger, stores a position for each), in batches of 500,
 each read, decided (``Ledger.decide_batch``), its outcomes encoded as they are published, and
 committed (``Ledger.commit``) against a fresh store, its accounts already cached (a first pass
 over every account is not timed). The projector: the stored log read in pages, folded,
@@ -33,6 +35,8 @@ import contextlib
 import gc
 import statistics
 import time
+import zlib
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from itertools import pairwise
@@ -45,6 +49,7 @@ import psutil
 from benchmarks import report
 from benchmarks.throwaway import throwaway
 from events.encoding import json_of
+from events.topics import COMMANDS
 from projections import batch, finance, recorders
 from projections.projector import Projector
 from projections.settings import ProjectorSettings
@@ -65,6 +70,7 @@ def main() -> None:
     parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--commands", type=int, default=20_000)
     parser.add_argument("--accounts", type=int, default=1_000)
+    parser.add_argument("--partitions", type=int, default=COMMANDS.partitions)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--out", type=Path, default=None, help="where to write the JSON")
     parser.add_argument(
@@ -78,6 +84,7 @@ def main() -> None:
         "books": not args.without_books,
         "commands": args.commands,
         "accounts": args.accounts,
+        "partitions": args.partitions,
         "ledger_cpu_us_per_command": statistics.median(r["ledger_us"] for r in runs),
         "projector_cpu_us_per_event": statistics.median(r["projector_us"] for r in runs),
         "projector_cpu_us_per_command": statistics.median(r["projector_per_command"] for r in runs),
@@ -113,7 +120,7 @@ def _without_books() -> Iterator[None]:
 
 def _run(args: argparse.Namespace) -> dict[str, Any]:
     with throwaway(args.store, ProjectorSettings) as settings:
-        records = workload_records(args.commands, args.accounts)
+        records = workload_records(args.commands, args.accounts, args.partitions)
         store = LedgerStore(settings)
         try:
             ledger = Ledger(store, load_catalog(), max_message_bytes=settings.max_message_bytes)
@@ -168,12 +175,20 @@ def _postgres_medians(runs: list[dict[str, Any]]) -> dict[str, float]:
     return {n: statistics.median(r[n] for r in runs) for n in names if n in runs[0]}
 
 
-def workload_records(commands: int, accounts: int) -> list[Incoming]:
-    """The workload's commands (``tests/workload.py``) as the records of one partition."""
-    return [
-        Incoming("commands", 0, n, c.account_id.encode(), c.model_dump_json().encode())
-        for n, c in enumerate(command_log(commands, accounts))
-    ]
+def workload_records(
+    commands: int, accounts: int, partitions: int = COMMANDS.partitions
+) -> list[Incoming]:
+    """The workload's commands (``tests/workload.py``) as records of the commands topic's
+    ``partitions``, each account's in one (by a hash of its id, as a keyed producer's are),
+    numbered in each partition from 0."""
+    offsets: Counter[int] = Counter()
+    records = []
+    for c in command_log(commands, accounts):
+        key = c.account_id.encode()
+        partition = zlib.crc32(key) % partitions
+        offset, offsets[partition] = offsets[partition], offsets[partition] + 1
+        records.append(Incoming("commands", partition, offset, key, c.model_dump_json().encode()))
+    return records
 
 
 def _decided(ledger: Ledger, records: Sequence[Incoming]) -> None:

@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 
+from events.topics import COMMANDS
 from services.settings import REPO
 
 
@@ -17,6 +18,7 @@ def test_the_hot_path_benchmark_runs_small_and_reports_each_process_and_the_data
     results = _hot_path(tmp_path, "--store", backend, "--commands", "600", "--accounts", "100")
 
     assert results["books"] is True
+    assert results["partitions"] == COMMANDS.partitions  # a position a partition, as in a fetch
     assert results["ledger_cpu_us_per_command"] > 0
     assert results["projector_cpu_us_per_event"] > 0
     assert results["events_per_command"] > 0
