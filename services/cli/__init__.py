@@ -69,6 +69,7 @@ class Bench(StrEnum):
     hot_path = "hot-path"
     event_reading = "event-reading"
     ledger_edge = "ledger-edge"
+    ledger_commit = "ledger-commit"
 
 
 @app.command()

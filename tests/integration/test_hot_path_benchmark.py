@@ -87,3 +87,30 @@ def test_the_ledger_edge_benchmark_runs_small_and_reports_each_step(tmp_path):
     assert results["commands"] == 600 and results["batches"] == 2
     for step in ("checkpoints_unkeyed", "checkpoints_keyed", "metrics"):
         assert results[f"{step}_us_per_command"] > 0
+
+
+def test_the_ledger_commit_benchmark_runs_small_and_reports_each_batch_size(backend, tmp_path):
+    out = tmp_path / "ledger-commit.json"
+    arguments = ["--store", backend, "--sizes", "5,20", "--batches", "3", "--rounds", "1"]
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "services.cli",
+            "bench",
+            "ledger-commit",
+            *arguments,
+            "--out",
+            str(out),
+        ],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+
+    results = json.loads(out.read_text())
+    assert results["partitions"] == COMMANDS.partitions and set(results["by_size"]) == {"5", "20"}
+    for size in results["by_size"].values():
+        assert size["commit_wall_ms"] > 0 and size["commit_cpu_ms"] > 0
+        assert ("postgres_cpu_ms" in size) == (backend == "postgres")
