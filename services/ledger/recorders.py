@@ -358,7 +358,7 @@ class PostgresLedgerRecorder(PostgresProcessRecorder):
             conn.pipeline(),
             conn.transaction(),
             conn.cursor() as curs,
-            conn.cursor() as moved,
+            conn.cursor(row_factory=tuple_row) as moved,
         ):
             self._lock_table(curs)
             self._notify_channel(curs)
@@ -386,9 +386,16 @@ class PostgresLedgerRecorder(PostgresProcessRecorder):
     def _check_positions_moved(curs: Any, positions: Sequence[Tracking]) -> None:
         """A position not moved forward is one another writer already stored (a batch
         decided twice): nothing of this transaction may be committed."""
-        if positions and len(curs.fetchall()) != len(positions):
-            stale = ", ".join(f"{p.application_name} {p.notification_id}" for p in positions)
-            raise IntegrityError(f"Failed to record tracking: a position is stale ({stale})")
+        if not positions:
+            return
+        moved = {name for (name,) in curs.fetchall()}
+        stale = [
+            f"{p.application_name} {p.notification_id}"
+            for p in positions
+            if p.application_name not in moved
+        ]
+        if stale:
+            raise IntegrityError(f"Failed to record tracking, already stored: {', '.join(stale)}")
 
     def replace_snapshots(self, table: str, rows: Sequence[EventRow]) -> None:
         """Store these snapshots and drop each account's older ones, in one pipelined
