@@ -66,6 +66,7 @@ def _size(args: argparse.Namespace, size: int) -> dict[str, Any]:
 
 def _round(args: argparse.Namespace, size: int) -> dict[str, float | None]:
     accounts = size * args.batches  # each command of a round for an account of its own
+    on_postgres = args.store == "postgres"
     with throwaway(args.store) as settings:
         records = workload_records(accounts * 2, accounts, args.partitions)
         store = LedgerStore(settings)
@@ -77,17 +78,16 @@ def _round(args: argparse.Namespace, size: int) -> dict[str, float | None]:
             wall = cpu = database = 0.0
             for n in range(0, len(timed), size):
                 batch = ledger.decide_batch(timed[n : n + size])
-                before = postgres_cpu_s() if args.store == "postgres" else 0.0
+                before = postgres_cpu_s() if on_postgres else 0.0
                 wall_began, cpu_began = time.perf_counter(), time.process_time()
                 ledger.commit(batch)
                 cpu += time.process_time() - cpu_began
                 wall += time.perf_counter() - wall_began
-                if args.store == "postgres":
+                if on_postgres:
                     database += postgres_cpu_s() - before
         finally:
             store.close()
     batches = len(range(0, len(timed), size))
-    on_postgres = args.store == "postgres"
     return {
         "commit_wall_ms": round(wall / batches * 1000, 2),
         "commit_cpu_ms": round(cpu / batches * 1000, 2),

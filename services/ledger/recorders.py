@@ -3,8 +3,8 @@
 Every stored event's keys (``core.past.keys_of``: the command it decided, the hold, the use it
 refunded, the payment) are written to ``ledger_index`` in the SAME transaction as the events and
 the consumer's positions, so the index can never disagree with the streams. (A batch may cover
-several partitions: the first position goes through the library, ``tracking=``, the others,
-``more_positions=``, beside it.) A key points at the latest event that answers it (``version``
+several partitions: ``append`` writes the position of each beside its events, on PostgreSQL all
+in one statement.) A key points at the latest event that answers it (``version``
 only ever moves forward, so a rebuild running beside a live ledger cannot move a key back).
 ``recall`` reads the events behind many keys of many accounts in one query: the ledger asks once
 per batch.
