@@ -53,6 +53,16 @@ class Settings(BaseSettings):
     ledger_batch_max_records: int = 500
     ledger_batch_wait_ms: int = 100
     ledger_catch_up_ms: int = Field(3, ge=0)
+    ledger_batch_linger_ms: int = Field(10, ge=0, le=5000)
+    ledger_batch_min_bytes: int = Field(16 * 1024, ge=1)
+    """A batch is decided once it holds ``ledger_batch_min_bytes`` of commands or
+    ``ledger_batch_linger_ms`` have passed, as a producer's ``linger.ms`` fills a record batch:
+    the broker holds the ledger's fetch that long (Kafka's ``fetch.min.bytes`` and
+    ``fetch.max.wait.ms``), and a batch handed over with more than one command goes on taking
+    what arrives that long. Each batch has a fixed cost (a decision pass, a round of
+    acknowledgements, a commit, the projector's page after it), which a steady trickle paid
+    for a few commands at a time. A lone command waits for the broker's hold at most
+    (0 ms: off; BENCHMARKS.md, issue 26)."""
     ledger_cache_accounts: int = 50_000
     ledger_session_timeout_ms: int = 10_000
     ledger_max_clock_skew_s: int = Field(300, ge=0)

@@ -77,6 +77,7 @@ class LedgerConsumer:
             parser=_keep_raw,
             decoder=_no_body,
             ack_policy=AckPolicy.ACK,
+            **_held_fetches(settings),
         )
         self.subscriber(self.on_batch)
         metrics.track(self)
@@ -89,7 +90,7 @@ class LedgerConsumer:
         one commit per fetch, where a commit per partition made a record wait for every
         partition fetched before it."""
         ready: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]] = {}
-        fetched = [*msg.raw_message, *await self._arrived_meanwhile(len(msg.raw_message))]
+        fetched = [*msg.raw_message, *await self._arrived_meanwhile(msg.raw_message)]
         for partition, records in _by_partition(fetched).items():
             expected = self.positions.get(partition)
             if expected is None or partition in self.unsure:
@@ -108,28 +109,48 @@ class LedgerConsumer:
             with gc_tuning.batch_survivors_frozen(self.thaw):
                 await self._process(ready)
 
-    async def _arrived_meanwhile(self, taken: int) -> list[ConsumerRecord[bytes, bytes]]:
+    async def _arrived_meanwhile(
+        self, handed: tuple[ConsumerRecord[bytes, bytes], ...]
+    ) -> list[ConsumerRecord[bytes, bytes]]:
         """The commands that reached the broker while the last batch was being processed.
 
         The client fetches ahead, one request at a time, and sends the next only once the
         last answer is taken: the records handed to this batch were fetched when the last
         batch began, and those sent during it are still on the broker. Taking the answer to
         the fetch just sent (``ledger_catch_up_ms`` at most) decides them now rather than a
-        batch later, where under load a command would wait for more than a batch. A failing
-        fetch takes nothing: the batch in hand must still be decided, or its records would be
-        passed over."""
+        batch later, where under load a command would wait for more than a batch.
+
+        A batch handed over with more than one command (a stream is flowing) then goes on
+        taking what arrives until it holds ``ledger_batch_min_bytes`` of commands or
+        ``ledger_batch_linger_ms`` have passed: at a steady trickle a batch's fixed cost (a
+        decision pass, a round of acknowledgements, a commit, and the projector's page after
+        it) was paid for a few commands at a time (BENCHMARKS.md, issue 26). A lone command,
+        or a batch already that large, does not wait. A failing fetch ends the taking: the
+        batch in hand must still be decided, or its records would be passed over."""
         consumer = self.subscriber.consumer
-        room = self.settings.ledger_batch_max_records - taken
+        room = self.settings.ledger_batch_max_records - len(handed)
         if consumer is None or room <= 0 or not self.settings.ledger_catch_up_ms:
             return []
-        try:
-            more = await consumer.getmany(
-                timeout_ms=self.settings.ledger_catch_up_ms, max_records=room
-            )
-        except Exception:
-            log.warning("could not fetch more commands for this batch", exc_info=True)
-            return []
-        return [record for records in more.values() for record in records]
+        loop = asyncio.get_running_loop()
+        lingering = self.settings.ledger_batch_linger_ms if len(handed) > 1 else 0
+        deadline = loop.time() + lingering / 1000
+        size = sum(len(r.value or b"") for r in handed)
+        taken: list[ConsumerRecord[bytes, bytes]] = []
+        wait_ms = self.settings.ledger_catch_up_ms
+        while room > 0:
+            try:
+                more = await consumer.getmany(timeout_ms=wait_ms, max_records=room)
+            except Exception:
+                log.warning("could not fetch more commands for this batch", exc_info=True)
+                break
+            for records in more.values():
+                taken += records
+                room -= len(records)
+                size += sum(len(r.value or b"") for r in records)
+            wait_ms = round((deadline - loop.time()) * 1000)
+            if wait_ms <= 0 or size >= self.settings.ledger_batch_min_bytes:
+                break
+        return taken
 
     async def _process(self, ready: dict[TopicPartition, list[Any]]) -> None:
         incoming = [
@@ -300,6 +321,18 @@ def _by_partition(records: Any) -> dict[TopicPartition, list[ConsumerRecord[byte
     for record in records:
         by_partition[TopicPartition(record.topic, record.partition)].append(record)
     return by_partition
+
+
+def _held_fetches(settings: Settings) -> dict[str, int]:
+    """The broker holds the ledger's fetch as a batch lingers (Kafka's ``fetch.min.bytes`` and
+    ``fetch.max.wait.ms``), rather than answer one with each command as it arrives; with no
+    linger, Kafka's defaults (an answer as soon as there is anything)."""
+    if not settings.ledger_batch_linger_ms:
+        return {"fetch_min_bytes": 1, "fetch_max_wait_ms": 500}
+    return {
+        "fetch_min_bytes": settings.ledger_batch_min_bytes,
+        "fetch_max_wait_ms": settings.ledger_batch_linger_ms,
+    }
 
 
 def batch_source(partition: TopicPartition) -> str:

@@ -142,6 +142,40 @@ async def test_a_restarted_ledger_resumes_from_its_stored_position_without_repro
     assert sorted(json.loads(o)["command_id"] for o in outcomes) == [f"{a}-1", f"{a}-2", f"{a}-3"]
 
 
+async def test_commands_arriving_while_a_batch_lingers_are_decided_in_that_one_batch(
+    store_settings,
+):
+    """A batch waits for ``ledger_batch_min_bytes`` of commands or ``ledger_batch_linger_ms``
+    (the broker holding the fetch, then the batch taking what arrives): two more commands
+    sent 0.3 s after the first two join their batch, and the four pay one commit
+    (BENCHMARKS.md, issue 26)."""
+    a = "acct-linger"
+    settings = store_settings.model_copy(update={"ledger_batch_linger_ms": 1500})
+    first = [BuyPackage(**ids(a, "1"), package="small", payment_ref="p-linger")]
+    first += [UseTool(**ids(a, "2"), tool="content_analysis")]
+    later = [UseTool(**ids(a, n), tool="content_analysis") for n in ("3", "4")]
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    async with running_ledger(settings) as edge:
+        await producer.start()
+        try:
+            for group in (first, later):
+                for command in group:
+                    await producer.send(
+                        settings.topic["commands"],
+                        command.model_dump_json().encode(),
+                        key=a.encode(),
+                    )
+                await producer.flush()
+                await asyncio.sleep(0.3)
+        finally:
+            await producer.stop()
+        outcomes = await read_all(settings, ("outcomes", "replies"), 4, model=None)
+        committed = edge.batches_committed
+
+    assert sorted(json.loads(o)["status"] for o in outcomes) == ["accepted"] * 4
+    assert committed == 1
+
+
 async def test_a_command_stamped_in_2199_is_refused_clock_skew_and_the_account_keeps_its_time(
     store_settings, client
 ):

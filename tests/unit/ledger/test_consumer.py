@@ -147,3 +147,78 @@ async def test_the_collector_stays_paused_from_a_batchs_decision_to_its_commit_a
 
     assert seen == [False, False] and committed and gc.isenabled()
     assert store.events(ACCOUNT) == ["CycleStarted"]
+
+
+class _Drip(_Consumer):
+    """A consumer whose every fetch answers with one record: commands arriving one by one."""
+
+    async def getmany(self, *, timeout_ms: int, max_records: int) -> dict:
+        self.asked.append(max_records)
+        taken, self.waiting = self.waiting[:1], self.waiting[1:]
+        return {TopicPartition(TOPIC, 0): taken} if taken else {}
+
+
+def _dripping(settings: Settings, handed: int) -> tuple[LedgerConsumer, FakeStore, _Drip, list]:
+    """An edge handed ``handed`` of four commands, the others arriving one fetch at a time."""
+    store = FakeStore()
+    edge = LedgerConsumer(settings, Ledger(store, CATALOG, max_message_bytes=65536))
+    edge.positions[TopicPartition(TOPIC, 0)] = 0
+    edge._publish = _published  # type: ignore[method-assign]
+    edge._publish_heads = _Heads()  # type: ignore[method-assign]
+    first, rest = consumer_records(
+        renewed(),
+        bought("small", at=1),
+        used("keyword_suggestions", at=2),
+        used("keyword_suggestions", at=3),
+    )
+    records = first + rest
+    edge.subscriber.consumer = drip = _Drip(records[handed:])  # type: ignore[assignment]
+    return edge, store, drip, records[:handed]
+
+
+async def test_a_lone_command_does_not_linger_its_batch_takes_one_fetch_more_and_goes():
+    """A command with none beside it is no stream: it waits for no linger (a client sending
+    one command at a time would pay it on each)."""
+    edge, store, drip, handed = _dripping(Settings(ledger_batch_linger_ms=5_000), handed=1)
+
+    await edge.on_batch(None, _Fetched(handed))  # type: ignore[arg-type]
+
+    assert store.events(ACCOUNT) == ["CycleStarted", "PackagePurchased"]
+    assert len(drip.waiting) == 2
+
+
+async def test_a_lingering_batch_takes_commands_as_they_arrive_and_stops_once_full():
+    """With ``ledger_batch_linger_ms`` a batch handed over with several commands goes on
+    fetching what arrives, as a producer's ``linger.ms`` fills a record batch, so that a
+    steady stream pays a batch's fixed cost (a commit, a round of acknowledgements) once for
+    many commands; a full batch leaves at once (the longest linger allowed, five seconds,
+    would show in the test's time)."""
+    settings = Settings(ledger_batch_max_records=4, ledger_batch_linger_ms=5_000)
+    edge, store, drip, handed = _dripping(settings, handed=2)
+
+    await edge.on_batch(None, _Fetched(handed))  # type: ignore[arg-type]
+
+    assert edge.batches_committed == 1
+    assert store.events(ACCOUNT) == ["CycleStarted", "PackagePurchased", "ToolUsed", "ToolUsed"]
+    assert drip.asked == [2, 1]
+
+
+async def test_a_batch_that_holds_its_minimum_bytes_does_not_linger_for_more():
+    """Under load a batch is large without waiting: lingering would add to every command's
+    wait and save nothing."""
+    settings = Settings(ledger_batch_linger_ms=5_000, ledger_batch_min_bytes=1)
+    edge, store, drip, handed = _dripping(settings, handed=2)
+
+    await edge.on_batch(None, _Fetched(handed))  # type: ignore[arg-type]
+
+    assert store.events(ACCOUNT) == ["CycleStarted", "PackagePurchased", "ToolUsed"]
+    assert drip.asked == [498]
+
+
+async def test_without_a_linger_a_stream_s_batch_takes_one_fetch_more_and_goes():
+    edge, store, drip, handed = _dripping(Settings(ledger_batch_linger_ms=0), handed=2)
+
+    await edge.on_batch(None, _Fetched(handed))  # type: ignore[arg-type]
+
+    assert store.events(ACCOUNT) == ["CycleStarted", "PackagePurchased", "ToolUsed"]
+    assert drip.asked == [498]
