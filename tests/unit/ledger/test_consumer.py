@@ -215,7 +215,7 @@ async def test_a_batch_that_holds_its_minimum_bytes_does_not_linger_for_more():
     assert drip.asked == [498]
 
 
-async def test_without_a_linger_a_stream_s_batch_takes_one_fetch_more_and_goes():
+async def test_with_no_linger_a_batch_of_several_commands_takes_one_fetch_more_and_goes():
     edge, store, drip, handed = _dripping(Settings(ledger_batch_linger_ms=0), handed=2)
 
     await edge.on_batch(None, _Fetched(handed))  # type: ignore[arg-type]
