@@ -134,7 +134,7 @@ class LedgerConsumer:
         loop = asyncio.get_running_loop()
         lingering = self.settings.ledger_batch_linger_ms if len(handed) > 1 else 0
         deadline = loop.time() + lingering / 1000
-        size = sum(len(r.value or b"") for r in handed)
+        size = sum(len(r.value or b"") for r in handed) if lingering else 0  # flood: unused
         taken: list[ConsumerRecord[bytes, bytes]] = []
         wait_ms = self.settings.ledger_catch_up_ms
         while room > 0:
@@ -146,7 +146,8 @@ class LedgerConsumer:
             for records in more.values():
                 taken += records
                 room -= len(records)
-                size += sum(len(r.value or b"") for r in records)
+                if lingering:
+                    size += sum(len(r.value or b"") for r in records)
             wait_ms = round((deadline - loop.time()) * 1000)
             if wait_ms <= 0 or size >= self.settings.ledger_batch_min_bytes:
                 break
