@@ -6,6 +6,9 @@ the consumer's positions, so the index can never disagree with the streams. (A b
 several partitions: ``append`` writes the position of each beside its events, on PostgreSQL all
 in one statement.) A key points at the latest event that answers it (``version``
 only ever moves forward, so a rebuild running beside a live ledger cannot move a key back).
+A decision's key (``core.past.answered_once``) is answered by one event ever: a batch inserts
+it plainly, without the upsert's look for a row already there (on PostgreSQL the costliest
+step of a key's insert), and a command somehow decided twice fails the whole transaction.
 ``recall`` reads the events behind many keys of many accounts in one query: the ledger asks once
 per batch.
 
@@ -36,7 +39,7 @@ from eventsourcing.utils import retry
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
-from services.ledger.core.past import SHARED, store_wide
+from services.ledger.core.past import SHARED, answered_once, store_wide
 
 INDEX = "ledger_index"
 SHARED_INDEX = "ledger_shared_index"
@@ -105,15 +108,18 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder):
         write_index(self, c, kwargs.get("index") or (), strict=True)
         return None
 
+    insert = f"INSERT INTO {INDEX} (account_id, key, version) VALUES (?, ?, ?)"
     upsert = (
-        f"INSERT INTO {INDEX} (account_id, key, version) VALUES (?, ?, ?) "
+        f"{insert} "
         "ON CONFLICT (account_id, key) DO UPDATE SET version = max(version, excluded.version)"
     )
     shared_insert = f"INSERT INTO {SHARED_INDEX} (account_id, key, version) VALUES (?, ?, ?)"
 
     def write_index(self, cursor: Any, rows: Sequence[IndexRow], strict: bool) -> None:
         own, shared = _split(rows)
-        cursor.executemany(self.upsert, own)  # in-process: one statement per key is cheap
+        once, moving = _answered_once(own) if strict else ([], own)
+        cursor.executemany(self.insert, once)  # in-process: one statement per key is cheap
+        cursor.executemany(self.upsert, moving)
         tolerant = "" if strict else " ON CONFLICT (key) DO NOTHING"
         cursor.executemany(self.shared_insert + tolerant, shared)
 
@@ -216,12 +222,15 @@ class PostgresLedgerRecorder(PostgresProcessRecorder):
         ).format(shared=self.shared_index)
         # One statement per batch (arrays unnested), not one per key: PostgreSQL's CPU is
         # shared with the broker and the ledger on one machine.
-        self.upsert = SQL(
+        insert = SQL(
             "INSERT INTO {index} AS i (account_id, key, version) "
-            "SELECT * FROM unnest(%b::text[], %b::text[], %b::bigint[]) "
-            "ON CONFLICT (account_id, key) DO UPDATE SET "
-            "version = GREATEST(i.version, excluded.version)"
+            "SELECT * FROM unnest(%b::text[], %b::text[], %b::bigint[])"
         ).format(index=self.index)
+        self.insert = insert
+        self.upsert = insert + SQL(
+            " ON CONFLICT (account_id, key) DO UPDATE SET "
+            "version = GREATEST(i.version, excluded.version)"
+        )
         self.recall_statement = self._recalled(SQL("w.account_id, f.key"))
         if not datastore.single_row_tracking:
             raise ValueError("the ledger keeps one tracking row a partition (single_row_tracking)")
@@ -427,19 +436,14 @@ class PostgresLedgerRecorder(PostgresProcessRecorder):
         write_index(self, curs, kw.get("index") or (), strict=True)
 
     def write_index(self, cursor: Any, rows: Sequence[IndexRow], strict: bool) -> None:
-        # A statement may touch a row once: a key answered twice in a batch keeps its latest.
         own, shared = _split(rows)
-        latest: dict[Wanted, int] = {}
-        for account_id, key, version in own:
-            latest[(account_id, key)] = max(version, latest.get((account_id, key), 0))
+        once, moving = _answered_once(own) if strict else ([], _latest(own))
         # Arrays are sent in binary by their ``%b`` placeholders: under ``%s`` psycopg writes a
         # list as a text array in Python, quoting and escaping each element (an event's bytes
         # cost 20 µs a row so). ``binary=True`` asks only for the results in binary.
-        cursor.execute(
-            self.upsert,
-            ([a for a, _ in latest], [k for _, k in latest], list(latest.values())),
-            binary=True,
-        )
+        for statement, keyed in ((self.insert, once), (self.upsert, moving)):
+            if keyed:
+                cursor.execute(statement, _columns(keyed), binary=True)
         if shared:
             tolerant = SQL("" if strict else " ON CONFLICT (key) DO NOTHING")
             cursor.execute(self.shared_insert + tolerant, _columns(shared), binary=True)
@@ -534,6 +538,25 @@ def _split(rows: Sequence[Keyed]) -> tuple[list[Keyed], list[Keyed]]:
 
 
 _encode = msgspec.json.Encoder().encode
+
+
+def _latest(rows: Sequence[IndexRow]) -> list[IndexRow]:
+    """Each key once, at its latest version: a statement may touch a row once, and a key may
+    be answered twice in a batch."""
+    latest: dict[Wanted, int] = {}
+    for account_id, key, version in rows:
+        latest[(account_id, key)] = max(version, latest.get((account_id, key), 0))
+    return [(account_id, key, version) for (account_id, key), version in latest.items()]
+
+
+def _answered_once(rows: Sequence[IndexRow]) -> tuple[list[IndexRow], list[IndexRow]]:
+    """``_latest``'s rows split: decisions' keys (inserted, since a command is decided once)
+    and the keys that move on to later events (upserted)."""
+    once: list[IndexRow] = []
+    moving: list[IndexRow] = []
+    for row in _latest(rows):
+        (once if answered_once(row[1]) else moving).append(row)
+    return once, moving
 
 
 def key_arrays(wanted: Sequence[Wanted]) -> tuple[list[str], list[str], list[str], list[str]]:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import psycopg
 import psycopg.sql
 import pytest
+from eventsourcing.persistence import IntegrityError
 from psycopg.rows import tuple_row
 
 from events.commands import Command
@@ -120,6 +121,25 @@ def test_a_snapshot_stored_again_at_its_version_after_a_restart_is_kept_once_not
     versions = [snap.originator_version for snap in store.snapshots.recorder.select_events(ACCOUNT)]
     assert versions == [state.version]
     assert store.snapshots.recorder.select_events("acct-other")
+
+
+def test_a_batch_deciding_again_a_command_the_store_has_decided_stores_nothing(store):
+    """A decision's key is inserted, never moved on (no upsert's look for it first): a batch
+    that would answer a decided command with a second event fails whole, where the upsert
+    pointed the key at the new event and the command counted twice."""
+    ledger = ledger_on(store)
+    run(ledger, s.renewed("solo", 0), s.used("content_analysis", at=0.5, command_id="use-1"))
+    stored = store.load(ACCOUNT).version
+    batch = ledger.decide_batch([record_of(s.used("content_analysis", at=0.6, command_id="use-2"))])
+    batch.index[:] = [(a, k.replace("use-2", "use-1"), v) for a, k, v in batch.index]
+
+    with pytest.raises(IntegrityError):
+        ledger.commit(batch)
+
+    ledger.forget()
+    assert store.load(ACCOUNT).version == stored
+    (again,) = run(ledger, s.used("content_analysis", at=0.5, command_id="use-1"))
+    assert again.repeat and again.stream_version == stored
 
 
 def test_streams_stored_before_the_index_existed_are_indexed_when_the_store_opens(

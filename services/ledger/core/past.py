@@ -53,7 +53,16 @@ class Past(Protocol):
 
 def decided(command_id: str) -> str:
     """Key of the event a command's decision ended with (its outcome)."""
-    return f"cmd:{command_id}"
+    return f"{_DECIDED}{command_id}"
+
+
+_DECIDED = "cmd:"
+
+
+def answered_once(key: str) -> bool:
+    """Whether ``key`` is a decision's (``decided``): a command is decided once, so its key
+    is only ever added, never moved on to a later event."""
+    return key.startswith(_DECIDED)
 
 
 def refund_of(command_id: str) -> str:
