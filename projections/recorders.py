@@ -9,6 +9,7 @@ must still be where the writer last left it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import fields
@@ -17,6 +18,7 @@ from operator import attrgetter
 from typing import Any, NamedTuple
 
 import orjson
+from eventsourcing.persistence import IntegrityError
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 from psycopg.sql import SQL, Composed, Identifier
@@ -28,6 +30,7 @@ from projections.finance_tables import PERIODS, USAGE, Periods, Usage
 from services.ledger.recorders import reading
 from services.ledger.store import gc_paused
 
+log = logging.getLogger("kalema.projector")
 TABLE, TRACKING, SOURCE, HISTORY = "balances", "balances_tracking", "ledger", "history"
 QUARANTINE, LEASE = "balances_quarantine", "projector_lease"
 FIGURES = ("subscription", "purchased", "granted", "held", "total", "plan_credits")
@@ -95,6 +98,7 @@ UPSERT_INCOMING = (
     f"FROM {INCOMING_BALANCES} ON CONFLICT (account_id) DO UPDATE SET "
     + ", ".join(f"{n} = excluded.{n}" for n in NAMES[1:])
 )
+COPY_HISTORY = f"COPY {{history}} ({', '.join(HISTORY_NAMES)}) FROM STDIN (FORMAT BINARY)"
 INSERT_HISTORY_INCOMING = (
     f"INSERT INTO {{history}} ({', '.join(HISTORY_NAMES)}) SELECT {', '.join(HISTORY_NAMES)} "
     f"FROM {INCOMING_HISTORY} ON CONFLICT (account_id, version) DO NOTHING"
@@ -163,6 +167,16 @@ def _books(periods: Periods, usage: Usage) -> tuple[list[tuple[Any, ...]], list[
     return months, list(finance_tables.usage_rows(usage))
 
 
+class _Page(NamedTuple):
+    """A page's rows as ``write_page`` takes them, with the row count of its largest table."""
+
+    largest: int
+    rows: list[tuple[Any, ...]]
+    lines: list[tuple[Any, ...]]
+    months: list[tuple[Any, ...]]
+    days: list[tuple[Any, ...]]
+
+
 class PositionMoved(RuntimeError):
     """The stored position is not where this projector left it: someone else wrote it."""
 
@@ -210,10 +224,27 @@ class _BalanceTable:
             rows = [self.row(entry, message) for entry, message in entries]
             lines = [self.history_row(line) for line in events]
             months, days = _books(periods or {}, usage or {})
-        largest = max(len(rows), len(lines), len(months), len(days))
-        with self.page_transaction(largest) as c:
+        page = _Page(max(len(rows), len(lines), len(months), len(days)), rows, lines, months, days)
+        try:
+            self._save_page(page, previous, position, quarantined, new_lines=True)
+        except IntegrityError:
+            # A page's lines follow the position, and are committed with it, so none is stored
+            # yet; should one be all the same (a table written by hand, say), the page keeps it
+            # rather than stop the projector.
+            log.warning("a history line of the page after %d was stored already", previous)
+            self._save_page(page, previous, position, quarantined, new_lines=False)
+
+    def _save_page(
+        self,
+        page: _Page,
+        previous: int,
+        position: int,
+        quarantined: Mapping[str, str] | None,
+        new_lines: bool,
+    ) -> None:
+        with self.page_transaction(page.largest) as c:
             # writes first: in SQLite a write takes the lock, waiting if need be
-            self.write_page(c, largest, rows, lines, months, days)
+            self.write_page(c, *page, new_lines=new_lines)
             if quarantined:
                 self._quarantine(c, quarantined, position)
             if previous:
@@ -270,8 +301,11 @@ class _BalanceTable:
         lines: list[tuple[Any, ...]],
         months: list[tuple[Any, ...]],
         days: list[tuple[Any, ...]],
+        new_lines: bool = False,
     ) -> None:
-        """A page's balance rows, history lines and books, in ``page_transaction``."""
+        """A page's balance rows, history lines and books, in ``page_transaction``.
+        ``new_lines``: none of the history lines can be stored already (a store may then
+        write them without looking; SQLite's look costs next to nothing)."""
         if rows:
             self.upsert(c, rows)
         if lines:
@@ -522,13 +556,23 @@ class PostgresBalanceRecorder(_BalanceTable, PostgresTrackingRecorder):
         lines: list[tuple[Any, ...]],
         months: list[tuple[Any, ...]],
         days: list[tuple[Any, ...]],
+        new_lines: bool = False,
     ) -> None:
-        """A small page as pipelined statements; a larger one's tables COPYed (``_copied``)."""
+        """A small page as pipelined statements; a larger one's tables COPYed (``_copied``),
+        its history lines, when ``new_lines``, straight into the history table."""
         if largest <= SMALL_PAGE:
             super().write_page(c, largest, rows, lines, months, days)
             return
-        tables = ((BALANCES_COPY, rows), (HISTORY_COPY, lines), (MONTHS_COPY, months))
-        self._copied(c, [*tables, (DAYS_COPY, days)])
+        tables = ((BALANCES_COPY, rows), (MONTHS_COPY, months), (DAYS_COPY, days))
+        if not new_lines:
+            self._copied(c, [*tables, (HISTORY_COPY, lines)])
+            return
+        self._copied(c, tables)
+        if lines:  # straight into the table: no session table, no look for rows already there
+            with c.copy(self.q(COPY_HISTORY)) as cp:
+                cp.set_types(HISTORY_COPY.types)
+                for line in lines:
+                    cp.write_row(line)
 
     def upsert(self, c: Any, rows: list[tuple[Any, ...]]) -> None:
         """Upsert the rows, COPYed when there are more than a few (``_copied``)."""
