@@ -78,10 +78,11 @@ CREATE_HISTORY = (
     + ", ".join(f"{n} {t}" for n, t in HISTORY_COLUMNS)
     + ", PRIMARY KEY (account_id, version))"
 )
-INSERT_HISTORY = (
+ADD_HISTORY = (
     f"INSERT INTO {{history}} ({', '.join(HISTORY_NAMES)}) "
-    f"VALUES ({', '.join('?' * len(HISTORY_NAMES))}) ON CONFLICT (account_id, version) DO NOTHING"
+    f"VALUES ({', '.join('?' * len(HISTORY_NAMES))})"
 )
+INSERT_HISTORY = f"{ADD_HISTORY} ON CONFLICT (account_id, version) DO NOTHING"
 HISTORY_PAGE = (
     f"SELECT {', '.join(HISTORY_NAMES[1:])} FROM {{history}} WHERE account_id = ? "
     "AND version <= ? AND version > ? ORDER BY version DESC"
@@ -229,8 +230,8 @@ class _BalanceTable:
             self._save_page(page, previous, position, quarantined, new_lines=True)
         except IntegrityError:
             # A page's lines follow the position, and are committed with it, so none is stored
-            # yet; should one be all the same (a table written by hand, say), the page keeps it
-            # rather than stop the projector.
+            # yet, and they are added without looking; should one be there all the same (a
+            # table written by hand, say), the page keeps it rather than stop the projector.
             log.warning("a history line of the page after %d was stored already", previous)
             self._save_page(page, previous, position, quarantined, new_lines=False)
 
@@ -304,11 +305,13 @@ class _BalanceTable:
         new_lines: bool = False,
     ) -> None:
         """A page's balance rows, history lines and books, in ``page_transaction``.
-        ``new_lines``: none of the history lines can be stored already (a store may then
-        write them without looking; SQLite's look costs next to nothing)."""
+        ``new_lines``: none of the history lines can be stored already, so they are added
+        without looking for one (a line there all the same fails the transaction)."""
         if rows:
             self.upsert(c, rows)
-        if lines:
+        if lines and new_lines:
+            c.executemany(self.q(ADD_HISTORY), lines)
+        elif lines:
             self.insert_history(c, lines)
         self._book(c, months, days)
 
@@ -559,9 +562,10 @@ class PostgresBalanceRecorder(_BalanceTable, PostgresTrackingRecorder):
         new_lines: bool = False,
     ) -> None:
         """A small page as pipelined statements; a larger one's tables COPYed (``_copied``),
-        its history lines, when ``new_lines``, straight into the history table."""
+        its history lines, when ``new_lines``, straight into the history table (no session
+        table, no look for a line there already)."""
         if largest <= SMALL_PAGE:
-            super().write_page(c, largest, rows, lines, months, days)
+            super().write_page(c, largest, rows, lines, months, days, new_lines)
             return
         tables = ((BALANCES_COPY, rows), (MONTHS_COPY, months), (DAYS_COPY, days))
         if not new_lines:

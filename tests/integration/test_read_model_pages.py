@@ -60,11 +60,11 @@ def test_a_pages_balance_and_history_rows_read_back_as_they_were_written(store_s
 
 @pytest.mark.parametrize("accounts", [3, SMALL_PAGE + 50])
 def test_a_page_whose_history_lines_are_stored_already_is_committed_and_keeps_them(
-    store_settings, accounts
+    store_settings, accounts, caplog
 ):
-    """A large page's lines go straight into the history table on PostgreSQL, without looking
-    for lines already there (none can be: they follow the position, and commit with it); one
-    there all the same must not stop the projector on a duplicate key."""
+    """A page's lines are added without looking for lines already there (none can be: they
+    follow the position, and commit with it), a large page's on PostgreSQL straight into the
+    history table; one there all the same must not stop the projector on a duplicate key."""
     ledger, model = open_read_model(projector_settings(store_settings))
     try:
         views = [_view(n) for n in range(accounts)]
@@ -79,6 +79,7 @@ def test_a_page_whose_history_lines_are_stored_already_is_committed_and_keeps_th
         model.save(entries, 0, 1, None, [(views[0].account_id, *astuple(other)), *lines[1:]])
 
         assert model.snapshot()[0] == 1
+        assert "stored already" in caplog.text  # added without looking first, then kept
         for view, line in zip(views, lines, strict=True):
             assert model.history(view.account_id, view.version, 0, 5) == [Row(*line[1:])]
     finally:
