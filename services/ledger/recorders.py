@@ -7,8 +7,8 @@ several partitions: ``append`` writes the position of each beside its events, on
 in one statement.) A key points at the latest event that answers it (``version``
 only ever moves forward, so a rebuild running beside a live ledger cannot move a key back).
 A decision's key (``core.past.answered_once``) is answered by one event ever: a batch inserts
-it plainly, without the upsert's look for a row already there (on PostgreSQL the costliest
-step of a key's insert), and a command somehow decided twice fails the whole transaction.
+it plainly, without the upsert's look for a row already there (on PostgreSQL about as costly
+as the insertion itself), and a command somehow decided twice fails the whole transaction.
 ``recall`` reads the events behind many keys of many accounts in one query: the ledger asks once
 per batch.
 

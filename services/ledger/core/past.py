@@ -51,12 +51,12 @@ class Past(Protocol):
     def recall(self, key: str) -> LedgerEvent | None: ...
 
 
+_DECIDED = "cmd:"
+
+
 def decided(command_id: str) -> str:
     """Key of the event a command's decision ended with (its outcome)."""
     return f"{_DECIDED}{command_id}"
-
-
-_DECIDED = "cmd:"
 
 
 def answered_once(key: str) -> bool:

@@ -3,6 +3,16 @@ know of the past is looked up by key, so a command decided long ago is still a r
 
 from services.ledger import snapshots
 from services.ledger.core import Account, handle
+from services.ledger.core.past import (
+    answered_once,
+    bought_anywhere,
+    decided,
+    hold,
+    payment,
+    refund_of,
+    refunded_part,
+    reversal,
+)
 from tests.unit.core.scenario import (
     CATALOG,
     bought,
@@ -142,3 +152,10 @@ def test_a_snapshot_remembers_which_packages_were_refunded():
     state, head = snapshots.load(snapshots.dump(account, "head"))
 
     assert head == "head" and state == account and state.refunded == frozenset({"package:p"})
+
+
+def test_only_a_decisions_key_is_answered_once_the_others_move_on_to_later_events():
+    """The store inserts an answered-once key plainly and upserts the others."""
+    assert answered_once(decided("use-1"))
+    movable = (hold("h-1"), refund_of("use-1"), payment("p-1"), bought_anywhere("p-1"))
+    assert not any(answered_once(k) for k in (*movable, reversal("p-1"), refunded_part("p-1")))
