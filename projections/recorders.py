@@ -99,7 +99,6 @@ UPSERT_INCOMING = (
     f"FROM {INCOMING_BALANCES} ON CONFLICT (account_id) DO UPDATE SET "
     + ", ".join(f"{n} = excluded.{n}" for n in NAMES[1:])
 )
-COPY_HISTORY = f"COPY {{history}} ({', '.join(HISTORY_NAMES)}) FROM STDIN (FORMAT BINARY)"
 INSERT_HISTORY_INCOMING = (
     f"INSERT INTO {{history}} ({', '.join(HISTORY_NAMES)}) SELECT {', '.join(HISTORY_NAMES)} "
     f"FROM {INCOMING_HISTORY} ON CONFLICT (account_id, version) DO NOTHING"
@@ -573,10 +572,7 @@ class PostgresBalanceRecorder(_BalanceTable, PostgresTrackingRecorder):
             return
         self._copied(c, tables)
         if lines:  # straight into the table: no session table, no look for rows already there
-            with c.copy(self.q(COPY_HISTORY)) as cp:
-                cp.set_types(HISTORY_COPY.types)
-                for line in lines:
-                    cp.write_row(line)
+            self._copy(c, HISTORY_COPY.source, HISTORY_COPY, lines)
 
     def upsert(self, c: Any, rows: list[tuple[Any, ...]]) -> None:
         """Upsert the rows, COPYed when there are more than a few (``_copied``)."""
@@ -609,14 +605,18 @@ class PostgresBalanceRecorder(_BalanceTable, PostgresTrackingRecorder):
             for copied, _ in tables:
                 c.execute(self.q(INCOMING.format(incoming=copied.incoming, source=copied.source)))
         for copied, rows in tables:
-            names = ", ".join(copied.names)
-            with c.copy(self.q(COPY.format(incoming=copied.incoming, names=names))) as cp:
-                cp.set_types(copied.types)
-                for row in rows:
-                    cp.write_row(row)
+            self._copy(c, copied.incoming, copied, rows)
         with c.connection.pipeline():
             for copied, _ in tables:
                 c.execute(self.q(copied.write))
+
+    def _copy(self, c: Any, into: str, copied: Copied, rows: list[tuple[Any, ...]]) -> None:
+        """A binary COPY of ``rows`` (``copied``'s columns) into table ``into``."""
+        names = ", ".join(copied.names)
+        with c.copy(self.q(COPY.format(incoming=into, names=names))) as cp:
+            cp.set_types(copied.types)
+            for row in rows:
+                cp.write_row(row)
 
     @contextmanager
     def snapshot_transaction(self) -> Iterator[Any]:

@@ -222,12 +222,11 @@ class PostgresLedgerRecorder(PostgresProcessRecorder):
         ).format(shared=self.shared_index)
         # One statement per batch (arrays unnested), not one per key: PostgreSQL's CPU is
         # shared with the broker and the ledger on one machine.
-        insert = SQL(
+        self.insert = SQL(
             "INSERT INTO {index} AS i (account_id, key, version) "
             "SELECT * FROM unnest(%b::text[], %b::text[], %b::bigint[])"
         ).format(index=self.index)
-        self.insert = insert
-        self.upsert = insert + SQL(
+        self.upsert = self.insert + SQL(
             " ON CONFLICT (account_id, key) DO UPDATE SET "
             "version = GREATEST(i.version, excluded.version)"
         )
