@@ -27,7 +27,7 @@ from events.balances import BalanceUpdated
 from projections import alerts, balance, finance, finance_tables, history
 from projections.batch import Entry
 from projections.finance_tables import PERIODS, USAGE, Periods, Usage
-from services.ledger.recorders import reading
+from services.ledger.recorders import TakingTurnsToCreate, reading
 from services.ledger.store import gc_paused
 
 log = logging.getLogger("kalema.projector")
@@ -499,7 +499,7 @@ class SQLiteBalanceRecorder(_BalanceTable, SQLiteTrackingRecorder):
         ]
 
 
-class PostgresBalanceRecorder(_BalanceTable, PostgresTrackingRecorder):
+class PostgresBalanceRecorder(_BalanceTable, TakingTurnsToCreate, PostgresTrackingRecorder):
     time_type = "TIMESTAMPTZ"
 
     def __init__(self, datastore: PostgresDatastore) -> None:

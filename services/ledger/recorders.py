@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import msgspec
+import psycopg
 from eventsourcing.persistence import (
     IntegrityError,
     InterfaceError,
@@ -187,7 +188,31 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder):
             return [(row[0], row[1], row[2]) for row in c.fetchall() if row[0] != BUILT[0]]
 
 
-class PostgresLedgerRecorder(PostgresProcessRecorder):
+class TakingTurnsToCreate:
+    """A PostgreSQL recorder whose ``create_table`` waits for any other process's to finish.
+
+    Every start of a recorder runs the library's ``CREATE OR REPLACE FUNCTION`` for the events
+    table, and two processes starting together (a ledger and the live-streams benchmark's lag
+    check, two API workers) updated the same catalogue row at once: one failed with "tuple
+    concurrently updated". Two first starts fail alike: both find no tracking table and both
+    record its migration, or create the same type. The library's ``create_table`` looks first
+    and then writes, over several transactions: a session-level advisory lock, on a
+    connection of its own (the pool may have no other to spare), covers all of it."""
+
+    datastore: PostgresDatastore
+
+    def create_table(self) -> None:
+        conninfo, kwargs = self.datastore.pool.conninfo, self.datastore.pool.kwargs
+        assert isinstance(conninfo, str) and isinstance(kwargs, dict)  # as the library sets them
+        with psycopg.connect(conninfo, **kwargs, autocommit=True) as turn:
+            turn.execute(CREATION_TURN)  # released when the connection closes
+            super().create_table()  # type: ignore[misc]
+
+
+CREATION_TURN = SQL("SELECT pg_advisory_lock(hashtext('kalema: create tables'))")
+
+
+class PostgresLedgerRecorder(TakingTurnsToCreate, PostgresProcessRecorder):
     def __init__(
         self,
         datastore: PostgresDatastore,
