@@ -22,6 +22,7 @@ from psycopg import sql
 
 from services.api.limits import IdempotencyKeys
 from services.api.settings import ApiSettings
+from services.ledger.recorders import CREATION_TURN_IN_TRANSACTION
 
 TABLE = "api_idempotency_keys"
 PRUNE_EVERY = 1000  # claims
@@ -50,10 +51,16 @@ class StoredKeys:
         self._claims = 0
         self._param = "?" if settings.event_store == "sqlite" else "%s"
         self._conn: Any = self._connect()
-        self._run(
+        create = (
             f"CREATE TABLE IF NOT EXISTS {TABLE} (command_id TEXT PRIMARY KEY, "
             "fingerprint TEXT NOT NULL, created_s BIGINT NOT NULL)"
         )
+        if settings.event_store == "sqlite":
+            self._run(create)
+        else:
+            with self._conn.transaction():  # beside another worker's first start
+                self._conn.execute(CREATION_TURN_IN_TRANSACTION)
+                self._run(create)
 
     def _connect(self) -> Any:
         settings = self.settings

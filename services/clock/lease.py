@@ -15,6 +15,7 @@ from typing import Any
 from eventsourcing.sqlite import SQLiteDatastore
 from psycopg.sql import SQL, Identifier
 
+from services.ledger.recorders import CREATION_TURN_IN_TRANSACTION
 from services.ledger.store import LedgerStore
 
 TABLE = "clock_lease"
@@ -38,6 +39,8 @@ class Lease:
         self.sqlite = isinstance(self.datastore, SQLiteDatastore)
         self.holder, self.ttl_s, self.name = holder, ttl_s, name
         with self.datastore.transaction(commit=True) as c:
+            if not self.sqlite:
+                c.execute(CREATION_TURN_IN_TRANSACTION)  # beside a standby's first start
             c.execute(self._q(CREATE))
 
     def take(self, now_s: float) -> bool:

@@ -34,7 +34,11 @@ from eventsourcing.persistence import (
     StoredEvent,
     Tracking,
 )
-from eventsourcing.postgres import PostgresDatastore, PostgresProcessRecorder
+from eventsourcing.postgres import (
+    PostgresAggregateRecorder,
+    PostgresDatastore,
+    PostgresProcessRecorder,
+)
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteProcessRecorder
 from eventsourcing.utils import retry
 from psycopg.rows import tuple_row
@@ -210,6 +214,13 @@ class TakingTurnsToCreate:
 
 
 CREATION_TURN = SQL("SELECT pg_advisory_lock(hashtext('kalema: create tables'))")
+CREATION_TURN_IN_TRANSACTION = SQL(
+    "SELECT pg_advisory_xact_lock(hashtext('kalema: create tables'))"
+)  # the same turn, held until the transaction ends: for a table created in one statement
+
+
+class PostgresSnapshotRecorder(TakingTurnsToCreate, PostgresAggregateRecorder):
+    """The accounts' snapshots, as the library stores them, created in turn."""
 
 
 class PostgresLedgerRecorder(TakingTurnsToCreate, PostgresProcessRecorder):

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple, Protocol, cast
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import (
+    EventStore,
     Mapper,
     PersistenceError,
     ProcessRecorder,
@@ -24,6 +25,7 @@ from eventsourcing.persistence import (
     Tracking,
     Transcoder,
 )
+from eventsourcing.postgres import PostgresFactory
 
 from events.encoding import json_of
 from events.ledger import LedgerEvent
@@ -36,6 +38,7 @@ from services.ledger.recorders import (
     LedgerRecorder,
     LogRow,
     PostgresLedgerRecorder,
+    PostgresSnapshotRecorder,
     Wanted,
 )
 from services.settings import Settings
@@ -191,6 +194,19 @@ class LedgerStore(Application[str]):
 
     def construct_recorder(self) -> ProcessRecorder:
         return self.factory.process_recorder()
+
+    def construct_snapshot_store(self) -> EventStore[Any]:
+        """The library's snapshot store; on PostgreSQL its table is created in turn with
+        other processes' (``TakingTurnsToCreate``)."""
+        factory = self.factory
+        if not isinstance(factory, PostgresFactory):
+            return super().construct_snapshot_store()
+        prefix = factory.env.name.lower() or "stored"  # the table as the library names it
+        recorder = PostgresSnapshotRecorder(
+            datastore=factory.datastore, events_table_name=f"{prefix}_snapshots"
+        )
+        recorder.create_table()
+        return factory.event_store(mapper=self.mapper, recorder=recorder)
 
     @property
     def process_recorder(self) -> ProcessRecorder:

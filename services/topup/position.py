@@ -12,6 +12,7 @@ from typing import Any
 from eventsourcing.sqlite import SQLiteDatastore
 from psycopg.sql import SQL, Identifier
 
+from services.ledger.recorders import CREATION_TURN_IN_TRANSACTION
 from services.ledger.store import LedgerStore
 
 TABLE = "top_up_position"
@@ -29,6 +30,8 @@ class Position:
         self.sqlite = isinstance(self.datastore, SQLiteDatastore)
         self.name = name
         with self.datastore.transaction(commit=True) as c:
+            if not self.sqlite:
+                c.execute(CREATION_TURN_IN_TRANSACTION)  # beside a standby's first start
             c.execute(self._q(CREATE))
 
     def load(self) -> int:

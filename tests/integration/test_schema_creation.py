@@ -3,7 +3,8 @@
 Every start runs the ``eventsourcing`` library's ``CREATE OR REPLACE FUNCTION`` for the events
 table: two at once update the same catalogue row and one of them failed with "tuple
 concurrently updated" (CI, the live-streams benchmark, whose lag check opened the ledger's
-store while the ledger opened it). Creating tables takes turns.
+store while the ledger opened it). Two first starts of anything (a top-up process and its
+standby, two API workers) both create the same table. Creating tables takes turns.
 """
 
 from __future__ import annotations
@@ -17,8 +18,12 @@ import psycopg
 import pytest
 
 from projections.store import BalanceReadModel
+from services.api.keys import StoredKeys
+from services.api.settings import ApiSettings
+from services.clock.lease import Lease
 from services.ledger.store import LedgerStore
 from services.settings import Settings
+from services.topup.position import Position
 
 STARTS = 8
 ROUNDS = 4
@@ -43,6 +48,9 @@ def test_ledgers_and_projectors_starting_together_do_not_fail_with_tuple_concurr
         ledger = LedgerStore(schema_settings)
         try:
             BalanceReadModel(ledger)
+            Lease(ledger, holder="a clock", ttl_s=1.0)
+            Position(ledger)
+            StoredKeys(ApiSettings(**schema_settings.model_dump())).close()
         finally:
             ledger.close()
 
