@@ -205,7 +205,8 @@ class LedgerStore(Application[str]):
         recorder = PostgresSnapshotRecorder(
             datastore=factory.datastore, events_table_name=f"{prefix}_snapshots"
         )
-        recorder.create_table()
+        if factory.env_create_table():
+            recorder.create_table()
         return factory.event_store(mapper=self.mapper, recorder=recorder)
 
     @property
