@@ -1,4 +1,4 @@
-"""Processes that start together on one PostgreSQL database create their tables together.
+"""Processes that start together on one PostgreSQL database create their tables in turn.
 
 Every start runs the ``eventsourcing`` library's ``CREATE OR REPLACE FUNCTION`` for the events
 table: two at once update the same catalogue row and one of them failed with "tuple
