@@ -1,9 +1,10 @@
 """Opening the shared database at start, when several services create its tables at once.
 
-``make run`` and compose start the ledger, the projector and the clock together; on a fresh
-SQLite file or PostgreSQL schema each creates the tables it needs, and the one that loses a
-race gets an error from the library (``IntegrityError`` on eventsourcing's migration row, a
-locked file). Trying again a moment later finds the tables made.
+``make run`` and compose start the ledger, the projector and the clock together, and each
+creates the tables it needs. On PostgreSQL they take turns (``TakingTurnsToCreate`` in
+``services/ledger/recorders.py``); on a fresh SQLite file the one that loses a race may find
+the file locked, and either database may still be starting. Trying again a moment later
+finds it up and the tables made.
 """
 
 from __future__ import annotations
