@@ -213,10 +213,10 @@ class TakingTurnsToCreate:
             super().create_table()  # type: ignore[misc]
 
 
-CREATION_TURN = SQL("SELECT pg_advisory_lock(hashtext('kalema: create tables'))")
-CREATION_TURN_IN_TRANSACTION = SQL(
-    "SELECT pg_advisory_xact_lock(hashtext('kalema: create tables'))"
-)  # the same turn, held until the transaction ends: for a table created in one statement
+_TURN = "hashtext('kalema: create tables')"  # one lock: the two forms below must conflict
+CREATION_TURN = SQL(f"SELECT pg_advisory_lock({_TURN})")
+# The same turn, held until the transaction ends: for a table created in one statement.
+CREATION_TURN_IN_TRANSACTION = SQL(f"SELECT pg_advisory_xact_lock({_TURN})")
 
 
 class PostgresSnapshotRecorder(TakingTurnsToCreate, PostgresAggregateRecorder):
