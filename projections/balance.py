@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from events.balances import BalanceUpdated
 from events.ledger import LedgerEvent
 from events.trusted import trusted
+from projections.errors import StreamGap
 from services.ledger import snapshots
 from services.ledger.core import Account, Balance, Lot, balance, ends, evolve
 
@@ -30,10 +31,6 @@ class RecordedEvent(Protocol):
     def originator_version(self) -> int: ...
     @property
     def event(self) -> LedgerEvent: ...
-
-
-class StreamGap(RuntimeError):
-    """An event arrived whose predecessor the view has not seen: something was skipped."""
 
 
 @dataclass(frozen=True, slots=True)

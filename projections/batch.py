@@ -77,7 +77,7 @@ class Projected:
             earlier: finance.Today = before.today if before.day == books.day else {}
             changed = self.usage.setdefault((account_id, books.day), {})
             for tool, figures in books.today.items():
-                if earlier.get(tool) is not figures:  # a fold keeps the others' tuples
+                if earlier.get(tool) != figures:  # a use changes one tool of the day
                     changed[tool] = figures
 
 

@@ -104,7 +104,7 @@ def refunded_part(payment_ref: str) -> str:
 def keys_of(event: LedgerEvent) -> tuple[str, ...]:
     """The keys this event answers, for the store's index."""
     decision, key = _KEYS[type(event)]
-    own = () if key is None else (key(event),)
+    own: tuple[str, ...] = () if key is None else (key(event),)
     if isinstance(event, PackagePurchased):
         own = (*own, bought_anywhere(event.payment_ref))
     return (decided(event.command_id), *own) if decision else own
