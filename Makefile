@@ -12,12 +12,15 @@ DEPS_STAMP := $(VENV)/.deps-$(shell cat pyproject.toml requirements-dev.lock | s
 # requirements.lock for the image, requirements-dev.lock for development and CI.
 LOCK := $(VENV)/bin/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes -q
 
-.PHONY: run test setup lock docs docs-serve kafka postgres stripe-mock go npm topics chromium lint bench reliability stop clean
+.PHONY: run test setup native lock docs docs-serve kafka postgres stripe-mock go npm topics chromium lint bench reliability stop clean
 
-run: setup kafka topics
+run: setup native kafka topics
 	$(PY) -m services.run
 
-test: setup kafka postgres stripe-mock topics chromium lint docs
+# Every test on the form that runs (the core and the folds compiled), and the unit tests again
+# on their Python source, which is what anyone edits and what runs where nothing was built.
+test: setup native kafka postgres stripe-mock topics chromium lint docs
+	KALEMA_NATIVE=0 $(VENV)/bin/pytest -q tests/unit
 	$(VENV)/bin/pytest
 
 setup: $(DEPS_STAMP)
@@ -28,6 +31,11 @@ $(DEPS_STAMP): pyproject.toml requirements-dev.lock
 	$(PY) -m pip install -q --require-hashes -r requirements-dev.lock
 	$(PY) -m pip install -q --no-deps -e .
 	rm -f $(VENV)/.deps-* && touch $@
+
+# The pure core and the projector's folds compiled with mypyc into .cache/native (once per change
+# of their sources: services/native.py). Without a C compiler everything runs as Python.
+native: setup
+	$(PY) -m services.native || echo "native: not built; the core and the folds run as Python"
 
 # After changing the dependencies in pyproject.toml: pin them anew (needs PyPI).
 lock:
@@ -84,13 +92,13 @@ docs-serve: setup npm
 # The benchmarks (benchmarks/, figures in BENCHMARKS.md): minutes each, on a quiet machine, never
 # part of make test. BENCH names one (credits bench --help lists them); ARGS go to it.
 BENCH ?= end-to-end
-bench: setup kafka postgres topics
+bench: setup native kafka postgres topics
 	$(PY) -m services.cli bench $(BENCH) $(ARGS)
 
 # The reliability runs (reliability/, verdicts in RELIABILITY.md): the fuzz run on both stores,
 # then the fault run on its own private broker and PostgreSQL cluster, then the top-up fault run
 # (the shared ones: it kills processes only). Never part of make test.
-reliability: setup kafka postgres topics
+reliability: setup native kafka postgres topics
 	$(PY) -m reliability.fuzz --messages 10000 --store sqlite --seed 1
 	$(PY) -m reliability.fuzz --messages 10000 --store postgres --seed 2
 	$(PY) -m reliability.faults

@@ -26,6 +26,8 @@ the Python figures do not show. It counts the whole machine's PostgreSQL: run it
 kept no finance books (no ``finance.fold`` and no months or days of use written, the row's
 view without them), which is the work ``32cb04c``'s projector did (issue 26's baseline, from
 before the finance read model). Nothing else changes; the product always keeps the books.
+It patches the folds, so it runs them as Python (``KALEMA_NATIVE=0``): a compiled fold calls
+its neighbours directly (``services/native.py``). Each result says which form ran (``native``).
 """
 
 from __future__ import annotations
@@ -33,7 +35,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import os
 import statistics
+import sys
 import time
 import zlib
 from collections import Counter
@@ -53,7 +57,7 @@ from events.topics import COMMANDS
 from projections import batch, finance, recorders
 from projections.projector import Projector
 from projections.settings import ProjectorSettings
-from services import gc_tuning
+from services import gc_tuning, native
 from services.ledger.catalog_file import load_catalog
 from services.ledger.intake import Incoming
 from services.ledger.ledger import Ledger
@@ -77,11 +81,15 @@ def main() -> None:
         "--without-books", action="store_true", help="the projector as if it kept no books"
     )
     args = parser.parse_args()
+    if args.without_books and native.compiled(finance):  # it patches the folds: as Python
+        env = {**os.environ, "KALEMA_NATIVE": "0"}
+        os.execve(sys.executable, [sys.executable, "-m", "benchmarks.hot_path", *sys.argv[1:]], env)
     with _without_books() if args.without_books else contextlib.nullcontext():
         runs = [_run(args) for _ in range(args.runs)]
     results = {
         "store": args.store,
         "books": not args.without_books,
+        "native": native.compiled(finance),  # the core and the folds compiled (services/native.py)
         "commands": args.commands,
         "accounts": args.accounts,
         "partitions": args.partitions,

@@ -29,6 +29,10 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "production"] = "development"
     """``production`` refuses the lab settings at start; ``development`` (``make run``) warns."""
+    native: bool = True
+    """Run the credit rules and the projector's folds compiled, when ``make native`` has built
+    them from the sources on disk (``services/native.py`` reads it as the process starts,
+    before any settings are loaded); false runs them as Python."""
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     """How every Kafka client connects (``services.kafka_clients`` builds every client with it).

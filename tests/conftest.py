@@ -23,6 +23,15 @@ from services.topics import delete_topics, ensure_topics
 BACKENDS = ["sqlite", "postgres"]
 
 
+def pytest_report_header() -> str:
+    """Which form of the core and the folds these tests run: compiled or Python."""
+    from projections import finance
+    from services import native
+
+    form = "compiled (mypyc)" if native.compiled(finance) else "Python"
+    return f"kalema: the core and the folds run {form}; KALEMA_NATIVE=0 runs Python"
+
+
 # Tests play time forward by stamping commands hours and days ahead of the broker's clock; the
 # ledger's bound on that (KALEMA_LEDGER_MAX_CLOCK_SKEW_S) is proven where a test sets it back.
 PLAYED_AHEAD_S = 400 * 86_400
