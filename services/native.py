@@ -36,6 +36,8 @@ from types import ModuleType
 
 MODULES = (
     "services.ledger.chain",
+    "services.ledger.intake",
+    "services.ledger.ledger",
     "services.ledger.core.decide",
     "services.ledger.core.lots",
     "services.ledger.core.past",
