@@ -1,18 +1,19 @@
 """The pure core and the projector's folds compiled with mypyc, used only when built from
 exactly the sources on disk.
 
-The credit rules (``services.ledger.core``) and the folds of the read model
+The credit rules (``services.ledger.core``, the chain) and the folds of the read model
 (``projections.balance``, ``batch``, ``finance``, ``alerts``, ``history``) are typed, pure
-Python. mypyc (part of mypy) compiles them unchanged into C extensions, which run the
-ledger's decisions and the projector's folds faster (BENCHMARKS.md, issue 26, the fifteenth
-pass). The Python sources stay the only code anyone edits or reads.
+Python, and so is the ledger's batch loop (``services.ledger.ledger``, ``intake``) around
+them. mypyc (part of mypy) compiles them unchanged into C extensions, which run the ledger
+and the projector on less CPU (BENCHMARKS.md, issue 26, the fifteenth pass). The Python
+sources stay the only code anyone edits or reads.
 
 A build lives in ``.cache/native/<key>/``, its key a hash of every compiled module's source
-and the interpreter's tag. ``install`` (run by the ``services.ledger`` and ``projections`` packages,
-before any of their modules loads) puts a finder first on ``sys.meta_path`` that serves each
-compiled module from the build whose key matches the sources as they are now. So an edited
-source is never shadowed by a build of its old self: it runs as Python until ``make native``
-builds it again. ``KALEMA_NATIVE=0`` runs everything as Python. No build (a machine without a
+and the interpreter's tag. ``install`` (run by the ``services.ledger`` and ``projections``
+packages, before any of their modules loads) puts a finder first on ``sys.meta_path`` that
+serves each compiled module from the build whose key matches the sources as they are now. So
+an edited source is never shadowed by a build of its old self: it runs as Python until
+``make native`` builds it again. ``KALEMA_NATIVE=0`` runs everything as Python. No build (a machine without a
 C compiler, the image) runs as Python too: the same rules, slower.
 
 ``python -m services.native`` builds (nothing to do when the build is there);
