@@ -13,8 +13,8 @@ and the interpreter's tag. ``install`` (run by the ``services.ledger`` and ``pro
 packages, before any of their modules loads) puts a finder first on ``sys.meta_path`` that
 serves each compiled module from the build whose key matches the sources as they are now. So
 an edited source is never shadowed by a build of its old self: it runs as Python until
-``make native`` builds it again. ``KALEMA_NATIVE=0`` runs everything as Python. No build (a machine without a
-C compiler, the image) runs as Python too: the same rules, slower.
+``make native`` builds it again. ``KALEMA_NATIVE=0`` runs everything as Python. No build (a
+machine without a C compiler, the image) runs as Python too: the same rules, slower.
 
 ``python -m services.native`` builds (nothing to do when the build is there);
 ``python -m services.native status`` says which form runs.
