@@ -16,6 +16,9 @@ an edited source is never shadowed by a build of its old self: it runs as Python
 ``make native`` builds it again. ``KALEMA_NATIVE=0`` runs everything as Python. No build (a
 machine without a C compiler, the image) runs as Python too: the same rules, slower.
 
+A build is code, loaded like the sources: it lives under the checkout (or the installed
+package), where only whoever may change the sources may write.
+
 ``python -m services.native`` builds (nothing to do when the build is there);
 ``python -m services.native status`` says which form runs.
 """
