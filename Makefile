@@ -17,8 +17,8 @@ LOCK := $(VENV)/bin/uv pip compile pyproject.toml --universal --python-version 3
 run: setup native kafka topics
 	$(PY) -m services.run
 
-# Every test on the form that runs (the core and the folds compiled), and the unit tests again
-# on their Python source, which is what anyone edits and what runs where nothing was built.
+# The unit tests on the Python source (what anyone edits, and what runs where nothing was
+# built), then every test on the form that runs: the core and the folds compiled.
 test: setup native kafka postgres stripe-mock topics chromium lint docs
 	KALEMA_NATIVE=0 $(VENV)/bin/pytest -q tests/unit
 	$(VENV)/bin/pytest
@@ -32,8 +32,9 @@ $(DEPS_STAMP): pyproject.toml requirements-dev.lock
 	$(PY) -m pip install -q --no-deps -e .
 	rm -f $(VENV)/.deps-* && touch $@
 
-# The pure core and the projector's folds compiled with mypyc into .cache/native (once per change
-# of their sources: services/native.py). Without a C compiler everything runs as Python.
+# The credit rules, the ledger's batch and the projector's folds compiled with mypyc into
+# .cache/native (once per change of their sources: services/native.py). Without a C compiler,
+# or with KALEMA_NATIVE=0, all of it runs as Python.
 native: setup
 	$(PY) -m services.native || echo "native: not built; the core and the folds run as Python"
 

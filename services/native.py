@@ -16,6 +16,9 @@ an edited source is never shadowed by a build of its old self: it runs as Python
 ``make native`` builds it again. ``KALEMA_NATIVE=0`` runs everything as Python. No build (a
 machine without a C compiler, the image) runs as Python too: the same rules, slower.
 
+A profiler (py-spy) sees a compiled function as native code: profile with
+``KALEMA_NATIVE=0`` to see its Python lines.
+
 A build is code, loaded like the sources: it lives under the checkout (or the installed
 package), where only whoever may change the sources may write.
 
