@@ -1,7 +1,8 @@
 # The Kalema Credits services for compose.yaml: one image, a command per service.
 # Installs exactly the pinned packages (requirements.lock, with hashes). The services run as
 # an unprivileged user: nothing in them needs root, and a compromised process should not own
-# the container (or write its own code).
+# the container (or write its own code). The image has no C compiler: the credit rules and the
+# folds run as Python, not compiled (services/native.py; make native builds them elsewhere).
 FROM python:3.11-slim
 RUN groupadd --system --gid 10001 kalema \
  && useradd --system --uid 10001 --gid kalema --home-dir /app --shell /usr/sbin/nologin kalema
