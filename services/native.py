@@ -101,9 +101,7 @@ class _Compiled(importlib.abc.MetaPathFinder):
     ) -> ModuleSpec | None:
         if fullname not in MODULES and not fullname.endswith(SHARED):
             return None
-        file = self.directory.joinpath(*fullname.split(".")).with_name(
-            fullname.rpartition(".")[2] + SUFFIX
-        )
+        file = self.directory.joinpath(*fullname.split(".")).with_suffix(SUFFIX)
         if not file.is_file():
             return None
         loader = importlib.machinery.ExtensionFileLoader(fullname, str(file))
