@@ -1,7 +1,7 @@
 """End to end (issue 15): commands per second from the first send to the last outcome and the
 last balance on Kafka, latency at a steady rate, CPU (in all and per phase) and memory per
 process, and the two references (the Kafka ceiling and stock ``eventsourcing``) in the same
-run.
+run; and whether the ledger and the projector ran compiled (``native``: ``services/native.py``).
 
     credits bench end-to-end [--store postgres|sqlite] [--ledgers 1] [--accounts 10000]
         [--commands 200000] [--producers 4] [--rate 2000 | --rate-of-capacity 0.6]
@@ -199,6 +199,18 @@ class Run:
         return found
 
 
+def compiled_services() -> bool:
+    """Whether the ledger and the projector this run started ran their core and folds
+    compiled (``services/native.py``): as Python they cost about a fifth more, and a build
+    left stale by an edit runs them as Python without a word. False for a commit from before
+    the build existed (this harness is copied into an older commit's worktree to compare)."""
+    try:
+        from services import native
+    except ImportError:
+        return False
+    return native.available()
+
+
 def throughput(commands: int, flood: tuple[float, Settled]) -> float:
     """Commands per second of a phase, from its first send to its last balance."""
     began, settled = flood
@@ -210,6 +222,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         try:
             one = Run(args, settings)
             figures = await one.measure()
+            figures["native"] = compiled_services()
             figures["references"] = await one.references()
         finally:
             await delete_topics(settings)

@@ -151,6 +151,9 @@ def table(result: dict[str, Any]) -> None:
         str(t["with_startup"]["commands_per_s"]),
     )
     out.add_row("set-up commands/s (not in the headline)", str(result["setup"]["commands_per_s"]))
+    if "native" in result:
+        form = "compiled (services/native.py)" if result["native"] else "Python"
+        out.add_row("ledger and projector ran as", form)
     for name, found in result.get("references", {}).items():
         ratio = result["ratios"].get(f"ours_to_{name}")
         out.add_row(f"{name} commands/s (ours: {ratio} times)", str(found["commands_per_s"]))

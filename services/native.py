@@ -117,14 +117,20 @@ def install() -> bool:
     global _finder
     if _finder is not None:
         return True
-    if not enabled() or not all(source(m).is_file() for m in MODULES):
+    if not available():
         return False
-    directory = build_dir()
-    if not directory.is_dir():
-        return False
-    _finder = _Compiled(directory)
+    _finder = _Compiled(build_dir())
     sys.meta_path.insert(0, _finder)
     return True
+
+
+def available() -> bool:
+    """Whether a process started now would run compiled: the setting allows it and a build
+    of the sources as they are exists (what ``install`` checks, for a process that starts
+    others, as a benchmark does)."""
+    if not enabled() or not all(source(m).is_file() for m in MODULES):
+        return False
+    return build_dir().is_dir()
 
 
 def compiled(module: ModuleType) -> bool:

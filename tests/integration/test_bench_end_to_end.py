@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from services import native
 from services.settings import REPO
 
 SMALL = {
@@ -64,6 +65,7 @@ def test_a_small_end_to_end_run_answers_every_command_and_writes_its_figures(
     assert run["references"]["kafka_ceiling"]["replies_missing"] == 0
     assert set(run["ratios"]) == {"ours_to_kafka_ceiling", "ours_to_naive_eventsourcing"}
     assert {"ledger 1", "projector", "harness"} <= set(run["resources"])
+    assert run["native"] is native.available()  # which form the figures are of
     if backend == "postgres":  # its backends found by our processes' connections
         assert run["resources"]["postgres backends"]["cpu_s"] > 0
     for name in ("ledger 1", "projector"):  # what a command cost in each phase, apart

@@ -65,3 +65,16 @@ def test_the_modules_run_compiled_exactly_when_a_build_of_these_sources_is_serve
 
     served = native._finder is not None
     assert [native.compiled(m) for m in (state, finance, batch)] == [served] * 3
+
+
+def test_a_process_started_now_runs_compiled_only_with_a_build_of_these_sources_and_the_setting_on(
+    sources: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("KALEMA_NATIVE", "1")
+    assert not native.available()  # nothing built yet
+
+    native.build_dir().mkdir(parents=True)
+    assert native.available()
+
+    monkeypatch.setenv("KALEMA_NATIVE", "0")
+    assert not native.available()
