@@ -25,6 +25,7 @@ from services.api.settings import ApiSettings
 from services.observability import configure_logging
 
 log = logging.getLogger("kalema.api")
+LISTENING = "api: listening on"  # logged once a shared port's socket takes connections
 
 
 class ApiServer(uvicorn.Server):
@@ -39,6 +40,15 @@ class ApiServer(uvicorn.Server):
     async def serve(self, sockets: list[socket.socket] | None = None) -> None:
         self.loop = asyncio.get_running_loop()
         await super().serve(sockets)
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        """Start, then say so for a shared port: uvicorn logs where it listens only for a
+        port it opened itself, and until this process listens, the kernel gives every new
+        connection to the other processes on the port."""
+        await super().startup(sockets)
+        if self.started and sockets:
+            where = sockets[0].getsockname()
+            log.info("%s %s:%d, shared with other processes", LISTENING, where[0], where[1])
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         ports, alerts = self.app.state.ports, getattr(self.app.state, "alert_feed", None)

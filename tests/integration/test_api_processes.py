@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 
+from services.api.__main__ import LISTENING
 from services.client import LedgerClient
 from services.settings import Settings
 from tests.integration.conftest_api import SERVICE_TOKEN, bearer, open_account, sse_events
@@ -40,7 +41,9 @@ async def test_streams_spread_over_two_api_processes_on_one_port_all_get_the_bal
         async with LedgerClient(store_settings, timeout_s=30) as client:
             await open_account(client, "acct-shared")
             for name in ("api-1", "api-2"):
+                # The port answers as soon as either process listens: each says when it does.
                 await until_serving(url, children[name], tmp_path / f"{name}.log")
+                await until_listening(tmp_path / f"{name}.log")
             async with AsyncExitStack() as streams:
                 received = []
                 for _ in range(STREAMS):  # a connection each: the kernel picks the process
@@ -63,6 +66,15 @@ async def test_streams_spread_over_two_api_processes_on_one_port_all_get_the_bal
     assert {b["version"] for b in balances} == {used.stream_version}
     served = [_streams_served(tmp_path / f"{name}.log") for name in ("api-1", "api-2")]
     assert sum(served) == STREAMS and min(served) > 0, served
+
+
+async def until_listening(log: Path) -> None:
+    """Until the process of ``log`` takes connections on the shared port: before it does, the
+    kernel gives every connection to the other one (a run whose streams all went to one
+    process, ``[0, 24]``, had checked only that the port answered)."""
+    async with asyncio.timeout(30):
+        while LISTENING not in log.read_text():
+            await asyncio.sleep(0.1)
 
 
 def _streams_served(log: Path) -> int:
