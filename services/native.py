@@ -117,20 +117,27 @@ def install() -> bool:
     global _finder
     if _finder is not None:
         return True
-    if not available():
+    directory = usable_build()
+    if directory is None:
         return False
-    _finder = _Compiled(build_dir())
+    _finder = _Compiled(directory)
     sys.meta_path.insert(0, _finder)
     return True
 
 
-def available() -> bool:
-    """Whether a process started now would run compiled: the setting allows it and a build
-    of the sources as they are exists (what ``install`` checks, for a process that starts
-    others, as a benchmark does)."""
+def usable_build() -> Path | None:
+    """The build a process started now would serve: the setting allows it and a build of the
+    sources as they are exists (None: it runs as Python)."""
     if not enabled() or not all(source(m).is_file() for m in MODULES):
-        return False
-    return build_dir().is_dir()
+        return None
+    directory = build_dir()  # hashes every compiled module's source: once per call
+    return directory if directory.is_dir() else None
+
+
+def available() -> bool:
+    """Whether a process started now would run compiled (``install``'s check, for a process
+    that starts others, as a benchmark does)."""
+    return usable_build() is not None
 
 
 def compiled(module: ModuleType) -> bool:
