@@ -41,7 +41,7 @@ class Projected:
     history: list[history.Line] = field(default_factory=list)
     quarantined: dict[str, str] = field(default_factory=dict)
     periods: dict[tuple[str, str], finance.Period] = field(default_factory=dict)
-    usage: dict[tuple[str, str], dict[str, tuple[int, int]]] = field(default_factory=dict)
+    usage: dict[tuple[str, str], finance.Today] = field(default_factory=dict)
 
     @property
     def updates(self) -> list[BalanceUpdated]:
@@ -68,17 +68,17 @@ class Projected:
         self.usage = {k: u for k, u in self.usage.items() if k[0] != account_id}
 
     def booked(self, account_id: str, books: finance.Books, before: finance.Books) -> None:
-        """Keep the account's latest month as the books now have it, and of its latest day
-        only the tools a use changed (rewriting every tool of the day on every page cost a
-        busy account a row per tool it had used that day, for each use)."""
+        """Keep a month or a day of the account's books once it is over: the books' latest
+        month and day are in its row (``Entry.books``, in the view), and the finance tables
+        hold only those before them, each written once, when the account's next event (for
+        a day, its next use) comes in a later one. Writing the open month and day with every
+        page cost two rows a use (BENCHMARKS.md, issue 26)."""
         assert books.period is not None, "books that folded an event have a period"
-        self.periods[account_id, books.period.month] = books.period
-        if books.today is not before.today:
-            earlier: finance.Today = before.today if before.day == books.day else {}
-            changed = self.usage.setdefault((account_id, books.day), {})
-            for tool, figures in books.today.items():
-                if earlier.get(tool) != figures:  # a use changes one tool of the day
-                    changed[tool] = figures
+        closed = before.period
+        if closed is not None and closed.month != books.period.month:
+            self.periods[account_id, closed.month] = closed
+        if before.day and before.day != books.day:
+            self.usage[account_id, before.day] = before.today
 
 
 def project(

@@ -338,7 +338,7 @@ def load(doc: Mapping[str, Any]) -> Books:
         return Books(
             lots={k: PricedLot(*v) for k, v in doc["lots"].items()},
             plans=dict(doc["plans"]),
-            period=None if period is None else _period_from(period),
+            period=None if period is None else period_from(period),
             day=doc["day"],
             today={k: (v[0], v[1]) for k, v in doc["today"].items()},
         )
@@ -346,7 +346,8 @@ def load(doc: Mapping[str, Any]) -> Books:
         raise ValueError(f"unreadable books: {error!r}") from error
 
 
-def _period_from(doc: Mapping[str, Any] | list[Any]) -> Period:
+def period_from(doc: Mapping[str, Any] | list[Any]) -> Period:
+    """A period back from ``dump``'s JSON (an array, or an object as older rows wrote it)."""
     fields_ = dict(doc) if isinstance(doc, Mapping) else dict(zip(Period._fields, doc, strict=True))
     fields_["subscription"] = {k: (v[0], v[1], v[2]) for k, v in fields_["subscription"].items()}
     fields_["granted"] = tuple(fields_["granted"])

@@ -1,7 +1,9 @@
 """The finance read model's tables, the same in both databases: one row per account and month
-(``finance_periods``) and one per account, day and tool used (``usage_daily``). Written by the
-projector in the transaction of the page that changed them; a month's row is written only
-while it is the account's latest month, so a closed month stays as it was."""
+(``finance_periods``) and one per account, day and tool used (``usage_daily``). An account's
+latest month and day are kept in its balance row, with its books; a month's or a day's rows are
+written once, when it is over (the account's next event comes in a later one), in the
+transaction of that page, so a closed month stays as it was. Readers take the two together
+(``recorders.periods`` and ``recorders.usage``)."""
 
 from __future__ import annotations
 

@@ -234,10 +234,6 @@ class Projector:
             log.error("QUARANTINED %s: cannot fold its event (%s)", account_id, reason)
             repaired.pop(account_id, None)
         projected.entries = {**repaired, **projected.entries}
-        for account_id, entry in repaired.items():
-            if entry.books.period is not None:
-                key = (account_id, entry.books.period.month)
-                projected.periods.setdefault(key, entry.books.period)
         messages = projected.messages()
         return Folded(after, page, projected, messages, started, read, time.perf_counter())
 

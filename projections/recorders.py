@@ -167,6 +167,31 @@ def _books(periods: Periods, usage: Usage) -> tuple[list[tuple[Any, ...]], list[
     return months, list(finance_tables.usage_rows(usage))
 
 
+def _kept_books(account_id: str, view: str) -> dict[str, Any] | None:
+    """The books a row's view keeps beside the balance (``balance.dump``), as data; none from
+    a view of another format (the finance tables hold all that its writer kept). ``ValueError``
+    if the view cannot be read."""
+    try:
+        doc = orjson.loads(view)
+        books = doc.get("books") if doc.get("format") == balance.FORMAT else None
+    except AttributeError as error:  # JSON, but not a view's object
+        raise ValueError(f"unreadable view of {account_id}: {error!r}") from error
+    if books is not None and not isinstance(books, dict):
+        raise ValueError(f"unreadable books of {account_id}: {books!r}")
+    return books
+
+
+def _latest_period(account_id: str, view: str) -> finance.Period | None:
+    """The account's latest month, from its row's books (``_kept_books``)."""
+    books = _kept_books(account_id, view)
+    if books is None or books.get("period") is None:
+        return None
+    try:
+        return finance.period_from(books["period"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"unreadable books of {account_id}: {error!r}") from error
+
+
 class _Page(NamedTuple):
     """A page's rows as ``write_page`` takes them, with the row count of its largest table."""
 
@@ -217,7 +242,7 @@ class _BalanceTable:
         periods: Periods | None = None,
         usage: Usage | None = None,
     ) -> None:
-        """Write these rows, the events' history, the finance periods and usage they changed
+        """Write these rows, the events' history, the finance months and days they closed
         (and quarantined accounts) and move the position from ``previous`` to ``position``,
         atomically."""
         with gc_paused():  # a page's rows are acyclic: reference counting frees them
@@ -354,22 +379,52 @@ class _BalanceTable:
         c.executemany(self.q(table.from_values), rows)
 
     def periods(self, upto: str) -> list[tuple[str, finance.Period]]:
-        """Every account's months up to ``upto`` (YYYY-MM), by account and month."""
-        with reading(self.datastore) as c:
+        """Every account's months up to ``upto`` (YYYY-MM), by account and month: those over
+        from their table, each account's latest from its row's books (``Projected.booked``),
+        read as of one instant. The row's month wins over a row of the same month in the
+        table (one written while the table still kept the open month)."""
+        with self.snapshot_transaction() as c:
             c.execute(self.q(finance_tables.SELECT_PERIODS), (upto,))
-            return [finance_tables.period_of(dict(r)) for r in c.fetchall()]
+            months = {
+                (account_id, period.month): period
+                for account_id, period in map(finance_tables.period_of, map(dict, c.fetchall()))
+            }
+            c.execute(self.q("SELECT account_id, view FROM {table}"))
+            for row in c.fetchall():
+                latest = _latest_period(row["account_id"], row["view"])
+                if latest is not None and latest.month <= upto:
+                    months[row["account_id"], latest.month] = latest
+        return [(account_id, months[account_id, month]) for account_id, month in sorted(months)]
 
     def usage(self, account_id: str, first: str, last: str) -> list[tuple[str, str, int, int]]:
-        """The account's (day, tool, uses, credits) from day ``first`` to ``last``."""
-        with reading(self.datastore) as c:
+        """The account's (day, tool, uses, credits) from day ``first`` to ``last``: the days
+        over from their table, its latest day from its row's books (which wins, as above)."""
+        with self.snapshot_transaction() as c:
             c.execute(self.q(finance_tables.SELECT_USAGE), (account_id, first, last))
-            return [(r["day"], r["tool"], int(r["uses"]), int(r["credits"])) for r in c.fetchall()]
+            rows = c.fetchall()
+            days = {(r["day"], r["tool"]): (int(r["uses"]), int(r["credits"])) for r in rows}
+            c.execute(self.q("SELECT view FROM {table} WHERE account_id = ?"), (account_id,))
+            row = c.fetchone()
+        kept = None if row is None else _kept_books(account_id, row["view"])
+        books = finance.Books() if kept is None else finance.load(kept)
+        if books.day and first <= books.day <= last:
+            days = {key: figures for key, figures in days.items() if key[0] != books.day}
+            days.update(((books.day, tool), figures) for tool, figures in books.today.items())
+        return [(day, tool, *days[day, tool]) for day, tool in sorted(days)]
 
     def has_books(self) -> bool:
-        """Whether the finance periods hold anything (a read model from before them does not)."""
+        """Whether the read model keeps books: a month over in their table, or a row whose
+        view holds its books (a read model from before the books has neither)."""
         with reading(self.datastore) as c:
             c.execute(self.q("SELECT 1 FROM {periods} LIMIT 1"))
-            return c.fetchone() is not None
+            if c.fetchone() is not None:
+                return True
+            c.execute(self.q("SELECT account_id, view FROM {table} LIMIT 1"))
+            row = c.fetchone()
+        try:
+            return row is not None and _kept_books(row["account_id"], row["view"]) is not None
+        except ValueError:  # an unreadable row: the projector rebuilds it from its stream
+            return True
 
     def history_page(
         self, account_id: str, upto: int, offset: int, limit: int

@@ -213,7 +213,9 @@ async def test_check_finds_unbalanced_books(store_settings, ledger, projector, c
     used = await client.submit(UseTool(**ids("acct-b1", "2"), tool="content_analysis", units=1))
     await folded(projector, "acct-b1", used.stream_version)
 
-    execute(store_settings, "UPDATE finance_periods SET consumed_cents = consumed_cents + 1")
+    # The account's month is its latest: kept in its row's books. Its opening made 1, not 0.
+    month = f'"period":["{NOW:%Y-%m}",'
+    execute(store_settings, f"UPDATE balances SET view = replace(view, '{month}0,', '{month}1,')")
 
     _, differences = maintenance.check(projector.settings)
     assert [(d.account_id, d.field) for d in differences] == [("acct-b1", f"books.{NOW:%Y-%m}")]

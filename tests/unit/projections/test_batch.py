@@ -70,21 +70,43 @@ def test_an_account_that_was_never_opened_gets_a_row_but_no_update():
     assert list(projected.entries) == ["acct-1"] and projected.updates == []
 
 
-def test_a_page_writes_the_days_usage_of_the_tools_its_uses_changed_not_every_tool_of_the_day():
-    commands = [
-        renewed("solo", 0),
-        used("article_generation", at=1),
-        used("image_generation", at=1),
-    ]
-    recorded = [r for _, rs in decided([*commands, used("article_generation", at=1)]) for r in rs]
+def test_a_page_of_uses_on_one_day_writes_no_usage_or_month_rows_only_the_accounts_row():
+    commands = [renewed("solo", 0), used("image_generation", at=1), used("meta_description", at=1)]
+    recorded = [r for _, rs in decided(commands) for r in rs]
+
+    projected = project({}, recorded, RULES)
+
+    assert projected.usage == {} and projected.periods == {}
+    books = projected.entries["acct-1"].books
+    assert (books.day, dict(books.today)) == (
+        "2026-11-02",
+        {"image_generation": (1, 40), "meta_description": (1, 2)},
+    )
+
+
+def test_a_day_is_written_whole_once_the_accounts_next_use_comes_on_a_later_day():
+    commands = [renewed("solo", 0), used("image_generation", at=1), used("meta_description", at=1)]
+    recorded = [r for _, rs in decided([*commands, used("meta_description", at=2)]) for r in rs]
     earlier = project({}, recorded[:-1], RULES)
 
     later = project(earlier.entries, recorded[-1:], RULES)
 
-    assert [sorted(tools) for tools in earlier.usage.values()] == [
-        ["article_generation", "image_generation"]
-    ]
-    assert [dict(tools) for tools in later.usage.values()] == [{"article_generation": (2, 100)}]
+    assert {k: dict(tools) for k, tools in later.usage.items()} == {
+        ("acct-1", "2026-11-02"): {"image_generation": (1, 40), "meta_description": (1, 2)}
+    }
+    assert dict(later.entries["acct-1"].books.today) == {"meta_description": (1, 2)}
+
+
+def test_a_month_is_written_once_the_accounts_next_event_comes_in_a_later_month():
+    commands = [renewed("solo", 0), used("keyword_suggestions", at=1), renewed("solo", 30)]
+    *before, renewal = [rs for _, rs in decided(commands)]
+    earlier = project({}, [r for rs in before for r in rs], RULES)
+
+    later = project(earlier.entries, renewal, RULES)
+
+    november = earlier.entries["acct-1"].books.period
+    assert later.periods == {("acct-1", "2026-11"): november}
+    assert later.entries["acct-1"].books.period.month == "2026-12"
 
 
 @settings(max_examples=150, deadline=None)
@@ -101,19 +123,31 @@ def test_the_same_log_gives_the_same_rows_and_alerts_however_it_is_cut_into_batc
     whole = project({}, [r for b in batches for r in b], RULES)
     entries: dict[str, Entry] = {}
     alerts = []
-    usage: dict[tuple[str, str, str], tuple[int, int]] = {}  # the table, row by row
+    periods: dict[tuple[str, str], Any] = {}  # the tables, row by row
+    usage: dict[tuple[str, str, str], tuple[int, int]] = {}
     for batch in batches:
         projected = project(entries, batch, RULES)
         entries.update(projected.entries)
         alerts += projected.alerts
+        periods.update(projected.periods)
         usage.update(rows(projected.usage))
 
     assert entries == whole.entries
     assert alerts == whole.alerts
-    assert usage == dict(rows(whole.usage))
+    assert (periods, usage) == (whole.periods, dict(rows(whole.usage)))
+    assert not any(key in periods for key in latest_months(entries))
+    assert not any(key[:2] in latest_days(entries) for key in usage)
 
 
 def rows(usage: Mapping[tuple[str, str], Mapping[str, tuple[int, int]]]) -> Iterator[Any]:
     for (account_id, day), tools in usage.items():
         for tool, figures in tools.items():
             yield (account_id, day, tool), figures
+
+
+def latest_months(entries: Mapping[str, Entry]) -> set[tuple[str, str]]:
+    return {(a, e.books.period.month) for a, e in entries.items() if e.books.period}
+
+
+def latest_days(entries: Mapping[str, Entry]) -> set[tuple[str, str]]:
+    return {(a, e.books.day) for a, e in entries.items() if e.books.day}
