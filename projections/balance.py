@@ -5,9 +5,8 @@ folded with the core's own ``evolve`` so the balance agrees with the ledger to t
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Final, Protocol, final
 
 import orjson
 from pydantic import BaseModel
@@ -33,16 +32,44 @@ class RecordedEvent(Protocol):
     def event(self) -> LedgerEvent: ...
 
 
-@dataclass(frozen=True, slots=True)
+@final
 class BalanceView:
-    """One account's balance as of stream ``version``, and the lean account it is read from."""
+    """One account's balance as of stream ``version``, and the lean account it is read from.
+    Never changed once made: a fold makes a new one.
 
-    account_id: str
-    account: Account = field(default_factory=Account)
-    updated_at: datetime | None = None
-    # The figures, worked out on first use: a page asks for them up to four times per event
-    # (the history row before and after, the alerts, the message).
-    _figures: Balance | None = field(default=None, compare=False, repr=False)
+    A plain class, not a frozen dataclass: the fold makes one per event, and compiled
+    (``services.native``) its ``__init__`` is C, where a frozen dataclass's is generated
+    Python setting each field through ``object.__setattr__`` (BENCHMARKS.md, issue 26)."""
+
+    __slots__ = ("_figures", "account", "account_id", "updated_at")
+
+    def __init__(
+        self, account_id: str, account: Account | None = None, updated_at: datetime | None = None
+    ) -> None:
+        self.account_id: Final = account_id
+        self.account: Final = Account() if account is None else account
+        self.updated_at: Final = updated_at
+        # The figures, worked out on first use: a page asks for them up to four times per
+        # event (the history row before and after, the alerts, the message).
+        self._figures: Balance | None = None
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, BalanceView):
+            return NotImplemented
+        return (self.account_id, self.account, self.updated_at) == (
+            other.account_id,
+            other.account,
+            other.updated_at,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.account_id, self.account, self.updated_at))
+
+    def __repr__(self) -> str:
+        return (
+            f"BalanceView(account_id={self.account_id!r}, account={self.account!r}, "
+            f"updated_at={self.updated_at!r})"
+        )
 
     @property
     def version(self) -> int:
@@ -51,8 +78,7 @@ class BalanceView:
     @property
     def figures(self) -> Balance:
         if self._figures is None:
-            object.__setattr__(self, "_figures", balance(self.account))  # a memo, not a change
-        assert self._figures is not None
+            self._figures = balance(self.account)  # a memo, not a change
         return self._figures
 
     @property

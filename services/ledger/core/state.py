@@ -12,7 +12,6 @@ account is. State is immutable (``immutables.Map``, one new tuple per event).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -130,9 +129,9 @@ _REMAINING = Lot._fields.index("remaining")
 _new = tuple.__new__  # a new state or lot, field by field: several times cheaper than _replace
 
 
-@dataclass(frozen=True, slots=True)
-class Balance:
-    """Spendable credits by kind, and what open holds have set aside."""
+class Balance(NamedTuple):
+    """Spendable credits by kind, and what open holds have set aside. A named tuple: the
+    projector makes one per event (BENCHMARKS.md, issue 26)."""
 
     subscription: int
     purchased: int
@@ -147,7 +146,7 @@ class Balance:
 def balance(state: Account) -> Balance:
     """The balance as the events left it: expiries count once they are recorded, and a cycle
     renewed early counts from its start (once an event at or after it has been recorded)."""
-    return Balance(*credits_by_kind(state))
+    return _new(Balance, credits_by_kind(state))
 
 
 def credits_by_kind(state: Account) -> tuple[int, int, int, int]:
