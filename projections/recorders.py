@@ -383,18 +383,23 @@ class _BalanceTable:
         from their table, each account's latest from its row's books (``Projected.booked``),
         read as of one instant. The row's month wins over a row of the same month in the
         table (one written while the table still kept the open month)."""
+        months: dict[str, list[finance.Period]] = {}
         with self.snapshot_transaction() as c:
             c.execute(self.q(finance_tables.SELECT_PERIODS), (upto,))
-            months = {
-                (account_id, period.month): period
-                for account_id, period in map(finance_tables.period_of, map(dict, c.fetchall()))
-            }
+            for row in c.fetchall():  # by account and month
+                account_id, period = finance_tables.period_of(dict(row))
+                months.setdefault(account_id, []).append(period)
             c.execute(self.q("SELECT account_id, view FROM {table}"))
             for row in c.fetchall():
                 latest = _latest_period(row["account_id"], row["view"])
-                if latest is not None and latest.month <= upto:
-                    months[row["account_id"], latest.month] = latest
-        return [(account_id, months[account_id, month]) for account_id, month in sorted(months)]
+                if latest is None or latest.month > upto:
+                    continue
+                kept = months.setdefault(row["account_id"], [])
+                if kept and kept[-1].month == latest.month:
+                    kept[-1] = latest
+                else:  # a month is in the table only once the row has gone past it
+                    kept.append(latest)
+        return [(account_id, p) for account_id in sorted(months) for p in months[account_id]]
 
     def usage(self, account_id: str, first: str, last: str) -> list[tuple[str, str, int, int]]:
         """The account's (day, tool, uses, credits) from day ``first`` to ``last``: the days
