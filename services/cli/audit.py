@@ -148,7 +148,7 @@ def _print_at(account: str, events: list, moment: datetime, as_json: bool) -> No
         "version": state.version,
         "plan": state.plan,
         "cycle_end": state.cycle_end.isoformat() if state.cycle_end else None,
-        **dataclasses.asdict(figures),
+        **figures._asdict(),
         "total": figures.total,
     }
     if as_json:
