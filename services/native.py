@@ -46,6 +46,7 @@ MODULES = (
     "services.ledger.intake",
     "services.ledger.ledger",
     "services.ledger.core.decide",
+    "services.ledger.core.invariants",
     "services.ledger.core.lots",
     "services.ledger.core.past",
     "services.ledger.core.state",

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, Final, NamedTuple, TypeVar, final
 
 from events.commands import (
     BuyPackage,
@@ -140,18 +139,25 @@ class Decision(NamedTuple):
         return self.refusal is not None
 
 
-@dataclass(frozen=True, slots=True)
+@final
 class Arrival:
-    """When a command's record reached the broker (its Kafka timestamp), and how far ahead
-    of that a producer's clock may be."""
+    """When a command's record reached the broker (its Kafka timestamp), how far ahead of
+    that a producer's clock may be, and so the ``latest`` ``occurred_at`` the command may
+    carry. Never changed once made.
 
-    at: datetime
-    max_skew_s: int
+    A plain class, not a frozen dataclass: the ledger makes one per command, and compiled
+    (``services.native``) its ``__init__`` is C, where a frozen dataclass's is generated
+    Python setting each field through ``object.__setattr__`` (BENCHMARKS.md, issue 26)."""
 
-    @property
-    def latest(self) -> datetime:
-        """The latest ``occurred_at`` the command may carry."""
-        return self.at + timedelta(seconds=self.max_skew_s)
+    __slots__ = ("at", "latest", "max_skew_s")
+
+    def __init__(self, at: datetime, max_skew_s: int) -> None:
+        self.at: Final = at
+        self.max_skew_s: Final = max_skew_s
+        self.latest: Final = at + timedelta(seconds=max_skew_s)
+
+    def __repr__(self) -> str:
+        return f"Arrival(at={self.at!r}, max_skew_s={self.max_skew_s!r})"
 
 
 def handle(
