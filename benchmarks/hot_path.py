@@ -6,11 +6,12 @@ busy machine disturbs far less than the wall clock.
         [--accounts 1000] [--partitions 8] [--runs 3] [--out PATH] [--without-books]
 
 The ledger: ``--commands`` commands (tests/workload.py) as Kafka records, each account's in
-one of ``--partitions`` partitions as the commands topic has (so that a batch of 500, like a
-fetch of the running ledger, stores a position for each), in batches of 500,
-each read, decided (``Ledger.decide_batch``), its outcomes encoded as they are published, and
-committed (``Ledger.commit``) against a fresh store, its accounts already cached (a first pass
-over every account is not timed). The projector: the stored log read in pages, folded,
+one of ``--partitions`` partitions as the commands topic has (so that a batch, like a fetch
+of the running ledger, stores a position for each), in batches as large as the running
+ledger's under a backlog (``ledger_batch_max_records``), each read, decided
+(``Ledger.decide_batch``), its outcomes encoded as they are published, and committed
+(``Ledger.commit``) against a fresh store, its accounts already cached (a first pass over
+every account is not timed). The projector: the stored log read in pages, folded,
 its balance messages built and encoded, and each page's rows committed (``Projector._step``
 without the broker), each stage of a page timed apart (read, load the entries, fold, build
 and encode the messages, save, remember) as µs an event. Each figure is the median of
@@ -65,7 +66,7 @@ from services.ledger.store import LedgerStore
 from services.settings import REPO
 from tests.workload import command_log
 
-BATCH = 500
+BATCH = ProjectorSettings().ledger_batch_max_records  # a backlog's batches, as the ledger's
 STAGES = ("read", "entries", "fold", "messages", "save", "remember")  # of a projector's page
 
 

@@ -5,7 +5,7 @@ when the chain is keyed, encoded) and the batch's metrics. In one process, no Ka
     .venv/bin/python -m benchmarks.ledger_edge [--commands 20000] [--accounts 10000]
         [--passes 7] [--out PATH]
 
-The workload (tests/workload.py) is decided and committed in batches of 500 as
+The workload (tests/workload.py) is decided and committed in the ledger's batches as
 ``benchmarks.hot_path`` does, on a throwaway SQLite store; then each pass times, with
 ``time.process_time``, what ``LedgerConsumer`` does after a commit: ``checkpoints.heads`` and
 ``checkpoints.messages`` unkeyed and under a chain key, and ``metrics.committed``. Printed: the

@@ -212,13 +212,14 @@ async def test_a_batch_that_holds_its_minimum_bytes_does_not_linger_for_more():
     await edge.on_batch(None, _Fetched(handed))  # type: ignore[arg-type]
 
     assert store.events(ACCOUNT) == ["CycleStarted", "PackagePurchased", "ToolUsed"]
-    assert drip.asked == [498]
+    assert drip.asked == [settings.ledger_batch_max_records - 2]  # the room left
 
 
 async def test_with_no_linger_a_batch_of_several_commands_takes_one_fetch_more_and_goes():
-    edge, store, drip, handed = _dripping(Settings(ledger_batch_linger_ms=0), handed=2)
+    settings = Settings(ledger_batch_linger_ms=0)
+    edge, store, drip, handed = _dripping(settings, handed=2)
 
     await edge.on_batch(None, _Fetched(handed))  # type: ignore[arg-type]
 
     assert store.events(ACCOUNT) == ["CycleStarted", "PackagePurchased", "ToolUsed"]
-    assert drip.asked == [498]
+    assert drip.asked == [settings.ledger_batch_max_records - 2]  # the room left
