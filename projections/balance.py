@@ -152,9 +152,10 @@ def dump(view: BalanceView, books: dict[str, Any] | None = None) -> str:
     (``projections.finance.dump``).
 
     This runs for every changed account of every page, so the document is handed to orjson
-    as the state holds it (named tuples become arrays, times ISO 8601, as ``to_document``
-    writes them) instead of being copied into lists and strings first. A unit test holds
-    the two encodings equal."""
+    with its times as the state holds them (orjson writes them ISO 8601, as ``to_document``
+    does) and its lots as arrays: orjson writes no named tuple itself, and handing one back
+    to Python (``_plain``) costs more than the copy (BENCHMARKS.md, issue 26). A unit test
+    holds the two encodings equal."""
     state = view.account
     document: dict[str, Any] = {
         "format": FORMAT,
@@ -168,7 +169,7 @@ def dump(view: BalanceView, books: dict[str, Any] | None = None) -> str:
         "cycle_end": state.cycle_end,
         "subscription_lot_id": state.subscription_lot_id,
         "pending_plan": state.pending_plan,
-        "lots": list(state.lots.values()),
+        "lots": [list(lot) for lot in state.lots.values()],
         "holds": list(state.holds.values()),
         "refunded": sorted(state.refunded),
     }

@@ -320,14 +320,25 @@ def _used_today(books: Books, event: ToolUsed | HoldSettled, day: str) -> tuple[
 
 def dump(books: Books) -> dict[str, Any]:
     """The books as data for the balance row's JSON (``balance.dump``): the lots and the
-    period as their named tuples, which it writes as arrays."""
+    period as arrays, every mapping a dict. orjson writes neither a named tuple nor a
+    read-only mapping itself, and handing one back to Python costs about 0.5 µs each, for
+    every changed account of every page (BENCHMARKS.md, issue 26)."""
+    period = books.period
+    figures: list[Any] | None = None
+    if period is not None:
+        figures = list(period)
+        figures[_SUBSCRIPTION] = _dict(period.subscription)
     return {
-        "lots": books.lots,
-        "plans": books.plans,
-        "period": books.period,
+        "lots": {lot_id: list(lot) for lot_id, lot in books.lots.items()},
+        "plans": _dict(books.plans),
+        "period": figures,
         "day": books.day,
-        "today": books.today,
+        "today": _dict(books.today),
     }
+
+
+def _dict(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    return mapping if isinstance(mapping, dict) else dict(mapping)
 
 
 def load(doc: Mapping[str, Any]) -> Books:

@@ -592,6 +592,14 @@ class PostgresBalanceRecorder(_BalanceTable, TakingTurnsToCreate, PostgresTracki
     def history_row(self, line: history.Line) -> tuple[Any, ...]:
         return line  # its time is taken as it is
 
+    def row(self, entry: Entry, message: BalanceUpdated) -> tuple[Any, ...]:
+        """As the base's, its times taken as they are (a row a changed account, every page)."""
+        return (
+            *_message_columns(message),
+            balance.dump(entry.view, finance.dump(entry.books)),
+            orjson.dumps(alerts.dump(entry.alerts)).decode(),
+        )
+
     @contextmanager
     def page_transaction(self, largest: int) -> Iterator[Any]:
         """A small page (none of its tables above ``SMALL_PAGE`` rows) in pipeline mode: its
