@@ -57,10 +57,11 @@ class Settings(BaseSettings):
     ledger_batch_max_records: int = Field(2000, gt=0)
     """The most commands one batch decides, under a backlog (a flood, a restart): each batch
     has a fixed cost (a decision pass, a commit, a round of acknowledgements, the projector's
-    page after it), which 2,000 commands share where 500 did (a command's CPU 13 to 18 % less
-    in the ledger and 16 to 24 % in the projector, end to end; BENCHMARKS.md, issue 26). The
-    first command of a full batch waits for the whole batch: about 0.1 s of CPU. A steady
-    stream's batches are cut far smaller by ``ledger_batch_min_bytes`` and the linger."""
+    page after it), which 2,000 commands share where 500 did: end to end, a command's CPU
+    fell by about a seventh in the ledger and a fifth in the projector (BENCHMARKS.md, issue
+    26). The first command of a full batch waits for the whole batch: about 0.1 s of CPU. A
+    steady stream's batches are cut far smaller by ``ledger_batch_min_bytes`` and the
+    linger."""
     ledger_batch_wait_ms: int = 100
     ledger_catch_up_ms: int = Field(3, ge=0)
     ledger_batch_linger_ms: int = Field(10, ge=0, le=5000)
