@@ -16,7 +16,7 @@ class ProjectorSettings(Settings):
     """How often the SQLite log is polled. PostgreSQL wakes the projector by LISTEN/NOTIFY and
     is polled only every ``projector_safety_poll_ms`` in case a notification is missed."""
     projector_safety_poll_ms: int = Field(1000, gt=0)
-    projector_batch_max_events: int = Field(5000, gt=0)
+    projector_batch_max_events: int = Field(10_000, gt=0)
     """The most events one page reads: a page takes a whole batch of the ledger's
     (``ledger_batch_max_records`` commands, an event or two each), so the page's fixed cost
     (a read, a commit, a round of acknowledgements) is shared as the ledger's batch shares

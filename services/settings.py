@@ -54,13 +54,14 @@ class Settings(BaseSettings):
     least one of its own, so have more than the instances that run at once."""
 
     ledger_group_id: str = "kalema-ledger"
-    ledger_batch_max_records: int = Field(2000, gt=0)
+    ledger_batch_max_records: int = Field(5000, gt=0)
     """The most commands one batch decides, under a backlog (a flood, a restart): each batch
     has a fixed cost (a decision pass, a commit, a round of acknowledgements, the projector's
-    page after it), which 2,000 commands share where 500 did: end to end, a command's CPU
-    fell by about a seventh in the ledger and a fifth in the projector (BENCHMARKS.md, issue
-    26). The first command of a full batch waits for the whole batch: about 0.1 s of CPU. A
-    steady stream's batches are cut far smaller by ``ledger_batch_min_bytes`` and the
+    page after it). End to end, 2,000 commands a batch rather than 500 cut a command's CPU
+    by about a seventh in the ledger and a fifth in the projector, and 5,000 by a further 4
+    to 9 % and 11 to 15 % (BENCHMARKS.md, issue 26). The first command of a full batch
+    waits for the whole batch, about 0.25 s of CPU, and the ledger holds about 25 MB more.
+    A steady stream's batches are cut far smaller by ``ledger_batch_min_bytes`` and the
     linger."""
     ledger_batch_wait_ms: int = 100
     ledger_catch_up_ms: int = Field(3, ge=0)
