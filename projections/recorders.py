@@ -593,7 +593,8 @@ class PostgresBalanceRecorder(_BalanceTable, TakingTurnsToCreate, PostgresTracki
         return line  # its time is taken as it is
 
     def row(self, entry: Entry, message: BalanceUpdated) -> tuple[Any, ...]:
-        """As the base's, its times taken as they are (a row a changed account, every page)."""
+        """As the base's, with the times taken as they are (one row for each changed account
+        of every page: no generator converting them)."""
         return (
             *_message_columns(message),
             balance.dump(entry.view, finance.dump(entry.books)),
