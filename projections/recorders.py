@@ -211,6 +211,7 @@ class _BalanceTable:
 
     datastore: Any
     time_type = "TEXT"
+    times_as_they_are = False  # whether ``time_param`` leaves a time as it is
 
     def q(self, template: str) -> Any:
         return template.format(
@@ -528,9 +529,11 @@ class _BalanceTable:
     def row(self, entry: Entry, message: BalanceUpdated) -> tuple[Any, ...]:
         """The entry's row: ``message`` (its balance as published) gives the columns."""
         columns = _message_columns(message)
+        if not self.times_as_they_are:  # a row for each changed account of every page
+            times = (self.time_param(moment) for moment in columns[_FIRST_TIME:])
+            columns = (*columns[:_FIRST_TIME], *times)
         return (
-            *columns[:_FIRST_TIME],
-            *(self.time_param(moment) for moment in columns[_FIRST_TIME:]),
+            *columns,
             balance.dump(entry.view, finance.dump(entry.books)),
             orjson.dumps(alerts.dump(entry.alerts)).decode(),
         )
@@ -561,6 +564,7 @@ class SQLiteBalanceRecorder(_BalanceTable, SQLiteTrackingRecorder):
 
 class PostgresBalanceRecorder(_BalanceTable, TakingTurnsToCreate, PostgresTrackingRecorder):
     time_type = "TIMESTAMPTZ"
+    times_as_they_are = True
 
     def __init__(self, datastore: PostgresDatastore) -> None:
         super().__init__(datastore, tracking_table_name=TRACKING)
@@ -591,15 +595,6 @@ class PostgresBalanceRecorder(_BalanceTable, TakingTurnsToCreate, PostgresTracki
 
     def history_row(self, line: history.Line) -> tuple[Any, ...]:
         return line  # its time is taken as it is
-
-    def row(self, entry: Entry, message: BalanceUpdated) -> tuple[Any, ...]:
-        """As the base's, with the times taken as they are (one row for each changed account
-        of every page: no generator converting them)."""
-        return (
-            *_message_columns(message),
-            balance.dump(entry.view, finance.dump(entry.books)),
-            orjson.dumps(alerts.dump(entry.alerts)).decode(),
-        )
 
     @contextmanager
     def page_transaction(self, largest: int) -> Iterator[Any]:
