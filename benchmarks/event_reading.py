@@ -31,7 +31,8 @@ from events.ledger import LEDGER_EVENTS
 from services.ledger import upcasting
 from services.ledger.catalog_file import load_catalog
 from services.ledger.ledger import Ledger
-from services.ledger.store import LedgerStore, unseal
+from services.ledger.store import LedgerStore
+from services.ledger.upcasting import unseal
 from services.settings import REPO, Settings
 
 Stored = tuple[str, bytes]  # topic, payload

@@ -22,7 +22,8 @@ from events.commands import BuyPackage, CycleRenewed, UseTool
 from services.ledger.catalog_file import load_catalog
 from services.ledger.chain import GENESIS
 from services.ledger.core import Account, evolve, handle
-from services.ledger.store import LedgerStore, gc_paused, recorded, seal
+from services.ledger.store import LedgerStore, gc_paused, seal
+from services.ledger.upcasting import recorded
 from services.settings import REPO
 
 START = datetime(2026, 1, 1, tzinfo=UTC)

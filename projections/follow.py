@@ -14,7 +14,8 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg.sql import SQL, Identifier
 
 from projections.batch import whole_commands
-from services.ledger.store import LedgerStore, Recorded, gc_paused, recorded
+from services.ledger.store import LedgerStore, gc_paused
+from services.ledger.upcasting import Recorded, recorded
 
 log = logging.getLogger("kalema.projector")
 

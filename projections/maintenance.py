@@ -33,7 +33,8 @@ from projections.settings import ProjectorSettings
 from projections.store import BalanceReadModel, message_of
 from services.ledger.catalog_file import load_catalog
 from services.ledger.core import Account, balance, replay
-from services.ledger.store import LedgerStore, Recorded
+from services.ledger.store import LedgerStore
+from services.ledger.upcasting import Recorded
 
 
 @dataclass(frozen=True, slots=True)

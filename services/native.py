@@ -4,9 +4,10 @@ exactly the sources on disk.
 The credit rules (``services.ledger.core``, the chain) and the folds of the read model
 (``projections.balance``, ``batch``, ``finance``, ``alerts``, ``history``) are typed, pure
 Python, and so is the ledger's batch loop (``services.ledger.ledger``, ``intake``) around
-them. mypyc (part of mypy) compiles them unchanged into C extensions, which run the ledger
-and the projector on less CPU (BENCHMARKS.md, issue 26, the fifteenth pass). The Python
-sources stay the only code anyone edits or reads.
+them, and the reading of stored events that feeds both (``services.ledger.upcasting``,
+``events.reading``, ``events.trusted``). mypyc (part of mypy) compiles them unchanged into C
+extensions, which run the ledger and the projector on less CPU (BENCHMARKS.md, issue 26, the
+fifteenth pass). The Python sources stay the only code anyone edits or reads.
 
 A build lives in ``.cache/native/<key>/``, its key a hash of every compiled module's source
 and the interpreter's tag. ``install`` (run by the ``services.ledger`` and ``projections``
@@ -42,6 +43,9 @@ from pathlib import Path
 from types import ModuleType
 
 MODULES = (
+    "events.reading",
+    "events.trusted",
+    "services.ledger.upcasting",
     "services.ledger.chain",
     "services.ledger.intake",
     "services.ledger.ledger",

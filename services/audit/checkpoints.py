@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from events.checkpoints import ChainHead
 from services.audit.finding import Finding
 from services.ledger.chain import head_signature
-from services.ledger.store import unseal
+from services.ledger.upcasting import unseal
 from services.settings import Settings
 from services.tail import TopicTail
 

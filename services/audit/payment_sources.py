@@ -23,7 +23,8 @@ from services.audit.reconciliation import (
 )
 from services.ledger.core.past import bought_anywhere, decided, refunded_part, reversal
 from services.ledger.recorders import Wanted
-from services.ledger.store import LedgerStore, recorded
+from services.ledger.store import LedgerStore
+from services.ledger.upcasting import recorded
 from services.payments.model import PaymentEvent
 from services.payments.stripe_provider import PaymentIntentSummary, StripeProvider
 from services.progress import Step

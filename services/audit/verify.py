@@ -17,7 +17,8 @@ from services.audit.finding import Finding
 from services.ledger import snapshots
 from services.ledger.chain import GENESIS, broken, is_keyed
 from services.ledger.core import Account, evolve, keys_of
-from services.ledger.store import LedgerStore, Recorded, unseal
+from services.ledger.store import LedgerStore
+from services.ledger.upcasting import Recorded, unseal
 
 
 def streams(store: LedgerStore, page: int = 5_000) -> dict[str, list[StoredEvent]]:

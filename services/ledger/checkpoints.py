@@ -11,7 +11,7 @@ from events.checkpoints import ChainHead
 from events.encoding import json_of
 from events.trusted import trusted
 from services.ledger.chain import SigningKey, head_signature
-from services.ledger.store import Recorded
+from services.ledger.upcasting import Recorded
 from services.publish import Message
 
 

@@ -32,7 +32,8 @@ from services.ledger.core import (
 from services.ledger.core.past import SHARED, store_wide
 from services.ledger.intake import Incoming, dead_letter, read_command
 from services.ledger.recorders import IndexRow, Wanted
-from services.ledger.store import Fetched, Loaded, Recorded, gc_paused
+from services.ledger.store import Fetched, Loaded, gc_paused
+from services.ledger.upcasting import Recorded
 
 log = logging.getLogger("kalema.ledger")
 

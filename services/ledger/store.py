@@ -12,8 +12,7 @@ from __future__ import annotations
 import contextlib
 import gc
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import datetime
-from typing import Any, NamedTuple, Protocol, cast
+from typing import Any, Protocol, cast
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import (
@@ -41,23 +40,10 @@ from services.ledger.recorders import (
     PostgresSnapshotRecorder,
     Wanted,
 )
+from services.ledger.upcasting import Recorded, recorded, unseal
 from services.settings import Settings
 
 SNAPSHOT_TOPIC = "AccountSnapshot"
-
-
-class Recorded(NamedTuple):
-    """A ledger event at its place in an account's stream, with its stored bytes and hash."""
-
-    originator_id: str
-    originator_version: int
-    event: LedgerEvent
-    payload: bytes = b""
-    chain: str = ""
-
-    @property
-    def timestamp(self) -> datetime:
-        return self.event.occurred_at
 
 
 def seal(
@@ -126,12 +112,6 @@ class LedgerMapper(Mapper[str]):
         )
 
 
-def recorded(account_id: str, version: int, topic: str, state: bytes) -> Recorded:
-    """A stored event as read: its chain hash checked for form, its JSON decoded (upcast)."""
-    chain, payload = unseal(state)
-    return Recorded(account_id, version, upcasting.event_from(topic, payload), payload, chain)
-
-
 @contextlib.contextmanager
 def gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while reading, decoding or folding many events.
@@ -146,15 +126,6 @@ def gc_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-
-
-def unseal(state: bytes | str) -> tuple[str, bytes]:
-    """The chain hash and the event bytes of a stored state (text if someone rewrote it)."""
-    data = state.encode() if isinstance(state, str) else bytes(state)
-    header, _, payload = data.partition(b"\n")
-    if not header.startswith(b"sha256:"):
-        raise ValueError("stored event has no chain header")
-    return header.removeprefix(b"sha256:").decode(), payload
 
 
 class _NoTranscoder(Transcoder):

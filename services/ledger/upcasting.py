@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple
 
-from events.event_mirrors import read_stored
 from events.ledger import LEDGER_EVENTS, LedgerEvent
+from events.reading import read_stored
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -51,3 +52,32 @@ def event_from(topic: str, payload: bytes) -> LedgerEvent:
 
 
 _CURRENT_TOPICS = _current_topics()
+
+
+class Recorded(NamedTuple):
+    """A ledger event at its place in an account's stream, with its stored bytes and hash."""
+
+    originator_id: str
+    originator_version: int
+    event: LedgerEvent
+    payload: bytes = b""
+    chain: str = ""
+
+    @property
+    def timestamp(self) -> datetime:
+        return self.event.occurred_at
+
+
+def recorded(account_id: str, version: int, topic: str, state: bytes) -> Recorded:
+    """A stored event as read: its chain hash checked for form, its JSON decoded (upcast)."""
+    chain, payload = unseal(state)
+    return Recorded(account_id, version, event_from(topic, payload), payload, chain)
+
+
+def unseal(state: bytes | str) -> tuple[str, bytes]:
+    """The chain hash and the event bytes of a stored state (text if someone rewrote it)."""
+    data = state.encode() if isinstance(state, str) else bytes(state)
+    header, _, payload = data.partition(b"\n")
+    if not header.startswith(b"sha256:"):
+        raise ValueError("stored event has no chain header")
+    return header.removeprefix(b"sha256:").decode(), payload

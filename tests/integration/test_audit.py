@@ -22,7 +22,8 @@ from services.ledger.catalog_file import load_catalog
 from services.ledger.chain import link
 from services.ledger.intake import Incoming
 from services.ledger.ledger import Ledger
-from services.ledger.store import LedgerStore, unseal
+from services.ledger.store import LedgerStore
+from services.ledger.upcasting import unseal
 from tests.unit.core import scenario as s
 
 V1_STREAM = Path(__file__).parent.parent / "data" / "v1_stream.json"

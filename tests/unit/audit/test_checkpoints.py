@@ -9,7 +9,7 @@ from events.checkpoints import ChainHead
 from services.audit.checkpoints import check_heads
 from services.ledger import checkpoints
 from services.ledger.chain import GENESIS, link
-from services.ledger.store import Recorded
+from services.ledger.upcasting import Recorded
 from tests.unit.core import scenario as s
 
 KEY = ("2027", b"chain secret")

@@ -1,6 +1,6 @@
-"""The fast reading of stored events (``events.event_mirrors``) accepts nothing the models
-refuse, reads exactly what they read (type, values, fields named, every time at
-``datetime.UTC``), and declines everything else to them."""
+"""The fast reading of stored events (``events.reading``, through ``events.event_mirrors``)
+accepts nothing the models refuse, reads exactly what they read (type, values, fields named,
+every time at ``datetime.UTC``), and declines everything else to them."""
 
 import json
 from datetime import UTC, datetime, timedelta, timezone
@@ -13,8 +13,9 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from events import ledger
 from events.encoding import json_of
-from events.event_mirrors import HOT, READINGS, _Mirror, _moment, _reading, read_stored
+from events.event_mirrors import HOT, READINGS, _Mirror, _reading
 from events.ledger import LEDGER_EVENTS, Draw, Forfeit
+from events.reading import _moment, read_stored
 from services.ledger.upcasting import event_from, topic_of
 
 AT = datetime(2026, 11, 1, 10, tzinfo=UTC)

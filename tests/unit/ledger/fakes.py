@@ -16,7 +16,8 @@ from services.ledger.core import Account, evolve
 from services.ledger.core.past import SHARED, keys_of, store_wide
 from services.ledger.intake import Incoming
 from services.ledger.recorders import IndexRow, Wanted
-from services.ledger.store import Fetched, Loaded, Recorded, look_up_one_by_one, seal
+from services.ledger.store import Fetched, Loaded, look_up_one_by_one, seal
+from services.ledger.upcasting import Recorded
 
 TOPIC = "kalema.credits.commands"
 
