@@ -13,7 +13,7 @@ import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import fields
-from datetime import datetime
+from datetime import UTC, datetime
 from operator import attrgetter
 from typing import Any, NamedTuple
 
@@ -157,8 +157,22 @@ TAKE_LEASE = (
 
 def iso(moment: datetime) -> str:
     """``moment.isoformat()``, as SQLite stores a time. orjson writes the same text at a third
-    of the cost, and a page writes three times per row and one per history line."""
-    return orjson.dumps(moment)[1:-1].decode()
+    of the cost, and a page writes three times per row and one per history line: most of them
+    seen just before (an event's time is its row's ``updated_at`` and its history line's, an
+    account's cycle end is the same in each of its rows), so the texts of recent UTC times are
+    kept (only UTC: equal times at other offsets are written otherwise)."""
+    if moment.tzinfo is not UTC:
+        return orjson.dumps(moment)[1:-1].decode()
+    text = _ISO.get(moment)
+    if text is None:
+        if len(_ISO) >= _ISO_KEPT:
+            _ISO.clear()
+        text = _ISO[moment] = orjson.dumps(moment)[1:-1].decode()
+    return text
+
+
+_ISO: dict[datetime, str] = {}
+_ISO_KEPT = 1 << 14  # a few MB at most; a page's times, and the cycles' ends
 
 
 def _books(periods: Periods, usage: Usage) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
@@ -530,8 +544,7 @@ class _BalanceTable:
         """The entry's row: ``message`` (its balance as published) gives the columns."""
         columns = _message_columns(message)
         if not self.times_as_they_are:  # a row for each changed account of every page
-            times = (self.time_param(moment) for moment in columns[_FIRST_TIME:])
-            columns = (*columns[:_FIRST_TIME], *times)
+            columns = (*columns[:_FIRST_TIME], *map(self.time_param, columns[_FIRST_TIME:]))
         return (
             *columns,
             balance.dump(entry.view, finance.dump(entry.books)),

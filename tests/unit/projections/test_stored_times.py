@@ -25,3 +25,13 @@ def test_a_time_is_stored_as_isoformat_writes_it(text):
     moment = MOMENTS.validate_python(text)
 
     assert iso(moment) == moment.isoformat()
+
+
+def test_a_time_written_again_is_written_as_before_and_an_equal_time_elsewhere_as_its_own():
+    at_noon = MOMENTS.validate_python("2026-11-01T12:00:00Z")
+    same_instant_in_paris = MOMENTS.validate_python("2026-11-01T13:00:00+01:00")
+
+    assert iso(at_noon) == iso(MOMENTS.validate_python("2026-11-01T12:00:00Z"))
+    assert at_noon == same_instant_in_paris
+    assert iso(same_instant_in_paris) == "2026-11-01T13:00:00+01:00"
+    assert iso(at_noon) == "2026-11-01T12:00:00+00:00"
