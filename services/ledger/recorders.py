@@ -160,18 +160,22 @@ class SQLiteLedgerRecorder(SQLiteProcessRecorder):
     def stream_rows(self, account_id: str, after: int) -> list[tuple[int, str, bytes]]:
         """(version, topic, state) of an account's events after ``after``, in order."""
         with self.datastore.transaction(commit=False) as c:
-            c.execute(self.stream_statement, (account_id, after))
-            return [(row[0], row[1], row[2]) for row in c.fetchall()]
+            rows = c.sqlite_cursor
+            rows.row_factory = None  # plain tuples: the connection's ``sqlite3.Row`` per row
+            rows.execute(self.stream_statement, (account_id, after))
+            return rows.fetchall()
 
     def log_rows(self, after: int, limit: int) -> list[LogRow]:
         """Up to ``limit`` stored events after notification ``after``, in log order."""
         with self.datastore.transaction(commit=False) as c:
-            c.execute(
+            rows = c.sqlite_cursor
+            rows.row_factory = None  # plain tuples, as ``stream_rows``
+            rows.execute(
                 "SELECT rowid, originator_id, originator_version, topic, state "
                 f"FROM {self.events_table_name} WHERE rowid > ? ORDER BY rowid LIMIT ?",
                 (after, limit),
             )
-            return [(row[0], row[1], row[2], row[3], row[4]) for row in c.fetchall()]
+            return rows.fetchall()
 
     def index_built(self) -> bool:
         with self.datastore.transaction(commit=False) as c:
