@@ -70,6 +70,7 @@ class Bench(StrEnum):
     event_reading = "event-reading"
     ledger_edge = "ledger-edge"
     ledger_commit = "ledger-commit"
+    sqlite_writes = "sqlite-writes"
 
 
 @app.command()

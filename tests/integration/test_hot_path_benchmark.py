@@ -1,6 +1,7 @@
 """The hot path's CPU benchmarks, run small as smoke checks: the hot path on both stores (the
 ledger decides and commits a small workload and the projector folds it, in one process), the
-stored events' reading and the ledger's work after a commit. Nothing here asserts a duration."""
+stored events' reading, the ledger's work after a commit and SQLite's own work for a page.
+Nothing here asserts a duration."""
 
 from __future__ import annotations
 
@@ -115,3 +116,31 @@ def test_the_ledger_commit_benchmark_runs_small_and_reports_each_batch_size(back
     for size in results["by_size"].values():
         assert size["commit_wall_ms"] > 0 and size["commit_cpu_ms"] > 0
         assert ("postgres_cpu_ms" in size) == (backend == "postgres")
+
+
+def test_the_sqlite_writes_benchmark_runs_small_and_reports_each_page_size(tmp_path):
+    out = tmp_path / "sqlite-writes.json"
+    arguments = ["--accounts", "50", "--fill", "300", "--events", "400", "--pages", "50", "200"]
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "services.cli",
+            "bench",
+            "sqlite-writes",
+            *arguments,
+            "--out",
+            str(out),
+        ],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+
+    results = json.loads(out.read_text())
+    assert [page["page_events"] for page in results["by_page"]] == [50, 200]
+    for page in results["by_page"]:
+        assert set(page["projector_us_per_event"]) == {"read", "write", "commit"}
+        assert page["projector_write_and_commit_us_per_event"] > 0
+        assert page["ledger_store_us_per_event"] > 0
