@@ -1,6 +1,9 @@
-"""Schema evolution of stored events: each event type has a current schema version, and
-upcasters lift older stored JSON to it when read. Stored bytes are never rewritten (the hash
-chain covers them).
+"""Stored events as read: ``recorded`` splits a stored state into its chain hash and its JSON
+(``unseal``) and reads the event at the current schema (``event_from``). Compiled with the core
+(``services.native``): the projector reads every event this way, and a cold account's load too.
+
+Schema evolution: each event type has a current schema version, and upcasters lift older
+stored JSON to it when read. Stored bytes are never rewritten (the hash chain covers them).
 
 Versions:
 - ``PackagePurchased`` 2 adds ``currency`` (ISO 4217). Version 1 prices were always US cents.
