@@ -47,71 +47,32 @@ def test_the_hot_path_without_books_runs_small_and_says_it_kept_none(backend, tm
 
 def _hot_path(tmp_path, *arguments):
     """The hot-path benchmark's figures from one small run with ``arguments``."""
-    out = tmp_path / "hot-path.json"
-    subprocess.run(
-        [sys.executable, "-m", "benchmarks.hot_path", *arguments, "--runs", "1", "--out", str(out)],
-        cwd=REPO,
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    return json.loads(out.read_text())
+    return _bench(tmp_path, "hot-path", *arguments, "--runs", "1")
 
 
 def test_the_event_reading_benchmark_runs_small_and_reports_both_readings(tmp_path):
-    out = tmp_path / "event-reading.json"
-    arguments = ["--commands", "300", "--accounts", "30", "--passes", "1", "--out", str(out)]
-    subprocess.run(
-        [sys.executable, "-m", "benchmarks.event_reading", *arguments],
-        cwd=REPO,
-        check=True,
-        capture_output=True,
-        timeout=300,
+    results = _bench(
+        tmp_path, "event-reading", "--commands", "300", "--accounts", "30", "--passes", "1"
     )
 
-    results = json.loads(out.read_text())
     assert results["event_from_us_per_event"] > 0 and results["pydantic_us_per_event"] > 0
     assert sum(topic["events"] for topic in results["by_topic"].values()) == results["events"]
 
 
 def test_the_ledger_edge_benchmark_runs_small_and_reports_each_step(tmp_path):
-    out = tmp_path / "ledger-edge.json"
-    arguments = ["--commands", "600", "--accounts", "100", "--passes", "1", "--out", str(out)]
-    subprocess.run(
-        [sys.executable, "-m", "services.cli", "bench", "ledger-edge", *arguments],
-        cwd=REPO,
-        check=True,
-        capture_output=True,
-        timeout=300,
+    results = _bench(
+        tmp_path, "ledger-edge", "--commands", "600", "--accounts", "100", "--passes", "1"
     )
 
-    results = json.loads(out.read_text())
     assert results["commands"] == 600 and results["batches"] == -(-600 // BATCH)  # rounded up
     for step in ("checkpoints_unkeyed", "checkpoints_keyed", "metrics"):
         assert results[f"{step}_us_per_command"] > 0
 
 
 def test_the_ledger_commit_benchmark_runs_small_and_reports_each_batch_size(backend, tmp_path):
-    out = tmp_path / "ledger-commit.json"
     arguments = ["--store", backend, "--sizes", "5,20", "--batches", "3", "--rounds", "1"]
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "services.cli",
-            "bench",
-            "ledger-commit",
-            *arguments,
-            "--out",
-            str(out),
-        ],
-        cwd=REPO,
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    results = _bench(tmp_path, "ledger-commit", *arguments)
 
-    results = json.loads(out.read_text())
     assert results["partitions"] == COMMANDS.partitions and set(results["by_size"]) == {"5", "20"}
     for size in results["by_size"].values():
         assert size["commit_wall_ms"] > 0 and size["commit_cpu_ms"] > 0
@@ -119,28 +80,24 @@ def test_the_ledger_commit_benchmark_runs_small_and_reports_each_batch_size(back
 
 
 def test_the_sqlite_writes_benchmark_runs_small_and_reports_each_page_size(tmp_path):
-    out = tmp_path / "sqlite-writes.json"
     arguments = ["--accounts", "50", "--fill", "300", "--events", "400", "--pages", "50", "200"]
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "services.cli",
-            "bench",
-            "sqlite-writes",
-            *arguments,
-            "--out",
-            str(out),
-        ],
-        cwd=REPO,
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    results = _bench(tmp_path, "sqlite-writes", *arguments)
 
-    results = json.loads(out.read_text())
     assert [page["page_events"] for page in results["by_page"]] == [50, 200]
     for page in results["by_page"]:
         assert set(page["projector_us_per_event"]) == {"read", "write", "commit"}
         assert page["projector_write_and_commit_us_per_event"] > 0
         assert page["ledger_store_us_per_event"] > 0
+
+
+def _bench(tmp_path, which, *arguments):
+    """The figures of one small run of ``credits bench which`` with ``arguments``."""
+    out = tmp_path / f"{which}.json"
+    subprocess.run(
+        [sys.executable, "-m", "services.cli", "bench", which, *arguments, "--out", str(out)],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    return json.loads(out.read_text())
