@@ -68,6 +68,14 @@ def test_the_readme_is_at_most_200_lines_and_opens_with_the_two_commands():
     assert lines[4].startswith("make test ")
 
 
+def test_the_operating_page_names_every_benchmark_credits_bench_runs():
+    from services.cli import Bench
+
+    page = (DOCS / "operating" / "index.md").read_text()
+
+    assert [b.value for b in Bench if f"`{b.value}`" not in page] == []
+
+
 def test_every_kalema_variable_the_project_names_is_a_setting():
     """A variable renamed in the settings but not in a page, a comment or a script would
     send an operator to a setting that does nothing. ``KALEMA_STRIPE_*`` (a family) is
