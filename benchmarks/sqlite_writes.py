@@ -100,6 +100,10 @@ class _Tables:
             "rows": len(rows),
         }
 
+    def close(self) -> None:
+        self.ledger.close()
+        self.projector.close()
+
     def _balance(self, account_id: str, version: int) -> tuple[Any, ...]:
         figures = (900, 100, 0, 0, 1000, 980)
         return (account_id, version, *figures, "solo", "monthly", None, CYCLE_END, CYCLE_END, AT,
@@ -128,9 +132,12 @@ def measure(args: argparse.Namespace, size: int) -> dict[str, Any]:
     """Each step's CPU per event, with pages of ``size`` events, in a database of its own."""
     with tempfile.TemporaryDirectory() as directory:
         tables = _Tables(Path(directory) / "ledger.sqlite", args)
-        for start in range(0, args.fill, 5000):
-            tables.page(min(5000, args.fill - start))
-        pages = [tables.page(size) for _ in range(max(3, args.events // size))]
+        try:
+            for start in range(0, args.fill, 5000):
+                tables.page(min(5000, args.fill - start))
+            pages = [tables.page(size) for _ in range(max(3, args.events // size))]
+        finally:
+            tables.close()
     events = size * len(pages)
 
     def us(step: str) -> float:
