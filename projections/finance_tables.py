@@ -1,9 +1,15 @@
 """The finance read model's tables, the same in both databases: one row per account and month
-(``finance_periods``) and one per account, day and tool used (``usage_daily``). An account's
-latest month and day are kept in its balance row, with its books; a month's or a day's rows are
-written once, when it is over (the account's next event comes in a later one), in the
-transaction of that page, so a closed month stays as it was. Readers take the two together
-(``recorders.periods`` and ``recorders.usage``)."""
+(``finance_periods``) and one per account and day of use (``usage_days``, the day's tools and
+their uses and credits as a JSON object). An account's latest month and day are kept in its
+balance row, with its books; a month's or a day's row is written once, when it is over (the
+account's next event comes in a later one), in the transaction of that page, so a closed month
+stays as it was. Readers take the two together (``recorders.periods`` and ``recorders.usage``).
+
+A day was a row per tool (``usage_daily``) until issue 26: a use of a new day then wrote a row
+for each tool of the day before, 0.41 rows an event in the end-to-end mix, each a random
+insert into the table's key, about a tenth of the SQLite projector's CPU (BENCHMARKS.md). A
+read model from before is merged into the day rows when it is opened (``MERGE_USAGE_BY_TOOL``).
+"""
 
 from __future__ import annotations
 
@@ -14,7 +20,8 @@ import orjson
 
 from projections.finance import Period
 
-PERIODS, USAGE = "finance_periods", "usage_daily"
+PERIODS, USAGE = "finance_periods", "usage_days"
+USAGE_BY_TOOL = "usage_daily"  # a day's usage a row per tool, before issue 26
 NUMBERS = (
     *(f"{name}{unit}" for name in ("opening", "bought", "consumed") for unit in ("", "_cents")),
     *(f"{name}{unit}" for name in ("refunded", "forfeited", "closing") for unit in ("", "_cents")),
@@ -28,13 +35,23 @@ CREATE_PERIODS = (
 )
 CREATE_USAGE = (
     "CREATE TABLE IF NOT EXISTS {usage} (account_id TEXT NOT NULL, day TEXT NOT NULL, "
-    "tool TEXT NOT NULL, uses BIGINT NOT NULL, credits BIGINT NOT NULL, "
-    "PRIMARY KEY (account_id, day, tool))"
+    "tools TEXT NOT NULL, PRIMARY KEY (account_id, day))"
 )
-USAGE_NAMES = ("account_id", "day", "tool", "uses", "credits")
+# A read model from before the day rows: its rows merged into them (a day already there is
+# kept) by the database's own JSON aggregate (``TOOLS_OBJECT``), then that table dropped.
+MERGE_USAGE_BY_TOOL = (
+    "INSERT INTO {usage} (account_id, day, tools) SELECT account_id, day, {tools} "
+    "FROM {usage_by_tool} WHERE true GROUP BY account_id, day "
+    "ON CONFLICT (account_id, day) DO NOTHING"
+)
+TOOLS_OBJECT = {
+    "sqlite": "json_group_object(tool, json_array(uses, credits))",
+    "postgres": "json_object_agg(tool, json_build_array(uses, credits))::text",
+}
+USAGE_NAMES = ("account_id", "day", "tools")
 # Each column's PostgreSQL type, in the order of the names: what a binary COPY is told.
 PERIOD_TYPES = ("text", "text", *("int8" for _ in (*NUMBERS, *GRANTED)), "text")
-USAGE_TYPES = ("text", "text", "text", "int8", "int8")
+USAGE_TYPES = ("text", "text", "text")
 
 
 def upsert_period(source: str) -> str:
@@ -47,11 +64,10 @@ def upsert_period(source: str) -> str:
 
 
 def upsert_usage(source: str) -> str:
-    """The usage rows of ``source`` written over their day's and tool's."""
+    """The day rows of ``source`` written over their day's."""
     return (
         f"INSERT INTO {{usage}} ({', '.join(USAGE_NAMES)}) {source} "
-        "ON CONFLICT (account_id, day, tool) DO UPDATE SET uses = excluded.uses, "
-        "credits = excluded.credits"
+        "ON CONFLICT (account_id, day) DO UPDATE SET tools = excluded.tools"
     )
 
 
@@ -76,8 +92,7 @@ SELECT_PERIODS = (
     f"SELECT {', '.join(PERIOD_NAMES)} FROM {{periods}} WHERE month <= ? ORDER BY account_id, month"
 )
 SELECT_USAGE = (
-    "SELECT day, tool, uses, credits FROM {usage} WHERE account_id = ? AND day >= ? AND day <= ? "
-    "ORDER BY day, tool"
+    "SELECT day, tools FROM {usage} WHERE account_id = ? AND day >= ? AND day <= ? ORDER BY day"
 )
 _NUMBERS_END = 1 + len(NUMBERS)
 assert Period._fields[1:_NUMBERS_END] == NUMBERS, "a period row takes the fields in order"
@@ -100,9 +115,15 @@ def period_of(row: Mapping[str, Any]) -> tuple[str, Period]:
     return row["account_id"], period
 
 
-def usage_rows(usage: Usage) -> list[tuple[str, str, str, int, int]]:
+def usage_rows(usage: Usage) -> list[tuple[str, str, str]]:
+    """A row per account and day: its tools' (uses, credits) as a JSON object."""
     return [
-        (account_id, day, tool, uses, credits)
+        (account_id, day, orjson.dumps(tools if type(tools) is dict else dict(tools)).decode())
         for (account_id, day), tools in usage.items()
-        for tool, (uses, credits) in tools.items()
     ]
+
+
+def day_usage(day: str, tools: str) -> dict[tuple[str, str], tuple[int, int]]:
+    """A day row's usage by (day, tool): (uses, credits)."""
+    used = orjson.loads(tools).items()
+    return {(day, tool): (int(uses), int(credits)) for tool, (uses, credits) in used}

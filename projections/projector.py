@@ -124,6 +124,7 @@ class Projector:
         self._cache.clear()  # another projector may have moved the read model meanwhile
         self._ahead = None
         try:
+            await asyncio.to_thread(self.model.recorder.merge_usage_by_tool)
             self.position = await asyncio.to_thread(self.model.position)
             if self.position and not await asyncio.to_thread(self._complete):
                 log.warning("the read model has no history or books yet: rebuilding it")

@@ -26,7 +26,7 @@ from psycopg.sql import SQL, Composed, Identifier
 from events.balances import BalanceUpdated
 from projections import alerts, balance, finance, finance_tables, history
 from projections.batch import Entry
-from projections.finance_tables import PERIODS, USAGE, Periods, Usage
+from projections.finance_tables import PERIODS, USAGE, USAGE_BY_TOOL, Periods, Usage
 from services.ledger.recorders import TakingTurnsToCreate, reading
 from services.ledger.store import gc_paused
 
@@ -224,6 +224,7 @@ class _BalanceTable:
     """The table's statements, the same for both databases but for quoting and types."""
 
     datastore: Any
+    dialect = "sqlite"
     time_type = "TEXT"
     times_as_they_are = False  # whether ``time_param`` leaves a time as it is
 
@@ -236,6 +237,7 @@ class _BalanceTable:
             lease=LEASE,
             periods=PERIODS,
             usage=USAGE,
+            usage_by_tool=USAGE_BY_TOOL,
             time=self.time_type,
         )
 
@@ -419,10 +421,11 @@ class _BalanceTable:
     def usage(self, account_id: str, first: str, last: str) -> list[tuple[str, str, int, int]]:
         """The account's (day, tool, uses, credits) from day ``first`` to ``last``: the days
         over from their table, its latest day from its row's books (which wins, as above)."""
+        days: dict[tuple[str, str], tuple[int, int]] = {}
         with self.snapshot_transaction() as c:
             c.execute(self.q(finance_tables.SELECT_USAGE), (account_id, first, last))
-            rows = c.fetchall()
-            days = {(r["day"], r["tool"]): (int(r["uses"]), int(r["credits"])) for r in rows}
+            for r in c.fetchall():
+                days.update(finance_tables.day_usage(r["day"], r["tools"]))
             c.execute(self.q("SELECT view FROM {table} WHERE account_id = ?"), (account_id,))
             row = c.fetchone()
         kept = None if row is None else _kept_books(account_id, row["view"])
@@ -431,6 +434,25 @@ class _BalanceTable:
             days = {key: figures for key, figures in days.items() if key[0] != books.day}
             days.update(((books.day, tool), figures) for tool, figures in books.today.items())
         return [(day, tool, *days[day, tool]) for day, tool in sorted(days)]
+
+    def merge_usage_by_tool(self) -> bool:
+        """Merge the days of a read model that kept a row per day and tool (before issue 26:
+        ``finance_tables``) into the day rows, and drop their table, in one transaction;
+        whether there was one. The leading projector does it as it takes the lease, so no one
+        else writes these tables meanwhile."""
+        if not self.has_table(USAGE_BY_TOOL):
+            return False
+        tools = finance_tables.TOOLS_OBJECT[self.dialect]
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(self.q(finance_tables.MERGE_USAGE_BY_TOOL.replace("{tools}", tools)))
+            c.execute(self.q("DROP TABLE {usage_by_tool}"))
+        log.info("merged the usage kept a row per tool into a row per day")
+        return True
+
+    def has_table(self, name: str) -> bool:
+        with reading(self.datastore) as c:
+            c.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
+            return c.fetchone() is not None
 
     def has_books(self) -> bool:
         """Whether the read model keeps books: a month over in their table, or a row whose
@@ -576,6 +598,7 @@ class SQLiteBalanceRecorder(_BalanceTable, SQLiteTrackingRecorder):
 
 
 class PostgresBalanceRecorder(_BalanceTable, TakingTurnsToCreate, PostgresTrackingRecorder):
+    dialect = "postgres"
     time_type = "TIMESTAMPTZ"
     times_as_they_are = True
 
@@ -601,7 +624,17 @@ class PostgresBalanceRecorder(_BalanceTable, TakingTurnsToCreate, PostgresTracki
             lease=Identifier(schema, LEASE),
             periods=Identifier(schema, PERIODS),
             usage=Identifier(schema, USAGE),
+            usage_by_tool=Identifier(schema, USAGE_BY_TOOL),
         )
+
+    def has_table(self, name: str) -> bool:
+        with reading(self.datastore) as c:
+            c.execute(
+                "SELECT 1 FROM information_schema.tables WHERE table_schema = %s "
+                "AND table_name = %s",
+                (self.datastore.schema, name),
+            )
+            return c.fetchone() is not None
 
     def time_param(self, moment: datetime | None) -> Any:
         return moment

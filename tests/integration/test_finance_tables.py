@@ -1,7 +1,8 @@
 """The finance tables written with a page, one test body over SQLite and PostgreSQL: a small
 page's months and usage as statements, a large one's (PostgreSQL: COPY) the same, a month or
-day written again is replaced, not added, and an account's latest month and day are read from
-its row's books."""
+day written again is replaced, not added, an account's latest month and day are read from
+its row's books, and a read model that kept a row per day and tool is merged into the day
+rows."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ import pytest
 from projections.balance import BalanceView
 from projections.batch import Entry
 from projections.finance import Books, Period
+from projections.finance_tables import USAGE_BY_TOOL
 from projections.recorders import SMALL_PAGE
 from projections.store import open_read_model
 from services.ledger.core import Account
-from tests.integration.conftest_projections import projector_settings
+from tests.integration.conftest_projections import caught_up, projector_settings, running_projector
 
 
 def _page(accounts: int, credits: int):
@@ -78,3 +80,69 @@ def test_the_latest_month_and_day_are_read_from_the_accounts_row_over_any_the_ta
         assert model.recorder.has_books()
     finally:
         ledger.close()
+
+
+_BY_TOOL = (  # the table as it was before issue 26: a row per account, day and tool
+    "CREATE TABLE {usage_by_tool} (account_id TEXT NOT NULL, day TEXT NOT NULL, "
+    "tool TEXT NOT NULL, uses BIGINT NOT NULL, credits BIGINT NOT NULL, "
+    "PRIMARY KEY (account_id, day, tool))"
+)
+
+
+def _kept_by_tool(model, rows) -> None:
+    recorder = model.recorder
+    with recorder.datastore.transaction(commit=True) as c:
+        c.execute(recorder.q(_BY_TOOL))
+        for row in rows:
+            c.execute(recorder.q("INSERT INTO {usage_by_tool} VALUES (?, ?, ?, ?, ?)"), row)
+
+
+def test_a_read_model_keeping_a_row_per_tool_has_its_days_merged_once_and_read_the_same(
+    store_settings,
+):
+    ledger, model = open_read_model(projector_settings(store_settings))
+    try:
+        days = {("acct-1", "2026-12-01"): {"seo_audit": (9, 90)}}
+        model.save([], 0, 1, None, [], {}, days)  # a day already in the day rows is kept
+        _kept_by_tool(
+            model,
+            [
+                ("acct-1", "2026-12-01", "seo_audit", 1, 1),
+                ("acct-1", "2026-12-02", "seo_audit", 2, 20),
+                ("acct-1", "2026-12-02", "keyword_suggestions", 3, 3),
+                ("acct-2", "2026-12-02", "seo_audit", 4, 40),
+            ],
+        )
+
+        assert model.recorder.merge_usage_by_tool()
+
+        assert model.recorder.usage("acct-1", "2026-12-01", "2026-12-31") == [
+            ("2026-12-01", "seo_audit", 9, 90),
+            ("2026-12-02", "keyword_suggestions", 3, 3),
+            ("2026-12-02", "seo_audit", 2, 20),
+        ]
+        assert model.recorder.usage("acct-2", "2026-12-01", "2026-12-31") == [
+            ("2026-12-02", "seo_audit", 4, 40)
+        ]
+        assert not model.recorder.has_table(USAGE_BY_TOOL)
+        assert not model.recorder.merge_usage_by_tool()  # nothing left to merge
+    finally:
+        ledger.close()
+
+
+async def test_the_projector_taking_the_lease_merges_a_read_model_kept_a_row_per_tool(
+    store_settings,
+):
+    ledger, model = open_read_model(projector_settings(store_settings))
+    try:
+        _kept_by_tool(model, [("acct-1", "2026-12-02", "seo_audit", 2, 20)])
+    finally:
+        ledger.close()
+
+    async with running_projector(store_settings) as projector:
+        await caught_up(projector)
+        recorder = projector.model.recorder
+        assert not recorder.has_table(USAGE_BY_TOOL)
+        assert recorder.usage("acct-1", "2026-12-01", "2026-12-31") == [
+            ("2026-12-02", "seo_audit", 2, 20)
+        ]
