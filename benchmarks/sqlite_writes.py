@@ -48,7 +48,7 @@ CYCLE_END = "2026-12-01T00:00:00+00:00"
 
 
 def _sql(template: str) -> str:
-    return template.format(table="balances", history="history", time="TEXT")
+    return template.format(table="balances", history="history", time="TEXT", position="INTEGER")
 
 
 class _Tables:
@@ -81,7 +81,7 @@ class _Tables:
         self.position = read[-1][0]
         done_reading = time.process_time()
         rows = list({a: self._balance(a, v) for _, a, v, _, _ in read}.values())
-        lines = [_line(a, v) for _, a, v, _, _ in read]
+        lines = [_line(n, a, v) for n, a, v, _, _ in read]
         if self.key_order:
             rows.sort()
             lines.sort()
@@ -110,10 +110,10 @@ class _Tables:
                 self.view, '{"low_balance":false}')  # fmt: skip
 
 
-def _line(account_id: str, version: int) -> tuple[Any, ...]:
+def _line(position: int, account_id: str, version: int) -> tuple[Any, ...]:
     changes, balances = (-5, 0, 0, 0), (895, 100, 0, 0, 995)
-    return (account_id, version, AT, f"c-{account_id}-{version}", "ToolUsed", "tool", "", *changes,
-            *balances)  # fmt: skip
+    return (position, account_id, version, AT, f"c-{account_id}-{version}", "ToolUsed", "tool",
+            "", *changes, *balances)  # fmt: skip
 
 
 def _connect(path: Path) -> sqlite3.Connection:

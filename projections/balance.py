@@ -30,6 +30,8 @@ class RecordedEvent(Protocol):
     def originator_version(self) -> int: ...
     @property
     def event(self) -> LedgerEvent: ...
+    @property
+    def position(self) -> int: ...  # in the ledger's log (0: not read from it)
 
 
 @final

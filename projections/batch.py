@@ -63,7 +63,7 @@ class Projected:
         self.quarantined[account_id] = f"version {version}: {type(error).__name__}: {error}"
         self.entries.pop(account_id, None)
         self.alerts = [a for a in self.alerts if a.account_id != account_id]
-        self.history = [line for line in self.history if line[0] != account_id]
+        self.history = [line for line in self.history if line[1] != account_id]
         self.periods = {k: p for k, p in self.periods.items() if k[0] != account_id}
         self.usage = {k: u for k, u in self.usage.items() if k[0] != account_id}
 
@@ -124,7 +124,9 @@ def _project(
                 alerts, fired = evaluate(view, alerts, rules)
                 out.alerts += fired
             before, after = entry.view.figures, view.figures
-            line = history.line(account_id, recorded.event, view.version, before, after, names)
+            line = history.line(
+                recorded.position, account_id, recorded.event, view.version, before, after, names
+            )
             books = finance.fold(entry.books, recorded.event)
         except Exception as error:  # a fold that raises must not stop every other account
             out.quarantine(account_id, recorded.originator_version, error)

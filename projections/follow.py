@@ -49,7 +49,7 @@ class LogReader:
         items = []
         for notification_id, account_id, version, topic, state in rows:
             try:
-                event = recorded(account_id, version, topic, state)
+                event = recorded(account_id, version, topic, state, notification_id)
             except Exception as error:
                 raise UnreadableEvent(
                     f"stored event {notification_id} ({account_id} version {version}, "

@@ -99,13 +99,16 @@ def row(
 ) -> Row:
     """One event of the history: what it did to each kind of credit, and the figures after
     (said with the catalog's ``names`` when given)."""
-    return Row(*line("", event, version, before, after, names)[1:])
+    return Row(*line(0, "", event, version, before, after, names)[2:])
 
 
-Line = tuple[Any, ...]  # (account, *a Row's fields): a row as the read model's table takes it
+Line = tuple[Any, ...]
+"""(position in the ledger's log, account, *a Row's fields): a row as the read model's table
+takes it."""
 
 
 def line(
+    position: int,
     account_id: str,
     event: LedgerEvent,
     version: int,
@@ -113,9 +116,11 @@ def line(
     after: Balance,
     names: Names | None = None,
 ) -> Line:
-    """``row`` of ``account_id``, as a plain tuple: the projector makes one per event and
-    only ever writes it to the table, so it builds no ``Row``."""
+    """``row`` of ``account_id``'s event at ``position`` in the log, as a plain tuple: the
+    projector makes one per event and only ever writes it to the table, so it builds no
+    ``Row``."""
     return (
+        position,
         account_id,
         version,
         event.occurred_at,

@@ -31,7 +31,8 @@ from services.ledger.recorders import TakingTurnsToCreate, reading
 from services.ledger.store import gc_paused
 
 log = logging.getLogger("kalema.projector")
-TABLE, TRACKING, SOURCE, HISTORY = "balances", "balances_tracking", "ledger", "history"
+TABLE, TRACKING, SOURCE, HISTORY = "balances", "balances_tracking", "ledger", "account_history"
+HISTORY_BY_ACCOUNT = "history"  # the history keyed by account and version, before issue 26
 QUARANTINE, LEASE = "balances_quarantine", "projector_lease"
 FIGURES = ("subscription", "purchased", "granted", "held", "total", "plan_credits")
 COLUMNS = (
@@ -60,8 +61,12 @@ UPSERT = (
     f"ON CONFLICT (account_id) DO UPDATE SET " + ", ".join(f"{n} = excluded.{n}" for n in NAMES[1:])
 )
 POSITION = "SELECT notification_id FROM {tracking} WHERE application_name = ?"
-# The account's history, one row per event: served a page at a time by the primary key.
+# The accounts' history, one row per event, keyed by the event's place in the ledger's log: a
+# page's lines are appended. Keyed by account and version, each line was an insert at a
+# random place of that key, 13 % of the SQLite projector's CPU (BENCHMARKS.md, issue 26). An
+# account's page is found by the ledger's own key of its stream (``HISTORY_PAGE``).
 HISTORY_COLUMNS = (
+    ("position", "{position} PRIMARY KEY"),  # SQLite: INTEGER, the table's own rowid
     ("account_id", "TEXT NOT NULL"),
     ("version", "BIGINT NOT NULL"),
     ("at", "{time} NOT NULL"),
@@ -72,20 +77,22 @@ HISTORY_COLUMNS = (
     ("total", "BIGINT NOT NULL"),
 )
 HISTORY_NAMES = [name for name, _ in HISTORY_COLUMNS]
-assert [f.name for f in fields(history.Row)] == HISTORY_NAMES[1:]  # a row is (account, *fields)
+assert [f.name for f in fields(history.Row)] == HISTORY_NAMES[2:]  # (position, account, *fields)
 CREATE_HISTORY = (
     "CREATE TABLE IF NOT EXISTS {history} ("
     + ", ".join(f"{n} {t}" for n, t in HISTORY_COLUMNS)
-    + ", PRIMARY KEY (account_id, version))"
+    + ")"
 )
 ADD_HISTORY = (
     f"INSERT INTO {{history}} ({', '.join(HISTORY_NAMES)}) "
     f"VALUES ({', '.join('?' * len(HISTORY_NAMES))})"
 )
-INSERT_HISTORY = f"{ADD_HISTORY} ON CONFLICT (account_id, version) DO NOTHING"
+INSERT_HISTORY = f"{ADD_HISTORY} ON CONFLICT (position) DO NOTHING"
 HISTORY_PAGE = (
-    f"SELECT {', '.join(HISTORY_NAMES[1:])} FROM {{history}} WHERE account_id = ? "
-    "AND version <= ? AND version > ? ORDER BY version DESC"
+    f"SELECT {', '.join(f'h.{n}' for n in HISTORY_NAMES[2:])} FROM {{events}} e "
+    "JOIN {history} h ON h.position = e.{log_id} WHERE e.originator_id = ? "
+    "AND e.originator_version <= ? AND e.originator_version > ? "
+    "ORDER BY e.originator_version DESC"
 )
 # PostgreSQL writes a page's rows by COPY into a session's temporary table, emptied at commit,
 # then moves them with one statement (keeping the upsert's and the history's conflict rules).
@@ -101,13 +108,13 @@ UPSERT_INCOMING = (
 )
 INSERT_HISTORY_INCOMING = (
     f"INSERT INTO {{history}} ({', '.join(HISTORY_NAMES)}) SELECT {', '.join(HISTORY_NAMES)} "
-    f"FROM {INCOMING_HISTORY} ON CONFLICT (account_id, version) DO NOTHING"
+    f"FROM {INCOMING_HISTORY} ON CONFLICT (position) DO NOTHING"
 )
 
 
 def copy_types(columns: Iterable[tuple[str, str]]) -> tuple[str, ...]:
     """Each column's PostgreSQL type as a binary COPY is told it, from its declaration."""
-    types = {"TEXT": "text", "BIGINT": "int8", "{time}": "timestamptz"}
+    types = {"TEXT": "text", "BIGINT": "int8", "{time}": "timestamptz", "{position}": "int8"}
     return tuple(types[declared.split()[0]] for _, declared in columns)
 
 
@@ -226,6 +233,9 @@ class _BalanceTable:
     datastore: Any
     dialect = "sqlite"
     time_type = "TEXT"
+    position_type = "INTEGER"  # a key of this type is the SQLite table's own rowid
+    log_id = "rowid"  # the ledger's events table's column of their place in its log
+    events_table = "stored_events"  # the ledger's events (``LedgerStore``), where it says
     times_as_they_are = False  # whether ``time_param`` leaves a time as it is
 
     def q(self, template: str) -> Any:
@@ -238,7 +248,11 @@ class _BalanceTable:
             periods=PERIODS,
             usage=USAGE,
             usage_by_tool=USAGE_BY_TOOL,
+            history_by_account=HISTORY_BY_ACCOUNT,
+            events=self.events_table,
+            log_id=self.log_id,
             time=self.time_type,
+            position=self.position_type,
         )
 
     def time_param(self, moment: datetime | None) -> Any:
@@ -365,8 +379,10 @@ class _BalanceTable:
         c.executemany(self.q(INSERT_HISTORY), lines)
 
     def clear_history(self) -> None:
-        """Drop the history and the finance tables, to be written anew (a rebuild)."""
+        """Drop the history and the finance tables, to be written anew (a rebuild), and the
+        history as it was kept before issue 26 (by account and version), if it is there."""
         with self.datastore.transaction(commit=True) as c:
+            c.execute(self.q("DROP TABLE IF EXISTS {history_by_account}"))
             for table, create in (
                 ("{history}", CREATE_HISTORY),
                 ("{periods}", finance_tables.CREATE_PERIODS),
@@ -490,7 +506,7 @@ class _BalanceTable:
 
     def history_row(self, line: history.Line) -> tuple[Any, ...]:
         """The history's line as the table's parameters (its time as this store takes it)."""
-        return (line[0], line[1], self.time_param(line[2]), *line[3:])
+        return (line[0], line[1], line[2], self.time_param(line[3]), *line[4:])
 
     def time_value(self, stored: Any) -> datetime:
         return datetime.fromisoformat(stored) if isinstance(stored, str) else stored
@@ -575,7 +591,8 @@ class _BalanceTable:
 
 
 class SQLiteBalanceRecorder(_BalanceTable, SQLiteTrackingRecorder):
-    def __init__(self, datastore: SQLiteDatastore) -> None:
+    def __init__(self, datastore: SQLiteDatastore, events_table: str = "stored_events") -> None:
+        self.events_table = events_table
         super().__init__(datastore)
         self.insert_tracking_statement = self.insert_tracking_statement.replace(
             "tracking", TRACKING
@@ -600,9 +617,12 @@ class SQLiteBalanceRecorder(_BalanceTable, SQLiteTrackingRecorder):
 class PostgresBalanceRecorder(_BalanceTable, TakingTurnsToCreate, PostgresTrackingRecorder):
     dialect = "postgres"
     time_type = "TIMESTAMPTZ"
+    position_type = "BIGINT"
+    log_id = "notification_id"
     times_as_they_are = True
 
-    def __init__(self, datastore: PostgresDatastore) -> None:
+    def __init__(self, datastore: PostgresDatastore, events_table: str = "stored_events") -> None:
+        self.events_table = events_table
         super().__init__(datastore, tracking_table_name=TRACKING)
         self.sql_create_statements += [
             self.q(CREATE),
@@ -615,7 +635,8 @@ class PostgresBalanceRecorder(_BalanceTable, TakingTurnsToCreate, PostgresTracki
 
     def q(self, template: str) -> Composed:
         schema = self.datastore.schema
-        text = template.replace("{time}", self.time_type).replace("?", "%s")
+        text = template.replace("{time}", self.time_type).replace("{position}", self.position_type)
+        text = text.replace("{log_id}", self.log_id).replace("?", "%s")
         return SQL(text).format(
             table=Identifier(schema, TABLE),
             tracking=Identifier(schema, TRACKING),
@@ -625,6 +646,8 @@ class PostgresBalanceRecorder(_BalanceTable, TakingTurnsToCreate, PostgresTracki
             periods=Identifier(schema, PERIODS),
             usage=Identifier(schema, USAGE),
             usage_by_tool=Identifier(schema, USAGE_BY_TOOL),
+            history_by_account=Identifier(schema, HISTORY_BY_ACCOUNT),
+            events=Identifier(schema, self.events_table),
         )
 
     def has_table(self, name: str) -> bool:

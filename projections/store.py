@@ -44,10 +44,11 @@ class BalanceReadModel:
     def __init__(self, ledger: LedgerStore) -> None:
         self.ledger = ledger
         datastore = ledger.factory.datastore  # type: ignore[attr-defined]
+        events = ledger.ledger_recorder.events_table_name  # where history pages find their lines
         self.recorder: SQLiteBalanceRecorder | PostgresBalanceRecorder = (
-            SQLiteBalanceRecorder(datastore)
+            SQLiteBalanceRecorder(datastore, events)
             if isinstance(datastore, SQLiteDatastore)
-            else PostgresBalanceRecorder(datastore)
+            else PostgresBalanceRecorder(datastore, events)
         )
         self.recorder.create_table()
 

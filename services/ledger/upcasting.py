@@ -58,23 +58,28 @@ _CURRENT_TOPICS = _current_topics()
 
 
 class Recorded(NamedTuple):
-    """A ledger event at its place in an account's stream, with its stored bytes and hash."""
+    """A ledger event at its place in an account's stream, with its stored bytes and hash,
+    and its place in the ledger's log when it was read from it (0: read otherwise)."""
 
     originator_id: str
     originator_version: int
     event: LedgerEvent
     payload: bytes = b""
     chain: str = ""
+    position: int = 0
 
     @property
     def timestamp(self) -> datetime:
         return self.event.occurred_at
 
 
-def recorded(account_id: str, version: int, topic: str, state: bytes) -> Recorded:
-    """A stored event as read: its chain hash checked for form, its JSON decoded (upcast)."""
+def recorded(
+    account_id: str, version: int, topic: str, state: bytes, position: int = 0
+) -> Recorded:
+    """A stored event as read (at ``position`` in the log, if read from it): its chain hash
+    checked for form, its JSON decoded (upcast)."""
     chain, payload = unseal(state)
-    return Recorded(account_id, version, event_from(topic, payload), payload, chain)
+    return Recorded(account_id, version, event_from(topic, payload), payload, chain, position)
 
 
 def unseal(state: bytes | str) -> tuple[str, bytes]:

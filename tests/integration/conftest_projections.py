@@ -10,17 +10,42 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+from eventsourcing.sqlite import SQLiteDatastore
+from psycopg.sql import SQL, Identifier
 from pydantic import BaseModel
 
 from events.balances import BalanceAlert, BalanceUpdated
 from projections.projector import Projector
 from projections.settings import ProjectorSettings
+from services.ledger.store import LedgerStore
 from services.settings import Settings
 from services.tail import TopicTail
 
 
 def projector_settings(settings: Settings, **knobs: Any) -> ProjectorSettings:
     return ProjectorSettings(**settings.model_dump(), **knobs)
+
+
+def logged(ledger: LedgerStore, account_id: str, version: int) -> int:
+    """A placeholder event of ``account_id`` at ``version`` stored in the ledger's log, for a
+    history line written by hand (an account's page finds its lines by its events): the
+    event's position in the log."""
+    recorder = ledger.ledger_recorder
+    values = (account_id, version, "Placeholder", b"{}")
+    with recorder.datastore.transaction(commit=True) as c:
+        if isinstance(recorder.datastore, SQLiteDatastore):
+            table = recorder.events_table_name
+            c.execute(f"INSERT INTO {table} VALUES (?, ?, ?, ?) RETURNING rowid", values)
+            return int(c.fetchone()[0])
+        table = Identifier(recorder.datastore.schema, recorder.events_table_name)
+        c.execute(
+            SQL(
+                "INSERT INTO {} (originator_id, originator_version, topic, state) "
+                "VALUES (%s, %s, %s, %s) RETURNING notification_id"
+            ).format(table),
+            values,
+        )
+        return int(c.fetchone()["notification_id"])
 
 
 @asynccontextmanager

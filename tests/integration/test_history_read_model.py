@@ -16,7 +16,12 @@ from projections.recorders import HISTORY
 from projections.store import open_read_model
 from services.ledger.catalog_file import load_catalog
 from services.ledger.core import Account
-from tests.integration.conftest_projections import caught_up, projector_settings, running_projector
+from tests.integration.conftest_projections import (
+    caught_up,
+    logged,
+    projector_settings,
+    running_projector,
+)
 from tests.integration.test_projector import consumed
 from tests.workload import command_log
 
@@ -78,7 +83,8 @@ def test_a_history_entry_saved_again_is_kept_once_and_the_page_still_commits(sto
         )
         stored = [(Entry(view), view.message())]
         first, again = _entry("first"), _entry("again")
-        lines = [("acct-twice", *astuple(first)), ("acct-twice", *astuple(again))]
+        position = logged(ledger, "acct-twice", 1)
+        lines = [(position, "acct-twice", *astuple(x)) for x in (first, again)]
         model.save(stored, 0, 1, None, lines)
         model.save(stored, 1, 2, None, lines[1:])
 

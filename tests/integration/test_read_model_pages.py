@@ -15,7 +15,7 @@ from projections.history import Row
 from projections.recorders import SMALL_PAGE
 from projections.store import message_of, open_read_model
 from services.ledger.core import Account
-from tests.integration.conftest_projections import projector_settings
+from tests.integration.conftest_projections import logged, projector_settings
 
 AT = datetime(2026, 11, 1, 12, 30, tzinfo=UTC)
 
@@ -39,7 +39,11 @@ def test_a_pages_balance_and_history_rows_read_back_as_they_were_written(store_s
     try:
         views = [_view(n) for n in range(accounts)]
         lines = [
-            (v.account_id, *astuple(Row(v.version, AT, "cmd\t\\1", "E", "w\nhat", "", *[n] * 9)))
+            (
+                logged(ledger, v.account_id, v.version),
+                v.account_id,
+                *astuple(Row(v.version, AT, "cmd\t\\1", "E", "w\nhat", "", *[n] * 9)),
+            )
             for n, v in enumerate(views)
         ]
         model.save([(Entry(v), v.message()) for v in views], 0, 1, None, lines)
@@ -53,7 +57,7 @@ def test_a_pages_balance_and_history_rows_read_back_as_they_were_written(store_s
             v.account_id: v for v in views
         }
         for view, line in zip(views, lines, strict=True):
-            assert model.history(view.account_id, view.version, 0, 5) == [Row(*line[1:])]
+            assert model.history(view.account_id, view.version, 0, 5) == [Row(*line[2:])]
     finally:
         ledger.close()
 
@@ -69,18 +73,23 @@ def test_a_page_whose_history_lines_are_stored_already_is_committed_and_keeps_th
     try:
         views = [_view(n) for n in range(accounts)]
         lines = [
-            (v.account_id, *astuple(Row(v.version, AT, f"cmd-{n}", "E", "what", "", *[n] * 9)))
+            (
+                logged(ledger, v.account_id, v.version),
+                v.account_id,
+                *astuple(Row(v.version, AT, f"cmd-{n}", "E", "what", "", *[n] * 9)),
+            )
             for n, v in enumerate(views)
         ]
         model.recorder.add_history(lines[:1])  # written by hand, ahead of the position
         other = Row(views[0].version, AT, "other", "E", "w", "", *[0] * 9)
 
         entries = [(Entry(v), v.message()) for v in views]
-        model.save(entries, 0, 1, None, [(views[0].account_id, *astuple(other)), *lines[1:]])
+        first = (lines[0][0], views[0].account_id, *astuple(other))  # the same event's line
+        model.save(entries, 0, 1, None, [first, *lines[1:]])
 
         assert model.snapshot()[0] == 1
         assert "stored already" in caplog.text  # added without looking first, then kept
         for view, line in zip(views, lines, strict=True):
-            assert model.history(view.account_id, view.version, 0, 5) == [Row(*line[1:])]
+            assert model.history(view.account_id, view.version, 0, 5) == [Row(*line[2:])]
     finally:
         ledger.close()

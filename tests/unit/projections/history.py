@@ -20,6 +20,7 @@ class Rec(NamedTuple):
     originator_id: str
     originator_version: int
     event: LedgerEvent
+    position: int = 0  # in the ledger's log: these are not read from one
 
 
 def decided(commands: Iterable[Command]) -> list[tuple[Decision, list[Rec]]]:
