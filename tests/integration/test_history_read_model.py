@@ -12,7 +12,7 @@ from projections import maintenance
 from projections.balance import BalanceView
 from projections.batch import Entry
 from projections.history import Names, Row, rows
-from projections.recorders import HISTORY
+from projections.recorders import HISTORY, HISTORY_BY_ACCOUNT
 from projections.store import open_read_model
 from services.ledger.catalog_file import load_catalog
 from services.ledger.core import Account
@@ -71,6 +71,27 @@ async def test_a_read_model_without_history_gets_it_when_the_projector_starts(
     async with running_projector(store_settings) as second:
         account_id = log[0].account_id
         assert await history_of(second, account_id) == as_the_page_reads_it(second, account_id)
+
+
+async def test_a_read_model_keeping_the_history_by_account_is_rebuilt_by_position_once(
+    store_settings, ledger, client
+):
+    log = command_log(60, 3, seed=13)
+    async with running_projector(store_settings) as first:
+        for command in log:
+            await client.send(command)
+        await consumed(ledger, len(log))
+        await caught_up(first)
+        recorder = first.model.recorder
+        with recorder.datastore.transaction(commit=True) as c:  # as before issue 26
+            c.execute(recorder.q("DELETE FROM {history}"))
+            c.execute(recorder.q("CREATE TABLE {history_by_account} (account_id TEXT)"))
+        assert not recorder.has_history()
+
+    async with running_projector(store_settings) as second:
+        account_id = log[0].account_id
+        assert await history_of(second, account_id) == as_the_page_reads_it(second, account_id)
+        assert not second.model.recorder.has_table(HISTORY_BY_ACCOUNT)
 
 
 def test_a_history_entry_saved_again_is_kept_once_and_the_page_still_commits(store_settings):
