@@ -7,8 +7,9 @@ stays as it was. Readers take the two together (``recorders.periods`` and ``reco
 
 A day was a row per tool (``usage_daily``) until issue 26: a use of a new day then wrote a row
 for each tool of the day before, 0.41 rows an event in the end-to-end mix, each a random
-insert into the table's key, about a tenth of the SQLite projector's CPU (BENCHMARKS.md). A
-read model from before is merged into the day rows when it is opened (``MERGE_USAGE_BY_TOOL``).
+insert into the table's key (BENCHMARKS.md). A read model from before is merged into the day
+rows by the projector that takes the lease (``MERGE_USAGE_BY_TOOL``,
+``recorders.merge_usage_by_tool``).
 """
 
 from __future__ import annotations
