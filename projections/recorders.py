@@ -235,7 +235,7 @@ class _BalanceTable:
     time_type = "TEXT"
     position_type = "INTEGER"  # a key of this type is the SQLite table's own rowid
     log_id = "rowid"  # the ledger's events table's column of their place in its log
-    events_table = "stored_events"  # the ledger's events (``LedgerStore``), where it says
+    events_table = "stored_events"  # the ledger's events, as its recorder names them
     times_as_they_are = False  # whether ``time_param`` leaves a time as it is
 
     def q(self, template: str) -> Any:
@@ -380,9 +380,11 @@ class _BalanceTable:
 
     def clear_history(self) -> None:
         """Drop the history and the finance tables, to be written anew (a rebuild), and the
-        history as it was kept before issue 26 (by account and version), if it is there."""
+        history and the days as they were kept before issue 26 (by account and version, by
+        day and tool), if they are there."""
         with self.datastore.transaction(commit=True) as c:
             c.execute(self.q("DROP TABLE IF EXISTS {history_by_account}"))
+            c.execute(self.q("DROP TABLE IF EXISTS {usage_by_tool}"))
             for table, create in (
                 ("{history}", CREATE_HISTORY),
                 ("{periods}", finance_tables.CREATE_PERIODS),
@@ -466,6 +468,7 @@ class _BalanceTable:
         return True
 
     def has_table(self, name: str) -> bool:
+        """Whether the read model's database has a table of that name."""
         with reading(self.datastore) as c:
             c.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
             return c.fetchone() is not None

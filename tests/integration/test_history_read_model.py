@@ -12,7 +12,7 @@ from projections import maintenance
 from projections.balance import BalanceView
 from projections.batch import Entry
 from projections.history import Names, Row, rows
-from projections.recorders import HISTORY, HISTORY_BY_ACCOUNT
+from projections.recorders import HISTORY_BY_ACCOUNT
 from projections.store import open_read_model
 from services.ledger.catalog_file import load_catalog
 from services.ledger.core import Account
@@ -55,21 +55,30 @@ async def test_every_event_has_its_history_entry_newest_first_and_a_rebuild_writ
         assert await history_of(projector, account_id) == live[account_id]
 
 
-async def test_a_read_model_without_history_gets_it_when_the_projector_starts(
-    store_settings, ledger, client
-):
-    log = command_log(120, 4, seed=12)
+async def _projected_then(store_settings, ledger, client, log, *statements: str) -> str:
+    """``log`` projected by a projector, then ``statements`` run on its read model (templates
+    of its recorder's ``q``), which must leave it without a history: an account of the log."""
     async with running_projector(store_settings) as first:
         for command in log:
             await client.send(command)
         await consumed(ledger, len(log))
         await caught_up(first)
-        with first.model.recorder.datastore.transaction(commit=True) as c:
-            c.execute(f"DELETE FROM {_table(store_settings)}")  # as before the history existed
-        assert not first.model.recorder.has_history()
+        recorder = first.model.recorder
+        with recorder.datastore.transaction(commit=True) as c:
+            for statement in statements:
+                c.execute(recorder.q(statement))
+        assert not recorder.has_history()
+    return log[0].account_id
+
+
+async def test_a_read_model_without_history_gets_it_when_the_projector_starts(
+    store_settings, ledger, client
+):
+    log = command_log(120, 4, seed=12)
+    emptied = "DELETE FROM {history}"  # as before the history existed
+    account_id = await _projected_then(store_settings, ledger, client, log, emptied)
 
     async with running_projector(store_settings) as second:
-        account_id = log[0].account_id
         assert await history_of(second, account_id) == as_the_page_reads_it(second, account_id)
 
 
@@ -77,19 +86,13 @@ async def test_a_read_model_keeping_the_history_by_account_is_rebuilt_by_positio
     store_settings, ledger, client
 ):
     log = command_log(60, 3, seed=13)
-    async with running_projector(store_settings) as first:
-        for command in log:
-            await client.send(command)
-        await consumed(ledger, len(log))
-        await caught_up(first)
-        recorder = first.model.recorder
-        with recorder.datastore.transaction(commit=True) as c:  # as before issue 26
-            c.execute(recorder.q("DELETE FROM {history}"))
-            c.execute(recorder.q("CREATE TABLE {history_by_account} (account_id TEXT)"))
-        assert not recorder.has_history()
+    as_before_issue_26 = (
+        "DELETE FROM {history}",
+        "CREATE TABLE {history_by_account} (account_id TEXT)",
+    )
+    account_id = await _projected_then(store_settings, ledger, client, log, *as_before_issue_26)
 
     async with running_projector(store_settings) as second:
-        account_id = log[0].account_id
         assert await history_of(second, account_id) == as_the_page_reads_it(second, account_id)
         assert not second.model.recorder.has_table(HISTORY_BY_ACCOUNT)
 
@@ -118,9 +121,3 @@ def test_a_history_entry_saved_again_is_kept_once_and_the_page_still_commits(sto
 def _entry(what: str) -> Row:
     at = datetime(2026, 11, 1, tzinfo=UTC)
     return Row(1, at, "cmd-1", "CreditsGranted", what, "", 0, 0, 5, 0, 0, 0, 5, 0, 5)
-
-
-def _table(settings) -> str:
-    return (
-        f'"{settings.postgres_schema}".{HISTORY}' if settings.event_store == "postgres" else HISTORY
-    )
